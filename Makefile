@@ -1,0 +1,33 @@
+# Warden: build, test and run. `make test` installs what it needs on a fresh Debian machine.
+SWIFT       ?= swift
+CONFIG      ?= etc/warden.yaml
+APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd
+BIN         := $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
+
+.PHONY: deps build test run unit integration clean
+
+# Idempotent: installs only the Debian packages that are missing.
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: all present"; fi
+
+build: deps
+	$(SWIFT) build
+
+# The whole suite: unit tests and the integration tests that start the real binaries.
+test: build
+	$(SWIFT) build --build-tests
+	WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --parallel --num-workers 2
+
+# The supervisor in the foreground on the shipped configuration; Ctrl-C stops everything.
+run: build
+	"$$($(SWIFT) build --show-bin-path)/warden" --config $(CONFIG)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,2 @@
+/* libcurl for WardenHTTP (engine and notifier). */
+#include <curl/curl.h>

@@ -1,0 +1,43 @@
+/* Small POSIX/Linux helpers Swift cannot call directly: fork/exec with a death signal,
+ * SCM_CREDENTIALS datagrams, SO_PEERCRED, wait-status decoding and prctl. */
+#ifndef CWARDENOS_H
+#define CWARDENOS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Layout-compatible with Linux `struct ucred`, for SO_PEERCRED and SCM_CREDENTIALS. */
+typedef struct warden_cred { int32_t pid; uint32_t uid; uint32_t gid; } warden_cred;
+
+/* Fork and exec `path` in a new session (its own process group) with PR_SET_PDEATHSIG=SIGKILL,
+ * default signal dispositions, an empty signal mask, stdin on /dev/null and stdout/stderr on the
+ * given fds (-1: /dev/null). Returns 0 and the pid, or -1 with errno (the exec's errno when exec
+ * failed in the child). Call from a thread that lives as long as the process: the death signal
+ * follows the forking thread. */
+int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
+                 int out_fd, int err_fd, pid_t *pid_out);
+
+/* Blocking wait for any child. Returns the pid (>0), or -1 with errno (ECHILD: none).
+ * kind: 0 exited (value = code), 1 killed by signal (value = signal, core set). */
+pid_t warden_wait_any(int *kind, int *value, int *core);
+
+/* A datagram socket bound at path with SO_PASSCRED, mode 0600 (existing file replaced). */
+int warden_dgram_bind(const char *path);
+/* Send one datagram to path (tests and a fallback notify client). */
+int warden_dgram_send(const char *path, const char *msg, size_t len);
+/* Receive one datagram with its sender's credentials. Returns bytes, or -1 with errno.
+ * *truncated is set when the message was larger than cap; *has_cred when credentials came. */
+ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int *has_cred,
+                          int *truncated, int timeout_ms);
+
+/* SO_PEERCRED of a connected Unix socket. */
+int warden_peer_cred(int fd, warden_cred *out);
+
+int warden_set_subreaper(void);
+int warden_set_pdeathsig(int sig);
+/* Monotonic and boot-time clocks in nanoseconds (boottime also counts suspend). */
+uint64_t warden_monotonic_ns(void);
+uint64_t warden_boottime_ns(void);
+/* Lock a file with flock(LOCK_EX|LOCK_NB). Returns fd, or -1 (errno EWOULDBLOCK when held). */
+int warden_lock_file(const char *path);
+#endif

@@ -1,0 +1,174 @@
+/* Implementation of CWardenOS.h: the parts of process control that need C. */
+#define _GNU_SOURCE
+#include "CWardenOS.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void child_fail(int fd) {
+    int e = errno;
+    ssize_t r = write(fd, &e, sizeof e);
+    (void)r;
+    _exit(127);
+}
+
+int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
+                 int out_fd, int err_fd, pid_t *pid_out) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(pipefd[0]); close(pipefd[1]); errno = e; return -1; }
+    if (pid == 0) {
+        /* Child: only async-signal-safe calls from here to exec. */
+        sigset_t none; sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl; memset(&dfl, 0, sizeof dfl); dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+        if (setsid() < 0) child_fail(pipefd[1]);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(pipefd[1]);
+        if (getppid() != parent) _exit(126); /* supervisor died before we got here */
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull < 0) child_fail(pipefd[1]);
+        if (dup2(devnull, 0) < 0) child_fail(pipefd[1]);
+        if (dup2(out_fd >= 0 ? out_fd : devnull, 1) < 0) child_fail(pipefd[1]);
+        if (dup2(err_fd >= 0 ? err_fd : devnull, 2) < 0) child_fail(pipefd[1]);
+        /* Close every other inherited fd except the error pipe (which is close-on-exec). */
+        int ep = pipefd[1];
+        if (ep > 3 && syscall(SYS_close_range, 3, ep - 1, 0) != 0) { for (int fd = 3; fd < ep; fd++) close(fd); }
+        if (syscall(SYS_close_range, ep + 1, ~0U, 0) != 0) { for (int fd = ep + 1; fd < 4096; fd++) close(fd); }
+        if (cwd && chdir(cwd) != 0) child_fail(pipefd[1]);
+        execve(path, argv, envp);
+        child_fail(pipefd[1]);
+    }
+    close(pipefd[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do { n = read(pipefd[0], &child_errno, sizeof child_errno); } while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (n == (ssize_t)sizeof child_errno) {
+        /* exec failed: reap the child here so it never shows as a crash. */
+        int st; while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        errno = child_errno;
+        return -1;
+    }
+    *pid_out = pid;
+    return 0;
+}
+
+pid_t warden_wait_any(int *kind, int *value, int *core) {
+    int st = 0;
+    pid_t p;
+    do { p = waitpid(-1, &st, 0); } while (p < 0 && errno == EINTR);
+    if (p <= 0) return -1;
+    if (WIFEXITED(st)) { *kind = 0; *value = WEXITSTATUS(st); *core = 0; }
+    else if (WIFSIGNALED(st)) { *kind = 1; *value = WTERMSIG(st); *core = WCOREDUMP(st) ? 1 : 0; }
+    else { *kind = 2; *value = 0; *core = 0; }
+    return p;
+}
+
+static int fill_addr(struct sockaddr_un *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t len = strlen(path);
+    if (len >= sizeof a->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a->sun_path, path, len);
+    if (path[0] == '@') a->sun_path[0] = '\0'; /* abstract namespace */
+    return (int)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '@' ? 0 : 1));
+}
+
+int warden_dgram_bind(const char *path) {
+    struct sockaddr_un a; int alen = fill_addr(&a, path);
+    if (alen < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    int rcv = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv); /* best effort: kernel may cap it */
+    if (path[0] != '@') unlink(path);
+    mode_t old = umask(0177);
+    int r = bind(fd, (struct sockaddr *)&a, (socklen_t)alen);
+    umask(old);
+    if (r != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int warden_dgram_send(const char *path, const char *msg, size_t len) {
+    struct sockaddr_un a; int alen = fill_addr(&a, path);
+    if (alen < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    ssize_t n = sendto(fd, msg, len, MSG_NOSIGNAL, (struct sockaddr *)&a, (socklen_t)alen);
+    int e = errno; close(fd); errno = e;
+    return n < 0 ? -1 : 0;
+}
+
+ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int *has_cred,
+                          int *truncated, int timeout_ms) {
+    if (timeout_ms >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r;
+        do { r = poll(&p, 1, timeout_ms); } while (r < 0 && errno == EINTR);
+        if (r < 0) return -1;
+        if (r == 0) { errno = EAGAIN; return -1; }
+    }
+    struct iovec iov = { .iov_base = buf, .iov_len = cap };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)]; } ctl;
+    struct msghdr m; memset(&m, 0, sizeof m);
+    m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = ctl.b; m.msg_controllen = sizeof ctl.b;
+    ssize_t n;
+    do { n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    *truncated = (m.msg_flags & MSG_TRUNC) ? 1 : 0;
+    *has_cred = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred u; memcpy(&u, CMSG_DATA(c), sizeof u);
+            cred->pid = u.pid; cred->uid = u.uid; cred->gid = u.gid; *has_cred = 1;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            /* Nobody may pass us fds through the notify socket: close them. */
+            int nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int fds[16]; if (nfd > 16) nfd = 16;
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)nfd);
+            for (int i = 0; i < nfd; i++) close(fds[i]);
+        }
+    }
+    return n;
+}
+
+int warden_peer_cred(int fd, warden_cred *out) {
+    struct ucred u; socklen_t l = sizeof u;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &l) != 0) return -1;
+    out->pid = u.pid; out->uid = u.uid; out->gid = u.gid;
+    return 0;
+}
+
+int warden_set_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1); }
+int warden_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, sig); }
+
+static uint64_t clock_ns(clockid_t id) {
+    struct timespec t; clock_gettime(id, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+uint64_t warden_monotonic_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t warden_boottime_ns(void) { return clock_ns(CLOCK_BOOTTIME); }
+
+int warden_lock_file(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}

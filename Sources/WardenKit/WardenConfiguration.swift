@@ -1,0 +1,108 @@
+// The validated configuration of a Warden installation: supervisor settings and program specs.
+import Logging
+
+/// How a program proves it is ready.
+public enum ReadinessMode: String, Sendable, Equatable, CaseIterable {
+    /// Wait for `READY=1` over the notify socket (Warden's own programs).
+    case notify
+    /// Ready as soon as it has been spawned (programs that do not speak sd_notify).
+    case spawn
+}
+
+/// When a program that exited is started again.
+public enum RestartMode: String, Sendable, Equatable, CaseIterable {
+    case always
+    case onFailure = "on-failure"
+    case never
+}
+
+/// Whether child log lines go to journald.
+public enum JournaldMode: String, Sendable, Equatable, CaseIterable {
+    case auto, on, off
+}
+
+/// Jittered exponential backoff between restarts of a program that was not stable.
+public struct BackoffSettings: Sendable, Equatable {
+    public var initial: Duration = .milliseconds(100)
+    public var max: Duration = .seconds(30)
+    public var multiplier: Double = 2
+    /// Fraction of the delay added or removed at random (0.2 = ±20 %).
+    public var jitter: Double = 0.2
+    public init() {}
+}
+
+/// More than `maxRestarts` restarts within `window` makes a program FATAL.
+public struct IntensitySettings: Sendable, Equatable {
+    public var maxRestarts: Int = 5
+    public var window: Duration = .seconds(60)
+    public init() {}
+}
+
+/// Resource limits enforced from /proc: warn at 80 %, restart at 100 %.
+public struct ResourceLimits: Sendable, Equatable {
+    public var rssMB: Int?
+    public var fds: Int?
+    public init() {}
+}
+
+/// One supervised program, as configured under `programs.<name>`.
+public struct ProgramSpec: Sendable, Equatable {
+    public var name: String
+    public var command: [String]
+    public var env: [String: String] = [:]
+    public var after: [String] = []
+    public var critical = false
+    public var autostart = true
+    public var ready: ReadinessMode = .notify
+    public var startTimeout: Duration = .seconds(30)
+    /// Heartbeat interval; nil means no watchdog.
+    public var watchdogSec: Duration?
+    public var stopTimeout: Duration = .seconds(10)
+    public var restart: RestartMode = .always
+    public var backoff = BackoffSettings()
+    public var stableAfter: Duration = .seconds(10)
+    public var intensity = IntensitySettings()
+    public var cooldown: Duration = .seconds(300)
+    public var limits = ResourceLimits()
+    public var preStart: [String]?
+    public var preStartTimeout: Duration = .seconds(60)
+
+    public init(name: String, command: [String]) {
+        self.name = name
+        self.command = command
+    }
+}
+
+/// Settings of the supervisor itself, under `supervisor:`.
+public struct SupervisorSettings: Sendable, Equatable {
+    /// Base for relative paths, relative to the configuration file's folder.
+    public var root = ".."
+    public var stateDir = "var/lib"
+    public var runtimeDir = "var/run"
+    public var logsDir = "var/log"
+    public var logLevel: Logger.Level = .info
+    public var journald: JournaldMode = .auto
+    public var logMaxBytes = 10 * 1024 * 1024
+    public var logKeepFiles = 3
+    public var logTailLines = 1000
+    public var resourceInterval: Duration = .seconds(2)
+    public var diskWarnPercent = 10.0
+    public var diskCriticalPercent = 5.0
+    public var eventBuffer = 2000
+    public var allowedUIDs: [Int] = []
+    public var tick: Duration = .milliseconds(20)
+    public init() {}
+}
+
+/// A whole, validated configuration.
+public struct WardenConfiguration: Sendable, Equatable {
+    /// Absolute path of the file it was read from.
+    public var file: String
+    public var supervisor = SupervisorSettings()
+    /// Programs in the order the file lists them.
+    public var programs: [ProgramSpec] = []
+
+    public init(file: String) { self.file = file }
+
+    public func program(named name: String) -> ProgramSpec? { programs.first { $0.name == name } }
+}
