@@ -1,0 +1,119 @@
+// The wire envelope of every frame on Warden's Unix sockets (DESIGN.md §3).
+import Foundation
+
+/// Protocol version spoken on every socket.
+public let wardenProtocolVersion = 1
+/// Largest frame payload accepted or sent (1 MiB).
+public let maxFrameBytes = 1 << 20
+
+public enum FrameKind: String, Codable, Sendable {
+    case request, response, event, error
+}
+
+/// The envelope without its body: enough to route a frame.
+public struct EnvelopeHead: Decodable, Sendable {
+    public var v: Int
+    public var id: Int?
+    public var kind: FrameKind
+    public var type: String
+    /// Relative deadline of a request, in milliseconds.
+    public var deadline_ms: Int?
+}
+
+private struct EnvelopeOut<Body: Encodable>: Encodable {
+    var v = wardenProtocolVersion
+    var id: Int?
+    var kind: FrameKind
+    var type: String
+    var deadline_ms: Int?
+    var body: Body
+}
+
+private struct BodyOnly<Body: Decodable>: Decodable { var body: Body }
+
+/// A received frame: its routing head and the raw JSON, decoded further on demand.
+public struct Frame: Sendable {
+    public let head: EnvelopeHead
+    public let raw: Data
+
+    /// Parses one frame payload; throws `IPCError` naming what is wrong.
+    public init(payload: Data) throws {
+        guard payload.count <= maxFrameBytes else {
+            throw IPCError(.oversize, "frame of \(payload.count) bytes exceeds \(maxFrameBytes)")
+        }
+        let head: EnvelopeHead
+        do {
+            head = try JSONDecoder().decode(EnvelopeHead.self, from: payload)
+        } catch {
+            throw IPCError(.badFrame, "not a valid envelope: \(Self.describe(error))")
+        }
+        guard head.v == wardenProtocolVersion else {
+            throw IPCError(.badVersion, "protocol version \(head.v) not supported (this side speaks \(wardenProtocolVersion))")
+        }
+        self.head = head
+        self.raw = payload
+    }
+
+    /// Decodes the body as `T`; throws `IPCError(.badFrame)` naming the field at fault.
+    public func body<T: Decodable>(as: T.Type) throws -> T {
+        do {
+            return try JSONDecoder().decode(BodyOnly<T>.self, from: raw).body
+        } catch {
+            throw IPCError(.badFrame, "bad body for \(head.type): \(Self.describe(error))")
+        }
+    }
+
+    /// Encodes an envelope with `body` to frame payload bytes.
+    public static func encode<B: Encodable>(kind: FrameKind, type: String, id: Int?, deadlineMS: Int? = nil, body: B) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let data = try encoder.encode(EnvelopeOut(id: id, kind: kind, type: type, deadline_ms: deadlineMS, body: body))
+        guard data.count <= maxFrameBytes else {
+            throw IPCError(.oversize, "outgoing \(type) of \(data.count) bytes exceeds \(maxFrameBytes)")
+        }
+        return data
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let ctx):
+            return "missing field `\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))`"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return "wrong type at `\(ctx.codingPath.map(\.stringValue).joined(separator: "."))`: \(ctx.debugDescription)"
+        case DecodingError.dataCorrupted(let ctx):
+            return ctx.codingPath.isEmpty ? "malformed JSON" : "bad value at `\(ctx.codingPath.map(\.stringValue).joined(separator: "."))`"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Errors of the IPC layer, with a stable code carried in error frames.
+public struct IPCError: Error, Sendable, CustomStringConvertible, Codable {
+    public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(_ s: String) { rawValue = s }
+        public var description: String { rawValue }
+        public static let badFrame = Code("bad_frame")
+        public static let oversize = Code("oversize")
+        public static let badVersion = Code("bad_version")
+        public static let notHello = Code("hello_required")
+        public static let forbidden = Code("forbidden")
+        public static let unknownType = Code("unknown_type")
+        public static let deadline = Code("deadline_exceeded")
+        public static let timeout = Code("timeout")
+        public static let disconnected = Code("disconnected")
+        public static let unreachable = Code("unreachable")
+        public static let failed = Code("failed")
+        public static let notFound = Code("not_found")
+        public static let invalid = Code("invalid_argument")
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code): \(message)" }
+}

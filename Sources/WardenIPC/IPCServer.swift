@@ -1,0 +1,246 @@
+// A Unix stream socket server: hello handshake, peer uid check, requests with deadlines, subscriptions.
+import CWardenOS
+import Foundation
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import Synchronization
+
+/// Who is on the other end of a connection (from SO_PEERCRED).
+public struct PeerInfo: Sendable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var hello: Hello?
+}
+
+/// Answers requests on one socket. Return the response body; throw `IPCError` to answer with an error frame.
+public protocol IPCRequestHandler: Sendable {
+    func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable
+}
+
+/// Counters of one server, for status and metrics.
+public struct IPCServerStats: Sendable, Codable {
+    public var connections_total: UInt64 = 0
+    public var connections_open: Int = 0
+    public var rejected_frames_total: UInt64 = 0
+    public var refused_peers_total: UInt64 = 0
+    public var requests_total: UInt64 = 0
+}
+
+/// Serves one Unix socket. Each connection runs in its own child task; a bad peer only loses its own connection.
+public final class IPCServer: Sendable {
+    public let path: String
+    public let role: String
+    public let publisher: EventPublisher
+    private let handler: any IPCRequestHandler
+    private let allowedUIDs: Set<UInt32>
+    private let logger: Logger
+    private let queueLimit: Int
+    private let statsBox = Mutex(IPCServerStats())
+
+    /// - Parameters:
+    ///   - allowedUIDs: peers allowed besides our own uid and root.
+    ///   - queueLimit: per-subscriber queue bound; past it the subscriber gets a gap.
+    public init(path: String, role: String, handler: any IPCRequestHandler, publisher: EventPublisher,
+                allowedUIDs: [UInt32] = [], queueLimit: Int = 4096, logger: Logger) {
+        self.path = path
+        self.role = role
+        self.handler = handler
+        self.publisher = publisher
+        self.allowedUIDs = Set(allowedUIDs + [getuid(), 0])
+        self.queueLimit = queueLimit
+        self.logger = logger
+    }
+
+    public var stats: IPCServerStats { statsBox.withLock { $0 } }
+
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    /// Binds (replacing a stale socket file), then serves until the task is cancelled.
+    public func run() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 128)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedFrameDecoder()))
+                    try child.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
+                    return try Connection(wrappingChannelSynchronously: child)
+                }
+            }
+        guard chmod(path, 0o600) == 0 else {
+            try? await server.channel.close()
+            throw IPCError(.failed, "chmod 0600 \(path): \(String(cString: strerror(errno)))")
+        }
+        logger.info("listening", metadata: ["socket": "\(path)"])
+        try await withTaskCancellationHandler {
+            try await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func peer(of channel: any Channel) -> PeerInfo? {
+        guard let provider = channel as? (any SocketOptionProvider) else { return nil }
+        let future: EventLoopFuture<warden_cred> = provider.unsafeGetSocketOption(
+            level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+        guard let cred = try? future.wait() else { return nil }
+        return PeerInfo(pid: cred.pid, uid: cred.uid, gid: cred.gid)
+    }
+
+    private func send(_ channel: any Channel, _ data: Data) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: data))
+    }
+
+    private func sendError(_ channel: any Channel, id: Int?, _ error: IPCError) async {
+        if let data = try? Frame.encode(kind: .error, type: "error", id: id, body: error) {
+            try? await send(channel, data)
+        }
+    }
+
+    private func serve(_ connection: Connection) async {
+        let channel = connection.channel
+        statsBox.withLock { $0.connections_total += 1; $0.connections_open += 1 }
+        defer { statsBox.withLock { $0.connections_open -= 1 } }
+        // SO_PEERCRED is read on a thread outside the event loop: `wait()` must not run on it.
+        guard var peer = await Task.detached(operation: { self.peer(of: channel) }).value else {
+            try? await channel.close()
+            return
+        }
+        guard allowedUIDs.contains(peer.uid) else {
+            statsBox.withLock { $0.refused_peers_total += 1 }
+            logger.warning("refused peer", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)", "socket": "\(path)"])
+            await sendError(channel, id: nil, IPCError(.forbidden, "uid \(peer.uid) is not allowed on \(role).sock"))
+            try? await channel.close()
+            return
+        }
+        do {
+            try await connection.executeThenClose { inbound, _ in
+                let hello = Hello(role: role, pid: getpid(), version: wardenVersion, bootID: processBootID)
+                try await send(channel, Frame.encode(kind: .event, type: "hello", id: nil, body: hello))
+                try await withThrowingDiscardingTaskGroup { group in
+                    var iterator = inbound.makeAsyncIterator()
+                    while true {
+                        let buffer: ByteBuffer?
+                        do {
+                            buffer = try await iterator.next()
+                        } catch {
+                            let e = (error as? IPCError) ?? IPCError(.badFrame, "\(error)")
+                            await reject(channel, e)
+                            break
+                        }
+                        guard let buffer else { break }
+                        let frame: Frame
+                        do {
+                            frame = try Frame(payload: Data(buffer.readableBytesView))
+                        } catch {
+                            await reject(channel, (error as? IPCError) ?? IPCError(.badFrame, "\(error)"))
+                            break
+                        }
+                        if peer.hello == nil {
+                            guard frame.head.type == "hello", let h = try? frame.body(as: Hello.self) else {
+                                await reject(channel, IPCError(.notHello, "the first frame must be hello, got \(frame.head.type)"))
+                                break
+                            }
+                            peer.hello = h
+                            continue
+                        }
+                        guard frame.head.kind == .request else {
+                            await reject(channel, IPCError(.badFrame, "expected a request, got \(frame.head.kind.rawValue)"))
+                            break
+                        }
+                        statsBox.withLock { $0.requests_total += 1 }
+                        if frame.head.type == "subscribe" {
+                            let req: SubscribeRequest
+                            do { req = try frame.body(as: SubscribeRequest.self) } catch {
+                                await sendError(channel, id: frame.head.id, (error as? IPCError) ?? IPCError(.badFrame, "\(error)"))
+                                continue
+                            }
+                            let (stream, next) = publisher.subscribe(topics: req.topics, fromSeq: req.from_seq, queueLimit: queueLimit)
+                            try await send(channel, Frame.encode(kind: .response, type: "subscribe", id: frame.head.id,
+                                                                 body: SubscribeResponse(next_seq: next)))
+                            var last: [String: UInt64] = [:]
+                            for t in req.topics {
+                                // A from_seq beyond what this publisher has issued means it restarted its numbering.
+                                let live = next[t]! - 1
+                                last[t] = (req.from_seq?[t]).map { min(max($0, 1) - 1, live) } ?? live
+                            }
+                            let lastSeen = last
+                            group.addTask { try await self.pump(stream, to: channel, lastSeen: lastSeen) }
+                            continue
+                        }
+                        let p = peer
+                        group.addTask { await self.answer(frame, peer: p, channel: channel) }
+                    }
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func reject(_ channel: any Channel, _ error: IPCError) async {
+        statsBox.withLock { $0.rejected_frames_total += 1 }
+        logger.warning("rejected frame; closing connection", metadata: ["socket": "\(path)", "reason": "\(error)"])
+        await sendError(channel, id: nil, error)
+        try? await channel.close()
+    }
+
+    private func answer(_ frame: Frame, peer: PeerInfo, channel: any Channel) async {
+        let id = frame.head.id
+        let deadline = Duration.milliseconds(frame.head.deadline_ms ?? 30_000)
+        do {
+            let body = try await withThrowingTaskGroup(of: (any Encodable & Sendable).self) { g in
+                g.addTask { try await self.handler.handle(frame, peer: peer) }
+                g.addTask {
+                    try await Task.sleep(for: deadline)
+                    throw IPCError(.deadline, "\(frame.head.type) did not finish within \(deadline)")
+                }
+                defer { g.cancelAll() }
+                return try await g.next()!
+            }
+            try await send(channel, Frame.encode(kind: .response, type: frame.head.type, id: id, body: AnyEncodable(body)))
+        } catch let e as IPCError {
+            await sendError(channel, id: id, e)
+        } catch {
+            await sendError(channel, id: id, IPCError(.failed, "\(error)"))
+        }
+    }
+
+    /// Sends a subscriber's queue in order, announcing every hole in the seq as a gap.
+    private func pump(_ stream: AsyncStream<StreamItem>, to channel: any Channel, lastSeen: [String: UInt64]) async throws {
+        var last = lastSeen
+        for await item in stream {
+            switch item {
+            case .gap(let gap):
+                try await send(channel, Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
+                last[gap.topic] = gap.to_seq
+            case .event(let topic, let seq, let payload):
+                let prev = last[topic] ?? (seq - 1)
+                if seq <= prev { continue }  // already covered by replay
+                if seq > prev + 1 {
+                    let gap = GapBody(topic: topic, from_seq: prev + 1, to_seq: seq - 1,
+                                      reason: "subscriber queue overflowed (slow reader)")
+                    try await send(channel, Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
+                }
+                try await send(channel, payload)
+                last[topic] = seq
+            }
+        }
+    }
+}
+
+/// Type-erased Encodable for handler results.
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
