@@ -172,3 +172,5 @@ int warden_lock_file(const char *path) {
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
+
+int warden_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

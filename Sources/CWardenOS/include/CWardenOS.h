@@ -40,4 +40,6 @@ uint64_t warden_monotonic_ns(void);
 uint64_t warden_boottime_ns(void);
 /* Lock a file with flock(LOCK_EX|LOCK_NB). Returns fd, or -1 (errno EWOULDBLOCK when held). */
 int warden_lock_file(const char *path);
+/* pipe2(O_CLOEXEC). */
+int warden_pipe_cloexec(int fds[2]);
 #endif

@@ -1,0 +1,330 @@
+// The life of one supervised program as a pure value type: events in, actions out (DESIGN.md §2).
+import WardenKit
+
+/// States shown to operators (`wardenctl status`).
+public enum ProgramState: String, Sendable, Codable, CaseIterable {
+    case STOPPED, STARTING, RUNNING, BACKOFF, STOPPING, EXITED, FATAL
+}
+
+/// How a child process ended.
+public struct ExitStatus: Sendable, Equatable {
+    public var code: Int32?
+    public var signal: Int32?
+    public var coreDumped = false
+    public static func exited(_ c: Int32) -> ExitStatus { ExitStatus(code: c, signal: nil) }
+    public static func killed(_ s: Int32) -> ExitStatus { ExitStatus(code: nil, signal: s) }
+    public var isSuccess: Bool { code == 0 }
+    public var text: String {
+        if let code { return "exit code \(code)" }
+        if let signal { return "killed by \(signalName(signal))\(coreDumped ? " (core dumped)" : "")" }
+        return "ended"
+    }
+}
+
+/// The last exit, as shown in status.
+public struct LastExit: Sendable, Equatable {
+    public var status: ExitStatus
+    public var at: MonotonicInstant
+    public var reason: String
+}
+
+/// Severity of a lifecycle event.
+public enum Severity: String, Sendable, Codable { case info, warning, critical }
+
+/// Something the state machine wants done. The supervisor performs it and reports back.
+public enum ChildAction: Sendable, Equatable {
+    /// Run pre_start (if any), then spawn; report `.spawned` or `.spawnFailed`.
+    case spawn
+    /// Send a signal to the child's process group.
+    case signal(Int32)
+    /// Publish a lifecycle event.
+    case emit(kind: String, severity: Severity, message: String)
+    /// A critical program became FATAL: stop everything and exit non-zero.
+    case escalate(reason: String)
+}
+
+/// Inputs of the state machine.
+public enum ChildEvent: Sendable, Equatable {
+    case start(by: String)
+    case stop(by: String)
+    case restart(by: String)
+    case spawned(pid: Int32)
+    case spawnFailed(reason: String)
+    case ready
+    case heartbeat
+    case exited(ExitStatus)
+    case tick
+    /// The supervisor was not running for a while (suspend or SIGSTOP): forgive missed heartbeats.
+    case resumedAfterPause(Duration)
+    /// A resource limit was hit: restart the child.
+    case limitExceeded(reason: String)
+}
+
+/// One program's state machine. All timing comes from the `now` passed in.
+public struct ChildStateMachine: Sendable {
+    public private(set) var spec: ProgramSpec
+    public private(set) var state: ProgramState = .STOPPED
+    public private(set) var pid: Int32?
+    public private(set) var ready = false
+    public private(set) var since: MonotonicInstant
+    public private(set) var startedAt: MonotonicInstant?
+    public private(set) var readyAt: MonotonicInstant?
+    public private(set) var lastHeartbeat: MonotonicInstant?
+    public private(set) var lastExit: LastExit?
+    public private(set) var restarts = 0
+    public private(set) var consecutiveFailures = 0
+    public private(set) var backoffUntil: MonotonicInstant?
+    public private(set) var fatalRetryAt: MonotonicInstant?
+    /// Wanted running by configuration or operator.
+    public private(set) var wanted = false
+    private var restartTimes: [MonotonicInstant] = []
+    private var stopDeadline: MonotonicInstant?
+    private var killed = false
+    private var restartAfterStop = false
+    /// Why the supervisor is killing it; set means the exit counts as a failure.
+    private var failureReason: String?
+    private var stopWhenSpawned = false
+
+    public init(spec: ProgramSpec, now: MonotonicInstant) {
+        self.spec = spec
+        self.since = now
+    }
+
+    /// Replaces the spec (after a reload); the caller restarts the child if it must.
+    public mutating func update(spec: ProgramSpec) { self.spec = spec }
+
+    private mutating func enter(_ s: ProgramState, _ now: MonotonicInstant) {
+        if s != state { since = now }
+        state = s
+    }
+
+    public mutating func handle(_ event: ChildEvent, now: MonotonicInstant, jitterUnit: Double = 0) -> [ChildAction] {
+        switch event {
+        case .start(let by):
+            wanted = true
+            switch state {
+            case .STOPPED, .EXITED, .BACKOFF, .FATAL:
+                if state == .FATAL { restartTimes = []; consecutiveFailures = 0; fatalRetryAt = nil }
+                backoffUntil = nil
+                enter(.STARTING, now)
+                startedAt = now
+                return [.emit(kind: "start", severity: .info, message: "starting (\(by))"), .spawn]
+            case .STOPPING:
+                restartAfterStop = true
+                return []
+            case .STARTING, .RUNNING:
+                return []
+            }
+
+        case .stop(let by):
+            wanted = false
+            restartAfterStop = false
+            backoffUntil = nil
+            fatalRetryAt = nil
+            switch state {
+            case .STARTING where pid == nil:
+                stopWhenSpawned = true
+                return []
+            case .STARTING, .RUNNING:
+                return beginStop(now, signal: SIGTERM, message: "stopping (\(by))")
+            case .BACKOFF, .FATAL, .EXITED:
+                enter(.STOPPED, now)
+                return [.emit(kind: "stop", severity: .info, message: "stopped (\(by))")]
+            case .STOPPING, .STOPPED:
+                return []
+            }
+
+        case .restart(let by):
+            wanted = true
+            if pid != nil, state == .STARTING || state == .RUNNING {
+                restartAfterStop = true
+                return beginStop(now, signal: SIGTERM, message: "restarting (\(by))")
+            }
+            if state == .STOPPING { restartAfterStop = true; return [] }
+            return handle(.start(by: by), now: now, jitterUnit: jitterUnit)
+
+        case .spawned(let newPID):
+            pid = newPID
+            startedAt = now
+            ready = false
+            lastHeartbeat = nil
+            killed = false
+            failureReason = nil
+            if stopWhenSpawned {
+                stopWhenSpawned = false
+                return beginStop(now, signal: SIGTERM, message: "stopping (requested while starting)")
+            }
+            if spec.ready == .spawn {
+                return markReady(now)
+            }
+            return []
+
+        case .spawnFailed(let reason):
+            pid = nil
+            stopWhenSpawned = false
+            lastExit = LastExit(status: ExitStatus(code: nil, signal: nil), at: now, reason: reason)
+            guard wanted else { enter(.STOPPED, now); return [] }
+            return failed(now, reason: "failed to start: \(reason)", jitterUnit: jitterUnit, wasStable: false)
+
+        case .ready:
+            guard state == .STARTING, pid != nil else {
+                if state == .RUNNING { lastHeartbeat = now }
+                return []
+            }
+            return markReady(now)
+
+        case .heartbeat:
+            if pid != nil { lastHeartbeat = now }
+            return []
+
+        case .exited(let status):
+            let wasStable = ready && readyAt.map { now - $0 >= spec.stableAfter } == true
+            pid = nil
+            ready = false
+            stopDeadline = nil
+            if state == .STOPPING && failureReason == nil {
+                lastExit = LastExit(status: status, at: now, reason: "stopped")
+                if restartAfterStop {
+                    restartAfterStop = false
+                    enter(.STARTING, now)
+                    startedAt = now
+                    return [.emit(kind: "exit", severity: .info, message: "stopped (\(status.text)); starting again"), .spawn]
+                }
+                enter(.STOPPED, now)
+                return [.emit(kind: "exit", severity: .info, message: "stopped (\(status.text))")]
+            }
+            let reason = failureReason.map { "\($0); \(status.text)" } ?? status.text
+            failureReason = nil
+            lastExit = LastExit(status: status, at: now, reason: reason)
+            if !wanted { enter(.STOPPED, now); return [] }
+            if spec.restart == .never || (spec.restart == .onFailure && status.isSuccess) {
+                enter(.EXITED, now)
+                return [.emit(kind: "exit", severity: status.isSuccess ? .info : .warning,
+                              message: "exited (\(reason)); restart policy \(spec.restart.rawValue): not restarted")]
+            }
+            return failed(now, reason: reason, jitterUnit: jitterUnit, wasStable: wasStable)
+
+        case .tick:
+            return tick(now, jitterUnit: jitterUnit)
+
+        case .resumedAfterPause(let gap):
+            // Nothing ran while we were paused; give every timer its full interval again.
+            if lastHeartbeat != nil { lastHeartbeat = now }
+            if state == .STARTING, let s = startedAt { startedAt = s + gap }
+            if let d = stopDeadline { stopDeadline = d + gap }
+            return []
+
+        case .limitExceeded(let reason):
+            guard pid != nil, state == .RUNNING || state == .STARTING else { return [] }
+            failureReason = reason
+            return beginStop(now, signal: SIGTERM, message: "restarting: \(reason)", severity: .warning, kind: "limit")
+        }
+    }
+
+    private mutating func markReady(_ now: MonotonicInstant) -> [ChildAction] {
+        enter(.RUNNING, now)
+        ready = true
+        readyAt = now
+        lastHeartbeat = now
+        let took = startedAt.map { (now - $0).short } ?? "?"
+        return [.emit(kind: "ready", severity: .info, message: "ready after \(took)")]
+    }
+
+    private mutating func beginStop(_ now: MonotonicInstant, signal: Int32, message: String,
+                                    severity: Severity = .info, kind: String = "stop") -> [ChildAction] {
+        enter(.STOPPING, now)
+        killed = false
+        stopDeadline = now + spec.stopTimeout
+        return [.emit(kind: kind, severity: severity, message: message), .signal(signal)]
+    }
+
+    /// An exit or failed start we did not ask for: restart now, after a backoff, or go FATAL.
+    private mutating func failed(_ now: MonotonicInstant, reason: String, jitterUnit: Double, wasStable: Bool) -> [ChildAction] {
+        restartTimes.append(now)
+        restartTimes.removeAll { now - $0 > spec.intensity.window }
+        if RestartPolicy.exceedsIntensity(restartTimes, now: now, spec.intensity) {
+            enter(.FATAL, now)
+            let summary = "\(restartTimes.count) restarts within \(spec.intensity.window.short) (limit \(spec.intensity.maxRestarts)); last: \(reason)"
+            if spec.critical {
+                return [.emit(kind: "fatal", severity: .critical, message: "FATAL: \(summary); critical program: escalating"),
+                        .escalate(reason: "\(spec.name) is FATAL: \(summary)")]
+            }
+            fatalRetryAt = now + spec.cooldown
+            return [.emit(kind: "fatal", severity: .critical,
+                          message: "FATAL: \(summary); retrying after cool-down of \(spec.cooldown.short)")]
+        }
+        restarts += 1
+        if wasStable {
+            consecutiveFailures = 0
+            enter(.STARTING, now)
+            startedAt = now
+            return [.emit(kind: "crash", severity: .warning, message: "\(reason); restarting at once"), .spawn]
+        }
+        consecutiveFailures += 1
+        let delay = RestartPolicy.nextDelay(after: consecutiveFailures, spec.backoff, jitterUnit: jitterUnit)
+        backoffUntil = now + delay
+        enter(.BACKOFF, now)
+        return [.emit(kind: "crash", severity: .warning,
+                      message: "\(reason); restart \(consecutiveFailures) in \(delay.short) (backoff)")]
+    }
+
+    private mutating func tick(_ now: MonotonicInstant, jitterUnit: Double) -> [ChildAction] {
+        switch state {
+        case .STARTING:
+            if pid != nil, spec.ready == .notify, let s = startedAt, now - s > spec.startTimeout {
+                failureReason = "not ready within start_timeout \(spec.startTimeout.short)"
+                return beginStop(now, signal: SIGKILL, message: "no READY=1 within \(spec.startTimeout.short); killing",
+                                 severity: .warning, kind: "start-timeout")
+            }
+        case .RUNNING:
+            if consecutiveFailures > 0, let r = readyAt, now - r >= spec.stableAfter { consecutiveFailures = 0 }
+            if let w = spec.watchdogSec, let hb = lastHeartbeat, now - hb > w {
+                failureReason = "watchdog timeout: no WATCHDOG=1 for \((now - hb).short) (watchdog_sec \(w.short))"
+                return beginStop(now, signal: SIGABRT, message: failureReason!, severity: .warning, kind: "watchdog")
+            }
+        case .STOPPING:
+            if let d = stopDeadline, now >= d {
+                if !killed {
+                    killed = true
+                    stopDeadline = now + .seconds(5)
+                    return [.emit(kind: "kill", severity: .warning, message: "did not exit within stop_timeout \(spec.stopTimeout.short); SIGKILL"),
+                            .signal(SIGKILL)]
+                }
+                stopDeadline = now + .seconds(5)
+                return [.emit(kind: "kill", severity: .critical, message: "still alive after SIGKILL (uninterruptible?)"), .signal(SIGKILL)]
+            }
+        case .BACKOFF:
+            if let b = backoffUntil, now >= b {
+                backoffUntil = nil
+                enter(.STARTING, now)
+                startedAt = now
+                return [.spawn]
+            }
+        case .FATAL:
+            if let r = fatalRetryAt, now >= r {
+                fatalRetryAt = nil
+                restartTimes = []
+                consecutiveFailures = 0
+                enter(.STARTING, now)
+                startedAt = now
+                return [.emit(kind: "cooldown-retry", severity: .warning, message: "cool-down over; trying again"), .spawn]
+            }
+        case .STOPPED, .EXITED:
+            break
+        }
+        return []
+    }
+}
+
+/// "SIGKILL", "SIGABRT", … for a signal number.
+public func signalName(_ s: Int32) -> String {
+    let names: [Int32: String] = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL",
+                                  SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL",
+                                  SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+                                  SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGSTOP: "SIGSTOP", SIGCONT: "SIGCONT"]
+    return names[s] ?? "signal \(s)"
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,87 @@
+// notify.sock: sd_notify datagrams from children, accepted only from a child's main pid.
+import CWardenOS
+import Foundation
+import Logging
+import WardenKit
+
+/// One accepted sd_notify message.
+public struct NotifyMessage: Sendable, Equatable {
+    public var pid: Int32
+    public var fields: [String: String]
+}
+
+/// Why a datagram was dropped (counted and logged, never acted on).
+public enum NotifyRejection: String, Sendable {
+    case noCredentials = "no credentials"
+    case truncated = "oversize"
+    case embeddedNUL = "NUL byte"
+    case notUTF8 = "not UTF-8"
+}
+
+/// Receives datagrams on a dedicated thread and hands them to `onMessage` after the checks of
+/// sd_notify(3): credentials present, not truncated, no NUL before the last byte.
+public final class NotifyReceiver: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let logger: Logger
+    private let lock = NSLock()
+    private var stopped = false
+    public static let bufferSize = 16 * 1024 + 512
+
+    public init(path: String, logger: Logger) throws {
+        self.path = path
+        self.logger = logger
+        let fd = warden_dgram_bind(path)
+        guard fd >= 0 else { throw WardenError.posix("bind notify socket \(path)") }
+        self.fd = fd
+    }
+
+    /// Starts the receiving thread. `onMessage` gets accepted messages, `onReject` dropped ones.
+    public func start(onMessage: @escaping @Sendable (NotifyMessage) -> Void,
+                      onReject: @escaping @Sendable (NotifyRejection, Int32?) -> Void) {
+        let t = Thread { [self] in
+            var buf = [CChar](repeating: 0, count: Self.bufferSize)
+            while true {
+                lock.lock(); let done = stopped; lock.unlock()
+                if done { break }
+                var cred = warden_cred(), hasCred: Int32 = 0, truncated: Int32 = 0
+                let n = warden_dgram_recv(fd, &buf, buf.count, &cred, &hasCred, &truncated, 200)
+                if n < 0 { continue }  // timeout or EINTR: loop to check `stopped`
+                if let rejection = Self.check(buf: buf, count: n, hasCred: hasCred != 0, truncated: truncated != 0) {
+                    onReject(rejection, hasCred != 0 ? cred.pid : nil)
+                    continue
+                }
+                let text = buf.withUnsafeBufferPointer { p in
+                    String(decoding: UnsafeRawBufferPointer(start: p.baseAddress, count: n), as: UTF8.self)
+                }
+                onMessage(NotifyMessage(pid: cred.pid, fields: Self.parse(text)))
+            }
+            close(fd)
+        }
+        t.name = "warden-notify"
+        t.start()
+    }
+
+    public func stop() {
+        lock.lock(); stopped = true; lock.unlock()
+    }
+
+    static func check(buf: [CChar], count n: Int, hasCred: Bool, truncated: Bool) -> NotifyRejection? {
+        if truncated { return .truncated }
+        if !hasCred { return .noCredentials }
+        if n > 1, buf[0..<(n - 1)].contains(0) { return .embeddedNUL }
+        let bytes = buf[0..<n].map { UInt8(bitPattern: $0) }
+        if String(validating: bytes, as: UTF8.self) == nil { return .notUTF8 }
+        return nil
+    }
+
+    /// `KEY=VALUE` lines; lines without `=` are ignored, a trailing NUL is tolerated.
+    public static func parse(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\0" }) {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return fields
+    }
+}

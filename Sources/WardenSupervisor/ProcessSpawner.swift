@@ -1,0 +1,121 @@
+// Spawns children from one long-lived thread (the death signal follows the forking thread) and reaps them.
+import CWardenOS
+import Foundation
+import Synchronization
+import WardenKit
+
+/// A spawned child with the read ends of its output pipes.
+public struct SpawnedChild: Sendable {
+    public var pid: Int32
+    public var stdout: Int32
+    public var stderr: Int32
+}
+
+/// Forks and execs on a dedicated thread that lives as long as the supervisor, so PR_SET_PDEATHSIG
+/// fires only when the supervisor itself dies.
+public final class ProcessSpawner: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+    private var thread: Thread?
+
+    public init() {
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "warden-spawner"
+        t.start()
+        thread = t
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+        }
+    }
+
+    /// Spawns `argv[0]` (an absolute path) with `env` in `cwd`, output captured through pipes.
+    public func spawn(argv: [String], env: [String: String], cwd: String) async throws -> SpawnedChild {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<SpawnedChild, any Error>) in
+            condition.lock()
+            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd) }) }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    private static func spawnNow(argv: [String], env: [String: String], cwd: String) throws -> SpawnedChild {
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+        guard warden_pipe_cloexec(&out) == 0 else { throw WardenError.posix("pipe") }
+        guard warden_pipe_cloexec(&err) == 0 else {
+            close(out[0]); close(out[1])
+            throw WardenError.posix("pipe")
+        }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let r = warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], &pid)
+        let spawnErrno = errno
+        close(out[1]); close(err[1])
+        guard r == 0 else {
+            close(out[0]); close(err[0])
+            throw WardenError.posix("exec \(argv[0])", errno: spawnErrno)
+        }
+        ChildReaper.shared.noteSpawn()
+        return SpawnedChild(pid: pid, stdout: out[0], stderr: err[0])
+    }
+}
+
+/// Reaps every child (ours and, as subreaper, orphaned descendants) on a dedicated thread and
+/// reports exits of registered pids.
+public final class ChildReaper: @unchecked Sendable {
+    public static let shared = ChildReaper()
+    private let condition = NSCondition()
+    private var hasChildren = false
+    private var started = false
+    private let handler = Mutex<(@Sendable (Int32, ExitStatus) -> Void)?>(nil)
+
+    /// Installs the exit callback and starts the reaping thread (once).
+    public func start(onExit: @escaping @Sendable (Int32, ExitStatus) -> Void) {
+        handler.withLock { $0 = onExit }
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "warden-reaper"
+        t.start()
+    }
+
+    func noteSpawn() {
+        condition.lock()
+        hasChildren = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while !hasChildren { condition.wait() }
+            condition.unlock()
+            var kind: Int32 = 0, value: Int32 = 0, core: Int32 = 0
+            let pid = warden_wait_any(&kind, &value, &core)
+            if pid < 0 {
+                if errno == ECHILD {
+                    condition.lock()
+                    hasChildren = false
+                    condition.unlock()
+                }
+                continue
+            }
+            let status = kind == 0 ? ExitStatus.exited(value) : ExitStatus(code: nil, signal: value, coreDumped: core != 0)
+            handler.withLock { $0 }?(pid, status)
+        }
+    }
+}

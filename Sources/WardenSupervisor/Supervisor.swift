@@ -1,0 +1,470 @@
+// The supervisor: runs each program's state machine against real processes, sockets and clocks.
+import CWardenOS
+import Foundation
+import Logging
+import WardenIPC
+import WardenKit
+
+public actor Supervisor {
+    public private(set) var config: WardenConfiguration
+    public let paths: WardenPaths
+    let logger: Logger
+    public let publisher: EventPublisher
+    let logSink: LogSink
+    let spawner = ProcessSpawner()
+    let systemd = SystemdNotifier()
+    var programs: [String: ProgramRuntime] = [:]
+    var order: [String] = []
+    var events: [LifecycleEvent] = []
+    var pidToProgram: [Int32: String] = [:]
+    var preStartWaiters: [Int32: CheckedContinuation<ExitStatus, Never>] = [:]
+    var unclaimedExits: [Int32: ExitStatus] = [:]
+    let startedAt = Date()
+    let startedMono = MonotonicInstant.now()
+    var lastTick = MonotonicInstant.now()
+    var lastBoot = BootClock.nanoseconds()
+    var lastWall = Date()
+    var lastResourceCheck = MonotonicInstant(nanoseconds: 0)
+    var lastWatchdogPing = MonotonicInstant(nanoseconds: 0)
+    var readySent = false
+    var lastStatusText = ""
+    var storage: StorageInfo?
+    var storageLevel = 0  // 0 ok, 1 warn, 2 critical
+    var storageMeasuredAt = MonotonicInstant.now()
+    var shutdownQueue: [String]?
+    var shutdownDeadline: MonotonicInstant?
+    var exitCode: Int32 = 0
+    var finished = false
+    var notifyRejected: UInt64 = 0
+
+    public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger) {
+        self.config = config
+        self.paths = paths
+        self.logger = logger
+        self.publisher = EventPublisher(retainPerTopic: config.supervisor.eventBuffer)
+        self.logSink = LogSink(settings: config.supervisor, logsDir: paths.logsDir, publisher: publisher)
+        let now = MonotonicInstant.now()
+        for spec in config.programs {
+            programs[spec.name] = ProgramRuntime(spec: spec, now: now)
+            order.append(spec.name)
+        }
+    }
+
+    // MARK: - Inputs from threads
+
+    /// A child (or an orphaned descendant) exited.
+    public func childExited(pid: Int32, status: ExitStatus) {
+        if let waiter = preStartWaiters.removeValue(forKey: pid) {
+            waiter.resume(returning: status)
+            return
+        }
+        guard let name = pidToProgram.removeValue(forKey: pid) else {
+            unclaimedExits[pid] = status
+            if unclaimedExits.count > 512 { unclaimedExits.removeAll() }
+            return
+        }
+        feed(name, .exited(status))
+    }
+
+    /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
+    public func notified(_ message: NotifyMessage) {
+        guard let name = pidToProgram[message.pid], var rt = programs[name] else {
+            notifyRejected += 1
+            logger.warning("notify message from a pid that is no program's main pid; ignored", metadata: ["pid": "\(message.pid)"])
+            return
+        }
+        let f = message.fields
+        if let status = f["STATUS"] { rt.statusText = String(status.prefix(16 * 1024)); programs[name] = rt }
+        if f["STOPPING"] == "1" { return }  // STOPPING wins over the rest of the message
+        if f["READY"] == "1" { feed(name, .ready) }
+        if f["WATCHDOG"] == "1" { feed(name, .heartbeat) }
+        if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
+    }
+
+    public func notifyRejected(_ why: NotifyRejection, pid: Int32?) {
+        notifyRejected += 1
+        logger.warning("dropped notify datagram", metadata: ["reason": "\(why.rawValue)", "pid": "\(pid.map(String.init) ?? "?")"])
+    }
+
+    // MARK: - Driving state machines
+
+    func feed(_ name: String, _ event: ChildEvent) {
+        guard var rt = programs[name] else { return }
+        let now = MonotonicInstant.now()
+        let actions = rt.machine.handle(event, now: now, jitterUnit: Double.random(in: -1...1))
+        if case .exited = event { rt.warned = []; rt.rssBytes = nil; rt.fds = nil; rt.statusText = nil }
+        programs[name] = rt
+        perform(actions, for: name)
+    }
+
+    func perform(_ actions: [ChildAction], for name: String) {
+        for action in actions {
+            switch action {
+            case .spawn:
+                guard var rt = programs[name] else { continue }
+                rt.generation += 1
+                programs[name] = rt
+                let generation = rt.generation
+                let spec = rt.machine.spec
+                Task { await self.launch(spec, generation: generation) }
+            case .signal(let sig):
+                guard let pid = programs[name]?.machine.pid else { continue }
+                // SIGABRT goes to the main pid (for its core dump); TERM and KILL to the whole group.
+                if sig == SIGABRT || kill(-pid, sig) != 0 { _ = kill(pid, sig) }
+            case .emit(let kind, let severity, let message):
+                record(kind: kind, severity: severity, program: name, message: message)
+            case .escalate(let reason):
+                record(kind: "escalate", severity: .critical, program: name, message: "stopping all programs and exiting: \(reason)")
+                beginShutdown(reason: reason, exitCode: 70)
+            }
+        }
+    }
+
+    func record(kind: String, severity: Severity, program: String?, message: String) {
+        let event = LifecycleEvent(at: isoNow(), kind: kind, severity: severity.rawValue, program: program, message: message)
+        events.append(event)
+        if events.count > config.supervisor.eventBuffer { events.removeFirst(events.count - config.supervisor.eventBuffer) }
+        publisher.publish(ControlTopic.events, event)
+        var meta: Logger.Metadata = ["event": "\(kind)"]
+        if let program { meta["program"] = "\(program)" }
+        switch severity {
+        case .info: logger.info("\(message)", metadata: meta)
+        case .warning: logger.warning("\(message)", metadata: meta)
+        case .critical: logger.critical("\(message)", metadata: meta)
+        }
+    }
+
+    // MARK: - Spawning
+
+    /// Runs pre_start, then spawns the program; reports the outcome to its state machine.
+    func launch(_ spec: ProgramSpec, generation: Int) async {
+        do {
+            if let pre = spec.preStart {
+                try await runPreStart(spec, pre)
+            }
+            let argv = try resolveCommand(spec.command)
+            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec), cwd: paths.root)
+            guard let rt = programs[spec.name], rt.generation == generation, !rt.removed else {
+                _ = kill(-child.pid, SIGKILL)  // superseded while spawning
+                PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
+                PipeReader.start(fd: child.stderr, program: spec.name, stream: "stderr", sink: logSink)
+                return
+            }
+            pidToProgram[child.pid] = spec.name
+            PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
+            PipeReader.start(fd: child.stderr, program: spec.name, stream: "stderr", sink: logSink)
+            feed(spec.name, .spawned(pid: child.pid))
+            if let status = unclaimedExits.removeValue(forKey: child.pid) {
+                pidToProgram[child.pid] = nil
+                feed(spec.name, .exited(status))
+            }
+        } catch {
+            guard programs[spec.name]?.generation == generation else { return }
+            feed(spec.name, .spawnFailed(reason: "\(error)"))
+        }
+    }
+
+    func runPreStart(_ spec: ProgramSpec, _ command: [String]) async throws {
+        let argv = try resolveCommand(command)
+        let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec, forPreStart: true), cwd: paths.root)
+        let output = OutputCollector()
+        output.collect(child.stdout)
+        output.collect(child.stderr)
+        let status: ExitStatus
+        if let early = unclaimedExits.removeValue(forKey: child.pid) {
+            status = early
+        } else {
+            let pid = child.pid
+            let timeout = spec.preStartTimeout
+            let killer = Task {
+                try await Task.sleep(for: timeout)
+                _ = kill(-pid, SIGKILL)
+            }
+            status = await withCheckedContinuation { preStartWaiters[pid] = $0 }
+            killer.cancel()
+        }
+        let text = output.text(waitingUpTo: .milliseconds(500))
+        record(kind: "pre-start", severity: status.isSuccess ? .info : .warning, program: spec.name,
+               message: "pre_start \(command.joined(separator: " ")) → \(status.text)\(text.isEmpty ? "" : ": \(text)")")
+        guard status.isSuccess else {
+            throw WardenError(.refused, "pre_start failed (\(status.text))\(text.isEmpty ? "" : ": " + text)")
+        }
+    }
+
+    /// A bare name resolves next to `warden`'s own binary, then on PATH; a relative path against the root.
+    func resolveCommand(_ command: [String]) throws -> [String] {
+        var argv = command
+        let exe = argv[0]
+        if exe.hasPrefix("/") { return argv }
+        if exe.contains("/") {
+            argv[0] = URL(fileURLWithPath: paths.root + "/" + exe).standardizedFileURL.path
+            return argv
+        }
+        let ownDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        var candidates = [ownDir + "/" + exe]
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            candidates.append("\(dir)/\(exe)")
+        }
+        guard let found = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw WardenError(.notFound, "executable `\(exe)` not found next to warden (\(ownDir)) or on PATH")
+        }
+        argv[0] = found
+        return argv
+    }
+
+    func childEnvironment(_ spec: ProgramSpec, forPreStart: Bool = false) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
+            env[k] = nil
+        }
+        env["WARDEN_SUPERVISOR_PID"] = String(getpid())
+        env["WARDEN_PROGRAM"] = spec.name
+        env["WARDEN_CONFIG"] = config.file
+        env["STATE_DIRECTORY"] = paths.stateDir
+        env["RUNTIME_DIRECTORY"] = paths.runtimeDir
+        env["LOGS_DIRECTORY"] = paths.logsDir
+        if !forPreStart {
+            env["NOTIFY_SOCKET"] = paths.notifySocket
+            if let w = spec.watchdogSec { env["WATCHDOG_USEC"] = String(w.microseconds) }
+        }
+        for (k, v) in spec.env { env[k] = v }
+        return env
+    }
+
+    // MARK: - The loop
+
+    /// Runs until shutdown completes; returns the process exit code.
+    public func run() async -> Int32 {
+        record(kind: "supervisor-start", severity: .info, program: nil,
+               message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file))")
+        while !finished {
+            tick()
+            if finished { break }
+            try? await Task.sleep(for: config.supervisor.tick)
+        }
+        try? systemd.stopping()
+        publisher.finishAll()
+        return exitCode
+    }
+
+    func tick() {
+        let now = MonotonicInstant.now()
+        let boot = BootClock.nanoseconds()
+        let wall = Date()
+        detectPauses(now: now, boot: boot, wall: wall)
+        lastTick = now
+        lastBoot = boot
+        lastWall = wall
+
+        if shutdownQueue == nil { startDueInOrder(now) }
+        for name in order {
+            guard var rt = programs[name] else { continue }
+            let actions = rt.machine.handle(.tick, now: now, jitterUnit: Double.random(in: -1...1))
+            programs[name] = rt
+            perform(actions, for: name)
+        }
+        if now - lastResourceCheck >= config.supervisor.resourceInterval {
+            lastResourceCheck = now
+            checkResources()
+        }
+        advanceShutdown(now)
+        talkToSystemd(now)
+    }
+
+    /// A long gap between ticks (SIGSTOP, overload) or boot-time gaining on monotonic (suspend):
+    /// nothing could heartbeat meanwhile, so no watchdog counts it.
+    func detectPauses(now: MonotonicInstant, boot: UInt64, wall: Date) {
+        let mono = now - lastTick
+        let bootDelta = Duration.nanoseconds(Int64(boot &- lastBoot))
+        let threshold = max(Duration.seconds(1), config.supervisor.tick * 50)
+        let suspended = bootDelta - mono
+        var pause: Duration = .zero
+        if suspended > .seconds(1) {
+            pause = bootDelta
+            record(kind: "suspend", severity: .warning, program: nil,
+                   message: "system was suspended for about \(suspended.short); heartbeats re-armed")
+        } else if mono > threshold {
+            pause = mono
+            record(kind: "stall", severity: .warning, program: nil,
+                   message: "supervisor did not run for \(mono.short) (stopped or starved); heartbeats re-armed")
+        }
+        if pause > .zero {
+            for name in order {
+                guard var rt = programs[name] else { continue }
+                _ = rt.machine.handle(.resumedAfterPause(pause), now: now)
+                programs[name] = rt
+            }
+        }
+        let wallDelta = wall.timeIntervalSince(lastWall)
+        let step = wallDelta - bootDelta.seconds
+        if abs(step) > 2 {
+            record(kind: "clock-step", severity: .warning, program: nil,
+                   message: String(format: "wall clock stepped %@%.1fs; timers use the monotonic clock and are unaffected", step > 0 ? "+" : "", step))
+        }
+    }
+
+    /// Starts autostart programs whose `after` dependencies are ready (or whose start timeout passed).
+    func startDueInOrder(_ now: MonotonicInstant) {
+        for name in order {
+            guard let rt = programs[name], !rt.initialStartDone, rt.machine.spec.autostart else { continue }
+            let waiting = rt.machine.spec.after.filter { dep in
+                guard let d = programs[dep] else { return false }
+                if d.machine.ready { return false }
+                if !d.machine.spec.autostart { return false }
+                if [.FATAL, .EXITED, .BACKOFF].contains(d.machine.state) { return false }
+                if d.machine.state == .STARTING, let s = d.machine.startedAt, now - s > d.machine.spec.startTimeout { return false }
+                return true
+            }
+            guard waiting.isEmpty else { continue }
+            programs[name]?.initialStartDone = true
+            feed(name, .start(by: "autostart"))
+        }
+    }
+
+    func checkResources() {
+        for name in order {
+            guard var rt = programs[name], let pid = rt.machine.pid else { continue }
+            rt.rssBytes = ResourceProbe.rssBytes(pid)
+            rt.fds = ResourceProbe.openFDs(pid)
+            let limits = rt.machine.spec.limits
+            var exceeded: String?
+            if let mb = limits.rssMB, let rss = rt.rssBytes {
+                let limit = UInt64(mb) * 1024 * 1024
+                if rss >= limit { exceeded = "RSS \(rss / 1_048_576) MB reached limit \(mb) MB" }
+                else if rss * 10 >= limit * 8, !rt.warned.contains("rss") {
+                    rt.warned.insert("rss")
+                    record(kind: "limit-warning", severity: .warning, program: name,
+                           message: "RSS \(rss / 1_048_576) MB is over 80 % of limit \(mb) MB")
+                }
+            }
+            if let maxFDs = limits.fds, let fds = rt.fds {
+                if fds >= maxFDs { exceeded = exceeded ?? "\(fds) open fds reached limit \(maxFDs)" }
+                else if fds * 10 >= maxFDs * 8, !rt.warned.contains("fds") {
+                    rt.warned.insert("fds")
+                    record(kind: "limit-warning", severity: .warning, program: name,
+                           message: "\(fds) open fds is over 80 % of limit \(maxFDs)")
+                }
+            }
+            programs[name] = rt
+            if let exceeded { feed(name, .limitExceeded(reason: exceeded)) }
+        }
+        if let free = ResourceProbe.freeSpace(paths.stateDir) {
+            storageMeasuredAt = MonotonicInstant.now()
+            storage = StorageInfo(path: paths.stateDir, free_percent: free.bytesPercent, free_inodes_percent: free.inodesPercent, measured_age_s: 0)
+            let worst = min(free.bytesPercent, free.inodesPercent)
+            let level = worst < config.supervisor.diskCriticalPercent ? 2 : worst < config.supervisor.diskWarnPercent ? 1 : 0
+            if level != storageLevel {
+                let text = String(format: "state directory %@: %.1f%% space, %.1f%% inodes free", paths.stateDir, free.bytesPercent, free.inodesPercent)
+                switch level {
+                case 2: record(kind: "disk-critical", severity: .critical, program: nil, message: "disk critically low: \(text)")
+                case 1: record(kind: "disk-low", severity: .warning, program: nil, message: "disk low: \(text)")
+                default: record(kind: "disk-recovered", severity: .info, program: nil, message: "disk space recovered: \(text)")
+                }
+                storageLevel = level
+            }
+        }
+    }
+
+    func talkToSystemd(_ now: MonotonicInstant) {
+        if !readySent && shutdownQueue == nil {
+            let settled = order.allSatisfy { name in
+                guard let m = programs[name]?.machine, m.spec.autostart else { return true }
+                if m.ready || [.FATAL, .EXITED, .BACKOFF].contains(m.state) { return true }
+                if let s = m.startedAt, now - s > m.spec.startTimeout { return true }
+                return false
+            }
+            if settled && order.allSatisfy({ programs[$0]?.initialStartDone == true || programs[$0]?.machine.spec.autostart == false }) {
+                readySent = true
+                try? systemd.ready(status: statusText())
+                record(kind: "supervisor-ready", severity: .info, program: nil, message: "all programs started: \(statusText())")
+            }
+        }
+        if let interval = systemd.watchdogInterval(), now - lastWatchdogPing >= interval / 4 {
+            lastWatchdogPing = now
+            try? systemd.watchdog()
+        }
+        let text = statusText()
+        if text != lastStatusText {
+            lastStatusText = text
+            try? systemd.status(text)
+        }
+    }
+
+    func statusText() -> String {
+        if order.isEmpty { return "no programs configured" }
+        let running = order.filter { programs[$0]?.machine.state == .RUNNING }.count
+        var parts = ["\(running)/\(order.count) running"]
+        for name in order {
+            guard let m = programs[name]?.machine, m.state != .RUNNING else { continue }
+            parts.append("\(name) \(m.state.rawValue)")
+        }
+        if shutdownQueue != nil { parts.insert("stopping", at: 0) }
+        return parts.joined(separator: " · ")
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops every program in reverse start order, then ends `run()` with `exitCode`.
+    public func beginShutdown(reason: String, exitCode code: Int32 = 0) {
+        guard shutdownQueue == nil else { return }
+        exitCode = code
+        record(kind: "supervisor-stop", severity: code == 0 ? .info : .critical, program: nil, message: "shutting down: \(reason)")
+        try? systemd.stopping()
+        shutdownQueue = order.reversed()
+    }
+
+    func advanceShutdown(_ now: MonotonicInstant) {
+        guard var queue = shutdownQueue else { return }
+        while let name = queue.first {
+            guard let rt = programs[name] else { queue.removeFirst(); continue }
+            let state = rt.machine.state
+            if [.STOPPED, .EXITED, .FATAL].contains(state) && rt.machine.pid == nil {
+                queue.removeFirst()
+                continue
+            }
+            if state != .STOPPING {
+                feed(name, .stop(by: "shutdown"))
+            }
+            break
+        }
+        shutdownQueue = queue
+        if queue.isEmpty { finished = true }
+    }
+}
+
+/// Collects a short command's output (bounded) from pipes on threads of its own.
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private var open = 0
+
+    func collect(_ fd: Int32) {
+        lock.lock(); open += 1; lock.unlock()
+        let t = Thread { [self] in
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                lock.lock()
+                if data.count < 4096 { data.append(contentsOf: buf[0..<min(n, 4096 - data.count)]) }
+                lock.unlock()
+            }
+            close(fd)
+            lock.lock(); open -= 1; lock.unlock()
+        }
+        t.start()
+    }
+
+    /// The output so far, one line, after waiting a little for the pipes to close.
+    func text(waitingUpTo limit: Duration) -> String {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            lock.lock(); let o = open; lock.unlock()
+            if o == 0 { break }
+            usleep(5000)
+        }
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " | ")
+    }
+}
