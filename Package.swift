@@ -78,7 +78,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "warden-testchild",
-            dependencies: ["WardenKit", "CWardenOS"],
+            dependencies: [
+                "WardenKit", "CWardenOS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),

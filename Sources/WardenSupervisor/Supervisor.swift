@@ -6,10 +6,10 @@ import WardenIPC
 import WardenKit
 
 public actor Supervisor {
-    public private(set) var config: WardenConfiguration
+    public internal(set) var config: WardenConfiguration
     public let paths: WardenPaths
     let logger: Logger
-    public let publisher: EventPublisher
+    public nonisolated let publisher: EventPublisher
     let logSink: LogSink
     let spawner = ProcessSpawner()
     let systemd = SystemdNotifier()
@@ -267,6 +267,7 @@ public actor Supervisor {
             lastResourceCheck = now
             checkResources()
         }
+        pruneRemoved()
         advanceShutdown(now)
         talkToSystemd(now)
     }

@@ -1,0 +1,148 @@
+// What control.sock asks of the supervisor: status, start/stop/restart, logs, events, reload.
+import Foundation
+import WardenIPC
+import WardenKit
+
+extension Supervisor {
+    public func status() -> StatusResponse {
+        let now = MonotonicInstant.now()
+        let wallNow = Date()
+        func wallTime(_ m: MonotonicInstant) -> String { isoString(wallNow.addingTimeInterval(-(now - m).seconds)) }
+        let list = order.compactMap { name -> ProgramStatus? in
+            guard let rt = programs[name] else { return nil }
+            let m = rt.machine
+            let lastExit = m.lastExit.map {
+                LastExitInfo(code: $0.status.code, signal: $0.status.signal.map(signalName), at: wallTime($0.at), reason: $0.reason)
+            }
+            var next: Double?
+            if m.state == .BACKOFF, let b = m.backoffUntil { next = (b - now).seconds }
+            if m.state == .FATAL, let r = m.fatalRetryAt { next = (r - now).seconds }
+            return ProgramStatus(
+                name: name, state: m.state.rawValue, pid: m.pid, ready: m.ready, since: wallTime(m.since),
+                uptime_s: m.pid != nil ? m.startedAt.map { (now - $0).seconds } : nil,
+                restarts: m.restarts, last_exit: lastExit,
+                last_heartbeat_age_s: m.pid != nil ? m.lastHeartbeat.map { (now - $0).seconds } : nil,
+                watchdog_sec: m.spec.watchdogSec?.seconds, status_text: rt.statusText,
+                rss_bytes: rt.rssBytes, fds: rt.fds, critical: m.spec.critical, next_start_in_s: next)
+        }
+        var storageNow = storage
+        storageNow?.measured_age_s = (now - storageMeasuredAt).seconds
+        let info = SupervisorInfo(pid: getpid(), version: wardenVersion, started_at: isoString(startedAt),
+                                  uptime_s: (now - startedMono).seconds, boot_id: processBootID,
+                                  config: config.file, status_text: statusText())
+        return StatusResponse(supervisor: info, programs: list, storage: storageNow)
+    }
+
+    func requireProgram(_ name: String) throws -> ProgramRuntime {
+        guard let rt = programs[name] else {
+            throw IPCError(.notFound, "no program named `\(name)` (configured: \(order.joined(separator: ", ")))")
+        }
+        return rt
+    }
+
+    public func control(_ verb: String, program name: String, by who: String) throws -> ProgramActionResponse {
+        _ = try requireProgram(name)
+        if shutdownQueue != nil { throw IPCError(.failed, "the supervisor is shutting down") }
+        let event: ChildEvent
+        switch verb {
+        case "start": event = .start(by: who)
+        case "stop": event = .stop(by: who)
+        case "restart": event = .restart(by: who)
+        default: throw IPCError(.unknownType, "unknown program command \(verb)")
+        }
+        programs[name]?.initialStartDone = true
+        feed(name, event)
+        let m = programs[name]!.machine
+        return ProgramActionResponse(program: name, state: m.state.rawValue, message: "\(verb) requested; now \(m.state.rawValue)")
+    }
+
+    public func logs(_ name: String, lines: Int) throws -> LogsResponse {
+        _ = try requireProgram(name)
+        let (tail, held) = logSink.tail(name, lines)
+        return LogsResponse(program: name, held: held, lines: tail)
+    }
+
+    public func recentEvents(_ limit: Int) -> EventsResponse {
+        EventsResponse(held: events.count, events: Array(events.suffix(max(0, limit))))
+    }
+
+    /// Re-reads the configuration; restarts only programs whose definition changed.
+    public func reload() async throws -> ReloadResponse {
+        let fresh: WardenConfiguration
+        do {
+            fresh = try await ConfigLoader.load(path: config.file)
+        } catch {
+            record(kind: "reload-failed", severity: .warning, program: nil, message: "configuration not reloaded: \(error)")
+            throw IPCError(.invalid, "\(error)")
+        }
+        var added: [String] = [], removed: [String] = [], changed: [String] = [], unchanged: [String] = []
+        let now = MonotonicInstant.now()
+        for name in order where fresh.program(named: name) == nil {
+            removed.append(name)
+            programs[name]?.removed = true
+            feed(name, .stop(by: "reload: removed"))
+        }
+        for spec in fresh.programs {
+            if var rt = programs[spec.name], !rt.removed {
+                if rt.machine.spec == spec { unchanged.append(spec.name); continue }
+                changed.append(spec.name)
+                rt.machine.update(spec: spec)
+                programs[spec.name] = rt
+                if rt.machine.pid != nil || rt.machine.state == .BACKOFF { feed(spec.name, .restart(by: "reload")) }
+            } else {
+                added.append(spec.name)
+                programs[spec.name] = ProgramRuntime(spec: spec, now: now)
+            }
+        }
+        if fresh.supervisor != config.supervisor {
+            record(kind: "reload", severity: .warning, program: nil,
+                   message: "supervisor settings changed; they take effect at the next start of warden")
+        }
+        order = fresh.programs.map(\.name) + removed
+        var kept = fresh
+        kept.supervisor = config.supervisor
+        config = kept
+        record(kind: "reload", severity: .info, program: nil,
+               message: "configuration reloaded: added [\(added.joined(separator: ", "))], removed [\(removed.joined(separator: ", "))], changed [\(changed.joined(separator: ", "))]")
+        return ReloadResponse(added: added, removed: removed, changed: changed, unchanged: unchanged)
+    }
+
+    /// Drops removed programs once they have stopped.
+    func pruneRemoved() {
+        for name in order where programs[name]?.removed == true && programs[name]?.machine.pid == nil {
+            programs[name] = nil
+            order.removeAll { $0 == name }
+        }
+    }
+}
+
+/// Routes control.sock requests to the supervisor.
+public struct ControlHandler: IPCRequestHandler {
+    let supervisor: Supervisor
+    public init(supervisor: Supervisor) { self.supervisor = supervisor }
+
+    public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
+        let who = "wardenctl uid \(peer.uid) pid \(peer.pid)"
+        switch frame.head.type {
+        case "status":
+            return await supervisor.status()
+        case "start", "stop", "restart":
+            let req = try frame.body(as: ProgramRequest.self)
+            return try await supervisor.control(frame.head.type, program: req.program, by: who)
+        case "logs":
+            let req = try frame.body(as: LogsRequest.self)
+            return try await supervisor.logs(req.program, lines: req.lines)
+        case "events":
+            return await supervisor.recentEvents(try frame.body(as: EventsRequest.self).limit)
+        case "reload":
+            return try await supervisor.reload()
+        case "shutdown":
+            await supervisor.beginShutdown(reason: "requested by \(who)")
+            return ProgramActionResponse(program: "*", state: "STOPPING", message: "shutting down")
+        case "version":
+            return VersionResponse(version: wardenVersion)
+        default:
+            throw IPCError(.unknownType, "unknown request `\(frame.head.type)` on control.sock")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+// `warden-testchild`: a program whose misbehaviour is chosen by its arguments, for supervisor tests.
+import ArgumentParser
+import Foundation
+import WardenKit
+
+@main
+struct TestChild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warden-testchild",
+        abstract: "Becomes ready, heartbeats, crashes, hangs, leaks or prints, as told.")
+
+    @Option(help: "Send READY=1 after this many ms.") var readyAfter = 0
+    @Flag(help: "Never send READY=1.") var neverReady = false
+    @Option(help: "WATCHDOG=1 every N ms (default: half of WATCHDOG_USEC when set).") var heartbeat: Int?
+    @Option(help: "Stop heartbeating after N ms (simulates a hung loop).") var stopHeartbeatAfter: Int?
+    @Option(help: "Crash after N ms.") var crashAfter: Int?
+    @Option(help: "Exit code used by --crash-after.") var exitCode: Int32 = 1
+    @Option(help: "Die by this signal number instead of exiting (with --crash-after).") var signal: Int32?
+    @Flag(help: "Ignore SIGTERM.") var ignoreSigterm = false
+    @Option(help: "Leak this many MiB per second.") var leakMbPerSec: Double = 0
+    @Option(help: "Leak this many fds per second.") var leakFdsPerSec: Double = 0
+    @Option(help: "Print a line to stdout and stderr every N ms.") var printEvery: Int?
+    @Option(help: "STATUS= text sent with READY.") var status = "testchild ok"
+    @Option(help: "Exit 0 after N ms.") var exitAfter: Int?
+    @Option(help: "Write this file when started (to count starts).") var touch: String?
+
+    func run() throws {
+        ParentDeath.arm(signal: SIGKILL)
+        if ignoreSigterm { _ = Foundation.signal(SIGTERM, SIG_IGN) }
+        if let touch {
+            let line = "\(getpid())\n"
+            if let h = FileHandle(forWritingAtPath: touch) { h.seekToEndOfFile(); h.write(Data(line.utf8)); h.closeFile() }
+            else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
+        }
+        let notifier = SystemdNotifier()
+        let start = MonotonicInstant.now()
+        let hbInterval: Duration? = heartbeat.map { .milliseconds($0) } ?? notifier.watchdogInterval().map { $0 / 2 }
+        var ready = false
+        var lastBeat = start
+        var lastPrint = start
+        var printed = 0
+        var leaked: [UnsafeMutableRawPointer] = []
+        var leakedMB = 0.0
+        var fds: [Int32] = []
+        while true {
+            let now = MonotonicInstant.now()
+            let elapsedMS = Int((now - start).seconds * 1000)
+            if !ready, !neverReady, elapsedMS >= readyAfter {
+                ready = true
+                try notifier.ready(status: status)
+            }
+            if let hb = hbInterval, ready || neverReady, now - lastBeat >= hb,
+               stopHeartbeatAfter.map({ elapsedMS < $0 }) ?? true {
+                lastBeat = now
+                try notifier.watchdog()
+            }
+            if let c = crashAfter, elapsedMS >= c {
+                if let s = signal {
+                    _ = Foundation.signal(s, SIG_DFL)
+                    kill(getpid(), s)
+                }
+                Foundation.exit(exitCode)
+            }
+            if let e = exitAfter, elapsedMS >= e { Foundation.exit(0) }
+            let seconds = (now - start).seconds
+            while leakMbPerSec > 0, leakedMB < leakMbPerSec * seconds {
+                let p = malloc(1 << 20)!
+                memset(p, 0xA5, 1 << 20)
+                leaked.append(p)
+                leakedMB += 1
+            }
+            while leakFdsPerSec > 0, Double(fds.count) < leakFdsPerSec * seconds {
+                fds.append(open("/dev/null", O_RDONLY))
+            }
+            if let p = printEvery, now - lastPrint >= .milliseconds(p) {
+                lastPrint = now
+                printed += 1
+                FileHandle.standardOutput.write(Data("stdout line \(printed)\n".utf8))
+                FileHandle.standardError.write(Data("level=warning msg=\"stderr line \(printed)\"\n".utf8))
+            }
+            usleep(5000)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+// `warden`: the supervisor. Loads the configuration, takes the instance lock, serves control.sock and notify.sock.
+import ArgumentParser
+import CWardenOS
+import Foundation
+import Logging
+import UnixSignals
+import WardenIPC
+import WardenKit
+import WardenSupervisor
+
+@main
+struct WardenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warden",
+        abstract: "Supervises Warden's programs: spawns, watchdogs and restarts them.",
+        version: wardenVersion)
+
+    @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, else etc/warden.yaml of this checkout, else /etc/warden/warden.yaml).")
+    var config: String?
+
+    @Flag(name: .long, help: "Validate the configuration and exit.")
+    var checkConfig = false
+
+    /// Exit codes: 78 invalid configuration, 75 another instance holds the lock, 73 directories unusable.
+    func run() async throws {
+        let path = config ?? WardenPaths.defaultConfigFile()
+        let cfg: WardenConfiguration
+        do {
+            cfg = try await ConfigLoader.load(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if checkConfig {
+            print("configuration OK: \(cfg.file) (\(cfg.programs.count) programs: \(cfg.programs.map(\.name).joined(separator: ", ")))")
+            return
+        }
+        WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
+        let logger = Logger(label: "warden")
+        let paths = WardenPaths.resolve(cfg)
+        do {
+            try paths.createDirectories()
+        } catch {
+            FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
+            throw ExitCode(73)
+        }
+        let lockFD = warden_lock_file(paths.lockFile)
+        if lockFD < 0 {
+            let holder = (try? String(contentsOfFile: paths.lockFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let msg = errno == EWOULDBLOCK
+                ? "another warden (pid \(holder ?? "unknown")) is running on \(paths.runtimeDir); refusing to start"
+                : "cannot open lock file \(paths.lockFile): \(String(cString: strerror(errno)))"
+            FileHandle.standardError.write(Data("warden: \(msg)\n".utf8))
+            throw ExitCode(75)
+        }
+        let pidText = "\(getpid())\n"
+        _ = ftruncate(lockFD, 0)
+        _ = pidText.withCString { pwrite(lockFD, $0, strlen($0), 0) }
+
+        if warden_set_subreaper() != 0 {
+            logger.warning("PR_SET_CHILD_SUBREAPER failed; orphaned grandchildren will not be reaped here")
+        }
+        signal(SIGPIPE, SIG_IGN)
+
+        let supervisor = Supervisor(config: cfg, paths: paths, logger: logger)
+        enum Input: Sendable {
+            case exited(Int32, ExitStatus)
+            case notify(NotifyMessage)
+            case rejected(NotifyRejection, Int32?)
+        }
+        let (inputs, sink) = AsyncStream<Input>.makeStream()
+        ChildReaper.shared.start { pid, status in sink.yield(.exited(pid, status)) }
+        let receiver: NotifyReceiver
+        do {
+            receiver = try NotifyReceiver(path: paths.notifySocket, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
+            throw ExitCode(73)
+        }
+        receiver.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) })
+        let server = IPCServer(path: paths.controlSocket, role: "control", handler: ControlHandler(supervisor: supervisor),
+                               publisher: supervisor.publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) },
+                               logger: logger)
+
+        let code: Int32 = await withTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                do {
+                    try await server.run()
+                } catch {
+                    if !Task.isCancelled {
+                        await supervisor.beginShutdown(reason: "control socket failed: \(error)", exitCode: 71)
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                for await input in inputs {
+                    switch input {
+                    case .exited(let pid, let status): await supervisor.childExited(pid: pid, status: status)
+                    case .notify(let m): await supervisor.notified(m)
+                    case .rejected(let why, let pid): await supervisor.notifyRejected(why, pid: pid)
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+                for await sig in signals {
+                    if sig == .sighup {
+                        _ = try? await supervisor.reload()  // a failed reload is recorded as an event by reload()
+                    } else {
+                        await supervisor.beginShutdown(reason: "received \(sig)")
+                    }
+                }
+                return nil
+            }
+            group.addTask { await supervisor.run() }
+            for await result in group {
+                if let result {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            return 1
+        }
+        receiver.stop()
+        unlink(paths.controlSocket)
+        unlink(paths.notifySocket)
+        if code != 0 { throw ExitCode(code) }
+    }
+}

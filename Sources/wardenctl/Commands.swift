@@ -1,0 +1,216 @@
+// The subcommands of wardenctl.
+import ArgumentParser
+import Foundation
+import WardenIPC
+import WardenKit
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the supervisor and every program.")
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let d = common.duration
+        let status = try await common.withClient { try await $0.call("status", Empty(), as: StatusResponse.self, timeout: d) }
+        if common.json { try printJSON(status); return }
+        print(StatusTable.render(status))
+    }
+}
+
+enum StatusTable {
+    static func render(_ s: StatusResponse) -> String {
+        var out = "warden \(s.supervisor.version) · pid \(s.supervisor.pid) · up \(age(s.supervisor.uptime_s)) · \(s.supervisor.status_text)\n"
+        if let st = s.storage {
+            out += String(format: "state dir %@ · %.1f%% space, %.1f%% inodes free (measured %@ ago)\n",
+                          st.path, st.free_percent, st.free_inodes_percent, age(st.measured_age_s))
+        }
+        if s.programs.isEmpty { return out + "no programs configured" }
+        var rows = [["PROGRAM", "STATE", "PID", "UPTIME", "RESTARTS", "HEARTBEAT", "RSS", "FDS", "DETAIL"]]
+        for p in s.programs {
+            var detail = p.status_text ?? ""
+            if p.state != "RUNNING", let e = p.last_exit { detail = "last exit: \(e.reason) at \(e.at)" }
+            if let n = p.next_start_in_s { detail = "next start in \(age(n)); " + detail }
+            let hb: String
+            if let a = p.last_heartbeat_age_s { hb = "\(age(a)) ago" + (p.watchdog_sec.map { " /\(age($0))" } ?? "") }
+            else { hb = "-" }
+            rows.append([p.name + (p.critical ? "*" : ""), p.state, p.pid.map(String.init) ?? "-",
+                         p.uptime_s.map(age) ?? "-", String(p.restarts), hb,
+                         p.rss_bytes.map { "\($0 / 1_048_576) MB" } ?? "-", p.fds.map(String.init) ?? "-", detail])
+        }
+        let widths = (0..<rows[0].count - 1).map { c in rows.map { $0[c].count }.max()! }
+        for r in rows {
+            var line = ""
+            for (i, cell) in r.enumerated() {
+                line += i < widths.count ? cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) : cell
+            }
+            out += line + "\n"
+        }
+        return out + "(* critical: its FATAL stops warden)"
+    }
+
+    static func age(_ s: Double) -> String {
+        if s < 10 { return String(format: "%.1fs", s) }
+        if s < 120 { return "\(Int(s))s" }
+        if s < 7200 { return "\(Int(s) / 60)m\(String(format: "%02d", Int(s) % 60))s" }
+        if s < 172_800 { return "\(Int(s) / 3600)h\(String(format: "%02d", Int(s) % 3600 / 60))m" }
+        return "\(Int(s) / 86400)d\(Int(s) % 86400 / 3600)h"
+    }
+}
+
+struct ProgramArgument: ParsableArguments {
+    @Argument(help: "Program name, as configured.") var program: String
+}
+
+protocol ProgramVerb: AsyncParsableCommand {
+    static var verb: String { get }
+    var common: CommonOptions { get }
+    var target: ProgramArgument { get }
+}
+
+extension ProgramVerb {
+    func run() async throws {
+        let (d, verb, program) = (common.duration, Self.verb, target.program)
+        let r = try await common.withClient {
+            try await $0.call(verb, ProgramRequest(program: program), as: ProgramActionResponse.self, timeout: d)
+        }
+        if common.json { try printJSON(r) } else { print("\(r.program): \(r.message)") }
+    }
+}
+
+struct Start: ProgramVerb {
+    static let configuration = CommandConfiguration(abstract: "Start a program (also after FATAL).")
+    static let verb = "start"
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var target: ProgramArgument
+}
+
+struct Stop: ProgramVerb {
+    static let configuration = CommandConfiguration(abstract: "Stop a program (SIGTERM, then SIGKILL after stop_timeout).")
+    static let verb = "stop"
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var target: ProgramArgument
+}
+
+struct Restart: ProgramVerb {
+    static let configuration = CommandConfiguration(abstract: "Stop and start a program.")
+    static let verb = "restart"
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var target: ProgramArgument
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a program's recent output; --follow for new lines.")
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var target: ProgramArgument
+    @Option(name: .shortAndLong, help: "Number of lines.") var n = 50
+    @Flag(name: .long, help: "Keep printing new lines.") var follow = false
+
+    func validate() throws {
+        guard n >= 0 && n <= 100_000 else { throw ValidationError("-n must be between 0 and 100000, got \(n)") }
+    }
+
+    func run() async throws {
+        let (d, program, lines, json, follow) = (common.duration, target.program, n, common.json, follow)
+        try await common.withClient { client in
+            let r = try await client.call("logs", LogsRequest(program: program, lines: lines), as: LogsResponse.self, timeout: d)
+            if json && !follow { try printJSON(r); return }
+            if !json && r.lines.count < r.held { print("-- last \(r.lines.count) of \(r.held) lines held --") }
+            for l in r.lines { json ? try printJSONLine(l) : print("\(l.at) \(l.stream) \(l.text)") }
+            guard follow else { return }
+            client.subscribe(SubscribeRequest(topics: [ControlTopic.log]))
+            for await ev in client.events {
+                switch ev {
+                case .event(let f):
+                    guard let b = try? f.body(as: EventBody<LogLine>.self), b.data.program == program else { continue }
+                    json ? try printJSONLine(b.data) : print("\(b.data.at) \(b.data.stream) \(b.data.text)")
+                    fflush(nil)
+                case .gap(let g):
+                    print("-- gap: \(g.to_seq - g.from_seq + 1) lines not delivered (\(g.reason)) --")
+                case .disconnected(let why):
+                    FileHandle.standardError.write(Data("wardenctl: disconnected (\(why)); reconnecting\n".utf8))
+                case .connected(_, let restarted):
+                    if restarted { print("-- warden restarted --") }
+                }
+            }
+        }
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show lifecycle events; --follow for new ones.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .shortAndLong, help: "Number of events.") var n = 50
+    @Flag(name: .long, help: "Keep printing new events.") var follow = false
+
+    func validate() throws {
+        guard n >= 0 && n <= 1_000_000 else { throw ValidationError("-n must be between 0 and 1000000, got \(n)") }
+    }
+
+    static func line(_ e: LifecycleEvent) -> String {
+        "\(e.at) \(e.severity.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \((e.program ?? "warden").padding(toLength: 10, withPad: " ", startingAt: 0)) \(e.kind): \(e.message)"
+    }
+
+    func run() async throws {
+        let (d, limit, json, follow) = (common.duration, n, common.json, follow)
+        try await common.withClient { client in
+            let r = try await client.call("events", EventsRequest(limit: limit), as: EventsResponse.self, timeout: d)
+            if json && !follow { try printJSON(r); return }
+            if !json && r.events.count < r.held { print("-- last \(r.events.count) of \(r.held) events held --") }
+            for e in r.events { json ? try printJSONLine(e) : print(Self.line(e)) }
+            guard follow else { return }
+            client.subscribe(SubscribeRequest(topics: [ControlTopic.events]))
+            for await ev in client.events {
+                switch ev {
+                case .event(let f):
+                    guard let b = try? f.body(as: EventBody<LifecycleEvent>.self) else { continue }
+                    json ? try printJSONLine(b.data) : print(Self.line(b.data))
+                    fflush(nil)
+                case .gap(let g):
+                    print("-- gap: \(g.to_seq - g.from_seq + 1) events not delivered (\(g.reason)) --")
+                case .disconnected(let why):
+                    FileHandle.standardError.write(Data("wardenctl: disconnected (\(why)); reconnecting\n".utf8))
+                case .connected(_, let restarted):
+                    if restarted { print("-- warden restarted --") }
+                }
+            }
+        }
+    }
+}
+
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-read the configuration; restart only changed programs (as SIGHUP).")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        let d = common.duration
+        let r = try await common.withClient { try await $0.call("reload", Empty(), as: ReloadResponse.self, timeout: d) }
+        if common.json { try printJSON(r); return }
+        print("added: \(r.added.joined(separator: ", "))\nremoved: \(r.removed.joined(separator: ", "))\nchanged: \(r.changed.joined(separator: ", "))\nunchanged: \(r.unchanged.joined(separator: ", "))")
+    }
+}
+
+struct Shutdown: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop every program in reverse order, then warden itself.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        let d = common.duration
+        let r = try await common.withClient { try await $0.call("shutdown", Empty(), as: ProgramActionResponse.self, timeout: d) }
+        if common.json { try printJSON(r) } else { print(r.message) }
+    }
+}
+
+struct Version: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print wardenctl's version and the supervisor's.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        struct Both: Encodable { var wardenctl: String; var supervisor: String?; var supervisor_error: String? }
+        var both = Both(wardenctl: wardenVersion, supervisor: nil, supervisor_error: nil)
+        let d = common.duration
+        do {
+            both.supervisor = try await common.withClient { try await $0.call("version", Empty(), as: VersionResponse.self, timeout: d) }.version
+        } catch let e as CLIError {
+            both.supervisor_error = e.message
+            if common.json { try printJSON(both) } else { print("wardenctl \(wardenVersion)") }
+            throw e
+        }
+        if common.json { try printJSON(both) } else { print("wardenctl \(wardenVersion)\nwarden \(both.supervisor ?? "?")") }
+    }
+}
