@@ -29,6 +29,13 @@ public struct IPCServerStats: Sendable, Codable {
     public var requests_total: UInt64 = 0
 }
 
+/// Shared, thread-safe counters of one server (the status handler reads the same instance).
+public final class IPCStatsCounter: Sendable {
+    let box = Mutex(IPCServerStats())
+    public init() {}
+    public var snapshot: IPCServerStats { box.withLock { $0 } }
+}
+
 /// Serves one Unix socket. Each connection runs in its own child task; a bad peer only loses its own connection.
 public final class IPCServer: Sendable {
     public let path: String
@@ -38,13 +45,14 @@ public final class IPCServer: Sendable {
     private let allowedUIDs: Set<UInt32>
     private let logger: Logger
     private let queueLimit: Int
-    private let statsBox = Mutex(IPCServerStats())
+    private let counter: IPCStatsCounter
 
     /// - Parameters:
     ///   - allowedUIDs: peers allowed besides our own uid and root.
     ///   - queueLimit: per-subscriber queue bound; past it the subscriber gets a gap.
     public init(path: String, role: String, handler: any IPCRequestHandler, publisher: EventPublisher,
-                allowedUIDs: [UInt32] = [], queueLimit: Int = 4096, logger: Logger) {
+                allowedUIDs: [UInt32] = [], queueLimit: Int = 4096, stats: IPCStatsCounter = IPCStatsCounter(), logger: Logger) {
+        self.counter = stats
         self.path = path
         self.role = role
         self.handler = handler
@@ -54,7 +62,7 @@ public final class IPCServer: Sendable {
         self.logger = logger
     }
 
-    public var stats: IPCServerStats { statsBox.withLock { $0 } }
+    public var stats: IPCServerStats { counter.snapshot }
 
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
@@ -107,15 +115,15 @@ public final class IPCServer: Sendable {
 
     private func serve(_ connection: Connection) async {
         let channel = connection.channel
-        statsBox.withLock { $0.connections_total += 1; $0.connections_open += 1 }
-        defer { statsBox.withLock { $0.connections_open -= 1 } }
+        counter.box.withLock { $0.connections_total += 1; $0.connections_open += 1 }
+        defer { counter.box.withLock { $0.connections_open -= 1 } }
         // SO_PEERCRED is read on a thread outside the event loop: `wait()` must not run on it.
         guard var peer = await Task.detached(operation: { self.peer(of: channel) }).value else {
             try? await channel.close()
             return
         }
         guard allowedUIDs.contains(peer.uid) else {
-            statsBox.withLock { $0.refused_peers_total += 1 }
+            counter.box.withLock { $0.refused_peers_total += 1 }
             logger.warning("refused peer", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)", "socket": "\(path)"])
             await sendError(channel, id: nil, IPCError(.forbidden, "uid \(peer.uid) is not allowed on \(role).sock"))
             try? await channel.close()
@@ -156,7 +164,7 @@ public final class IPCServer: Sendable {
                             await reject(channel, IPCError(.badFrame, "expected a request, got \(frame.head.kind.rawValue)"))
                             break
                         }
-                        statsBox.withLock { $0.requests_total += 1 }
+                        counter.box.withLock { $0.requests_total += 1 }
                         if frame.head.type == "subscribe" {
                             let req: SubscribeRequest
                             do { req = try frame.body(as: SubscribeRequest.self) } catch {
@@ -188,7 +196,7 @@ public final class IPCServer: Sendable {
     }
 
     private func reject(_ channel: any Channel, _ error: IPCError) async {
-        statsBox.withLock { $0.rejected_frames_total += 1 }
+        counter.box.withLock { $0.rejected_frames_total += 1 }
         logger.warning("rejected frame; closing connection", metadata: ["socket": "\(path)", "reason": "\(error)"])
         await sendError(channel, id: nil, error)
         try? await channel.close()

@@ -30,7 +30,9 @@ extension Supervisor {
         let info = SupervisorInfo(pid: getpid(), version: wardenVersion, started_at: isoString(startedAt),
                                   uptime_s: (now - startedMono).seconds, boot_id: processBootID,
                                   config: config.file, status_text: statusText())
-        return StatusResponse(supervisor: info, programs: list, storage: storageNow)
+        var withCounts = info
+        withCounts.notify_rejected_total = notifyRejected
+        return StatusResponse(supervisor: withCounts, programs: list, storage: storageNow)
     }
 
     func requireProgram(_ name: String) throws -> ProgramRuntime {
@@ -119,13 +121,19 @@ extension Supervisor {
 /// Routes control.sock requests to the supervisor.
 public struct ControlHandler: IPCRequestHandler {
     let supervisor: Supervisor
-    public init(supervisor: Supervisor) { self.supervisor = supervisor }
+    let socketStats: IPCStatsCounter
+    public init(supervisor: Supervisor, socketStats: IPCStatsCounter) {
+        self.supervisor = supervisor
+        self.socketStats = socketStats
+    }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
         let who = "wardenctl uid \(peer.uid) pid \(peer.pid)"
         switch frame.head.type {
         case "status":
-            return await supervisor.status()
+            var s = await supervisor.status()
+            s.supervisor.control_socket = socketStats.snapshot
+            return s
         case "start", "stop", "restart":
             let req = try frame.body(as: ProgramRequest.self)
             return try await supervisor.control(frame.head.type, program: req.program, by: who)

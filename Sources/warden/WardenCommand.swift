@@ -78,9 +78,11 @@ struct WardenCommand: AsyncParsableCommand {
             throw ExitCode(73)
         }
         receiver.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) })
-        let server = IPCServer(path: paths.controlSocket, role: "control", handler: ControlHandler(supervisor: supervisor),
+        let socketStats = IPCStatsCounter()
+        let server = IPCServer(path: paths.controlSocket, role: "control",
+                               handler: ControlHandler(supervisor: supervisor, socketStats: socketStats),
                                publisher: supervisor.publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) },
-                               logger: logger)
+                               stats: socketStats, logger: logger)
 
         let code: Int32 = await withTaskGroup(of: Int32?.self) { group in
             group.addTask {

@@ -1,0 +1,62 @@
+// A deliberately dumb Unix stream client for sending malformed bytes to Warden's sockets.
+import Foundation
+
+final class RawSocket {
+    let fd: Int32
+
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard r == 0 else {
+            close(fd)
+            throw TestFailure(description: "connect \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+
+    func sendFrame(_ json: String) {
+        let payload = Array(json.utf8)
+        let n = UInt32(payload.count)
+        send([UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + payload)
+    }
+
+    /// Reads one frame's JSON text; nil on EOF or when nothing arrives within the bound.
+    func readFrame(timeoutMS: Int32 = 5000) -> String? {
+        guard let header = readExactly(4, timeoutMS: timeoutMS) else { return nil }
+        let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard let body = readExactly(n, timeoutMS: timeoutMS) else { return nil }
+        return String(decoding: body, as: UTF8.self)
+    }
+
+    /// True when the server closed the connection within the bound.
+    func closedByPeer(timeoutMS: Int32 = 5000) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, timeoutMS) > 0 else { return false }
+        var b: UInt8 = 0
+        return recv(fd, &b, 1, 0) <= 0
+    }
+
+    private func readExactly(_ n: Int, timeoutMS: Int32) -> [UInt8]? {
+        var out = [UInt8]()
+        while out.count < n {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, timeoutMS) > 0 else { return nil }
+            var buf = [UInt8](repeating: 0, count: n - out.count)
+            let r = recv(fd, &buf, buf.count, 0)
+            if r <= 0 { return nil }
+            out += buf[0..<r]
+        }
+        return out
+    }
+}
