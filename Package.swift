@@ -85,11 +85,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC"], swiftSettings: swiftSettings),
+        .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "WardenKit", "CWardenOS"],
+            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -22,8 +22,11 @@ public final class IPCClient: Sendable {
     private let logger: Logger
     private let backoffInitial: Duration
     private let backoffMax: Duration
-    public let events: AsyncStream<ClientEvent>
-    private let eventSink: AsyncStream<ClientEvent>.Continuation
+    /// Connection changes, events and gaps, in order. When the consumer falls behind by `eventBuffer`
+    /// items the client stops reading its socket, so the server's bounded queue overflows into an
+    /// announced gap instead of anything being dropped here.
+    public let events: ClientEvents
+    private let queue: EventQueue
 
     private struct State {
         var channel: (any Channel)?
@@ -46,7 +49,8 @@ public final class IPCClient: Sendable {
         self.logger = logger
         self.backoffInitial = backoffInitial
         self.backoffMax = backoffMax
-        (events, eventSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(eventBuffer))
+        queue = EventQueue(limit: eventBuffer)
+        events = ClientEvents(queue: queue)
     }
 
     public var isConnected: Bool { state.withLock { $0.hello != nil } }
@@ -84,13 +88,13 @@ public final class IPCClient: Sendable {
                 return (p, wasConnected ? (s.lastError ?? "connection closed") : "")
             }
             for c in pending { c.resume(throwing: IPCError(.disconnected, "connection to \(path) lost")) }
-            if !reason.isEmpty { eventSink.yield(.disconnected(reason: reason)) }
+            if !reason.isEmpty { queue.pushNow(.disconnected(reason: reason)) }
             if Task.isCancelled { break }
             let jitter = Double.random(in: 0.8...1.2)
             try? await Task.sleep(for: delay * jitter)
             delay = min(delay * 2, backoffMax)
         }
-        eventSink.finish()
+        queue.finish()
     }
 
     /// One connection's life. Returns true when the handshake completed.
@@ -129,11 +133,11 @@ public final class IPCClient: Sendable {
                             if r { for k in s.lastSeq.keys { s.lastSeq[k] = 0 } }  // new numbering: replay all it holds
                             return r
                         }
-                        eventSink.yield(.connected(peer, restarted: restarted))
+                        queue.pushNow(.connected(peer, restarted: restarted))
                         sendSubscribe(on: channel)
                         continue
                     }
-                    route(frame)
+                    await route(frame)
                 }
             }
         } onCancel: {
@@ -142,7 +146,7 @@ public final class IPCClient: Sendable {
         return handshook
     }
 
-    private func route(_ frame: Frame) {
+    private func route(_ frame: Frame) async {
         switch frame.head.kind {
         case .response, .error:
             guard let id = frame.head.id else {
@@ -158,13 +162,13 @@ public final class IPCClient: Sendable {
         case .event:
             if frame.head.type == "gap", let gap = try? frame.body(as: GapBody.self) {
                 state.withLock { $0.lastSeq[gap.topic] = gap.to_seq }
-                eventSink.yield(.gap(gap))
+                await queue.push(.gap(gap))
                 return
             }
             if let head = try? frame.body(as: EventSeqOnly.self) {
                 state.withLock { $0.lastSeq[head.topic] = head.seq }
             }
-            eventSink.yield(.event(frame))
+            await queue.push(.event(frame))
         case .request:
             logger.warning("unexpected request from server", metadata: ["type": "\(frame.head.type)"])
         }

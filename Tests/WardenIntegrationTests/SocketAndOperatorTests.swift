@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Testing
 import WardenIPC
+import WardenTestSupport
 
 
 @Suite("Sockets, operators and configuration", .serialized)

@@ -1,10 +1,10 @@
 // A deliberately dumb Unix stream client for sending malformed bytes to Warden's sockets.
 import Foundation
 
-final class RawSocket {
-    let fd: Int32
+public final class RawSocket {
+    public let fd: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -17,22 +17,22 @@ final class RawSocket {
         }
         guard r == 0 else {
             close(fd)
-            throw TestFailure(description: "connect \(path): \(String(cString: strerror(errno)))")
+            throw RawSocketError(message: "connect \(path): \(String(cString: strerror(errno)))")
         }
     }
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    public func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
 
-    func sendFrame(_ json: String) {
+    public func sendFrame(_ json: String) {
         let payload = Array(json.utf8)
         let n = UInt32(payload.count)
         send([UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + payload)
     }
 
     /// Reads one frame's JSON text; nil on EOF or when nothing arrives within the bound.
-    func readFrame(timeoutMS: Int32 = 5000) -> String? {
+    public func readFrame(timeoutMS: Int32 = 5000) -> String? {
         guard let header = readExactly(4, timeoutMS: timeoutMS) else { return nil }
         let n = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
         guard let body = readExactly(n, timeoutMS: timeoutMS) else { return nil }
@@ -40,7 +40,7 @@ final class RawSocket {
     }
 
     /// True when the server closed the connection within the bound.
-    func closedByPeer(timeoutMS: Int32 = 5000) -> Bool {
+    public func closedByPeer(timeoutMS: Int32 = 5000) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, timeoutMS) > 0 else { return false }
         var b: UInt8 = 0
@@ -59,4 +59,9 @@ final class RawSocket {
         }
         return out
     }
+}
+
+public struct RawSocketError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
