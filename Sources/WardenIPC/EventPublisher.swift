@@ -18,7 +18,7 @@ public final class EventPublisher: Sendable {
     }
     private struct Subscriber {
         var topics: Set<String>
-        var continuation: AsyncStream<StreamItem>.Continuation
+        var queue: SubscriberQueue
     }
     private struct State {
         var rings: [String: Ring] = [:]
@@ -57,9 +57,7 @@ public final class EventPublisher: Sendable {
             }
             s.rings[topic] = ring
             for (_, sub) in s.subscribers where sub.topics.contains(topic) {
-                if case .dropped = sub.continuation.yield(.event(topic: topic, seq: seq, payload: payload)) {
-                    s.dropped += 1
-                }
+                if !sub.queue.offer(topic: topic, seq: seq, payload: payload) { s.dropped += 1 }
             }
             return seq
         }
@@ -90,36 +88,36 @@ public final class EventPublisher: Sendable {
     }
 
     /// Registers a subscriber. Replays held events from `fromSeq` (a gap first when some are gone),
-    /// then live ones, through a queue of `queueLimit` items.
+    /// then live ones, through a queue of `queueLimit` items; what overflows becomes a gap.
     public func subscribe(topics: [String], fromSeq: [String: UInt64]?, queueLimit: Int)
-        -> (stream: AsyncStream<StreamItem>, nextSeq: [String: UInt64])
+        -> (queue: SubscriberQueue, nextSeq: [String: UInt64])
     {
-        let (stream, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingOldest(max(1, queueLimit)))
+        let queue = SubscriberQueue(limit: queueLimit)
         let next: [String: UInt64] = state.withLock { s in
             var next: [String: UInt64] = [:]
             for topic in topics {
                 let ring = s.rings[topic] ?? Ring()
                 next[topic] = ring.nextSeq
                 guard let from = fromSeq?[topic], from < ring.nextSeq else { continue }
-                let held = ring.items.count < retainPerTopic ? ring.items : Array(ring.items[ring.head...] + ring.items[..<ring.head])
+                let held = Array(ring.items[ring.head...] + ring.items[..<ring.head])
                 let oldest = held.first?.seq ?? ring.nextSeq
                 if from < oldest {
-                    continuation.yield(.gap(GapBody(topic: topic, from_seq: from, to_seq: oldest - 1,
-                                                    reason: "no longer held by the publisher")))
+                    queue.announceGap(GapBody(topic: topic, from_seq: from, to_seq: oldest - 1,
+                                              reason: "no longer held by the publisher"))
                 }
                 for item in held where item.seq >= from {
-                    continuation.yield(.event(topic: topic, seq: item.seq, payload: item.payload))
+                    _ = queue.offer(topic: topic, seq: item.seq, payload: item.payload)
                 }
             }
             let id = s.nextSubscriberID
             s.nextSubscriberID += 1
-            s.subscribers[id] = Subscriber(topics: Set(topics), continuation: continuation)
-            continuation.onTermination = { [weak self] _ in
+            s.subscribers[id] = Subscriber(topics: Set(topics), queue: queue)
+            queue.onClose = { [weak self] in
                 self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
             }
             return next
         }
-        return (stream, next)
+        return (queue, next)
     }
 
     /// Ends every subscription (shutdown).
@@ -129,7 +127,7 @@ public final class EventPublisher: Sendable {
             s.subscribers = [:]
             return all
         }
-        for sub in subs { sub.continuation.finish() }
+        for sub in subs { sub.queue.close() }
     }
 
     static func eventFrame(topic: String, seq: UInt64, json: Data) -> Data {
@@ -142,5 +140,100 @@ public final class EventPublisher: Sendable {
 
     static func jsonString(_ s: String) -> String {
         String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}
+
+/// One subscriber's bounded queue. `offer` never waits; an event that does not fit is recorded as
+/// part of a gap, which is delivered before the next event of its topic or when the queue drains.
+public final class SubscriberQueue: @unchecked Sendable {
+    private struct State {
+        var items: [StreamItem] = []
+        var head = 0
+        var pendingGaps: [String: (from: UInt64, to: UInt64)] = [:]
+        var waiter: CheckedContinuation<StreamItem?, Never>?
+        var closed = false
+        var count: Int { items.count - head }
+    }
+    private let state = Mutex(State())
+    let limit: Int
+    var onClose: (@Sendable () -> Void)? {
+        get { closeHandler.withLock { $0 } }
+        set { closeHandler.withLock { $0 = newValue } }
+    }
+    private let closeHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Queues an event; returns false when it was dropped (and recorded as a gap).
+    func offer(topic: String, seq: UInt64, payload: Data) -> Bool {
+        let (accepted, wake): (Bool, (CheckedContinuation<StreamItem?, Never>, StreamItem)?) = state.withLock { s in
+            if s.closed { return (true, nil) }
+            if s.count >= limit {
+                let g = s.pendingGaps[topic]
+                s.pendingGaps[topic] = (g?.from ?? seq, seq)
+                return (false, nil)
+            }
+            var toQueue: [StreamItem] = []
+            if let g = s.pendingGaps.removeValue(forKey: topic) {
+                toQueue.append(.gap(GapBody(topic: topic, from_seq: g.from, to_seq: g.to, reason: "subscriber queue overflowed (slow reader)")))
+            }
+            toQueue.append(.event(topic: topic, seq: seq, payload: payload))
+            if let w = s.waiter {
+                s.waiter = nil
+                let first = toQueue.removeFirst()
+                s.items.append(contentsOf: toQueue)
+                return (true, (w, first))
+            }
+            s.items.append(contentsOf: toQueue)
+            return (true, nil)
+        }
+        if let (w, item) = wake { w.resume(returning: item) }
+        return accepted
+    }
+
+    func announceGap(_ gap: GapBody) {
+        let w: CheckedContinuation<StreamItem?, Never>? = state.withLock { s in
+            if let w = s.waiter { s.waiter = nil; return w }
+            s.items.append(.gap(gap))
+            return nil
+        }
+        w?.resume(returning: .gap(gap))
+    }
+
+    /// The next item; nil once closed (or when the waiting task is cancelled).
+    public func next() async -> StreamItem? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<StreamItem?, Never>) in
+                let (item, ready): (StreamItem?, Bool) = state.withLock { s in
+                    if s.count > 0 {
+                        let item = s.items[s.head]
+                        s.head += 1
+                        if s.head > 256 && s.head * 2 > s.items.count { s.items.removeFirst(s.head); s.head = 0 }
+                        return (item, true)
+                    }
+                    if let (topic, g) = s.pendingGaps.first {
+                        s.pendingGaps[topic] = nil
+                        return (.gap(GapBody(topic: topic, from_seq: g.from, to_seq: g.to, reason: "subscriber queue overflowed (slow reader)")), true)
+                    }
+                    if s.closed || Task.isCancelled { return (nil, true) }
+                    s.waiter = c
+                    return (nil, false)
+                }
+                if ready { c.resume(returning: item) }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+
+    /// Ends the subscription; the publisher forgets it.
+    public func close() {
+        let w: CheckedContinuation<StreamItem?, Never>? = state.withLock { s in
+            s.closed = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        w?.resume(returning: nil)
+        onClose?()
     }
 }

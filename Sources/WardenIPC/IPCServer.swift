@@ -171,7 +171,7 @@ public final class IPCServer: Sendable {
                                 await sendError(channel, id: frame.head.id, (error as? IPCError) ?? IPCError(.badFrame, "\(error)"))
                                 continue
                             }
-                            let (stream, next) = publisher.subscribe(topics: req.topics, fromSeq: req.from_seq, queueLimit: queueLimit)
+                            let (queue, next) = publisher.subscribe(topics: req.topics, fromSeq: req.from_seq, queueLimit: queueLimit)
                             try await send(channel, Frame.encode(kind: .response, type: "subscribe", id: frame.head.id,
                                                                  body: SubscribeResponse(next_seq: next)))
                             var last: [String: UInt64] = [:]
@@ -181,7 +181,10 @@ public final class IPCServer: Sendable {
                                 last[t] = (req.from_seq?[t]).map { min(max($0, 1) - 1, live) } ?? live
                             }
                             let lastSeen = last
-                            group.addTask { try await self.pump(stream, to: channel, lastSeen: lastSeen) }
+                            group.addTask {
+                                defer { queue.close() }
+                                try await self.pump(queue, to: channel, lastSeen: lastSeen)
+                            }
                             continue
                         }
                         let p = peer
@@ -224,9 +227,9 @@ public final class IPCServer: Sendable {
     }
 
     /// Sends a subscriber's queue in order, announcing every hole in the seq as a gap.
-    private func pump(_ stream: AsyncStream<StreamItem>, to channel: any Channel, lastSeen: [String: UInt64]) async throws {
+    private func pump(_ queue: SubscriberQueue, to channel: any Channel, lastSeen: [String: UInt64]) async throws {
         var last = lastSeen
-        for await item in stream {
+        while let item = await queue.next() {
             switch item {
             case .gap(let gap):
                 try await send(channel, Frame.encode(kind: .event, type: "gap", id: nil, body: gap))

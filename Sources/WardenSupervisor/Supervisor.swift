@@ -36,6 +36,8 @@ public actor Supervisor {
     var exitCode: Int32 = 0
     var finished = false
     var notifyRejected: UInt64 = 0
+    /// Messages from pids not (yet) known: a child may send READY=1 before its spawn is recorded.
+    var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant)] = []
 
     public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger) {
         self.config = config
@@ -69,8 +71,8 @@ public actor Supervisor {
     /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
     public func notified(_ message: NotifyMessage) {
         guard let name = pidToProgram[message.pid], var rt = programs[name] else {
-            notifyRejected += 1
-            logger.warning("notify message from a pid that is no program's main pid; ignored", metadata: ["pid": "\(message.pid)"])
+            if pendingNotify.count >= 256 { expireNotify(pendingNotify.removeFirst().message) }
+            pendingNotify.append((message, MonotonicInstant.now()))
             return
         }
         let f = message.fields
@@ -79,6 +81,26 @@ public actor Supervisor {
         if f["READY"] == "1" { feed(name, .ready) }
         if f["WATCHDOG"] == "1" { feed(name, .heartbeat) }
         if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
+    }
+
+    func expireNotify(_ message: NotifyMessage) {
+        notifyRejected += 1
+        logger.warning("notify message from a pid that is no program's main pid; ignored",
+                       metadata: ["pid": "\(message.pid)", "keys": "\(message.fields.keys.sorted().joined(separator: ","))"])
+    }
+
+    /// Replays held messages of a pid that just became a program's main pid; expires old ones.
+    func settlePendingNotify(registered pid: Int32? = nil, now: MonotonicInstant = .now()) {
+        guard !pendingNotify.isEmpty else { return }
+        var keep: [(message: NotifyMessage, at: MonotonicInstant)] = []
+        var replay: [NotifyMessage] = []
+        for entry in pendingNotify {
+            if entry.message.pid == pid { replay.append(entry.message) }
+            else if now - entry.at > .seconds(2) { expireNotify(entry.message) }
+            else { keep.append(entry) }
+        }
+        pendingNotify = keep
+        for m in replay { notified(m) }
     }
 
     public func notifyRejected(_ why: NotifyRejection, pid: Int32?) {
@@ -154,6 +176,7 @@ public actor Supervisor {
             PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
             PipeReader.start(fd: child.stderr, program: spec.name, stream: "stderr", sink: logSink)
             feed(spec.name, .spawned(pid: child.pid))
+            settlePendingNotify(registered: child.pid)
             if let status = unclaimedExits.removeValue(forKey: child.pid) {
                 pidToProgram[child.pid] = nil
                 feed(spec.name, .exited(status))
@@ -267,6 +290,7 @@ public actor Supervisor {
             lastResourceCheck = now
             checkResources()
         }
+        settlePendingNotify(now: now)
         pruneRemoved()
         advanceShutdown(now)
         talkToSystemd(now)

@@ -137,12 +137,12 @@ func program(_ s: StatusResponse?, _ name: String) -> ProgramStatus? { s?.progra
 
 /// Polls `condition` until it holds or `limit` passes (then fails the test with `what`).
 @discardableResult
-func eventually<T>(_ what: String, within limit: Duration = .seconds(20), every: Duration = .milliseconds(50),
+func eventually<T>(_ what: @autoclosure () -> String, within limit: Duration = .seconds(20), every: Duration = .milliseconds(50),
                    _ condition: () async throws -> T?) async throws -> T {
     let deadline = ContinuousClock.now + limit
     while true {
         if let value = try await condition() { return value }
-        if ContinuousClock.now >= deadline { throw TestFailure(description: "timed out after \(limit) waiting for: \(what)") }
+        if ContinuousClock.now >= deadline { throw TestFailure(description: "timed out after \(limit) waiting for: \(what())") }
         try await Task.sleep(for: every)
     }
 }
@@ -150,8 +150,11 @@ func eventually<T>(_ what: String, within limit: Duration = .seconds(20), every:
 /// Waits until `program` is RUNNING and ready; returns its status.
 @discardableResult
 func waitRunning(_ tree: TestTree, _ name: String, otherThanPID: Int32? = nil, within limit: Duration = .seconds(20)) async throws -> ProgramStatus {
-    try await eventually("\(name) RUNNING and ready\(otherThanPID.map { " with a pid other than \($0)" } ?? "")", within: limit) {
-        guard let p = program(try await status(tree), name), p.state == "RUNNING", p.ready, let pid = p.pid else { return nil }
+    var last = "no answer from wardenctl status"
+    return try await eventually("\(name) RUNNING and ready\(otherThanPID.map { " with a pid other than \($0)" } ?? "") (last seen: \(last))", within: limit) {
+        guard let p = program(try await status(tree), name) else { return nil }
+        last = "\(p.state) pid \(p.pid.map(String.init) ?? "-") ready \(p.ready) restarts \(p.restarts) \(p.last_exit?.reason ?? "")"
+        guard p.state == "RUNNING", p.ready, let pid = p.pid else { return nil }
         if let old = otherThanPID, pid == old { return nil }
         return p
     }
