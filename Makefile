@@ -2,7 +2,6 @@
 SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
 APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd
-BIN         := $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
 .PHONY: deps build test run unit integration clean
 
@@ -23,7 +22,7 @@ build: deps
 # The whole suite: unit tests and the integration tests that start the real binaries.
 test: build
 	$(SWIFT) build --build-tests
-	WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --parallel --num-workers 2
+	WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --disable-xctest
 
 # The supervisor in the foreground on the shipped configuration; Ctrl-C stops everything.
 run: build
