@@ -67,6 +67,16 @@ public final class IPCClient: Sendable {
         if let channel { sendSubscribe(on: channel) }
     }
 
+    /// Subscribes and waits for the server to confirm; later reconnects resubscribe by themselves.
+    @discardableResult
+    public func subscribeConfirmed(_ request: SubscribeRequest, timeout: Duration = .seconds(10)) async throws -> SubscribeResponse {
+        state.withLock { s in
+            s.subscription = request
+            for (t, seq) in request.from_seq ?? [:] { s.lastSeq[t] = seq &- 1 }
+        }
+        return try await call("subscribe", request, as: SubscribeResponse.self, timeout: timeout)
+    }
+
     /// Keeps the connection up until cancelled, with exponential backoff and ±20 % jitter between attempts.
     public func run() async {
         var delay = backoffInitial

@@ -116,21 +116,8 @@ struct Logs: AsyncParsableCommand {
             if !json && r.lines.count < r.held { print("-- last \(r.lines.count) of \(r.held) lines held --") }
             for l in r.lines { json ? try printJSONLine(l) : print("\(l.at) \(l.stream) \(l.text)") }
             guard follow else { return }
-            client.subscribe(SubscribeRequest(topics: [ControlTopic.log]))
-            for await ev in client.events {
-                switch ev {
-                case .event(let f):
-                    guard let b = try? f.body(as: EventBody<LogLine>.self), b.data.program == program else { continue }
-                    json ? try printJSONLine(b.data) : print("\(b.data.at) \(b.data.stream) \(b.data.text)")
-                    fflush(nil)
-                case .gap(let g):
-                    print("-- gap: \(g.to_seq - g.from_seq + 1) lines not delivered (\(g.reason)) --")
-                case .disconnected(let why):
-                    FileHandle.standardError.write(Data("wardenctl: disconnected (\(why)); reconnecting\n".utf8))
-                case .connected(_, let restarted):
-                    if restarted { print("-- warden restarted --") }
-                }
-            }
+            try await followTopic(client, ControlTopic.log, noun: "lines", json: json,
+                                  accept: { (l: LogLine) in l.program == program }, render: { "\($0.at) \($0.stream) \($0.text)" })
         }
     }
 }
@@ -157,21 +144,29 @@ struct Events: AsyncParsableCommand {
             if !json && r.events.count < r.held { print("-- last \(r.events.count) of \(r.held) events held --") }
             for e in r.events { json ? try printJSONLine(e) : print(Self.line(e)) }
             guard follow else { return }
-            client.subscribe(SubscribeRequest(topics: [ControlTopic.events]))
-            for await ev in client.events {
-                switch ev {
-                case .event(let f):
-                    guard let b = try? f.body(as: EventBody<LifecycleEvent>.self) else { continue }
-                    json ? try printJSONLine(b.data) : print(Self.line(b.data))
-                    fflush(nil)
-                case .gap(let g):
-                    print("-- gap: \(g.to_seq - g.from_seq + 1) events not delivered (\(g.reason)) --")
-                case .disconnected(let why):
-                    FileHandle.standardError.write(Data("wardenctl: disconnected (\(why)); reconnecting\n".utf8))
-                case .connected(_, let restarted):
-                    if restarted { print("-- warden restarted --") }
-                }
-            }
+            try await followTopic(client, ControlTopic.events, noun: "events", json: json,
+                                  accept: { (_: LifecycleEvent) in true }, render: Self.line)
+        }
+    }
+}
+
+/// Prints a topic's new events until interrupted, saying so on gaps, disconnects and restarts.
+func followTopic<T: Codable & Sendable>(_ client: IPCClient, _ topic: String, noun: String, json: Bool,
+                                        accept: (T) -> Bool, render: (T) -> String) async throws {
+    try await client.subscribeConfirmed(SubscribeRequest(topics: [topic]))
+    FileHandle.standardError.write(Data("-- following \(noun) (Ctrl-C to stop) --\n".utf8))
+    for await ev in client.events {
+        switch ev {
+        case .event(let f):
+            guard let b = try? f.body(as: EventBody<T>.self), accept(b.data) else { continue }
+            json ? try printJSONLine(b.data) : print(render(b.data))
+            fflush(nil)
+        case .gap(let g):
+            print("-- gap: \(g.to_seq - g.from_seq + 1) \(noun) not delivered (\(g.reason)) --")
+        case .disconnected(let why):
+            FileHandle.standardError.write(Data("wardenctl: disconnected (\(why)); reconnecting\n".utf8))
+        case .connected(_, let restarted):
+            if restarted { print("-- warden restarted --") }
         }
     }
 }

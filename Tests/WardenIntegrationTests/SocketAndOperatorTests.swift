@@ -308,4 +308,43 @@ struct SocketAndOperatorTests {
         #expect(!files.contains("a.log.3"), "only log_keep_files rotated files are kept: \(files)")
         await w.stop()
     }
+
+    @Test("wardenctl events --follow and logs --follow print what happens as it happens")
+    func follow() async throws {
+        let tree = try TestTree(programs: "  a:\n    command: \(testChild("--print-every", "50"))\n")
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let a = try await waitRunning(tree, "a")
+        func followProcess(_ args: [String]) async throws -> (Process, String) {
+            let out = tree.root + "/follow-\(UUID().uuidString.prefix(6)).out"
+            let err = out + ".err"
+            FileManager.default.createFile(atPath: out, contents: nil)
+            FileManager.default.createFile(atPath: err, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Bin.path("wardenctl"))
+            p.arguments = ["--socket", tree.controlSocket] + args
+            p.standardOutput = FileHandle(forWritingAtPath: out)
+            p.standardError = FileHandle(forWritingAtPath: err)
+            try p.run()
+            try await eventually("\(args[0]) --follow subscribed") {
+                ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("-- following") ? true : nil
+            }
+            return (p, out)
+        }
+        let (events, eventsOut) = try await followProcess(["events", "-n", "0", "--follow"])
+        let (logs, logsOut) = try await followProcess(["logs", "a", "-n", "0", "--follow"])
+        defer { events.terminate(); logs.terminate() }
+        kill(a.pid!, SIGKILL)
+        try await eventually("the crash printed by events --follow") {
+            let text = (try? String(contentsOfFile: eventsOut, encoding: .utf8)) ?? ""
+            return text.contains("crash:") && text.contains("SIGKILL") ? true : nil
+        }
+        try await eventually("new output printed by logs --follow") {
+            let text = (try? String(contentsOfFile: logsOut, encoding: .utf8)) ?? ""
+            return text.contains("stdout line") ? true : nil
+        }
+        events.terminate()
+        logs.terminate()
+        await w.stop()
+    }
 }
