@@ -119,6 +119,8 @@ public final class IPCServer: Sendable {
         defer { counter.box.withLock { $0.connections_open -= 1 } }
         // SO_PEERCRED is read on a thread outside the event loop: `wait()` must not run on it.
         guard var peer = await Task.detached(operation: { self.peer(of: channel) }).value else {
+            counter.box.withLock { $0.refused_peers_total += 1 }
+            logger.warning("could not read the peer's credentials (SO_PEERCRED); connection refused", metadata: ["socket": "\(path)"])
             try? await channel.close()
             return
         }

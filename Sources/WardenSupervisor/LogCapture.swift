@@ -17,6 +17,8 @@ public final class LogSink: @unchecked Sendable {
     private let lock = NSLock()
     private var files: [String: (handle: FileHandle, size: Int)] = [:]
     private var tails: [String: [LogLine]] = [:]
+    /// After a failed rotation, the size at which to try again (so a broken rotation cannot spin).
+    private var retryRotationAt: [String: Int] = [:]
     /// Last write error per program, shown in events; a failing sink never blocks a child.
     public private(set) var writeErrors: UInt64 = 0
 
@@ -99,21 +101,34 @@ public final class LogSink: @unchecked Sendable {
             writeErrors += 1
         }
         files[program] = entry
-        if entry.size >= maxBytes { rotate(program: program, path: path) }
+        if entry.size >= max(maxBytes, retryRotationAt[program] ?? 0) { rotate(program: program, path: path) }
     }
 
     /// program.log → program.log.1 → … → program.log.<keep>; the oldest is removed.
+    /// A failed step is counted in `writeErrors` and noted in the log file itself.
     private func rotate(program: String, path: String) {
-        try? files[program]?.handle.close()
+        var failures: [String] = []
+        func attempt(_ what: String, _ step: () throws -> Void) {
+            do { try step() } catch { failures.append("\(what): \(error.localizedDescription)") }
+        }
+        attempt("close") { try files[program]?.handle.close() }
         files[program] = nil
         let fm = FileManager.default
-        try? fm.removeItem(atPath: "\(path).\(keep)")
+        if fm.fileExists(atPath: "\(path).\(keep)") { attempt("remove oldest") { try fm.removeItem(atPath: "\(path).\(keep)") } }
         if keep > 1 {
             for i in stride(from: keep - 1, through: 1, by: -1) where fm.fileExists(atPath: "\(path).\(i)") {
-                try? fm.moveItem(atPath: "\(path).\(i)", toPath: "\(path).\(i + 1)")
+                attempt("shift \(i)") { try fm.moveItem(atPath: "\(path).\(i)", toPath: "\(path).\(i + 1)") }
             }
         }
-        try? fm.moveItem(atPath: path, toPath: "\(path).1")
+        attempt("rotate") { try fm.moveItem(atPath: path, toPath: "\(path).1") }
+        if failures.isEmpty {
+            retryRotationAt[program] = nil
+        } else {
+            writeErrors += UInt64(failures.count)
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? maxBytes
+            retryRotationAt[program] = size + max(maxBytes / 4, 4096)
+            appendFile(program: program, text: "\(isoNow()) warden log rotation failed: \(failures.joined(separator: "; "))\n")
+        }
     }
 }
 

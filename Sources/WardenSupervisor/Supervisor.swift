@@ -36,6 +36,8 @@ public actor Supervisor {
     var exitCode: Int32 = 0
     var finished = false
     var notifyRejected: UInt64 = 0
+    /// The last sd_notify failure towards our own supervisor, logged once until it works again.
+    var systemdNotifyError: String?
     /// Messages from pids not (yet) known: a child may send READY=1 before its spawn is recorded.
     var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant)] = []
 
@@ -265,7 +267,7 @@ public actor Supervisor {
             if finished { break }
             try? await Task.sleep(for: config.supervisor.tick)
         }
-        try? systemd.stopping()
+        tellSystemd("STOPPING") { try $0.stopping() }
         publisher.finishAll()
         return exitCode
     }
@@ -400,18 +402,35 @@ public actor Supervisor {
             }
             if settled && order.allSatisfy({ programs[$0]?.initialStartDone == true || programs[$0]?.machine.spec.autostart == false }) {
                 readySent = true
-                try? systemd.ready(status: statusText())
+                tellSystemd("READY") { try $0.ready(status: self.statusText()) }
                 record(kind: "supervisor-ready", severity: .info, program: nil, message: "all programs started: \(statusText())")
             }
         }
         if let interval = systemd.watchdogInterval(), now - lastWatchdogPing >= interval / 4 {
             lastWatchdogPing = now
-            try? systemd.watchdog()
+            tellSystemd("WATCHDOG") { try $0.watchdog() }
         }
         let text = statusText()
         if text != lastStatusText {
             lastStatusText = text
-            try? systemd.status(text)
+            tellSystemd("STATUS") { try $0.status(text) }
+        }
+    }
+
+    /// Sends to systemd's NOTIFY_SOCKET; a failure is logged (once until it works again), since a
+    /// missing WATCHDOG=1 gets warden killed by systemd.
+    func tellSystemd(_ what: String, _ send: (SystemdNotifier) throws -> Void) {
+        do {
+            try send(systemd)
+            if systemdNotifyError != nil {
+                logger.info("sd_notify to systemd works again")
+                systemdNotifyError = nil
+            }
+        } catch {
+            if systemdNotifyError == nil {
+                logger.error("sd_notify \(what) to systemd failed", metadata: ["error": "\(error)"])
+            }
+            systemdNotifyError = "\(error)"
         }
     }
 
@@ -434,7 +453,7 @@ public actor Supervisor {
         guard shutdownQueue == nil else { return }
         exitCode = code
         record(kind: "supervisor-stop", severity: code == 0 ? .info : .critical, program: nil, message: "shutting down: \(reason)")
-        try? systemd.stopping()
+        tellSystemd("STOPPING") { try $0.stopping() }
         shutdownQueue = order.reversed()
     }
 
