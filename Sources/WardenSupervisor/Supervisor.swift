@@ -3,6 +3,7 @@ import CWardenOS
 import Foundation
 import Logging
 import WardenIPC
+import ServiceLifecycle
 import WardenKit
 
 public actor Supervisor {
@@ -263,8 +264,12 @@ public actor Supervisor {
         record(kind: "supervisor-start", severity: .info, program: nil,
                message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file))")
         while !finished {
+            if Task.isShuttingDownGracefully && shutdownQueue == nil {
+                beginShutdown(reason: "received SIGTERM or SIGINT")
+            }
             tick()
             if finished { break }
+            // Cancellation only comes with the group's end; the loop itself decides when it is done.
             try? await Task.sleep(for: config.supervisor.tick)
         }
         tellSystemd("STOPPING") { try $0.stopping() }

@@ -3,7 +3,6 @@ import ArgumentParser
 import CWardenOS
 import Foundation
 import Logging
-import UnixSignals
 import WardenIPC
 import WardenKit
 import WardenSupervisor
@@ -63,12 +62,7 @@ struct WardenCommand: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let supervisor = Supervisor(config: cfg, paths: paths, logger: logger)
-        enum Input: Sendable {
-            case exited(Int32, ExitStatus)
-            case notify(NotifyMessage)
-            case rejected(NotifyRejection, Int32?)
-        }
-        let (inputs, sink) = AsyncStream<Input>.makeStream()
+        let (inputs, sink) = AsyncStream<SupervisorInputService.Input>.makeStream()
         ChildReaper.shared.start { pid, status in sink.yield(.exited(pid, status)) }
         let receiver: NotifyReceiver
         do {
@@ -83,51 +77,22 @@ struct WardenCommand: AsyncParsableCommand {
                                handler: ControlHandler(supervisor: supervisor, socketStats: socketStats),
                                publisher: supervisor.publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) },
                                stats: socketStats, logger: logger)
-
-        let code: Int32 = await withTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                do {
-                    try await server.run()
-                } catch {
-                    if !Task.isCancelled {
-                        await supervisor.beginShutdown(reason: "control socket failed: \(error)", exitCode: 71)
-                    }
-                }
-                return nil
-            }
-            group.addTask {
-                for await input in inputs {
-                    switch input {
-                    case .exited(let pid, let status): await supervisor.childExited(pid: pid, status: status)
-                    case .notify(let m): await supervisor.notified(m)
-                    case .rejected(let why, let pid): await supervisor.notifyRejected(why, pid: pid)
-                    }
-                }
-                return nil
-            }
-            group.addTask {
-                let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
-                for await sig in signals {
-                    if sig == .sighup {
-                        _ = try? await supervisor.reload()  // a failed reload is recorded as an event by reload()
-                    } else {
-                        await supervisor.beginShutdown(reason: "received \(sig)")
-                    }
-                }
-                return nil
-            }
-            group.addTask { await supervisor.run() }
-            for await result in group {
-                if let result {
-                    group.cancelAll()
-                    return result
-                }
-            }
-            return 1
+        let main = SupervisorService(supervisor: supervisor)
+        // Graceful shutdown runs in reverse: the supervisor stops its programs while control.sock still answers.
+        do {
+            try await ProcessBootstrap.run([
+                ControlSocketService(server: server),
+                SupervisorInputService(supervisor: supervisor, inputs: inputs),
+                ReloadSignalService(supervisor: supervisor, logger: logger),
+                main,
+            ], logger: logger)
+        } catch {
+            logger.critical("service failed; stopping", metadata: ["error": "\(error)"])
+            if main.result == 0 { throw ExitCode(71) }
         }
         receiver.stop()
         unlink(paths.controlSocket)
         unlink(paths.notifySocket)
-        if code != 0 { throw ExitCode(code) }
+        if main.result != 0 { throw ExitCode(main.result) }
     }
 }

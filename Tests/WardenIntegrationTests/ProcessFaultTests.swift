@@ -239,4 +239,29 @@ struct ProcessFaultTests {
         #expect(replaced.last_exit?.reason.contains("open fds reached limit 64") == true)
         await w.stop()
     }
+
+    @Test("SIGTERM stops programs in reverse start order (waiting for `after`), then warden exits 0")
+    func gracefulShutdownInReverseOrder() async throws {
+        let tree = try TestTree(programs: """
+          first:
+            command: \(testChild())
+          second:
+            command: \(testChild("--ignore-sigterm"))
+            after: [first]
+            stop_timeout: 300ms
+        """)
+        let w = try WardenProcess(tree)
+        let first = try await waitRunning(tree, "first")
+        let second = try await waitRunning(tree, "second")
+        w.signal(SIGTERM)
+        let code = await w.waitExit(within: .seconds(20))
+        #expect(code == 0, "exit code \(String(describing: code))")
+        #expect(!isAlive(first.pid!) && !isAlive(second.pid!))
+        let out = w.output
+        let stopSecond = try #require(out.range(of: "stopping (shutdown)\" event=stop program=second"))
+        let stopFirst = try #require(out.range(of: "stopping (shutdown)\" event=stop program=first"))
+        #expect(stopSecond.lowerBound < stopFirst.lowerBound, "second (started last) is stopped first")
+        #expect(out.contains("did not exit within stop_timeout 300ms; SIGKILL\" event=kill program=second"))
+        #expect(!FileManager.default.fileExists(atPath: tree.controlSocket), "sockets removed on a clean exit")
+    }
 }
