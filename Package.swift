@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CWardenOS"),
+        .target(name: "WardenCore", swiftSettings: swiftSettings),
         .target(
             name: "WardenIPC",
             dependencies: [
@@ -85,6 +86,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit"], swiftSettings: swiftSettings),

@@ -1,0 +1,73 @@
+// A prediction market and its outcome tokens, as the engine uses them (parsed from Gamma).
+import Foundation
+
+/// How the taker fee is computed: fee = shares × rate × (p × (1 − p))^exponent (Polymarket's schedule).
+public struct FeeSchedule: Sendable, Equatable, Codable {
+    public var rate: Double
+    public var exponent: Double
+    public var takerOnly: Bool
+    public init(rate: Double, exponent: Double = 1, takerOnly: Bool = true) {
+        self.rate = rate
+        self.exponent = exponent
+        self.takerOnly = takerOnly
+    }
+    public static let none = FeeSchedule(rate: 0)
+
+    /// Fee in micro-dollars for `shares` taken at `price`, rounded up.
+    public func takerFee(price: Micros, shares: Micros) -> Micros {
+        guard rate > 0, shares > 0 else { return 0 }
+        let p = Fixed.double(price)
+        let fee = Fixed.double(shares) * rate * pow(p * (1 - p), exponent)
+        return Micros((fee * 1e6).rounded(.up))
+    }
+}
+
+public struct OutcomeToken: Sendable, Equatable, Codable, Hashable {
+    public var tokenID: String
+    public var outcome: String
+    public init(tokenID: String, outcome: String) {
+        self.tokenID = tokenID
+        self.outcome = outcome
+    }
+}
+
+public struct Market: Sendable, Equatable, Codable, Identifiable {
+    public var id: String
+    public var conditionID: String
+    public var question: String
+    public var slug: String
+    public var endDate: Date?
+    /// Aligned with Gamma's `outcomes` / `clobTokenIds`; binary markets have two.
+    public var tokens: [OutcomeToken]
+    public var tickSize: Micros
+    public var minOrderSize: Micros
+    public var fees: FeeSchedule
+    public var active: Bool
+    public var closed: Bool
+    public var acceptingOrders: Bool
+    public var liquidity: Micros?
+    public var volume: Micros?
+    /// Set once the market has resolved: the winning token.
+    public var winningTokenID: String?
+
+    public init(id: String, conditionID: String = "", question: String = "", slug: String = "", endDate: Date? = nil,
+                tokens: [OutcomeToken], tickSize: Micros = 10_000, minOrderSize: Micros = 5_000_000,
+                fees: FeeSchedule = .none, active: Bool = true, closed: Bool = false, acceptingOrders: Bool = true,
+                liquidity: Micros? = nil, volume: Micros? = nil, winningTokenID: String? = nil) {
+        self.id = id; self.conditionID = conditionID; self.question = question; self.slug = slug
+        self.endDate = endDate; self.tokens = tokens; self.tickSize = tickSize; self.minOrderSize = minOrderSize
+        self.fees = fees; self.active = active; self.closed = closed; self.acceptingOrders = acceptingOrders
+        self.liquidity = liquidity; self.volume = volume; self.winningTokenID = winningTokenID
+    }
+
+    /// The other token of a binary market.
+    public func complement(of tokenID: String) -> OutcomeToken? {
+        guard tokens.count == 2 else { return nil }
+        return tokens.first { $0.tokenID != tokenID }
+    }
+
+    /// A valid price is a multiple of the tick with tick ≤ p ≤ 1 − tick.
+    public func isValidPrice(_ p: Micros) -> Bool {
+        tickSize > 0 && p >= tickSize && p <= Fixed.one - tickSize && p % tickSize == 0
+    }
+}

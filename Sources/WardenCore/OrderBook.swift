@@ -1,0 +1,51 @@
+// An order book normalised best-first, stamped with when we saw it and the book's own time.
+import Foundation
+
+public struct BookLevel: Sendable, Equatable, Codable {
+    public var price: Micros
+    public var size: Micros
+    public init(price: Micros, size: Micros) {
+        self.price = price
+        self.size = size
+    }
+}
+
+public struct OrderBook: Sendable, Equatable, Codable {
+    public var tokenID: String
+    /// Best (highest) first.
+    public var bids: [BookLevel]
+    /// Best (lowest) first.
+    public var asks: [BookLevel]
+    public var tickSize: Micros
+    public var minOrderSize: Micros
+    /// The exchange's timestamp of the book, when it sent one.
+    public var bookTime: Date?
+    /// When this process received it; the basis of every staleness decision.
+    public var observedAt: Date
+
+    /// Builds a book from levels in any order (the CLOB sends best last); sorts best first and drops empty levels.
+    public init(tokenID: String, bids: [BookLevel], asks: [BookLevel], tickSize: Micros, minOrderSize: Micros,
+                bookTime: Date?, observedAt: Date) {
+        self.tokenID = tokenID
+        self.bids = bids.filter { $0.size > 0 }.sorted { $0.price > $1.price }
+        self.asks = asks.filter { $0.size > 0 }.sorted { $0.price < $1.price }
+        self.tickSize = tickSize
+        self.minOrderSize = minOrderSize
+        self.bookTime = bookTime
+        self.observedAt = observedAt
+    }
+
+    public var bestBid: Micros? { bids.first?.price }
+    public var bestAsk: Micros? { asks.first?.price }
+    public var mid: Micros? {
+        guard let b = bestBid, let a = bestAsk else { return nil }
+        return (a + b) / 2
+    }
+    /// Shares available at or better than `limit` on the side a buyer (asks) or seller (bids) takes.
+    public func depth(buying: Bool, limit: Micros) -> Micros {
+        (buying ? asks.filter { $0.price <= limit } : bids.filter { $0.price >= limit }).reduce(0) { $0 + $1.size }
+    }
+
+    /// Age of what we know, by our own observation time (Gamma and CLOB answers may be cached).
+    public func age(at now: Date) -> TimeInterval { now.timeIntervalSince(observedAt) }
+}

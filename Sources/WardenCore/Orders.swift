@@ -1,0 +1,48 @@
+// Intents (what a strategy wants) and fills (what the paper broker did), with stable ids.
+import Foundation
+
+public enum Side: String, Sendable, Codable, Equatable { case buy, sell }
+
+/// Whether an order opens risk or reduces it; HALTED and REDUCING allow only exits.
+public enum IntentKind: String, Sendable, Codable, Equatable { case entry, exit }
+
+public struct OrderIntent: Sendable, Equatable, Codable, Identifiable {
+    public var id: String
+    public var strategy: String
+    public var marketID: String
+    public var tokenID: String
+    public var side: Side
+    public var kind: IntentKind
+    /// Worst acceptable price per share.
+    public var limitPrice: Micros
+    public var shares: Micros
+    public var reason: String
+
+    public init(id: String = UUID().uuidString.lowercased(), strategy: String, marketID: String, tokenID: String,
+                side: Side, kind: IntentKind, limitPrice: Micros, shares: Micros, reason: String) {
+        self.id = id; self.strategy = strategy; self.marketID = marketID; self.tokenID = tokenID
+        self.side = side; self.kind = kind; self.limitPrice = limitPrice; self.shares = shares; self.reason = reason
+    }
+}
+
+public struct Fill: Sendable, Equatable, Codable {
+    public var intentID: String
+    public var strategy: String
+    public var marketID: String
+    public var tokenID: String
+    public var side: Side
+    public var shares: Micros
+    /// Total paid (buy, rounded up) or received (sell, rounded down), before fees.
+    public var notional: Micros
+    public var fee: Micros
+    /// Volume-weighted average price.
+    public var averagePrice: Micros { shares > 0 ? notional * Fixed.one / shares : 0 }
+    public var levels: Int
+    public var at: Date
+
+    public init(intentID: String, strategy: String, marketID: String, tokenID: String, side: Side,
+                shares: Micros, notional: Micros, fee: Micros, levels: Int, at: Date) {
+        self.intentID = intentID; self.strategy = strategy; self.marketID = marketID; self.tokenID = tokenID
+        self.side = side; self.shares = shares; self.notional = notional; self.fee = fee; self.levels = levels; self.at = at
+    }
+}

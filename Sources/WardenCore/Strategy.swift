@@ -1,0 +1,67 @@
+// Strategies: pure functions of a market snapshot and their own positions to order intents.
+import Foundation
+
+/// What a strategy sees of one market.
+public struct MarketSnapshot: Sendable {
+    public var market: Market
+    /// tokenID → book, only books fresh enough to trade on.
+    public var books: [String: OrderBook]
+    /// tokenID → recent mid prices, oldest first.
+    public var midHistory: [String: [Micros]]
+    public var now: Date
+    public init(market: Market, books: [String: OrderBook], midHistory: [String: [Micros]] = [:], now: Date) {
+        self.market = market; self.books = books; self.midHistory = midHistory; self.now = now
+    }
+}
+
+public protocol Strategy: Sendable {
+    var name: String { get }
+    /// Intents for this market given the strategy's own positions in it; may throw on bad input.
+    func evaluate(_ snapshot: MarketSnapshot, positions: [Position], cash: Micros) throws -> [OrderIntent]
+}
+
+/// Checks an intent before it reaches risk and the journal; returns why it is invalid, or nil.
+public enum IntentValidator {
+    public static func problem(_ intent: OrderIntent, strategy: String, market: Market) -> String? {
+        if intent.strategy != strategy { return "intent claims strategy \(intent.strategy)" }
+        if intent.marketID != market.id { return "intent names market \(intent.marketID), evaluated \(market.id)" }
+        if !market.tokens.contains(where: { $0.tokenID == intent.tokenID }) { return "token \(intent.tokenID) is not in market \(market.id)" }
+        if intent.shares <= 0 { return "size \(Fixed.text(intent.shares)) is not positive" }
+        if intent.limitPrice <= 0 || intent.limitPrice >= Fixed.one { return "price \(Fixed.text(intent.limitPrice, decimals: 4)) is outside (0, 1)" }
+        if !market.isValidPrice(intent.limitPrice) { return "price \(Fixed.text(intent.limitPrice, decimals: 4)) is not on tick \(Fixed.text(market.tickSize, decimals: 4))" }
+        if intent.shares > 1_000_000 * Fixed.one { return "size \(Fixed.text(intent.shares)) is implausibly large" }
+        return nil
+    }
+}
+
+/// Errors per strategy; repeated errors within a window disable it (visibly) while others go on.
+public struct StrategyHealth: Sendable, Equatable, Codable {
+    public var errorTimes: [Date] = []
+    public var lastError: String?
+    public var disabledAt: Date?
+    public var disabledReason: String?
+    public var rejectedIntents = 0
+    public init() {}
+
+    /// Records an error; returns true when this error disabled the strategy.
+    public mutating func record(error: String, at now: Date, maxErrors: Int, window: TimeInterval) -> Bool {
+        lastError = error
+        errorTimes.append(now)
+        errorTimes.removeAll { now.timeIntervalSince($0) > window }
+        guard disabledAt == nil, errorTimes.count >= maxErrors else { return false }
+        disabledAt = now
+        disabledReason = "\(errorTimes.count) errors within \(Int(window))s; last: \(error)"
+        return true
+    }
+    public var isDisabled: Bool { disabledAt != nil }
+}
+
+/// Rounds a share count down to hundredths (the exchange's size granularity).
+func roundShares(_ s: Micros) -> Micros { s - s % 10_000 }
+
+/// Rounds a price to the market's tick: up for buys' limits, down for sells'.
+func onTick(_ p: Micros, tick: Micros, up: Bool) -> Micros {
+    let r = p % tick
+    if r == 0 { return p }
+    return up ? p - r + tick : p - r
+}
