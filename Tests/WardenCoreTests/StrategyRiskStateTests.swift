@@ -1,0 +1,119 @@
+// Strategies, intent validation, strategy health, risk gate and trading-state reasons.
+import Foundation
+import Testing
+@testable import WardenCore
+
+@Suite("Strategies")
+struct StrategyTests {
+    @Test("complement arbitrage buys both outcomes when asks plus fees are below 1 − edge, sized by depth")
+    func complementArb() throws {
+        let s = ComplementArbitrage(edge: 10_000, maxShares: 500 * Fixed.one)
+        let snap = MarketSnapshot(market: market(), books: [
+            "yes": book("yes", asks: [(0.45, 80)]), "no": book("no", asks: [(0.50, 60)])], now: t0)
+        let intents = try s.evaluate(snap, positions: [], cash: 1000 * Fixed.one)
+        #expect(intents.count == 2)
+        #expect(intents.allSatisfy { $0.shares == 60 * Fixed.one && $0.side == .buy })
+        let none = try s.evaluate(MarketSnapshot(market: market(), books: [
+            "yes": book("yes", asks: [(0.50, 80)]), "no": book("no", asks: [(0.50, 60)])], now: t0), positions: [], cash: 1000 * Fixed.one)
+        #expect(none.isEmpty, "0.50 + 0.50 leaves no edge")
+    }
+
+    @Test("near-resolution favourite buys inside the band and window only")
+    func favourite() throws {
+        let s = NearResolutionFavorite(band: 900_000...980_000, withinHours: 24, stake: 50 * Fixed.one)
+        let soon = market(end: t0.addingTimeInterval(3 * 3600))
+        let late = market(end: t0.addingTimeInterval(72 * 3600))
+        let books = ["yes": book("yes", asks: [(0.95, 1000)]), "no": book("no", asks: [(0.06, 1000)])]
+        let intents = try s.evaluate(MarketSnapshot(market: soon, books: books, now: t0), positions: [], cash: 1000 * Fixed.one)
+        #expect(intents.count == 1 && intents[0].tokenID == "yes")
+        #expect(intents[0].shares == 52_630_000)  // 50 / 0.95 rounded down to hundredths
+        #expect(try s.evaluate(MarketSnapshot(market: late, books: books, now: t0), positions: [], cash: 1000 * Fixed.one).isEmpty)
+    }
+
+    @Test("mean reversion enters below the band and exits on take-profit or stop-loss")
+    func meanReversion() throws {
+        let s = MeanReversion(window: 10, zEntry: 2, takeProfit: 30_000, stopLoss: 50_000, stake: 20 * Fixed.one)
+        let history: [Micros] = [500_000, 510_000, 490_000, 505_000, 495_000, 500_000, 510_000, 490_000, 500_000, 500_000]
+        let dip = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.43, 100)], asks: [(0.45, 100)])],
+                                 midHistory: ["yes": history], now: t0)
+        let entry = try s.evaluate(dip, positions: [], cash: 100 * Fixed.one)
+        #expect(entry.count == 1 && entry[0].side == .buy && entry[0].kind == .entry)
+        let held = Position(marketID: "m1", tokenID: "yes", shares: 40 * Fixed.one, costBasis: 18 * Fixed.one, openedAt: t0)
+        let up = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.49, 100)], asks: [(0.50, 100)])], now: t0)
+        let exit = try s.evaluate(up, positions: [held], cash: 0)
+        #expect(exit.count == 1 && exit[0].kind == .exit && exit[0].reason.contains("take profit"))
+        let down = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.39, 100)], asks: [(0.41, 100)])], now: t0)
+        #expect(try s.evaluate(down, positions: [held], cash: 0).first?.reason.contains("stop loss") == true)
+    }
+
+    @Test("invalid intents are named; repeated strategy errors disable only that strategy")
+    func validationAndHealth() {
+        var bad = buy(limit: 0.5, shares: 10, strategy: "s")
+        bad.limitPrice = 1_500_000
+        #expect(IntentValidator.problem(bad, strategy: "s", market: market())?.contains("outside (0, 1)") == true)
+        bad = buy(limit: 0.5, shares: 10, strategy: "s")
+        bad.shares = -1
+        #expect(IntentValidator.problem(bad, strategy: "s", market: market())?.contains("not positive") == true)
+        #expect(IntentValidator.problem(buy(limit: 0.5, shares: 10, strategy: "s"), strategy: "s", market: market()) == nil)
+        var health = StrategyHealth()
+        let disabledBy = (0..<3).map { health.record(error: "boom", at: t0.addingTimeInterval(Double($0)), maxErrors: 3, window: 60) }
+        #expect(disabledBy == [false, false, true], "the third error within the window disables")
+        #expect(health.isDisabled && health.disabledReason?.contains("3 errors") == true)
+        var spaced = StrategyHealth()
+        for i in 0..<5 { _ = spaced.record(error: "rare", at: t0.addingTimeInterval(Double(i) * 100), maxErrors: 3, window: 60) }
+        #expect(!spaced.isDisabled, "errors spread out beyond the window do not disable")
+    }
+}
+
+@Suite("Risk and trading state")
+struct RiskStateTests {
+    @Test("entries are refused past exposure, position, daily-loss and cooldown limits; exits always pass")
+    func riskGate() {
+        var limits = RiskLimits()
+        limits.maxExposurePerMarket = 100 * Fixed.one
+        limits.maxOpenPositions = 1
+        var a = Account(strategy: "s", bankroll: 1000 * Fixed.one)
+        a.positions["no"] = Position(marketID: "m1", tokenID: "no", shares: 100 * Fixed.one, costBasis: 90 * Fixed.one, openedAt: t0)
+        func check(_ i: OrderIntent, dayStart: Micros = 1000 * Fixed.one, equity: Micros = 1000 * Fixed.one, cooldown: Date? = nil) -> RiskDecision {
+            RiskGate.check(i, account: a, limits: limits, dayStartEquity: dayStart, equity: equity, cooldownUntil: cooldown, now: t0)
+        }
+        guard case .reject(let r1) = check(buy(limit: 0.5, shares: 30)) else { Issue.record("exposure"); return }
+        #expect(r1.contains("exposure in market m1"))
+        var other = buy(limit: 0.5, shares: 10)
+        other.marketID = "m2"
+        guard case .reject(let r2) = check(other) else { Issue.record("positions"); return }
+        #expect(r2.contains("open positions"))
+        guard case .reject(let r3) = check(buy(limit: 0.5, shares: 10), equity: 850 * Fixed.one) else { Issue.record("daily"); return }
+        #expect(r3.contains("daily loss"))
+        guard case .reject = check(buy(limit: 0.5, shares: 10), cooldown: t0.addingTimeInterval(60)) else { Issue.record("cooldown"); return }
+        var exit = buy("no", limit: 0.5, shares: 100)
+        exit.side = .sell
+        exit.kind = .exit
+        #expect(check(exit, equity: 0, cooldown: t0.addingTimeInterval(60)) == .allow)
+        #expect(RiskGate.drawdownBreached(peak: 1000 * Fixed.one, equity: 790 * Fixed.one, limits: limits))
+        #expect(!RiskGate.drawdownBreached(peak: 1000 * Fixed.one, equity: 810 * Fixed.one, limits: limits))
+    }
+
+    @Test("the effective state is the most restrictive reason; market reasons block only their market")
+    func tradingControl() {
+        var c = TradingControl()
+        #expect(c.effective == .ACTIVE)
+        let firstIsNew = c.raise(TradingReason(code: "data_stale", source: .degradation, effect: .PAUSED, since: t0, message: "stale"))
+        let secondIsNew = c.raise(TradingReason(code: "data_stale", source: .degradation, effect: .PAUSED, since: t0.addingTimeInterval(5), message: "stale"))
+        #expect(firstIsNew && !secondIsNew)
+        #expect(c.reasons.first?.since == t0, "a refreshed reason keeps its since")
+        c.raise(TradingReason(code: "drawdown", source: .risk, effect: .HALTED, since: t0, message: "dd"))
+        #expect(c.effective == .HALTED)
+        #expect(c.blocking(.exit, marketID: "m1")?.code == "data_stale", "PAUSED blocks exits too")
+        _ = c.clear("data_stale")
+        #expect(c.blocking(.exit, marketID: "m1") == nil, "HALTED allows exits")
+        #expect(c.blocking(.entry, marketID: "m1")?.code == "drawdown")
+        var m = TradingControl()
+        m.raise(TradingReason(code: "market_stale", source: .degradation, effect: .PAUSED, since: t0, message: "frozen", marketID: "m9"))
+        #expect(m.effective == .ACTIVE)
+        #expect(m.blocking(.entry, marketID: "m9") != nil && m.blocking(.entry, marketID: "m1") == nil)
+        m.raise(TradingReason(code: "operator_pause", source: .operator, effect: .PAUSED, since: t0, expiresAt: t0.addingTimeInterval(60), message: "lunch", author: "ops"))
+        let expired = m.expire(now: t0.addingTimeInterval(61)).map(\.code)
+        #expect(expired == ["operator_pause"])
+    }
+}
