@@ -29,6 +29,17 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CWardenOS"),
         .target(name: "WardenCore", swiftSettings: swiftSettings),
+        .target(name: "WardenHTTP", dependencies: ["CCurl", "WardenCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "WardenFakes",
+            dependencies: [
+                "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WardenIPC",
             dependencies: [
@@ -87,6 +98,7 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit"], swiftSettings: swiftSettings),

@@ -1,0 +1,150 @@
+// A small HTTP/1.1 server on 127.0.0.1 for the fakes: routes to a handler, can delay or reset connections.
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+public struct FakeRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: [String: [String]]
+    public var headers: [(String, String)]
+    public var body: Data
+
+    public func first(_ name: String) -> String? { query[name]?.first }
+}
+
+public struct FakeResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Data
+
+    public init(status: Int = 200, headers: [(String, String)] = [], body: Data = Data()) {
+        self.status = status; self.headers = headers; self.body = body
+    }
+
+    public static func json(_ text: String, status: Int = 200, headers: [(String, String)] = []) -> FakeResponse {
+        FakeResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
+    }
+
+    public static func jsonValue(_ value: Any, status: Int = 200, headers: [(String, String)] = []) -> FakeResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return FakeResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: data)
+    }
+
+    public static func text(_ text: String, status: Int = 200) -> FakeResponse {
+        FakeResponse(status: status, headers: [("Content-Type", "text/plain")], body: Data(text.utf8))
+    }
+}
+
+/// What the handler wants done with a request.
+public enum FakeAction: Sendable {
+    case respond(FakeResponse)
+    /// Answer after a delay (a slow server).
+    case delayed(Duration, FakeResponse)
+    /// Close the connection without answering (a reset).
+    case reset
+}
+
+/// Serves HTTP on 127.0.0.1 (port 0 picks a free one) until `stop()`.
+public final class LoopbackHTTPServer: Sendable {
+    public typealias Handler = @Sendable (FakeRequest) async -> FakeAction
+    private let handler: Handler
+    private let channel: any Channel
+    public let port: Int
+
+    private init(channel: any Channel, port: Int, handler: @escaping Handler) {
+        self.channel = channel
+        self.port = port
+        self.handler = handler
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public static func start(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
+        let box = HandlerBox(handler: handler)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { child in
+                child.pipeline.configureHTTPServerPipeline().flatMap {
+                    child.pipeline.addHandler(FakeHTTPHandler(handler: box.handler))
+                }
+            }
+            .bind(host: host, port: port).get()
+        return LoopbackHTTPServer(channel: channel, port: channel.localAddress?.port ?? port, handler: handler)
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+private struct HandlerBox: Sendable { let handler: LoopbackHTTPServer.Handler }
+
+/// Collects a request, asks the handler, writes the answer; keep-alive per HTTP/1.1.
+private final class FakeHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let handler: LoopbackHTTPServer.Handler
+    var head: HTTPRequestHead?
+    var body = ByteBuffer()
+
+    init(handler: @escaping LoopbackHTTPServer.Handler) { self.handler = handler }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body.clear()
+        case .body(var b):
+            body.writeBuffer(&b)
+        case .end:
+            guard let head else { return }
+            let components = URLComponents(string: head.uri)
+            var query: [String: [String]] = [:]
+            for item in components?.queryItems ?? [] { query[item.name, default: []].append(item.value ?? "") }
+            let request = FakeRequest(method: head.method.rawValue, path: components?.path ?? head.uri, query: query,
+                                      headers: head.headers.map { ($0.name, $0.value) },
+                                      body: Data(body.readableBytesView))
+            let keepAlive = head.isKeepAlive
+            let version = head.version
+            let loop = context.eventLoop
+            let ctx = NIOLoopBound(context, eventLoop: loop)
+            let handler = self.handler
+            Task {
+                let action = await handler(request)
+                var response: FakeResponse
+                switch action {
+                case .reset:
+                    loop.execute { ctx.value.close(promise: nil) }
+                    return
+                case .respond(let r):
+                    response = r
+                case .delayed(let d, let r):
+                    try? await Task.sleep(for: d)
+                    response = r
+                }
+                let final = response
+                loop.execute {
+                    let context = ctx.value
+                    var headers = HTTPHeaders(final.headers)
+                    headers.replaceOrAdd(name: "Content-Length", value: String(final.body.count))
+                    if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+                    let status = HTTPResponseStatus(statusCode: final.status)
+                    context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+                    if !final.body.isEmpty {
+                        context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: final.body)))), promise: nil)
+                    }
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                        if !keepAlive { context.close(promise: nil) }
+                    }
+                }
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
