@@ -31,6 +31,14 @@ let package = Package(
         .target(name: "WardenCore", swiftSettings: swiftSettings),
         .target(name: "WardenHTTP", dependencies: ["CCurl", "WardenCore"], swiftSettings: swiftSettings),
         .target(
+            name: "WardenEngine",
+            dependencies: [
+                "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WardenFakes",
             dependencies: [
                 "WardenCore",
@@ -98,6 +106,7 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport"], swiftSettings: swiftSettings),

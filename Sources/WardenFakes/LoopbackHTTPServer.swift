@@ -130,6 +130,7 @@ private final class FakeHTTPHandler: ChannelInboundHandler, @unchecked Sendable 
                     let context = ctx.value
                     var headers = HTTPHeaders(final.headers)
                     headers.replaceOrAdd(name: "Content-Length", value: String(final.body.count))
+                    if !headers.contains(name: "Date") { headers.add(name: "Date", value: httpDate(Date())) }
                     if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
                     let status = HTTPResponseStatus(statusCode: final.status)
                     context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
@@ -147,4 +148,13 @@ private final class FakeHTTPHandler: ChannelInboundHandler, @unchecked Sendable 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+}
+
+/// RFC 7231 date, as servers send in `Date`.
+func httpDate(_ d: Date) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "GMT")
+    f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return f.string(from: d)
 }

@@ -1,0 +1,192 @@
+// Polymarket's wire shapes (EXTERNAL-APIS.md), quirks included, into WardenCore types. Bad items are
+// rejected with a reason and counted, never guessed at and never a crash.
+import Foundation
+import WardenCore
+
+/// One item that could not be used, and why.
+public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
+    public var item: String
+    public var reason: String
+    public var description: String { "\(item): \(reason)" }
+}
+
+public enum GammaParser {
+    /// A page of `/markets/keyset` (`{"markets":[…],"next_cursor":…}`) or of legacy `/markets` (a bare array).
+    public static func page(_ data: Data) throws -> (markets: [Market], rejected: [Rejection], nextCursor: String?) {
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            throw ParseError("market list is not JSON: \(String(decoding: data.prefix(120), as: UTF8.self))")
+        }
+        let items: [Any]
+        var cursor: String?
+        if let obj = json as? [String: Any] {
+            guard let list = obj["markets"] as? [Any] else { throw ParseError("market list has no `markets` array") }
+            items = list
+            cursor = obj["next_cursor"] as? String
+            if cursor?.isEmpty == true { cursor = nil }
+        } else if let list = json as? [Any] {
+            items = list
+        } else {
+            throw ParseError("market list is neither an object nor an array")
+        }
+        var markets: [Market] = []
+        var rejected: [Rejection] = []
+        for item in items {
+            switch market(item) {
+            case .success(let m): markets.append(m)
+            case .failure(let r): rejected.append(r)
+            }
+        }
+        return (markets, rejected, cursor)
+    }
+
+    /// One market object.
+    public static func market(_ item: Any) -> Result<Market, Rejection> {
+        guard let o = item as? [String: Any] else { return .failure(Rejection(item: "?", reason: "not an object")) }
+        let id = (o["id"] as? String) ?? (o["id"] as? NSNumber).map { $0.stringValue }
+        guard let id, !id.isEmpty else { return .failure(Rejection(item: "?", reason: "missing id")) }
+        func fail(_ why: String) -> Result<Market, Rejection> { .failure(Rejection(item: "market \(id)", reason: why)) }
+        guard let outcomes = stringList(o["outcomes"]) else { return fail("`outcomes` is missing or not a list") }
+        guard let tokenIDs = stringList(o["clobTokenIds"]) else { return fail("`clobTokenIds` is missing or not a list") }
+        guard outcomes.count == tokenIDs.count, outcomes.count >= 2 else {
+            return fail("\(outcomes.count) outcomes but \(tokenIDs.count) token ids")
+        }
+        guard Set(tokenIDs).count == tokenIDs.count, !tokenIDs.contains("") else { return fail("token ids are empty or repeated") }
+        var tick: Micros = 10_000
+        if let t = o["orderPriceMinTickSize"] {
+            guard let v = micros(t), [100, 1_000, 10_000, 100_000].contains(v) else { return fail("tick size \(t) is not one of 0.1, 0.01, 0.001, 0.0001") }
+            tick = v
+        }
+        var minSize: Micros = 5 * Fixed.one
+        if let m = o["orderMinSize"] {
+            guard let v = micros(m), v > 0 else { return fail("orderMinSize \(m) is not a positive number") }
+            minSize = v
+        }
+        var fees = FeeSchedule.none
+        let feesEnabled = (o["feesEnabled"] as? Bool) ?? false
+        if let schedule = o["feeSchedule"] as? [String: Any] {
+            guard let rate = double(schedule["rate"]), rate >= 0, rate < 1 else { return fail("feeSchedule.rate is missing or out of range") }
+            let exponent = double(schedule["exponent"]) ?? 1
+            guard exponent.isFinite, exponent > 0 else { return fail("feeSchedule.exponent is not positive") }
+            fees = FeeSchedule(rate: rate, exponent: exponent, takerOnly: (schedule["takerOnly"] as? Bool) ?? true)
+        } else if feesEnabled {
+            return fail("feesEnabled without a feeSchedule: the fee is unknown")
+        }
+        if !feesEnabled && o["feeSchedule"] != nil { fees = .none }
+        var end: Date?
+        if let e = o["endDate"] as? String {
+            guard let d = isoDate(e) else { return fail("endDate `\(e)` is not ISO-8601") }
+            end = d
+        }
+        let closed = (o["closed"] as? Bool) ?? false
+        var winner: String?
+        if closed, let prices = stringList(o["outcomePrices"]), prices.count == tokenIDs.count {
+            let values = prices.map { Fixed.parse($0) }
+            if let i = values.firstIndex(of: Fixed.one), values.enumerated().allSatisfy({ $0.offset == i || $0.element == 0 }) {
+                winner = tokenIDs[i]
+            }
+        }
+        let tokens = zip(tokenIDs, outcomes).map { OutcomeToken(tokenID: $0, outcome: $1) }
+        return .success(Market(
+            id: id, conditionID: (o["conditionId"] as? String) ?? "", question: (o["question"] as? String) ?? "",
+            slug: (o["slug"] as? String) ?? "", endDate: end, tokens: tokens, tickSize: tick, minOrderSize: minSize,
+            fees: fees, active: (o["active"] as? Bool) ?? true, closed: closed,
+            acceptingOrders: (o["acceptingOrders"] as? Bool) ?? !closed,
+            liquidity: micros(o["liquidityNum"] ?? o["liquidity"] as Any), volume: micros(o["volumeNum"] ?? o["volume"] as Any),
+            winningTokenID: winner))
+    }
+
+    /// A list given as a JSON array, or as a JSON-encoded string of one (`"[\"Yes\", \"No\"]"`).
+    static func stringList(_ v: Any?) -> [String]? {
+        if let a = v as? [Any] { return a.compactMap { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue }.count == a.count ? a.map { ($0 as? String) ?? ($0 as! NSNumber).stringValue } : nil }
+        guard let s = v as? String, let data = s.data(using: .utf8),
+              let inner = try? JSONSerialization.jsonObject(with: data) as? [Any] else { return nil }
+        return stringList(inner)
+    }
+}
+
+public enum ClobParser {
+    /// `POST /books` answer: an array of books.
+    public static func books(_ data: Data, observedAt: Date) throws -> (books: [OrderBook], rejected: [Rejection]) {
+        guard let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+            throw ParseError("books answer is not a JSON array: \(String(decoding: data.prefix(120), as: UTF8.self))")
+        }
+        var books: [OrderBook] = []
+        var rejected: [Rejection] = []
+        for item in list {
+            switch book(item, observedAt: observedAt) {
+            case .success(let b): books.append(b)
+            case .failure(let r): rejected.append(r)
+            }
+        }
+        return (books, rejected)
+    }
+
+    /// One book (`GET /book` or an element of `/books`). Wire order: bids ascending, asks descending (best last).
+    public static func book(_ item: Any, observedAt: Date) -> Result<OrderBook, Rejection> {
+        guard let o = item as? [String: Any] else { return .failure(Rejection(item: "book", reason: "not an object")) }
+        guard let token = (o["asset_id"] as? String), !token.isEmpty else {
+            return .failure(Rejection(item: "book", reason: (o["error"] as? String) ?? "missing asset_id"))
+        }
+        func fail(_ why: String) -> Result<OrderBook, Rejection> { .failure(Rejection(item: "book \(token)", reason: why)) }
+        func levels(_ key: String) -> [BookLevel]? {
+            guard let arr = o[key] as? [Any] else { return nil }
+            var out: [BookLevel] = []
+            for l in arr {
+                guard let d = l as? [String: Any], let p = micros(d["price"] as Any), let s = micros(d["size"] as Any) else { return nil }
+                out.append(BookLevel(price: p, size: s))
+            }
+            return out
+        }
+        guard let bids = levels("bids") else { return fail("`bids` missing or with a non-numeric level") }
+        guard let asks = levels("asks") else { return fail("`asks` missing or with a non-numeric level") }
+        for l in bids + asks {
+            if l.price <= 0 || l.price >= Fixed.one { return fail("price \(Fixed.text(l.price, decimals: 4)) outside (0, 1)") }
+            if l.size < 0 { return fail("negative size") }
+        }
+        if !zip(bids, bids.dropFirst()).allSatisfy({ $0.price < $1.price }) { return fail("bids not in ascending order (best last)") }
+        if !zip(asks, asks.dropFirst()).allSatisfy({ $0.price > $1.price }) { return fail("asks not in descending order (best last)") }
+        if let bb = bids.last?.price, let ba = asks.last?.price, bb >= ba { return fail("crossed book: bid \(Fixed.text(bb, decimals: 4)) ≥ ask \(Fixed.text(ba, decimals: 4))") }
+        guard let tick = micros(o["tick_size"] as Any), [100, 1_000, 10_000, 100_000].contains(tick) else {
+            return fail("tick_size missing or not one of 0.1, 0.01, 0.001, 0.0001")
+        }
+        let minSize = micros(o["min_order_size"] as Any) ?? 0
+        var bookTime: Date?
+        if let ts = o["timestamp"] {
+            if let ms = double(ts), ms > 1e11 { bookTime = Date(timeIntervalSince1970: ms / 1000) }
+            else if let s = ts as? String, let d = isoDate(s) { bookTime = d }
+            else { return fail("timestamp \(ts) is neither Unix milliseconds nor ISO-8601") }
+        }
+        return .success(OrderBook(tokenID: token, bids: bids, asks: asks, tickSize: tick, minOrderSize: minSize,
+                                  bookTime: bookTime, observedAt: observedAt))
+    }
+}
+
+public struct ParseError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A number given as a JSON number or a numeric string ("0.15"); nil for anything else, NaN included.
+func micros(_ v: Any) -> Micros? {
+    if let s = v as? String { return Fixed.parse(s) }
+    // JSON booleans arrive as NSNumber too (objCType "c"); `true` is not a price.
+    if let n = v as? NSNumber, String(cString: n.objCType) != "c" { return Fixed.from(n.doubleValue) }
+    return nil
+}
+
+func double(_ v: Any?) -> Double? {
+    if let s = v as? String, let d = Double(s), d.isFinite { return d }
+    if let n = v as? NSNumber { let d = n.doubleValue; return d.isFinite ? d : nil }
+    return nil
+}
+
+func isoDate(_ s: String) -> Date? {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let d = f.date(from: s) { return d }
+    f.formatOptions = [.withInternetDateTime]
+    if let d = f.date(from: s) { return d }
+    f.formatOptions = [.withFullDate]
+    return f.date(from: s)
+}

@@ -1,0 +1,372 @@
+// A loopback Polymarket (Gamma + CLOB public endpoints) that behaves like EXTERNAL-APIS.md, quirks
+// included, plays a scenario, and takes faults at run time through /admin.
+import Foundation
+import Synchronization
+
+public final class PolymarketFake: Sendable {
+    /// Fault modes set through `POST /admin/fault`.
+    public struct Faults: Sendable, Codable, Equatable {
+        public var down = false
+        public var slowMS = 0
+        public var rateLimitRetryAfter: Int?
+        public var serverError = false
+        public var reset = false
+        public var malformed = false
+        public var frozenTokens: Set<String> = []
+        public init() {}
+    }
+
+    private struct MarketState {
+        var spec: FakeMarketSpec
+        var step = 0
+        var yes: Double
+        var arbDip = false
+        var rng: SplitMix
+        var closed = false
+        var winner: String?
+        var override: Double?
+    }
+    private struct State {
+        var markets: [MarketState]
+        var faults = Faults()
+        var frozenBooks: [String: [String: Any]] = [:]
+        var requests: [String: Int] = [:]
+    }
+    private struct Box: @unchecked Sendable { var state: State }
+    private let box: Mutex<Box>
+    private let scenario: FakeScenario
+    private let startedAt = Date()
+    private let server: LoopbackHTTPServer
+
+    private init(scenario: FakeScenario, server: LoopbackHTTPServer, initial: State) {
+        self.scenario = scenario
+        self.server = server
+        self.box = Mutex(Box(state: initial))
+    }
+
+    public var baseURL: String { server.baseURL }
+    public var port: Int { server.port }
+
+    /// Starts serving on 127.0.0.1 (`port` 0: any free port).
+    public static func start(_ scenario: FakeScenario, port: Int = 0) async throws -> PolymarketFake {
+        let markets = scenario.markets.enumerated().map { i, spec in
+            MarketState(spec: spec, yes: spec.startPrice, rng: SplitMix(state: scenario.seed &* 1_000_003 &+ UInt64(i)))
+        }
+        let holder = HandlerHolder()
+        let server = try await LoopbackHTTPServer.start(port: port) { req in await holder.handle(req) }
+        let fake = PolymarketFake(scenario: scenario, server: server, initial: State(markets: markets))
+        holder.fake.withLock { $0 = fake }
+        return fake
+    }
+
+    public func stop() async { await server.stop() }
+
+    public var faults: Faults {
+        get { box.withLock { $0.state.faults } }
+    }
+    public func setFaults(_ f: Faults) { box.withLock { $0.state.faults = f } }
+    public func requestCount(_ path: String) -> Int { box.withLock { $0.state.requests[path] ?? 0 } }
+
+    // MARK: - Scenario clock and prices
+
+    private func scenarioSeconds(_ now: Date = Date()) -> Double { now.timeIntervalSince(startedAt) * scenario.speed }
+
+    /// Advances every market's price path to the current scenario step (deterministic per seed).
+    private func advance(_ s: inout State) {
+        let target = Int(scenarioSeconds() / max(scenario.stepSeconds, 0.001))
+        let hours = scenarioSeconds() / 3600
+        for i in s.markets.indices {
+            var m = s.markets[i]
+            while m.step < target && !m.closed {
+                m.step += 1
+                m.yes = min(0.98, max(0.02, m.yes + m.rng.normal() * m.spec.volatility))
+                m.arbDip = m.rng.unit() < m.spec.arbChance
+            }
+            if !m.closed, let after = m.spec.resolvesAfterHours, hours >= after {
+                m.closed = true
+                m.winner = m.spec.winner ?? m.spec.yesToken
+            }
+            s.markets[i] = m
+        }
+    }
+
+    private func tickSize(_ spec: FakeMarketSpec) -> Double { Double(spec.tick) ?? 0.01 }
+
+    private func roundTick(_ p: Double, _ tick: Double) -> Double { (p / tick).rounded() * tick }
+
+    private func fmt(_ d: Double, _ tick: Double) -> String {
+        let decimals = max(0, Int((-log10(tick)).rounded()))
+        return String(format: "%.\(decimals)f", d)
+    }
+
+    /// The CLOB book of one token, in wire form (strings, best last).
+    private func book(_ m: MarketState, token: String, malformed: Bool) -> [String: Any] {
+        let tick = tickSize(m.spec)
+        let yesMid = m.override ?? m.yes
+        let mid = token == m.spec.yesToken ? yesMid : 1 - yesMid
+        var rng = SplitMix(state: UInt64(m.step) &* 31 &+ UInt64(abs(token.hashValue % 1000)))
+        var bestAsk = roundTick(mid + tick, tick)
+        var bestBid = roundTick(mid - tick, tick)
+        if m.arbDip && token == m.spec.noToken { bestAsk = roundTick(mid - 2 * tick, tick); bestBid = roundTick(bestAsk - tick, tick) }
+        bestAsk = min(1 - tick, max(tick * 2, bestAsk))
+        bestBid = min(bestAsk - tick, max(tick, bestBid))
+        var bids: [[String: String]] = [], asks: [[String: String]] = []
+        for k in (0..<5).reversed() {  // ascending bids, best last
+            let p = bestBid - Double(k) * tick
+            if p >= tick { bids.append(["price": fmt(p, tick), "size": String(format: "%.2f", 50 + rng.unit() * 450)]) }
+        }
+        for k in (0..<5).reversed() {  // descending asks, best last
+            let p = bestAsk + Double(k) * tick
+            if p <= 1 - tick { asks.append(["price": fmt(p, tick), "size": String(format: "%.2f", 50 + rng.unit() * 450)]) }
+        }
+        if malformed, !asks.isEmpty { asks[asks.count - 1]["price"] = "1.5" }
+        return ["market": "0x" + String(repeating: "ab", count: 32), "asset_id": token, "bids": bids, "asks": asks,
+                "hash": String(m.step), "min_order_size": String(format: "%g", m.spec.minSize), "neg_risk": false,
+                "tick_size": m.spec.tick, "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000)),
+                "last_trade_price": ""]
+    }
+
+    /// The Gamma market object: JSON-encoded strings inside the JSON, numbers as strings where the API does that.
+    private func marketObject(_ m: MarketState, malformed: Bool) -> [String: Any] {
+        let end = startedAt.addingTimeInterval(m.spec.endsInHours * 3600 / max(scenario.speed, 0.0001))
+        let iso = ISO8601DateFormatter()
+        let yes = m.override ?? m.yes
+        var prices = [String(format: "%.3f", yes), String(format: "%.3f", 1 - yes)]
+        if m.closed { prices = m.winner == m.spec.yesToken ? ["1", "0"] : ["0", "1"] }
+        var o: [String: Any] = [
+            "id": m.spec.id, "question": m.spec.question, "conditionId": "0x" + String(repeating: "cd", count: 32),
+            "slug": "fake-\(m.spec.id)", "endDate": iso.string(from: end),
+            "outcomes": "[\"Yes\", \"No\"]",
+            "outcomePrices": "[\"\(prices[0])\", \"\(prices[1])\"]",
+            "clobTokenIds": "[\"\(m.spec.yesToken)\", \"\(m.spec.noToken)\"]",
+            "liquidity": String(format: "%.2f", m.spec.liquidity), "liquidityNum": m.spec.liquidity,
+            "volume": String(format: "%.2f", m.spec.volume), "volumeNum": m.spec.volume,
+            "orderPriceMinTickSize": tickSize(m.spec), "orderMinSize": m.spec.minSize,
+            "active": true, "closed": m.closed, "archived": false, "acceptingOrders": !m.closed,
+            "enableOrderBook": true, "negRisk": false, "feesEnabled": m.spec.feeRate != nil,
+        ]
+        if let rate = m.spec.feeRate { o["feeSchedule"] = ["exponent": 1, "rate": rate, "takerOnly": true, "rebateRate": 0] }
+        if malformed { o["outcomes"] = 5 }
+        return o
+    }
+
+    // MARK: - Routing
+
+    fileprivate func handle(_ req: FakeRequest) async -> FakeAction {
+        if req.path.hasPrefix("/admin/") { return admin(req) }
+        let faults = box.withLock { b -> Faults in
+            b.state.requests[req.path, default: 0] += 1
+            return b.state.faults
+        }
+        if faults.down || faults.reset { return .reset }
+        if let retry = faults.rateLimitRetryAfter {
+            return .respond(.json(#"{"error":"Too Many Requests"}"#, status: 429, headers: [("Retry-After", String(retry))]))
+        }
+        if faults.serverError { return .respond(.json(#"{"error":"internal error"}"#, status: 500)) }
+        let response = route(req, faults: faults)
+        return faults.slowMS > 0 ? .delayed(.milliseconds(faults.slowMS), response) : .respond(response)
+    }
+
+    private func route(_ req: FakeRequest, faults: Faults) -> FakeResponse {
+        box.withLock { b -> FakeResponse in
+            advance(&b.state)
+            let s = b.state
+            switch (req.method, req.path) {
+            case ("GET", "/markets/keyset"):
+                return keyset(req, s, malformed: faults.malformed)
+            case ("GET", "/markets"):
+                return legacy(req, s, malformed: faults.malformed)
+            case ("GET", let p) where p.hasPrefix("/markets/slug/"):
+                let slug = String(p.dropFirst("/markets/slug/".count))
+                guard let m = s.markets.first(where: { "fake-\($0.spec.id)" == slug }) else { return .json(#"{"error":"not found"}"#, status: 404) }
+                return .jsonValue(marketObject(m, malformed: false))
+            case ("GET", let p) where p.hasPrefix("/markets/"):
+                let id = String(p.dropFirst("/markets/".count))
+                guard let m = s.markets.first(where: { $0.spec.id == id }) else { return .json(#"{"error":"not found"}"#, status: 404) }
+                return .jsonValue(marketObject(m, malformed: false))
+            case ("GET", "/book"):
+                guard let token = req.first("token_id"), !token.isEmpty else { return .json(#"{"error":"Invalid token id"}"#, status: 400) }
+                guard let obj = bookFor(token, &b.state, faults) else {
+                    return .json(#"{"error":"No orderbook exists for the requested token id"}"#, status: 404)
+                }
+                return .jsonValue(obj)
+            case ("POST", "/books"):
+                guard let list = try? JSONSerialization.jsonObject(with: req.body) as? [[String: Any]] else {
+                    return .json(#"{"error":"Invalid payload"}"#, status: 400)
+                }
+                guard list.count <= 500 else { return .json(#"{"error":"too many token ids (max 500)"}"#, status: 400) }
+                let books = list.compactMap { ($0["token_id"] as? String).flatMap { bookFor($0, &b.state, faults) } }
+                return .jsonValue(books)
+            case ("GET", "/midpoint"):
+                guard let token = req.first("token_id"), let obj = bookFor(token, &b.state, faults),
+                      let bid = ((obj["bids"] as? [[String: String]])?.last?["price"]).flatMap(Double.init),
+                      let ask = ((obj["asks"] as? [[String: String]])?.last?["price"]).flatMap(Double.init) else {
+                    return .json(#"{"error":"No orderbook exists for the requested token id"}"#, status: 404)
+                }
+                return .jsonValue(["mid": String(format: "%.4f", (bid + ask) / 2)])
+            case ("GET", "/price"):
+                guard let token = req.first("token_id"), let side = req.first("side"), side == "BUY" || side == "SELL",
+                      let obj = bookFor(token, &b.state, faults) else {
+                    return .json(#"{"error":"Invalid token id"}"#, status: 400)
+                }
+                let key = side == "BUY" ? "asks" : "bids"
+                return .jsonValue(["price": (obj[key] as? [[String: String]])?.last?["price"] ?? "0"])
+            case ("GET", "/prices-history"):
+                guard let token = req.first("market"), let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else {
+                    return .json(#"{"error":"market required"}"#, status: 400)
+                }
+                let now = Int(Date().timeIntervalSince1970)
+                let yes = m.override ?? m.yes
+                let p = token == m.spec.yesToken ? yes : 1 - yes
+                return .jsonValue(["history": (0..<10).map { ["t": now - (9 - $0) * 60, "p": p] }])
+            default:
+                return .json(#"{"error":"not found"}"#, status: 404)
+            }
+        }
+    }
+
+    private func bookFor(_ token: String, _ s: inout State, _ faults: Faults) -> [String: Any]? {
+        guard let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { return nil }
+        if m.closed { return nil }
+        if faults.frozenTokens.contains(token) {
+            if let frozen = s.frozenBooks[token] { return frozen }
+            let b = book(m, token: token, malformed: false)
+            s.frozenBooks[token] = b
+            return b
+        }
+        s.frozenBooks[token] = nil
+        return book(m, token: token, malformed: faults.malformed)
+    }
+
+    private static let orderFields: Set<String> = ["volume_num", "liquidity_num", "end_date", "start_date", "id", "volume24hr"]
+
+    /// The markets a listing request selects, or the 422 it earns.
+    private func filtered(_ req: FakeRequest, _ s: State) -> Listing {
+        if let order = req.first("order") {
+            let fields = order.split(separator: ",").map(String.init)
+            if fields.isEmpty || !fields.allSatisfy(Self.orderFields.contains) {
+                return .refused(.json(#"{"type":"validation error","error":"order fields are not valid"}"#, status: 422))
+            }
+        }
+        let wantClosed = req.first("closed") == "true"
+        let liqMin = req.first("liquidity_num_min").flatMap(Double.init)
+        let volMin = req.first("volume_num_min").flatMap(Double.init)
+        let iso = ISO8601DateFormatter()
+        let endMin = req.first("end_date_min").flatMap { iso.date(from: $0) }
+        let endMax = req.first("end_date_max").flatMap { iso.date(from: $0) }
+        var list = s.markets.filter { m in
+            let end = startedAt.addingTimeInterval(m.spec.endsInHours * 3600 / max(scenario.speed, 0.0001))
+            return m.closed == wantClosed && liqMin.map { m.spec.liquidity >= $0 } != false
+                && volMin.map { m.spec.volume >= $0 } != false
+                && endMin.map { end >= $0 } != false && endMax.map { end <= $0 } != false
+        }
+        if req.first("order")?.hasPrefix("volume_num") == true {
+            list.sort { req.first("ascending") == "true" ? $0.spec.volume < $1.spec.volume : $0.spec.volume > $1.spec.volume }
+        }
+        return .markets(list)
+    }
+
+    private enum Listing {
+        case markets([MarketState])
+        case refused(FakeResponse)
+    }
+
+    private func keyset(_ req: FakeRequest, _ s: State, malformed: Bool) -> FakeResponse {
+        if req.first("offset") != nil {
+            return .json(#"{"type":"validation error","error":"offset is not supported, use after_cursor"}"#, status: 422)
+        }
+        let list: [MarketState]
+        switch filtered(req, s) {
+        case .markets(let l): list = l
+        case .refused(let r): return r
+        }
+        let limit = min(max(Int(req.first("limit") ?? "20") ?? 20, 1), 100)
+        // `cursor=` is silently ignored, as upstream: only `after_cursor` pages.
+        let start = req.first("after_cursor").flatMap { Int($0.dropFirst(2)) } ?? 0
+        let page = Array(list.dropFirst(start).prefix(limit))
+        var body: [String: Any] = ["markets": page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }]
+        if start + limit < list.count { body["next_cursor"] = "c_\(start + limit)" }
+        return .jsonValue(body)
+    }
+
+    private func legacy(_ req: FakeRequest, _ s: State, malformed: Bool) -> FakeResponse {
+        let deprecation = [("deprecation", "true"), ("sunset", "Fri, 01 May 2026 00:00:00 GMT"), ("warning", "299 - \"use /markets/keyset\"")]
+        let offset = Int(req.first("offset") ?? "0") ?? 0
+        if offset > 2000 {
+            return .json(#"{"type":"validation error","error":"offset too large, use /markets/keyset for deeper pagination"}"#, status: 422, headers: deprecation)
+        }
+        let list: [MarketState]
+        switch filtered(req, s) {
+        case .markets(let l): list = l
+        case .refused(let r): return r
+        }
+        let limit = min(max(Int(req.first("limit") ?? "20") ?? 20, 1), 100)
+        let page = Array(list.dropFirst(offset).prefix(limit))
+        return .jsonValue(page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }, headers: deprecation)
+    }
+
+    // MARK: - Admin
+
+    private func admin(_ req: FakeRequest) -> FakeAction {
+        let body = (try? JSONSerialization.jsonObject(with: req.body) as? [String: Any]) ?? [:]
+        switch req.path {
+        case "/admin/fault":
+            guard let mode = body["mode"] as? String else { return .respond(.json(#"{"error":"mode required"}"#, status: 400)) }
+            let ok: Bool = box.withLock { b in
+                var f = b.state.faults
+                switch mode {
+                case "clear": f = Faults()
+                case "down": f.down = true
+                case "slow": f.slowMS = (body["ms"] as? Int) ?? 5000
+                case "rate_limit": f.rateLimitRetryAfter = (body["retry_after"] as? Int) ?? 5
+                case "error": f.serverError = true
+                case "reset": f.reset = true
+                case "malformed": f.malformed = true
+                case "frozen": f.frozenTokens.formUnion((body["tokens"] as? [String]) ?? [])
+                default: return false
+                }
+                b.state.faults = f
+                return true
+            }
+            return .respond(ok ? .json(#"{"ok":true}"#) : .json(#"{"error":"unknown mode"}"#, status: 400))
+        case "/admin/resolve":
+            guard let id = body["market"] as? String else { return .respond(.json(#"{"error":"market required"}"#, status: 400)) }
+            let done: Bool = box.withLock { b in
+                guard let i = b.state.markets.firstIndex(where: { $0.spec.id == id }) else { return false }
+                let m = b.state.markets[i]
+                let w = body["winner"] as? String ?? "yes"
+                b.state.markets[i].closed = true
+                b.state.markets[i].winner = w == "no" || w == m.spec.noToken ? m.spec.noToken : m.spec.yesToken
+                return true
+            }
+            return .respond(done ? .json(#"{"ok":true}"#) : .json(#"{"error":"no such market"}"#, status: 404))
+        case "/admin/price":
+            guard let id = body["market"] as? String, let p = body["price"] as? Double, p > 0, p < 1 else {
+                return .respond(.json(#"{"error":"market and price (0..1) required"}"#, status: 400))
+            }
+            box.withLock { b in
+                if let i = b.state.markets.firstIndex(where: { $0.spec.id == id }) { b.state.markets[i].override = p }
+            }
+            return .respond(.json(#"{"ok":true}"#))
+        case "/admin/state":
+            let state = box.withLock { b -> [String: Any] in
+                ["faults": ["down": b.state.faults.down, "slow_ms": b.state.faults.slowMS, "malformed": b.state.faults.malformed,
+                            "frozen": Array(b.state.faults.frozenTokens)],
+                 "requests": b.state.requests,
+                 "markets": b.state.markets.map { ["id": $0.spec.id, "yes": $0.override ?? $0.yes, "closed": $0.closed, "winner": $0.winner ?? ""] }]
+            }
+            return .respond(.jsonValue(state))
+        default:
+            return .respond(.json(#"{"error":"unknown admin endpoint"}"#, status: 404))
+        }
+    }
+}
+
+/// Lets the server's handler reach the fake created after the server started.
+private final class HandlerHolder: Sendable {
+    let fake = Mutex<PolymarketFake?>(nil)
+    func handle(_ req: FakeRequest) async -> FakeAction {
+        guard let f = fake.withLock({ $0 }) else { return .respond(.json(#"{"error":"starting"}"#, status: 503)) }
+        return await f.handle(req)
+    }
+}

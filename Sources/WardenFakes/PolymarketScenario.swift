@@ -1,0 +1,85 @@
+// A scripted Polymarket: markets, seeded price paths, resolutions, a clock speed-up.
+import Foundation
+
+public struct FakeMarketSpec: Codable, Sendable {
+    public var id: String
+    public var question: String
+    public var yesToken: String
+    public var noToken: String
+    /// Hours from the scenario's start until the market's end date.
+    public var endsInHours: Double
+    public var tick: String = "0.01"
+    public var minSize: Double = 5
+    /// Taker fee rate; nil means fees disabled.
+    public var feeRate: Double?
+    public var startPrice: Double
+    /// Standard deviation of the yes price per step.
+    public var volatility: Double = 0.01
+    public var liquidity: Double = 50_000
+    public var volume: Double = 250_000
+    /// Per step, the chance that the No asks dip so that both asks sum below 1 (an arbitrage window).
+    public var arbChance: Double = 0
+    /// Resolves (closes with a winner) this many scenario hours after the start, if set.
+    public var resolvesAfterHours: Double?
+    public var winner: String?
+
+    public init(id: String, question: String, yesToken: String, noToken: String, endsInHours: Double, startPrice: Double) {
+        self.id = id; self.question = question; self.yesToken = yesToken; self.noToken = noToken
+        self.endsInHours = endsInHours; self.startPrice = startPrice
+    }
+}
+
+public struct FakeScenario: Codable, Sendable {
+    public var seed: UInt64 = 1
+    /// Scenario seconds per real second.
+    public var speed: Double = 1
+    /// Scenario seconds per price step.
+    public var stepSeconds: Double = 1
+    public var markets: [FakeMarketSpec]
+
+    public init(seed: UInt64 = 1, speed: Double = 1, stepSeconds: Double = 1, markets: [FakeMarketSpec]) {
+        self.seed = seed; self.speed = speed; self.stepSeconds = stepSeconds; self.markets = markets
+    }
+
+    /// The offline demo: a favourite near resolution, a mean-reverting market, an arbitrage-prone one, and filler.
+    public static func demo(seed: UInt64 = 7) -> FakeScenario {
+        var fav = FakeMarketSpec(id: "501", question: "Will the demo favourite win?", yesToken: "9001", noToken: "9002",
+                                 endsInHours: 6, startPrice: 0.94)
+        fav.volatility = 0.002
+        fav.resolvesAfterHours = 0.05
+        fav.winner = "9001"
+        var swing = FakeMarketSpec(id: "502", question: "Will the swing market swing?", yesToken: "9003", noToken: "9004",
+                                   endsInHours: 240, startPrice: 0.5)
+        swing.volatility = 0.02
+        var arb = FakeMarketSpec(id: "503", question: "Will the mispriced market stay mispriced?", yesToken: "9005", noToken: "9006",
+                                 endsInHours: 120, startPrice: 0.45)
+        arb.arbChance = 0.3
+        arb.feeRate = 0.01
+        var markets = [fav, swing, arb]
+        for i in 0..<7 {
+            var m = FakeMarketSpec(id: "\(510 + i)", question: "Filler market \(i + 1)?", yesToken: "\(9100 + 2 * i)",
+                                   noToken: "\(9101 + 2 * i)", endsInHours: 48 + Double(i) * 24, startPrice: 0.2 + Double(i) * 0.08)
+            m.volatility = 0.005
+            markets.append(m)
+        }
+        return FakeScenario(seed: seed, speed: 60, stepSeconds: 5, markets: markets)
+    }
+}
+
+/// SplitMix64: small, seeded, reproducible.
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// Standard normal (Box–Muller).
+    mutating func normal() -> Double {
+        let u1 = max(unit(), 1e-12), u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
