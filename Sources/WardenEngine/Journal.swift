@@ -1,0 +1,344 @@
+// engine.db: the write-ahead trading journal (GRDB over the system SQLite). The engine is its only user.
+import Foundation
+import GRDB
+import WardenCore
+
+/// Storage trouble, by kind, so the engine can degrade (pause entries) rather than crash.
+public struct JournalError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case corrupt, unwritable, locked }
+    public var kind: Kind
+    public var message: String
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// A row of the trade history.
+public struct TradeRow: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var intent_id: String
+    public var strategy: String
+    public var market_id: String
+    public var token_id: String
+    public var side: String
+    public var shares: String
+    public var price: String
+    public var notional: String
+    public var fee: String
+    public var at: Double
+}
+
+public final class Journal: Sendable {
+    public let path: String
+    public let backupsDir: String
+    let pool: DatabasePool
+    let writeRetries: Int
+
+    /// What opening found, to be said on every surface.
+    public struct OpenReport: Sendable {
+        public var createdFresh: Bool
+    }
+
+    /// Opens (or creates) the journal, checks integrity, migrates. A corrupt file is kept and named.
+    public static func open(path: String, backupsDir: String, busyTimeout: TimeInterval = 5,
+                            writeRetries: Int = 3) throws -> (Journal, OpenReport) {
+        let existed = FileManager.default.fileExists(atPath: path)
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw JournalError(kind: Self.isCorruption(error) ? .corrupt : .unwritable,
+                               message: "cannot open \(path): \(error)\(Self.backupHint(backupsDir))")
+        }
+        do {
+            let result = try pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") }
+            guard result == ["ok"] else {
+                throw JournalError(kind: .corrupt, message: "\(path) failed PRAGMA integrity_check: \(result.prefix(3).joined(separator: "; "))\(Self.backupHint(backupsDir))")
+            }
+            try migrator.migrate(pool)
+        } catch let e as JournalError {
+            throw e
+        } catch {
+            throw JournalError(kind: Self.isCorruption(error) ? .corrupt : .unwritable,
+                               message: "\(path): \(error)\(Self.backupHint(backupsDir))")
+        }
+        return (Journal(path: path, backupsDir: backupsDir, pool: pool, writeRetries: writeRetries), OpenReport(createdFresh: !existed))
+    }
+
+    private init(path: String, backupsDir: String, pool: DatabasePool, writeRetries: Int) {
+        self.path = path
+        self.backupsDir = backupsDir
+        self.pool = pool
+        self.writeRetries = writeRetries
+    }
+
+    static func isCorruption(_ error: any Error) -> Bool {
+        guard let e = error as? DatabaseError else { return false }
+        return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB
+    }
+
+    static func backupHint(_ dir: String) -> String {
+        guard let last = latestBackup(dir) else { return "; no backup exists yet" }
+        return "; the file is kept as it is; last backup: \(last)"
+    }
+
+    public static func latestBackup(_ dir: String) -> String? {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("engine-") && $0.hasSuffix(".db") }
+        return files.sorted().last.map { dir + "/" + $0 }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE accounts (strategy TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL);
+                CREATE TABLE intents (
+                    id TEXT PRIMARY KEY, strategy TEXT NOT NULL, market_id TEXT NOT NULL, token_id TEXT NOT NULL,
+                    side TEXT NOT NULL, kind TEXT NOT NULL, limit_price INTEGER NOT NULL, shares INTEGER NOT NULL,
+                    reason TEXT NOT NULL, status TEXT NOT NULL, note TEXT, created_at REAL NOT NULL, resolved_at REAL);
+                CREATE INDEX intents_open ON intents(status) WHERE status = 'open';
+                CREATE TABLE fills (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, intent_id TEXT NOT NULL UNIQUE REFERENCES intents(id),
+                    strategy TEXT NOT NULL, market_id TEXT NOT NULL, token_id TEXT NOT NULL, side TEXT NOT NULL,
+                    shares INTEGER NOT NULL, notional INTEGER NOT NULL, fee INTEGER NOT NULL, levels INTEGER NOT NULL,
+                    at REAL NOT NULL);
+                CREATE TABLE settlements (
+                    strategy TEXT NOT NULL, market_id TEXT NOT NULL, winner TEXT NOT NULL, payout INTEGER NOT NULL,
+                    at REAL NOT NULL, PRIMARY KEY (strategy, market_id));
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, at REAL NOT NULL, payload TEXT NOT NULL);
+                CREATE INDEX events_topic ON events(topic, seq);
+                CREATE TABLE reasons (code TEXT NOT NULL, market_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,
+                    PRIMARY KEY (code, market_id));
+                CREATE TABLE equity (at REAL NOT NULL, strategy TEXT NOT NULL, equity INTEGER NOT NULL);
+                CREATE INDEX equity_at ON equity(strategy, at);
+                """)
+        }
+        return m
+    }
+
+    /// A write transaction, retried with backoff while the database is locked; past the bound, `.locked`.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try pool.write(body)
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+                attempt += 1
+                if attempt > writeRetries {
+                    throw JournalError(kind: .locked, message: "database locked after \(attempt) attempts: \(e.message ?? "\(e)")")
+                }
+                usleep(useconds_t(min(1_000_000, 100_000 << attempt)))
+            } catch let e as DatabaseError {
+                throw JournalError(kind: Self.isCorruption(e) ? .corrupt : .unwritable, message: "\(e)")
+            }
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    // MARK: - Trading writes
+
+    /// Writes an intent before it is executed.
+    public func recordIntent(_ i: OrderIntent, at: Date) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
+                """, arguments: [i.id, i.strategy, i.marketID, i.tokenID, i.side.rawValue, i.kind.rawValue,
+                                 i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970])
+        }
+    }
+
+    /// The fill, its intent's resolution, the account after it and its event, in one transaction.
+    /// Returns the event's seq.
+    @discardableResult
+    public func recordFill(_ f: Fill, account: Account, status: String, eventTopic: String, event: some Encodable) throws -> Int64 {
+        let state = String(decoding: try Self.encoder.encode(account), as: UTF8.self)
+        let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
+        return try write { db in
+            try db.execute(sql: """
+                INSERT INTO fills (intent_id, strategy, market_id, token_id, side, shares, notional, fee, levels, at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [f.intentID, f.strategy, f.marketID, f.tokenID, f.side.rawValue, f.shares, f.notional,
+                                 f.fee, f.levels, f.at.timeIntervalSince1970])
+            try db.execute(sql: "UPDATE intents SET status = ?, resolved_at = ? WHERE id = ?",
+                           arguments: [status, f.at.timeIntervalSince1970, f.intentID])
+            try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
+                           arguments: [account.strategy, state, f.at.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)",
+                           arguments: [eventTopic, f.at.timeIntervalSince1970, payload])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Resolves an intent that did not fill (rejected, failed, abandoned at recovery).
+    public func resolveIntent(_ id: String, status: String, note: String, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE intents SET status = ?, note = ?, resolved_at = ? WHERE id = ? AND status = 'open'",
+                           arguments: [status, note, at.timeIntervalSince1970, id])
+        }
+    }
+
+    /// A settlement of one account's positions in a resolved market, with the account after it.
+    public func recordSettlement(strategy: String, marketID: String, winner: String, payout: Micros, account: Account, at: Date,
+                                 eventTopic: String, event: some Encodable) throws {
+        let state = String(decoding: try Self.encoder.encode(account), as: UTF8.self)
+        let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
+        try write { db in
+            try db.execute(sql: "INSERT INTO settlements (strategy, market_id, winner, payout, at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [strategy, marketID, winner, payout, at.timeIntervalSince1970])
+            try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
+                           arguments: [strategy, state, at.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)",
+                           arguments: [eventTopic, at.timeIntervalSince1970, payload])
+        }
+    }
+
+    public func saveAccount(_ a: Account, at: Date) throws {
+        let state = String(decoding: try Self.encoder.encode(a), as: UTF8.self)
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
+                           arguments: [a.strategy, state, at.timeIntervalSince1970])
+        }
+    }
+
+    /// Appends an event (activity or alert); returns its seq, which is also the stream's seq.
+    @discardableResult
+    public func appendEvent(topic: String, at: Date, _ event: some Encodable) throws -> Int64 {
+        let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
+        return try write { db in
+            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)", arguments: [topic, at.timeIntervalSince1970, payload])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func saveReasons(_ control: TradingControl) throws {
+        let rows = try control.reasons.map { ($0.code, $0.marketID ?? "", String(decoding: try Self.encoder.encode($0), as: UTF8.self)) }
+        try write { db in
+            try db.execute(sql: "DELETE FROM reasons")
+            for r in rows {
+                try db.execute(sql: "INSERT INTO reasons (code, market_id, state) VALUES (?, ?, ?)", arguments: [r.0, r.1, r.2])
+            }
+        }
+    }
+
+    public func recordEquity(_ values: [(strategy: String, equity: Micros)], at: Date) throws {
+        try write { db in
+            for v in values {
+                try db.execute(sql: "INSERT INTO equity (at, strategy, equity) VALUES (?, ?, ?)",
+                               arguments: [at.timeIntervalSince1970, v.strategy, v.equity])
+            }
+        }
+    }
+
+    // MARK: - Reads
+
+    public func loadAccounts() throws -> [String: Account] {
+        try pool.read { db in
+            var out: [String: Account] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT strategy, state FROM accounts") {
+                let s: String = row["state"]
+                out[row["strategy"]] = try JSONDecoder().decode(Account.self, from: Data(s.utf8))
+            }
+            return out
+        }
+    }
+
+    public func loadReasons() throws -> [TradingReason] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT state FROM reasons").map { try JSONDecoder().decode(TradingReason.self, from: Data($0.utf8)) }
+        }
+    }
+
+    public func openIntents() throws -> [OrderIntent] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM intents WHERE status = 'open' ORDER BY created_at").map { r in
+                OrderIntent(id: r["id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
+                            side: Side(rawValue: r["side"]) ?? .buy, kind: IntentKind(rawValue: r["kind"]) ?? .entry,
+                            limitPrice: r["limit_price"], shares: r["shares"], reason: r["reason"])
+            }
+        }
+    }
+
+    public func fillCount() throws -> Int { try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? 0 } }
+
+    /// Trades newest first: at most `limit` older than `beforeID`, and how many there are in all.
+    public func trades(limit: Int, beforeID: Int64? = nil) throws -> (rows: [TradeRow], total: Int) {
+        try pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills") ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM fills WHERE id < ? ORDER BY id DESC LIMIT ?",
+                                        arguments: [beforeID ?? Int64.max, limit]).map(Self.tradeRow)
+            return (rows, total)
+        }
+    }
+
+    /// Every trade, oldest first, in pages (for a streaming CSV export).
+    public func forEachTrade(pageSize: Int = 1000, _ body: ([TradeRow]) throws -> Void) throws {
+        var after: Int64 = 0
+        while true {
+            let page = try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM fills WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, pageSize]).map(Self.tradeRow)
+            }
+            if page.isEmpty { return }
+            try body(page)
+            after = page.last!.id
+        }
+    }
+
+    static func tradeRow(_ r: Row) -> TradeRow {
+        let shares: Int64 = r["shares"], notional: Int64 = r["notional"], fee: Int64 = r["fee"]
+        return TradeRow(id: r["id"], intent_id: r["intent_id"], strategy: r["strategy"], market_id: r["market_id"],
+                        token_id: r["token_id"], side: r["side"], shares: Fixed.text(shares, decimals: 6),
+                        price: Fixed.text(shares > 0 ? notional * Fixed.one / shares : 0, decimals: 6),
+                        notional: Fixed.text(notional, decimals: 6), fee: Fixed.text(fee, decimals: 6), at: r["at"])
+    }
+
+    /// Events of a topic after `seq`, oldest first (for replay to subscribers).
+    public func events(topic: String, after seq: Int64, limit: Int) throws -> [(seq: Int64, payload: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, payload FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [topic, seq, limit]).map { ($0["seq"], $0["payload"]) }
+        }
+    }
+
+    public func lastEventSeq() throws -> Int64 { try pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(seq) FROM events") ?? 0 } }
+
+    public func equityHistory(strategy: String, limit: Int) throws -> [(at: Double, equity: Micros)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT at, equity FROM equity WHERE strategy = ? ORDER BY at DESC LIMIT ?",
+                             arguments: [strategy, limit]).map { ($0["at"], $0["equity"]) }.reversed()
+        }
+    }
+
+    // MARK: - Maintenance
+
+    public func integrityOK() throws -> Bool {
+        try pool.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } == ["ok"]
+    }
+
+    /// Online backup through SQLite's backup API into `backupsDir/engine-<time>.db`; keeps the newest `keep`.
+    @discardableResult
+    public func backup(at now: Date, keep: Int = 5) throws -> String {
+        try FileManager.default.createDirectory(atPath: backupsDir, withIntermediateDirectories: true)
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let target = "\(backupsDir)/engine-\(f.string(from: now)).db"
+        let dest = try DatabaseQueue(path: target)
+        try pool.backup(to: dest)
+        try dest.close()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: backupsDir)) ?? []).filter { $0.hasPrefix("engine-") && $0.hasSuffix(".db") }.sorted()
+        for old in files.dropLast(keep) { try? FileManager.default.removeItem(atPath: backupsDir + "/" + old) }
+        return target
+    }
+}
