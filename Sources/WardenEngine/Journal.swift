@@ -110,8 +110,8 @@ public final class Journal: Sendable {
                     strategy TEXT NOT NULL, market_id TEXT NOT NULL, winner TEXT NOT NULL, payout INTEGER NOT NULL,
                     at REAL NOT NULL, PRIMARY KEY (strategy, market_id));
                 CREATE TABLE events (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, at REAL NOT NULL, payload TEXT NOT NULL);
-                CREATE INDEX events_topic ON events(topic, seq);
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, topic_seq INTEGER NOT NULL,
+                    at REAL NOT NULL, payload TEXT NOT NULL, UNIQUE (topic, topic_seq));
                 CREATE TABLE reasons (code TEXT NOT NULL, market_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,
                     PRIMARY KEY (code, market_id));
                 CREATE TABLE equity (at REAL NOT NULL, strategy TEXT NOT NULL, equity INTEGER NOT NULL);
@@ -174,9 +174,7 @@ public final class Journal: Sendable {
                            arguments: [status, f.at.timeIntervalSince1970, f.intentID])
             try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
                            arguments: [account.strategy, state, f.at.timeIntervalSince1970])
-            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)",
-                           arguments: [eventTopic, f.at.timeIntervalSince1970, payload])
-            return db.lastInsertedRowID
+            return try Self.insertEvent(db, topic: eventTopic, at: f.at, payload: payload)
         }
     }
 
@@ -198,9 +196,17 @@ public final class Journal: Sendable {
                            arguments: [strategy, marketID, winner, payout, at.timeIntervalSince1970])
             try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
                            arguments: [strategy, state, at.timeIntervalSince1970])
-            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)",
-                           arguments: [eventTopic, at.timeIntervalSince1970, payload])
+            try Self.insertEvent(db, topic: eventTopic, at: at, payload: payload)
         }
+    }
+
+    /// Inserts an event with the next seq of its topic (the seq subscribers see); returns that seq.
+    @discardableResult
+    static func insertEvent(_ db: Database, topic: String, at: Date, payload: String) throws -> Int64 {
+        let next = (try Int64.fetchOne(db, sql: "SELECT MAX(topic_seq) FROM events WHERE topic = ?", arguments: [topic]) ?? 0) + 1
+        try db.execute(sql: "INSERT INTO events (topic, topic_seq, at, payload) VALUES (?, ?, ?, ?)",
+                       arguments: [topic, next, at.timeIntervalSince1970, payload])
+        return next
     }
 
     public func saveAccount(_ a: Account, at: Date) throws {
@@ -215,10 +221,7 @@ public final class Journal: Sendable {
     @discardableResult
     public func appendEvent(topic: String, at: Date, _ event: some Encodable) throws -> Int64 {
         let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
-        return try write { db in
-            try db.execute(sql: "INSERT INTO events (topic, at, payload) VALUES (?, ?, ?)", arguments: [topic, at.timeIntervalSince1970, payload])
-            return db.lastInsertedRowID
-        }
+        return try write { db in try Self.insertEvent(db, topic: topic, at: at, payload: payload) }
     }
 
     public func saveReasons(_ control: TradingControl) throws {
@@ -305,12 +308,14 @@ public final class Journal: Sendable {
     /// Events of a topic after `seq`, oldest first (for replay to subscribers).
     public func events(topic: String, after seq: Int64, limit: Int) throws -> [(seq: Int64, payload: String)] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, payload FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
-                             arguments: [topic, seq, limit]).map { ($0["seq"], $0["payload"]) }
+            try Row.fetchAll(db, sql: "SELECT topic_seq, payload FROM events WHERE topic = ? AND topic_seq > ? ORDER BY topic_seq LIMIT ?",
+                             arguments: [topic, seq, limit]).map { ($0["topic_seq"], $0["payload"]) }
         }
     }
 
-    public func lastEventSeq() throws -> Int64 { try pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(seq) FROM events") ?? 0 } }
+    public func lastEventSeq(topic: String) throws -> Int64 {
+        try pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(topic_seq) FROM events WHERE topic = ?", arguments: [topic]) ?? 0 }
+    }
 
     public func equityHistory(strategy: String, limit: Int) throws -> [(at: Double, equity: Micros)] {
         try pool.read { db in

@@ -41,11 +41,13 @@ public final class EventPublisher: Sendable {
         return publishRaw(topic, json: json)
     }
 
-    /// Publishes already-encoded JSON `data` on `topic`.
+    /// Publishes already-encoded JSON `data` on `topic`; `seq` pins the number (a journal's own sequence),
+    /// which must not go backwards.
     @discardableResult
-    public func publishRaw(_ topic: String, json: Data) -> UInt64 {
+    public func publishRaw(_ topic: String, json: Data, seq pinned: UInt64? = nil) -> UInt64 {
         state.withLock { s in
             var ring = s.rings[topic] ?? Ring()
+            if let pinned { ring.nextSeq = max(ring.nextSeq, pinned) }
             let seq = ring.nextSeq
             ring.nextSeq += 1
             let payload = Self.eventFrame(topic: topic, seq: seq, json: json)

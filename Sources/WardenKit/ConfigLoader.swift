@@ -38,6 +38,27 @@ public enum ConfigLoader {
         "stop_timeout", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
+    /// `engine:` keys, and the keys of its sub-sections.
+    static let engineKeys: Set<String> = [
+        "source", "gamma_url", "clob_url", "replay_file", "cycle", "book_refresh", "discovery_interval",
+        "stale_market_after", "stale_data_after", "request_timeout", "connect_timeout", "filters", "health",
+        "paper", "risk", "strategies", "strategy_errors", "backup_interval", "backups_keep", "equity_interval", "preflight",
+    ]
+    static let engineSections: [String: Set<String>] = [
+        "filters": ["liquidity_min", "volume_min", "end_within_hours", "max_markets"],
+        "health": ["error_rate", "rate_limit_usage", "cooldown"],
+        "paper": ["bankroll", "slippage"],
+        "risk": ["max_drawdown", "daily_loss", "max_exposure_per_market", "max_total_exposure", "max_open_positions",
+                 "loss_streak", "loss_streak_cooldown"],
+        "strategies": ["complement_arb", "near_resolution", "mean_reversion"],
+        "strategy_errors": ["max", "window"],
+        "preflight": ["block", "min_free_percent", "min_fds", "max_clock_skew"],
+    ]
+    static let strategyKeys: [String: Set<String>] = [
+        "complement_arb": ["enabled", "edge", "max_shares"],
+        "near_resolution": ["enabled", "band_low", "band_high", "within_hours", "stake"],
+        "mean_reversion": ["enabled", "window", "z_entry", "take_profit", "stop_loss", "stake"],
+    ]
     static let sectionKeys: [String: Set<String>] = [
         "backoff": ["initial", "max", "multiplier", "jitter"],
         "intensity": ["max_restarts", "window"],
@@ -72,6 +93,7 @@ public enum ConfigLoader {
         var config = WardenConfiguration(file: absolute)
         let programNames = validateShape(tree, reader: reader)
         readSupervisor(into: &config.supervisor, reader)
+        readEngine(into: &config.engine, reader)
         for name in programNames {
             config.programs.append(readProgram(name, tree: tree, reader))
         }
@@ -95,6 +117,18 @@ public enum ConfigLoader {
             switch key {
             case "supervisor":
                 checkKeys(v, path: "supervisor", allowed: supervisorKeys, reader)
+            case "engine":
+                checkKeys(v, path: "engine", allowed: engineKeys, reader)
+                for (sk, sv) in v.mapping ?? [:] {
+                    guard let name = sk.string, let allowed = engineSections[name] else { continue }
+                    checkKeys(sv, path: "engine.\(name)", allowed: allowed, reader)
+                    if name == "strategies" {
+                        for (stk, stv) in sv.mapping ?? [:] {
+                            guard let st = stk.string, let keys = strategyKeys[st] else { continue }
+                            checkKeys(stv, path: "engine.strategies.\(st)", allowed: keys, reader)
+                        }
+                    }
+                }
             case "programs":
                 if case .scalar(let s) = v, s.string.isEmpty || s.string == "null" || s.string == "~" { continue }
                 guard let programs = v.mapping else {
@@ -121,7 +155,7 @@ public enum ConfigLoader {
                     }
                 }
             default:
-                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "programs"]))")
+                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "programs"]))")
             }
         }
         return names
@@ -195,6 +229,68 @@ public enum ConfigLoader {
         r.duration("\(p).tick", in: .milliseconds(1)...(.seconds(1))).map { s.tick = $0 }
         if s.diskCriticalPercent > s.diskWarnPercent {
             r.fail("\(p).disk_critical_percent", "must not exceed disk_warn_percent (\(s.diskWarnPercent))")
+        }
+    }
+
+    private static func readEngine(into e: inout EngineSettings, _ r: StrictReader) {
+        let p = "engine"
+        r.oneOf("\(p).source", EngineSettings.Source.allCases.map(\.rawValue)).map { e.source = EngineSettings.Source(rawValue: $0)! }
+        for (key, path) in [("gamma_url", \EngineSettings.gammaURL), ("clob_url", \EngineSettings.clobURL)] {
+            if let url = r.string("\(p).\(key)") {
+                if url.hasPrefix("http://") || url.hasPrefix("https://") { e[keyPath: path] = url }
+                else { r.fail("\(p).\(key)", "`\(url)` is not an http(s) URL") }
+            }
+        }
+        r.string("\(p).replay_file").map { e.replayFile = $0 }
+        if e.source == .replay && e.replayFile == nil { r.fail("\(p).replay_file", "required when source is replay") }
+        let durations: [(String, WritableKeyPath<EngineSettings, Duration>, ClosedRange<Duration>)] = [
+            ("cycle", \.cycle, .milliseconds(50)...(.seconds(600))),
+            ("book_refresh", \.bookRefresh, .milliseconds(100)...(.seconds(3600))),
+            ("discovery_interval", \.discoveryInterval, .seconds(1)...(.seconds(86400))),
+            ("stale_market_after", \.staleMarketAfter, .milliseconds(100)...(.seconds(86400))),
+            ("stale_data_after", \.staleDataAfter, .milliseconds(100)...(.seconds(86400))),
+            ("request_timeout", \.requestTimeout, .milliseconds(100)...(.seconds(300))),
+            ("connect_timeout", \.connectTimeout, .milliseconds(100)...(.seconds(60))),
+            ("health.cooldown", \.healthCooldown, .seconds(1)...(.seconds(86400))),
+            ("risk.loss_streak_cooldown", \.lossStreakCooldown, .zero...(.seconds(86400 * 7))),
+            ("strategy_errors.window", \.strategyErrorsWindow, .seconds(1)...(.seconds(86400))),
+            ("backup_interval", \.backupInterval, .seconds(1)...(.seconds(86400 * 7))),
+            ("equity_interval", \.equityInterval, .seconds(1)...(.seconds(86400))),
+            ("preflight.max_clock_skew", \.maxClockSkew, .milliseconds(100)...(.seconds(3600))),
+        ]
+        for (key, path, range) in durations { r.duration("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
+        let doubles: [(String, WritableKeyPath<EngineSettings, Double>, ClosedRange<Double>)] = [
+            ("health.error_rate", \.healthErrorRate, 0.01...1), ("health.rate_limit_usage", \.healthRateLimitUsage, 0.1...1),
+            ("paper.bankroll", \.bankroll, 1...1e9), ("paper.slippage", \.slippage, 0...0.5),
+            ("risk.max_drawdown", \.maxDrawdown, 0.01...1), ("risk.daily_loss", \.dailyLoss, 0...1e9),
+            ("risk.max_exposure_per_market", \.maxExposurePerMarket, 0...1e9), ("risk.max_total_exposure", \.maxTotalExposure, 0...1e9),
+            ("strategies.complement_arb.edge", \.arbEdge, 0...0.5), ("strategies.complement_arb.max_shares", \.arbMaxShares, 1...1e7),
+            ("strategies.near_resolution.band_low", \.favouriteBandLow, 0.01...0.99),
+            ("strategies.near_resolution.band_high", \.favouriteBandHigh, 0.01...0.99),
+            ("strategies.near_resolution.within_hours", \.favouriteWithinHours, 0.01...8760),
+            ("strategies.near_resolution.stake", \.favouriteStake, 0.01...1e9),
+            ("strategies.mean_reversion.z_entry", \.mrZEntry, 0.1...10), ("strategies.mean_reversion.take_profit", \.mrTakeProfit, 0.001...0.99),
+            ("strategies.mean_reversion.stop_loss", \.mrStopLoss, 0.001...0.99), ("strategies.mean_reversion.stake", \.mrStake, 0.01...1e9),
+            ("preflight.min_free_percent", \.minFreePercent, 0...100),
+        ]
+        for (key, path, range) in doubles { r.double("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
+        let ints: [(String, WritableKeyPath<EngineSettings, Int>, ClosedRange<Int>)] = [
+            ("filters.max_markets", \.maxMarkets, 1...100_000), ("risk.max_open_positions", \.maxOpenPositions, 1...100_000),
+            ("risk.loss_streak", \.lossStreak, 1...1000), ("strategy_errors.max", \.strategyErrorsMax, 1...10_000),
+            ("strategies.mean_reversion.window", \.mrWindow, 2...10_000), ("backups_keep", \.backupsKeep, 1...1000),
+            ("preflight.min_fds", \.minFDs, 16...1_048_576),
+        ]
+        for (key, path, range) in ints { r.int("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
+        let bools: [(String, WritableKeyPath<EngineSettings, Bool>)] = [
+            ("strategies.complement_arb.enabled", \.complementArb), ("strategies.near_resolution.enabled", \.nearResolution),
+            ("strategies.mean_reversion.enabled", \.meanReversion), ("preflight.block", \.preflightBlocks),
+        ]
+        for (key, path) in bools { r.bool("\(p).\(key)").map { e[keyPath: path] = $0 } }
+        r.double("\(p).filters.liquidity_min", in: 0...1e12).map { e.liquidityMin = $0 }
+        r.double("\(p).filters.volume_min", in: 0...1e12).map { e.volumeMin = $0 }
+        r.double("\(p).filters.end_within_hours", in: 0.01...87600).map { e.endWithinHours = $0 }
+        if e.favouriteBandLow >= e.favouriteBandHigh {
+            r.fail("\(p).strategies.near_resolution.band_low", "must be below band_high (\(e.favouriteBandHigh))")
         }
     }
 

@@ -99,6 +99,7 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// Absolute path of the file it was read from.
     public var file: String
     public var supervisor = SupervisorSettings()
+    public var engine = EngineSettings()
     /// Programs in the order the file lists them.
     public var programs: [ProgramSpec] = []
 

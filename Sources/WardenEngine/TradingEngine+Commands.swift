@@ -1,0 +1,139 @@
+// What engine.sock asks of the engine: its snapshot, positions, history, and operator commands.
+import Foundation
+import WardenCore
+import WardenIPC
+
+extension TradingEngine {
+    public func snapshot(_ now: Date = Date()) -> EngineSnapshot {
+        let m = marks()
+        let reasons = control.reasons.map {
+            ReasonInfo(code: $0.code, source: $0.source.rawValue, effect: $0.effect.rawValue, since: isoString($0.since),
+                       expires_at: $0.expiresAt.map(isoString), message: $0.message, author: $0.author, market_id: $0.marketID)
+        }
+        let age = lastRefreshOK.map { now.timeIntervalSince($0) }
+        let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.secondsValue } ?? false) ? "fresh" : "stale"
+        let data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
+                            markets: markets.count, stale_markets: control.reasons.filter { $0.code == "market_stale" }.count,
+                            rejected_items_total: rejectedItems)
+        let accountInfos = accounts.values.sorted { $0.strategy < $1.strategy }.map { a -> AccountInfo in
+            let equity = a.equity(marks: m)
+            let h = health[a.strategy]
+            let closed = a.wins + a.losses
+            return AccountInfo(strategy: a.strategy, bankroll: Fixed.double(a.bankroll), cash: Fixed.double(a.cash), equity: Fixed.double(equity),
+                               realized_pnl: Fixed.double(a.realizedPnL - a.fees), fees: Fixed.double(a.fees), open_positions: a.openPositions,
+                               fills: a.fills, win_rate: closed > 0 ? Double(a.wins) / Double(closed) : nil,
+                               max_drawdown: Fixed.double(a.maxDrawdown),
+                               return_pct: Double(equity - a.bankroll) / Double(max(a.bankroll, 1)) * 100,
+                               enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason)
+        }
+        let fills = (try? journal?.fillCount()) ?? nil
+        return EngineSnapshot(trading_state: control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
+                              fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },
+                              storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
+                              cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
+    }
+
+    /// One line for STATUS=, e.g. `ACTIVE · data 4s old · 7 open · equity 1012.40`.
+    public func statusLine() -> String {
+        let s = snapshot()
+        let age = s.data.age_s.map { "data \(Int($0))s old" } ?? "no data yet"
+        let open = s.accounts.reduce(0) { $0 + $1.open_positions }
+        let equity = s.accounts.reduce(0.0) { $0 + $1.equity }
+        var line = "\(s.trading_state) · \(age) · \(open) open · equity \(String(format: "%.2f", equity))"
+        if let top = control.reasons.max(by: { $0.effect < $1.effect }), s.trading_state != "ACTIVE" { line += " · \(top.code)" }
+        return line
+    }
+
+    public func positions() -> PositionsResponse {
+        let m = marks()
+        return PositionsResponse(positions: accounts.values.flatMap { a in
+            a.positions.values.map { p in
+                PositionInfo(strategy: a.strategy, market_id: p.marketID, token_id: p.tokenID, shares: Fixed.double(p.shares),
+                             average_price: Fixed.double(p.averagePrice), cost: Fixed.double(p.costBasis), mark: m[p.tokenID].map(Fixed.double))
+            }
+        }.sorted { ($0.strategy, $0.market_id, $0.token_id) < ($1.strategy, $1.market_id, $1.token_id) })
+    }
+
+    public func trades(limit: Int, beforeID: Int64?) throws -> TradesResponse {
+        guard let journal else { throw IPCError(.failed, "journal unusable: no trade history") }
+        let page = try journal.trades(limit: max(1, min(limit, 10_000)), beforeID: beforeID)
+        return TradesResponse(trades: page.rows.map {
+            TradeInfo(id: $0.id, intent_id: $0.intent_id, strategy: $0.strategy, market_id: $0.market_id, token_id: $0.token_id,
+                      side: $0.side, shares: $0.shares, price: $0.price, notional: $0.notional, fee: $0.fee, at: $0.at)
+        }, total: page.total)
+    }
+
+    func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: control.effective.rawValue, message: message) }
+
+    public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
+        let now = Date()
+        control.raise(TradingReason(code: "operator_pause", source: .operator, effect: .PAUSED, since: now,
+                                    expiresAt: expiresIn.map { now.addingTimeInterval($0) }, message: reason, author: author))
+        persistReasons()
+        emit(key: "operator_pause", kind: "paused", severity: "warning", message: "paused by \(author): \(reason)")
+        return reply("paused by \(author)")
+    }
+
+    public func resume(author: String) -> CommandResponse {
+        guard let gone = control.clear("operator_pause") else { return reply("not paused by an operator") }
+        persistReasons()
+        emit(key: "operator_pause", kind: "resumed", severity: "info", message: "resumed by \(author)", duration: Date().timeIntervalSince(gone.since))
+        return reply("resumed by \(author)")
+    }
+
+    public func killSwitch(on: Bool, author: String) -> CommandResponse {
+        toggle(code: "kill_switch", on: on, effect: .PAUSED, author: author, what: "kill switch")
+    }
+
+    public func reduceOnly(on: Bool, author: String) -> CommandResponse {
+        toggle(code: "reduce_only", on: on, effect: .REDUCING, author: author, what: "reduce-only")
+    }
+
+    func toggle(code: String, on: Bool, effect: TradingState, author: String, what: String) -> CommandResponse {
+        let now = Date()
+        if on {
+            control.raise(TradingReason(code: code, source: .operator, effect: effect, since: now, message: "\(what) on", author: author))
+            persistReasons()
+            emit(key: code, kind: "paused", severity: "warning", message: "\(what) turned on by \(author)")
+            return reply("\(what) on")
+        }
+        guard let gone = control.clear(code) else { return reply("\(what) was not on") }
+        persistReasons()
+        emit(key: code, kind: "resumed", severity: "info", message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
+        return reply("\(what) off")
+    }
+
+    /// Clears a drawdown halt and starts measuring drawdown from the current equity.
+    public func haltReset(author: String) -> CommandResponse {
+        guard let gone = control.clear("drawdown") else { return reply("not halted") }
+        let m = marks()
+        for (name, var a) in accounts {
+            a.peakEquity = a.equity(marks: m)
+            accounts[name] = a
+            try? journal?.saveAccount(a, at: Date())
+        }
+        persistReasons()
+        emit(key: "drawdown", kind: "resumed", severity: "warning", message: "halt reset by \(author); peak equity re-based",
+             duration: Date().timeIntervalSince(gone.since))
+        return reply("halt reset by \(author)")
+    }
+
+    /// Sells every position (in one market, or all) at the book, whatever the trading state.
+    public func flatten(marketID: String?, author: String) -> CommandResponse {
+        let now = Date()
+        var sent = 0
+        for a in accounts.values {
+            for p in a.positions.values where p.shares > 0 && (marketID == nil || p.marketID == marketID) {
+                guard let market = markets[p.marketID], let bid = books[p.tokenID]?.bestBid else { continue }
+                let intent = OrderIntent(strategy: a.strategy, marketID: p.marketID, tokenID: p.tokenID, side: .sell, kind: .exit,
+                                         limitPrice: max(market.tickSize, bid - bid % market.tickSize), shares: p.shares,
+                                         reason: "flatten by \(author)")
+                execute(intent, market: market, now: now, operatorAction: true)
+                sent += 1
+            }
+        }
+        emit(key: "flatten", kind: "operator", severity: "warning",
+             message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(sent) positions sent to the book")
+        return reply("\(sent) positions flattened")
+    }
+}

@@ -1,0 +1,500 @@
+// The engine's cycle: data, honesty checks, resolutions, risk, strategies, paper execution, journal, events.
+import Foundation
+import Logging
+import WardenCore
+import WardenHTTP
+import WardenIPC
+import WardenKit
+
+public actor TradingEngine {
+    let settings: EngineSettings
+    let journal: Journal?
+    let source: any MarketDataSource
+    public nonisolated let publisher: EventPublisher
+    let logger: Logger
+    let broker: PaperBroker
+    let strategies: [any Strategy]
+    let limits: RiskLimits
+    let stateDir: String
+
+    var markets: [String: Market] = [:]
+    var books: [String: OrderBook] = [:]
+    var midHistory: [String: [Micros]] = [:]
+    var accounts: [String: Account] = [:]
+    var health: [String: StrategyHealth] = [:]
+    var control = TradingControl()
+    var lastRefreshOK: Date?
+    var lastRefreshFailed: String?
+    var lastBookRefresh: Date?
+    var lastDiscovery: Date?
+    var rejectedItems = 0
+    var dayStart: [String: (day: Int, equity: Micros)] = [:]
+    var cooldownUntil: [String: Date] = [:]
+    var cycles = 0
+    var lastCycleMS = 0.0
+    var lastBackup: Date
+    var lastEquity = Date.distantPast
+    var storageProblem: String?
+    let startedAt = Date()
+
+    public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
+                publisher: EventPublisher, stateDir: String, logger: Logger) {
+        self.settings = settings
+        self.journal = journal
+        self.source = source
+        self.publisher = publisher
+        self.stateDir = stateDir
+        self.logger = logger
+        self.broker = PaperBroker(slippageBound: Fixed.from(settings.slippage) ?? 20_000)
+        var limits = RiskLimits()
+        limits.maxDrawdownFraction = settings.maxDrawdown
+        limits.dailyLossLimit = Fixed.from(settings.dailyLoss) ?? 0
+        limits.maxExposurePerMarket = Fixed.from(settings.maxExposurePerMarket) ?? 0
+        limits.maxTotalExposure = Fixed.from(settings.maxTotalExposure) ?? 0
+        limits.maxOpenPositions = settings.maxOpenPositions
+        limits.lossStreak = settings.lossStreak
+        limits.lossStreakCooldown = settings.lossStreakCooldown.secondsValue
+        self.limits = limits
+        var list: [any Strategy] = []
+        if settings.complementArb {
+            list.append(ComplementArbitrage(edge: Fixed.from(settings.arbEdge)!, maxShares: Fixed.from(settings.arbMaxShares)!))
+        }
+        if settings.nearResolution {
+            list.append(NearResolutionFavorite(band: Fixed.from(settings.favouriteBandLow)!...Fixed.from(settings.favouriteBandHigh)!,
+                                               withinHours: settings.favouriteWithinHours, stake: Fixed.from(settings.favouriteStake)!))
+        }
+        if settings.meanReversion {
+            list.append(MeanReversion(window: settings.mrWindow, zEntry: settings.mrZEntry, takeProfit: Fixed.from(settings.mrTakeProfit)!,
+                                      stopLoss: Fixed.from(settings.mrStopLoss)!, stake: Fixed.from(settings.mrStake)!))
+        }
+        self.strategies = list
+        self.lastBackup = Date()
+        if let journalProblem {
+            control.raise(TradingReason(code: "journal_unusable", source: .degradation, effect: .PAUSED, since: Date(),
+                                        message: "trading refused: \(journalProblem)"))
+        }
+    }
+
+    // MARK: - Start
+
+    /// Loads accounts, persisted reasons and seqs; resolves every intent left open, exactly once.
+    public func recover() throws {
+        let now = Date()
+        let bankroll = Fixed.from(settings.bankroll)!
+        if let journal {
+            accounts = try journal.loadAccounts()
+            for r in try journal.loadReasons() { control.raise(r) }
+            for intent in try journal.openIntents() {
+                try journal.resolveIntent(intent.id, status: "abandoned", note: "engine restarted before the fill was recorded; paper order never executed", at: now)
+                emit(key: "intent_abandoned", kind: "recovery", severity: "warning",
+                     message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
+            }
+            publisher.setNextSeq(EngineTopic.alerts, UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1)
+            publisher.setNextSeq(EngineTopic.trades, UInt64(try journal.lastEventSeq(topic: EngineTopic.trades)) + 1)
+        }
+        for s in strategies where accounts[s.name] == nil {
+            accounts[s.name] = Account(strategy: s.name, bankroll: bankroll)
+        }
+        for s in strategies { health[s.name] = health[s.name] ?? StrategyHealth() }
+    }
+
+    // MARK: - The cycle
+
+    /// One iteration. Every network call inside is bounded by its timeout, so the cycle cannot stall.
+    public func cycle(now: Date = Date()) async {
+        let started = ContinuousClock.now
+        cycles += 1
+        for gone in control.expire(now: now) {
+            emit(key: gone.code, kind: "resumed", severity: "info", message: "\(gone.code) expired: \(gone.message)",
+                 duration: now.timeIntervalSince(gone.since))
+            persistReasons()
+        }
+        probeStorage(now)
+        checkDisk(now)
+        await refreshData(now)
+        assessFreshness(now)
+        assessAPIHealth(now)
+        await settleResolved(now)
+        markAndRisk(now)
+        trade(now)
+        periodic(now)
+        lastCycleMS = (ContinuousClock.now - started).secondsValue * 1000
+        publisher.publish(EngineTopic.state, snapshot(now))
+    }
+
+    func refreshData(_ now: Date) async {
+        if lastDiscovery.map({ now.timeIntervalSince($0) >= settings.discoveryInterval.secondsValue }) ?? true {
+            do {
+                let d = try await source.discover(now: now)
+                countRejected(d.rejected)
+                var fresh: [String: Market] = [:]
+                for m in d.markets { fresh[m.id] = m }
+                for (id, m) in markets where fresh[id] == nil && holds(marketID: id) { fresh[id] = m }  // keep what we hold
+                markets = fresh
+                lastDiscovery = now
+            } catch {
+                dataFailed("market discovery failed: \(error)", now)
+                return
+            }
+        }
+        guard lastBookRefresh.map({ now.timeIntervalSince($0) >= settings.bookRefresh.secondsValue }) ?? true else { return }
+        lastBookRefresh = now
+        let tokens = markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
+        guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
+        do {
+            let r = try await source.books(tokens)
+            countRejected(r.rejected)
+            for b in r.books {
+                books[b.tokenID] = b
+                if let mid = b.mid {
+                    var h = midHistory[b.tokenID] ?? []
+                    h.append(mid)
+                    if h.count > max(settings.mrWindow * 2, 10) { h.removeFirst(h.count - max(settings.mrWindow * 2, 10)) }
+                    midHistory[b.tokenID] = h
+                }
+            }
+            for (id, var m) in markets {
+                // The book's tick and minimum are authoritative over the market listing's.
+                if let b = m.tokens.first.flatMap({ books[$0.tokenID] }) { m.tickSize = b.tickSize; m.minOrderSize = max(m.minOrderSize, b.minOrderSize) }
+                markets[id] = m
+            }
+            lastRefreshOK = now
+            if lastRefreshFailed != nil { lastRefreshFailed = nil }
+        } catch {
+            dataFailed("order book refresh failed: \(error)", now)
+        }
+    }
+
+    func dataFailed(_ message: String, _ now: Date) {
+        if lastRefreshFailed == nil { logger.warning("\(message)") }
+        lastRefreshFailed = message
+    }
+
+    func countRejected(_ r: [Rejection]) {
+        guard !r.isEmpty else { return }
+        rejectedItems += r.count
+        emit(key: "data_rejected", kind: "data", severity: "warning",
+             message: "\(r.count) malformed items rejected (first: \(r[0]))", alert: false)
+    }
+
+    func holds(marketID: String) -> Bool {
+        accounts.values.contains { $0.positions.values.contains { $0.marketID == marketID && $0.shares > 0 } }
+    }
+
+    /// Stale data as a whole pauses entries globally; a stale market pauses entries for it. Never a fallback.
+    func assessFreshness(_ now: Date) {
+        let bound = settings.staleDataAfter.secondsValue
+        let age = lastRefreshOK.map { now.timeIntervalSince($0) } ?? now.timeIntervalSince(startedAt)
+        if age > bound {
+            let since = lastRefreshOK ?? startedAt
+            let why = lastRefreshFailed.map { " (\($0))" } ?? ""
+            if control.raise(TradingReason(code: "data_stale", source: .degradation, effect: .PAUSED, since: since,
+                                           message: "market data stale since \(isoString(since))\(why)")) {
+                emit(key: "data_stale", kind: "paused", severity: "critical",
+                     message: "market data stale since \(isoString(since)); entries paused\(why)")
+            }
+        } else if let gone = control.clear("data_stale") {
+            emit(key: "data_stale", kind: "resumed", severity: "info", message: "market data fresh again; entries resumed",
+                 duration: now.timeIntervalSince(gone.since))
+        }
+        let marketBound = settings.staleMarketAfter.secondsValue
+        for m in markets.values where !m.closed {
+            let times = m.tokens.compactMap { books[$0.tokenID].map { $0.bookTime ?? $0.observedAt } }
+            let oldest = times.min()
+            let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
+            if stale, let oldest {
+                if control.raise(TradingReason(code: "market_stale", source: .degradation, effect: .PAUSED, since: oldest,
+                                               message: "book of market \(m.id) unchanged since \(isoString(oldest))", marketID: m.id)) {
+                    emit(key: "market_stale:\(m.id)", kind: "paused", severity: "warning",
+                         message: "market \(m.id) paused for entries: its book has not moved since \(isoString(oldest))")
+                }
+            } else if let gone = control.clear("market_stale", marketID: m.id) {
+                emit(key: "market_stale:\(m.id)", kind: "resumed", severity: "info", message: "market \(m.id) book fresh again",
+                     duration: now.timeIntervalSince(gone.since))
+            }
+        }
+    }
+
+    /// API health guard: error rate or rate-limit usage over the bounds pauses entries for the cooldown.
+    func assessAPIHealth(_ now: Date) {
+        for h in source.hostStats() where h.requests >= 10 {
+            let bad = h.recentErrorRate >= settings.healthErrorRate || h.rateLimitUsage >= settings.healthRateLimitUsage
+            guard bad else { continue }
+            let why = String(format: "%@: error rate %.0f%%, rate-limit usage %.0f%%", h.host, h.recentErrorRate * 100, h.rateLimitUsage * 100)
+            if control.raise(TradingReason(code: "api_health", source: .degradation, effect: .PAUSED, since: now,
+                                           expiresAt: now.addingTimeInterval(settings.healthCooldown.secondsValue),
+                                           message: "API health guard tripped (\(why)); entries paused for the cooldown")) {
+                emit(key: "api_health", kind: "paused", severity: "warning", message: "API health guard tripped: \(why)")
+            }
+        }
+    }
+
+    /// Settles positions of resolved markets at 1/0, exactly once (account state and journal both refuse twice).
+    func settleResolved(_ now: Date) async {
+        let held = Set(accounts.values.flatMap { $0.positions.values.filter { $0.shares > 0 }.map(\.marketID) })
+        for id in held {
+            var market = markets[id]
+            let ended = market?.endDate.map { $0 <= now } ?? false
+            if market == nil || ended || market?.closed == true || books.isEmpty == false && market.map({ m in m.tokens.allSatisfy { books[$0.tokenID] == nil } }) == true {
+                market = try? await source.market(id: id)
+                if let market { markets[id] = market }
+            }
+            guard let m = market, m.closed, let winner = m.winningTokenID else { continue }
+            for name in accounts.keys.sorted() {
+                guard var a = accounts[name], !a.settledMarkets.contains(id), a.positions.values.contains(where: { $0.marketID == id }) else { continue }
+                do {
+                    let payout = try a.settle(marketID: id, winningTokenID: winner)
+                    try journal?.recordSettlement(strategy: name, marketID: id, winner: winner, payout: payout, account: a, at: now,
+                                                  eventTopic: EngineTopic.activity,
+                                                  event: EngineEvent(key: "settled:\(id)", kind: "settlement", severity: "info",
+                                                                     message: "\(name): market \(id) resolved, paid \(Fixed.text(payout))", at: isoString(now)))
+                    accounts[name] = a
+                    emit(key: "settled:\(id):\(name)", kind: "settlement", severity: "info",
+                         message: "\(name): market \(id) resolved for \(winner); paid \(Fixed.text(payout))", alert: false)
+                } catch {
+                    storageFailed("settlement of \(id) for \(name) not recorded: \(error)", now)
+                }
+            }
+        }
+    }
+
+    func marks() -> [String: Micros] {
+        var out: [String: Micros] = [:]
+        for (t, b) in books { if let bid = b.bestBid { out[t] = bid } }
+        return out
+    }
+
+    func markAndRisk(_ now: Date) {
+        let m = marks()
+        let day = Int(now.timeIntervalSince1970 / 86400)
+        for (name, var a) in accounts {
+            let equity = a.equity(marks: m)
+            a.mark(equity: equity)
+            accounts[name] = a
+            if dayStart[name]?.day != day { dayStart[name] = (day, equity) }
+            if a.consecutiveLosses >= limits.lossStreak, cooldownUntil[name] == nil {
+                cooldownUntil[name] = now.addingTimeInterval(limits.lossStreakCooldown)
+                emit(key: "loss_streak:\(name)", kind: "risk", severity: "warning",
+                     message: "\(name): \(a.consecutiveLosses) losses in a row; entries cool down until \(isoString(cooldownUntil[name]!))")
+            }
+            if let until = cooldownUntil[name], now >= until, a.consecutiveLosses < limits.lossStreak { cooldownUntil[name] = nil }
+        }
+        let total = accounts.values.reduce(Micros(0)) { $0 + $1.equity(marks: m) }
+        let peak = accounts.values.reduce(Micros(0)) { $0 + $1.peakEquity }
+        if RiskGate.drawdownBreached(peak: peak, equity: total, limits: limits), !control.has("drawdown") {
+            let dd = Double(peak - total) / Double(max(peak, 1)) * 100
+            control.raise(TradingReason(code: "drawdown", source: .risk, effect: .HALTED, since: now,
+                                        message: String(format: "drawdown %.1f%% from peak reached the limit %.0f%%; exits only until an operator resets", dd, limits.maxDrawdownFraction * 100)))
+            persistReasons()
+            emit(key: "drawdown", kind: "halted", severity: "critical",
+                 message: String(format: "HALTED: drawdown %.1f%% (equity %@ from peak %@); exits only until `wardenctl halt-reset`", dd, Fixed.text(total), Fixed.text(peak)))
+        }
+    }
+
+    func trade(_ now: Date) {
+        let fresh = settings.staleMarketAfter.secondsValue
+        for strategy in strategies {
+            guard var h = health[strategy.name], !h.isDisabled else { continue }
+            for m in markets.values.sorted(by: { $0.id < $1.id }) where m.active && !m.closed && m.acceptingOrders {
+                let usable = m.tokens.compactMap { t in books[t.tokenID].flatMap { now.timeIntervalSince($0.observedAt) <= fresh ? $0 : nil } }
+                guard usable.count == m.tokens.count else { continue }
+                let snapshot = MarketSnapshot(market: m, books: Dictionary(uniqueKeysWithValues: usable.map { ($0.tokenID, $0) }),
+                                              midHistory: midHistory, now: now)
+                let account = accounts[strategy.name]!
+                let intents: [OrderIntent]
+                do {
+                    intents = try strategy.evaluate(snapshot, positions: account.positions.values.filter { $0.marketID == m.id }, cash: account.cash)
+                } catch {
+                    strategyError(strategy.name, "threw on market \(m.id): \(error)", &h, now)
+                    continue
+                }
+                for intent in intents {
+                    if let problem = IntentValidator.problem(intent, strategy: strategy.name, market: m) {
+                        h.rejectedIntents += 1
+                        strategyError(strategy.name, "invalid intent on market \(m.id): \(problem)", &h, now)
+                        continue
+                    }
+                    execute(intent, market: m, now: now)
+                }
+                if h.isDisabled { break }
+            }
+            health[strategy.name] = h
+        }
+    }
+
+    func strategyError(_ name: String, _ message: String, _ h: inout StrategyHealth, _ now: Date) {
+        logger.warning("strategy \(name) \(message)")
+        if h.record(error: message, at: now, maxErrors: settings.strategyErrorsMax, window: settings.strategyErrorsWindow.secondsValue) {
+            emit(key: "strategy_disabled:\(name)", kind: "strategy", severity: "critical",
+                 message: "strategy \(name) disabled: \(h.disabledReason ?? message); the others go on")
+        } else {
+            emit(key: "strategy_error:\(name)", kind: "strategy", severity: "warning", message: "strategy \(name) \(message)", alert: false)
+        }
+    }
+
+    /// Trading state, risk, write-ahead intent, paper fill, one journal transaction; in that order.
+    func execute(_ intent: OrderIntent, market: Market, now: Date, operatorAction: Bool = false) {
+        if !operatorAction, let blocked = control.blocking(intent.kind, marketID: intent.marketID) {
+            _ = blocked
+            return
+        }
+        guard let journal else { return }
+        guard var account = accounts[intent.strategy] else { return }
+        if !operatorAction {
+            let equity = account.equity(marks: marks())
+            if case .reject(let why) = RiskGate.check(intent, account: account, limits: limits, dayStartEquity: dayStart[intent.strategy]?.equity ?? equity,
+                                                     equity: equity, cooldownUntil: cooldownUntil[intent.strategy], now: now) {
+                emit(key: "risk_rejected:\(intent.strategy)", kind: "risk", severity: "info", message: "\(intent.strategy): \(why)", alert: false)
+                return
+            }
+        }
+        guard let book = books[intent.tokenID] else { return }
+        do {
+            try journal.recordIntent(intent, at: now)
+        } catch {
+            storageFailed("intent not written ahead, so not executed: \(error)", now)
+            return
+        }
+        switch broker.execute(intent, market: market, book: book, at: now) {
+        case .filled(let fill), .partial(let fill, _):
+            do {
+                try account.apply(fill)
+            } catch {
+                try? journal.resolveIntent(intent.id, status: "rejected", note: "\(error)", at: now)
+                return
+            }
+            let trade = TradeInfo(id: 0, intent_id: fill.intentID, strategy: fill.strategy, market_id: fill.marketID, token_id: fill.tokenID,
+                                  side: fill.side.rawValue, shares: Fixed.text(fill.shares, decimals: 6),
+                                  price: Fixed.text(fill.averagePrice, decimals: 6), notional: Fixed.text(fill.notional, decimals: 6),
+                                  fee: Fixed.text(fill.fee, decimals: 6), at: now.timeIntervalSince1970)
+            do {
+                let seq = try journal.recordFill(fill, account: account, status: fill.shares == intent.shares ? "filled" : "partial",
+                                                 eventTopic: EngineTopic.trades, event: trade)
+                accounts[intent.strategy] = account
+                publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
+                emit(key: "fill:\(fill.intentID)", kind: "fill", severity: "info",
+                     message: "\(fill.strategy) \(fill.side.rawValue) \(Fixed.text(fill.shares)) of \(fill.tokenID) (market \(fill.marketID)) at \(Fixed.text(fill.averagePrice, decimals: 4)): \(intent.reason)")
+            } catch {
+                storageFailed("fill not recorded (the paper order is void): \(error)", now)
+            }
+        case .rejected(let reason):
+            do {
+                try journal.resolveIntent(intent.id, status: "rejected", note: reason, at: now)
+            } catch {
+                storageFailed("rejection not recorded: \(error)", now)
+            }
+            emit(key: "order_rejected:\(intent.strategy)", kind: "order", severity: "info", message: "\(intent.strategy): order rejected: \(reason)", alert: false)
+        }
+    }
+
+    // MARK: - Storage and disk
+
+    func storageFailed(_ message: String, _ now: Date) {
+        logger.error("storage: \(message)")
+        storageProblem = message
+        if control.raise(TradingReason(code: "storage_degraded", source: .degradation, effect: .PAUSED, since: now,
+                                       message: "storage failing; entries paused: \(message)")) {
+            emit(key: "storage_degraded", kind: "paused", severity: "critical", message: "storage degraded; entries paused: \(message)")
+        }
+    }
+
+    func probeStorage(_ now: Date) {
+        guard control.has("storage_degraded"), let journal else { return }
+        do {
+            try journal.appendEvent(topic: EngineTopic.activity, at: now,
+                                    EngineEvent(key: "storage_probe", kind: "storage", severity: "info", message: "storage probe", at: isoString(now)))
+            storageProblem = nil
+            if let gone = control.clear("storage_degraded") {
+                emit(key: "storage_degraded", kind: "resumed", severity: "info", message: "storage writable again; entries resumed",
+                     duration: now.timeIntervalSince(gone.since))
+            }
+        } catch {
+            storageProblem = "\(error)"
+        }
+    }
+
+    func checkDisk(_ now: Date) {
+        var s = statvfs()
+        guard statvfs(stateDir, &s) == 0, s.f_blocks > 0 else { return }
+        let free = min(Double(s.f_bavail) / Double(s.f_blocks), s.f_files > 0 ? Double(s.f_favail) / Double(s.f_files) : 1) * 100
+        if free < settings.minFreePercent {
+            if control.raise(TradingReason(code: "disk_low", source: .degradation, effect: .PAUSED, since: now,
+                                           message: String(format: "%.1f%% free in %@, below %.0f%%; entries paused", free, stateDir, settings.minFreePercent))) {
+                emit(key: "disk_low", kind: "paused", severity: "critical",
+                     message: String(format: "disk nearly full (%.1f%% free in %@); entries paused before writes fail", free, stateDir))
+            }
+        } else if let gone = control.clear("disk_low") {
+            emit(key: "disk_low", kind: "resumed", severity: "info", message: String(format: "disk space back (%.1f%% free)", free),
+                 duration: now.timeIntervalSince(gone.since))
+        }
+    }
+
+    func periodic(_ now: Date) {
+        guard let journal, storageProblem == nil else { return }
+        if now.timeIntervalSince(lastEquity) >= settings.equityInterval.secondsValue {
+            lastEquity = now
+            let m = marks()
+            do {
+                try journal.recordEquity(accounts.values.map { ($0.strategy, $0.equity(marks: m)) }, at: now)
+            } catch {
+                storageFailed("equity not recorded: \(error)", now)
+            }
+        }
+        if now.timeIntervalSince(lastBackup) >= settings.backupInterval.secondsValue {
+            lastBackup = now
+            do {
+                let path = try journal.backup(at: now, keep: settings.backupsKeep)
+                emit(key: "backup", kind: "backup", severity: "info", message: "journal backed up to \(path)", alert: false)
+            } catch {
+                emit(key: "backup_failed", kind: "storage", severity: "warning", message: "journal backup failed: \(error)")
+            }
+        }
+    }
+
+    // MARK: - Events
+
+    /// Records and publishes an activity item; alerts are also persisted on the `alerts` topic with their seq.
+    func emit(key: String, kind: String, severity: String, message: String, duration: Double? = nil, alert: Bool = true) {
+        let now = Date()
+        let event = EngineEvent(key: key, kind: kind, severity: severity, message: message, at: isoString(now), duration_s: duration)
+        publisher.publish(EngineTopic.activity, event)
+        guard alert else { return }
+        var seq: UInt64?
+        if let journal, storageProblem == nil || key == "storage_degraded" {
+            seq = (try? journal.appendEvent(topic: EngineTopic.alerts, at: now, event)).map(UInt64.init)
+        }
+        publishEncoded(EngineTopic.alerts, event, seq: seq)
+        switch severity {
+        case "critical": logger.critical("\(message)", metadata: ["key": "\(key)"])
+        case "warning": logger.warning("\(message)", metadata: ["key": "\(key)"])
+        default: logger.info("\(message)", metadata: ["key": "\(key)"])
+        }
+    }
+
+    func publishEncoded<T: Encodable>(_ topic: String, _ value: T, seq: UInt64?) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        guard let data = try? e.encode(value) else { return }
+        publisher.publishRaw(topic, json: data, seq: seq)
+    }
+
+    func persistReasons() {
+        guard let journal else { return }
+        var durable = TradingControl()
+        for r in control.reasons where r.source != .degradation { durable.raise(r) }
+        do { try journal.saveReasons(durable) } catch { storageFailed("operator and risk reasons not saved: \(error)", Date()) }
+    }
+}
+
+extension Duration {
+    var secondsValue: Double {
+        let (s, a) = components
+        return Double(s) + Double(a) / 1e18
+    }
+}
+
+func isoString(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: d)
+}

@@ -1,0 +1,168 @@
+// Messages of engine.sock: snapshot, streams (state, activity, trades, alerts), history, commands.
+
+public enum EngineTopic {
+    public static let state = "state"
+    public static let activity = "activity"
+    public static let trades = "trades"
+    public static let alerts = "alerts"
+}
+
+public struct ReasonInfo: Codable, Sendable, Equatable {
+    public var code: String
+    public var source: String
+    public var effect: String
+    public var since: String
+    public var expires_at: String?
+    public var message: String
+    public var author: String?
+    public var market_id: String?
+    public init(code: String, source: String, effect: String, since: String, expires_at: String?, message: String, author: String?, market_id: String?) {
+        self.code = code; self.source = source; self.effect = effect; self.since = since; self.expires_at = expires_at
+        self.message = message; self.author = author; self.market_id = market_id
+    }
+}
+
+public struct DataInfo: Codable, Sendable, Equatable {
+    public var source: String
+    /// fresh | stale | down
+    public var status: String
+    public var last_refresh_at: String?
+    public var age_s: Double?
+    public var markets: Int
+    public var stale_markets: Int
+    public var rejected_items_total: Int
+    public init(source: String, status: String, last_refresh_at: String?, age_s: Double?, markets: Int, stale_markets: Int, rejected_items_total: Int) {
+        self.source = source; self.status = status; self.last_refresh_at = last_refresh_at; self.age_s = age_s
+        self.markets = markets; self.stale_markets = stale_markets; self.rejected_items_total = rejected_items_total
+    }
+}
+
+public struct AccountInfo: Codable, Sendable, Equatable {
+    public var strategy: String
+    public var bankroll: Double
+    public var cash: Double
+    public var equity: Double
+    public var realized_pnl: Double
+    public var fees: Double
+    public var open_positions: Int
+    public var fills: Int
+    public var win_rate: Double?
+    public var max_drawdown: Double
+    public var return_pct: Double
+    public var enabled: Bool
+    public var disabled_reason: String?
+    public init(strategy: String, bankroll: Double, cash: Double, equity: Double, realized_pnl: Double, fees: Double, open_positions: Int,
+                fills: Int, win_rate: Double?, max_drawdown: Double, return_pct: Double, enabled: Bool, disabled_reason: String?) {
+        self.strategy = strategy; self.bankroll = bankroll; self.cash = cash; self.equity = equity; self.realized_pnl = realized_pnl
+        self.fees = fees; self.open_positions = open_positions; self.fills = fills; self.win_rate = win_rate
+        self.max_drawdown = max_drawdown; self.return_pct = return_pct; self.enabled = enabled; self.disabled_reason = disabled_reason
+    }
+}
+
+public struct EngineSnapshot: Codable, Sendable {
+    public var trading_state: String
+    public var reasons: [ReasonInfo]
+    public var data: DataInfo
+    public var accounts: [AccountInfo]
+    public var fills_total: Int
+    public var storage: String
+    public var cycles: Int
+    public var last_cycle_ms: Double
+    public var at: String
+    public init(trading_state: String, reasons: [ReasonInfo], data: DataInfo, accounts: [AccountInfo], fills_total: Int,
+                storage: String, cycles: Int, last_cycle_ms: Double, at: String) {
+        self.trading_state = trading_state; self.reasons = reasons; self.data = data; self.accounts = accounts
+        self.fills_total = fills_total; self.storage = storage; self.cycles = cycles; self.last_cycle_ms = last_cycle_ms; self.at = at
+    }
+}
+
+/// An alert or activity item. `key` is stable per condition so a notifier can coalesce and pair recoveries.
+public struct EngineEvent: Codable, Sendable, Equatable {
+    public var key: String
+    public var kind: String
+    public var severity: String
+    public var message: String
+    public var at: String
+    /// For a recovery: how long the condition lasted.
+    public var duration_s: Double?
+    public init(key: String, kind: String, severity: String, message: String, at: String, duration_s: Double? = nil) {
+        self.key = key; self.kind = kind; self.severity = severity; self.message = message; self.at = at; self.duration_s = duration_s
+    }
+}
+
+public struct PositionInfo: Codable, Sendable, Equatable {
+    public var strategy: String
+    public var market_id: String
+    public var token_id: String
+    public var shares: Double
+    public var average_price: Double
+    public var cost: Double
+    public var mark: Double?
+    public init(strategy: String, market_id: String, token_id: String, shares: Double, average_price: Double, cost: Double, mark: Double?) {
+        self.strategy = strategy; self.market_id = market_id; self.token_id = token_id; self.shares = shares
+        self.average_price = average_price; self.cost = cost; self.mark = mark
+    }
+}
+
+public struct PositionsResponse: Codable, Sendable { public var positions: [PositionInfo]; public init(positions: [PositionInfo]) { self.positions = positions } }
+
+public struct TradeInfo: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var intent_id: String
+    public var strategy: String
+    public var market_id: String
+    public var token_id: String
+    public var side: String
+    public var shares: String
+    public var price: String
+    public var notional: String
+    public var fee: String
+    public var at: Double
+    public init(id: Int64, intent_id: String, strategy: String, market_id: String, token_id: String, side: String, shares: String,
+                price: String, notional: String, fee: String, at: Double) {
+        self.id = id; self.intent_id = intent_id; self.strategy = strategy; self.market_id = market_id; self.token_id = token_id
+        self.side = side; self.shares = shares; self.price = price; self.notional = notional; self.fee = fee; self.at = at
+    }
+}
+
+public struct TradesRequest: Codable, Sendable {
+    public var limit: Int
+    public var before_id: Int64?
+    public init(limit: Int, before_id: Int64? = nil) { self.limit = limit; self.before_id = before_id }
+}
+
+public struct TradesResponse: Codable, Sendable {
+    public var trades: [TradeInfo]
+    public var total: Int
+    public init(trades: [TradeInfo], total: Int) { self.trades = trades; self.total = total }
+}
+
+public struct PauseRequest: Codable, Sendable {
+    public var reason: String
+    public var author: String
+    public var expires_in_s: Double?
+    public init(reason: String, author: String, expires_in_s: Double? = nil) { self.reason = reason; self.author = author; self.expires_in_s = expires_in_s }
+}
+
+public struct SwitchRequest: Codable, Sendable {
+    public var on: Bool
+    public var author: String
+    public init(on: Bool, author: String) { self.on = on; self.author = author }
+}
+
+public struct AuthorRequest: Codable, Sendable {
+    public var author: String
+    public init(author: String) { self.author = author }
+}
+
+public struct FlattenRequest: Codable, Sendable {
+    public var market_id: String?
+    public var author: String
+    public init(market_id: String?, author: String) { self.market_id = market_id; self.author = author }
+}
+
+public struct CommandResponse: Codable, Sendable {
+    public var trading_state: String
+    public var message: String
+    public init(trading_state: String, message: String) { self.trading_state = trading_state; self.message = message }
+}

@@ -1,0 +1,57 @@
+// The engine's section of warden.yaml (`engine:`), with defaults; read strictly by ConfigLoader.
+
+public struct EngineSettings: Sendable, Equatable {
+    public enum Source: String, Sendable, CaseIterable { case live, replay }
+    public var source: Source = .live
+    public var gammaURL = "https://gamma-api.polymarket.com"
+    public var clobURL = "https://clob.polymarket.com"
+    /// Recorded books (JSON lines) for `source: replay`.
+    public var replayFile: String?
+    public var cycle: Duration = .seconds(2)
+    public var bookRefresh: Duration = .seconds(5)
+    public var discoveryInterval: Duration = .seconds(600)
+    public var staleMarketAfter: Duration = .seconds(60)
+    public var staleDataAfter: Duration = .seconds(30)
+    public var requestTimeout: Duration = .seconds(10)
+    public var connectTimeout: Duration = .seconds(3)
+    public var liquidityMin: Double?
+    public var volumeMin: Double?
+    public var endWithinHours: Double?
+    public var maxMarkets = 200
+    public var healthErrorRate = 0.2
+    public var healthRateLimitUsage = 0.9
+    public var healthCooldown: Duration = .seconds(300)
+    public var bankroll = 1000.0
+    public var slippage = 0.02
+    public var maxDrawdown = 0.2
+    public var dailyLoss = 100.0
+    public var maxExposurePerMarket = 200.0
+    public var maxTotalExposure = 800.0
+    public var maxOpenPositions = 20
+    public var lossStreak = 3
+    public var lossStreakCooldown: Duration = .seconds(3600)
+    public var strategyErrorsMax = 5
+    public var strategyErrorsWindow: Duration = .seconds(600)
+    public var complementArb = true
+    public var arbEdge = 0.01
+    public var arbMaxShares = 200.0
+    public var nearResolution = true
+    public var favouriteBandLow = 0.90
+    public var favouriteBandHigh = 0.98
+    public var favouriteWithinHours = 24.0
+    public var favouriteStake = 50.0
+    public var meanReversion = true
+    public var mrWindow = 30
+    public var mrZEntry = 2.0
+    public var mrTakeProfit = 0.03
+    public var mrStopLoss = 0.05
+    public var mrStake = 25.0
+    public var backupInterval: Duration = .seconds(3600)
+    public var backupsKeep = 5
+    public var equityInterval: Duration = .seconds(60)
+    public var preflightBlocks = true
+    public var minFreePercent = 5.0
+    public var minFDs = 1024
+    public var maxClockSkew: Duration = .seconds(5)
+    public init() {}
+}
