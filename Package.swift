@@ -37,6 +37,7 @@ let package = Package(
                 "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -94,6 +95,22 @@ let package = Package(
             name: "wardenctl",
             dependencies: [
                 "WardenIPC", "WardenKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "warden-engine",
+            dependencies: [
+                "WardenEngine", "WardenKit", "WardenIPC", "WardenHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "warden-fakes",
+            dependencies: [
+                "WardenFakes", "WardenKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

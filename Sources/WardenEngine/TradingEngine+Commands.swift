@@ -137,3 +137,10 @@ extension TradingEngine {
         return reply("\(sent) positions flattened")
     }
 }
+
+extension TradingEngine {
+    /// An alert from outside the cycle (start-up facts such as a fresh journal).
+    public func note(key: String, message: String) {
+        emit(key: key, kind: "startup", severity: "warning", message: message)
+    }
+}

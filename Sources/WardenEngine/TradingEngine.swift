@@ -28,6 +28,8 @@ public actor TradingEngine {
     var lastBookRefresh: Date?
     var lastDiscovery: Date?
     var rejectedItems = 0
+    /// Tokens the latest book refresh returned; a held market whose tokens are missing is looked up.
+    var lastBookTokens: Set<String> = []
     var dayStart: [String: (day: Int, equity: Micros)] = [:]
     var cooldownUntil: [String: Date] = [:]
     var cycles = 0
@@ -144,6 +146,7 @@ public actor TradingEngine {
         do {
             let r = try await source.books(tokens)
             countRejected(r.rejected)
+            lastBookTokens = Set(r.books.map(\.tokenID))
             for b in r.books {
                 books[b.tokenID] = b
                 if let mid = b.mid {
@@ -235,7 +238,8 @@ public actor TradingEngine {
         for id in held {
             var market = markets[id]
             let ended = market?.endDate.map { $0 <= now } ?? false
-            if market == nil || ended || market?.closed == true || books.isEmpty == false && market.map({ m in m.tokens.allSatisfy { books[$0.tokenID] == nil } }) == true {
+            let missing = market.map { m in m.tokens.allSatisfy { !lastBookTokens.contains($0.tokenID) } } ?? true
+            if market == nil || ended || market?.closed == true || (lastRefreshFailed == nil && missing) {
                 market = try? await source.market(id: id)
                 if let market { markets[id] = market }
             }

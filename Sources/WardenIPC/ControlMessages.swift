@@ -71,6 +71,8 @@ public struct StatusResponse: Codable, Sendable {
     public var supervisor: SupervisorInfo
     public var programs: [ProgramStatus]
     public var storage: StorageInfo?
+    /// Present when an `engine` program is configured.
+    public var engine: EngineStatus?
     public init(supervisor: SupervisorInfo, programs: [ProgramStatus], storage: StorageInfo?) {
         self.supervisor = supervisor; self.programs = programs; self.storage = storage
     }

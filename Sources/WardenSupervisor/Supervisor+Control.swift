@@ -118,13 +118,28 @@ extension Supervisor {
     }
 }
 
-/// Routes control.sock requests to the supervisor.
+/// Routes control.sock requests to the supervisor; `engine.*` requests are forwarded to engine.sock.
 public struct ControlHandler: IPCRequestHandler {
     let supervisor: Supervisor
     let socketStats: IPCStatsCounter
-    public init(supervisor: Supervisor, socketStats: IPCStatsCounter) {
+    let engine: IPCClient?
+    public init(supervisor: Supervisor, socketStats: IPCStatsCounter, engine: IPCClient? = nil) {
         self.supervisor = supervisor
         self.socketStats = socketStats
+        self.engine = engine
+    }
+
+    /// The engine's snapshot, or why it cannot be had; never old numbers presented as current.
+    func engineStatus() async -> EngineStatus? {
+        guard let engine else { return nil }
+        guard engine.isConnected else {
+            return EngineStatus(reachable: false, error: "engine.sock not connected\(engine.lastError.map { ": \($0)" } ?? "")")
+        }
+        do {
+            return EngineStatus(reachable: true, snapshot: try await engine.call("snapshot", Empty(), as: EngineSnapshot.self, timeout: .seconds(2)))
+        } catch {
+            return EngineStatus(reachable: false, error: "\(error)")
+        }
     }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
@@ -133,7 +148,17 @@ public struct ControlHandler: IPCRequestHandler {
         case "status":
             var s = await supervisor.status()
             s.supervisor.control_socket = socketStats.snapshot
+            s.engine = await engineStatus()
             return s
+        case let type where type.hasPrefix("engine."):
+            guard let engine else { throw IPCError(.notFound, "no `engine` program is configured") }
+            guard engine.isConnected else {
+                throw IPCError(.unreachable, "the engine is not reachable on engine.sock\(engine.lastError.map { " (\($0))" } ?? "")")
+            }
+            let body = try frame.body(as: JSONValue.self)
+            let answer = try await engine.request(String(type.dropFirst("engine.".count)), body,
+                                                  timeout: .milliseconds(Int64(frame.head.deadline_ms ?? 10_000)))
+            return try answer.body(as: JSONValue.self)
         case "start", "stop", "restart":
             let req = try frame.body(as: ProgramRequest.self)
             return try await supervisor.control(frame.head.type, program: req.program, by: who)

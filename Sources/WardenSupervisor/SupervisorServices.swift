@@ -84,3 +84,16 @@ public struct ReloadSignalService: Service {
         }
     }
 }
+
+/// Keeps a client link (the engine's socket) connected until graceful shutdown; nothing when absent.
+public struct ClientLinkService: Service {
+    let client: IPCClient?
+    public init(client: IPCClient?) { self.client = client }
+    public func run() async throws {
+        guard let client else {
+            try await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown { await client.run() }
+    }
+}

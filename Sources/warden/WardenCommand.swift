@@ -73,8 +73,12 @@ struct WardenCommand: AsyncParsableCommand {
         }
         receiver.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) })
         let socketStats = IPCStatsCounter()
+        // A configured `engine` program gets a standing link for status and forwarded commands.
+        let engineLink = cfg.program(named: "engine") == nil ? nil
+            : IPCClient(path: paths.runtimeDir + "/engine.sock", role: "supervisor", logger: logger,
+                        backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
         let server = IPCServer(path: paths.controlSocket, role: "control",
-                               handler: ControlHandler(supervisor: supervisor, socketStats: socketStats),
+                               handler: ControlHandler(supervisor: supervisor, socketStats: socketStats, engine: engineLink),
                                publisher: supervisor.publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) },
                                stats: socketStats, logger: logger)
         let main = SupervisorService(supervisor: supervisor)
@@ -84,6 +88,7 @@ struct WardenCommand: AsyncParsableCommand {
                 ControlSocketService(server: server),
                 SupervisorInputService(supervisor: supervisor, inputs: inputs),
                 ReloadSignalService(supervisor: supervisor, logger: logger),
+                ClientLinkService(client: engineLink),
                 main,
             ], logger: logger)
         } catch {

@@ -23,6 +23,16 @@ enum StatusTable {
             out += String(format: "state dir %@ · %.1f%% space, %.1f%% inodes free (measured %@ ago)\n",
                           st.path, st.free_percent, st.free_inodes_percent, age(st.measured_age_s))
         }
+        if let e = s.engine {
+            if e.reachable {
+                out += "trading \(e.trading_state ?? "?") · data \(e.data?.status ?? "?")\(e.data?.age_s.map { String(format: " (%.0fs old)", $0) } ?? "") · \(e.fills_total ?? 0) fills · storage \(e.storage ?? "?") (as of \(e.snapshot_at ?? "?"))\n"
+                for r in e.reasons ?? [] {
+                    out += "  \(r.effect) \(r.code)\(r.market_id.map { " [market \($0)]" } ?? ""): \(r.message) (since \(r.since)\(r.author.map { ", by \($0)" } ?? ""))\n"
+                }
+            } else {
+                out += "ENGINE UNREACHABLE: \(e.error ?? "unknown") — no trading figures shown\n"
+            }
+        }
         if s.programs.isEmpty { return out + "no programs configured" }
         var rows = [["PROGRAM", "STATE", "PID", "UPTIME", "RESTARTS", "HEARTBEAT", "RSS", "FDS", "DETAIL"]]
         for p in s.programs {

@@ -91,6 +91,8 @@ struct WardenCtl: AsyncParsableCommand {
         discussion: "Exit codes: 0 ok, 1 failed, 2 usage error, 3 supervisor unreachable.",
         version: wardenVersion,
         subcommands: [Status.self, Start.self, Stop.self, Restart.self, Logs.self, Events.self,
+                      Pause.self, Resume.self, KillSwitch.self, ReduceOnly.self, HaltReset.self, Flatten.self,
+                      Positions.self, Trades.self, Strategies.self, PreflightCmd.self,
                       Reload.self, Shutdown.self, Version.self])
 
     /// Moves common options written before the subcommand (`wardenctl --json status`) after it.

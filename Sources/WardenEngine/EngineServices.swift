@@ -1,0 +1,103 @@
+// The engine process's services: the cycle loop (which alone heartbeats) and engine.sock.
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenIPC
+import WardenKit
+
+/// Runs a cycle every `cycle`; WATCHDOG=1 and STATUS= follow each completed cycle, so a stuck cycle stops them.
+public struct EngineLoopService: Service {
+    let engine: TradingEngine
+    let interval: Duration
+    let notifier = SystemdNotifier()
+    let logger: Logger
+
+    public init(engine: TradingEngine, interval: Duration, logger: Logger) {
+        self.engine = engine
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var readySent = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let started = ContinuousClock.now
+            await engine.cycle()
+            let status = await engine.statusLine()
+            do {
+                if !readySent {
+                    try notifier.ready(status: status)
+                    readySent = true
+                }
+                try notifier.watchdog()
+                try notifier.status(status)
+            } catch {
+                logger.error("sd_notify to the supervisor failed", metadata: ["error": "\(error)"])
+            }
+            let spent = ContinuousClock.now - started
+            if spent < interval {
+                try? await Task.sleep(for: interval - spent)
+            }
+        }
+        try? notifier.stopping()
+    }
+}
+
+/// Serves engine.sock until graceful shutdown.
+public struct EngineSocketService: Service {
+    let server: IPCServer
+    public init(server: IPCServer) { self.server = server }
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await server.run() }
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            throw error
+        }
+    }
+}
+
+/// Routes engine.sock requests.
+public struct EngineHandler: IPCRequestHandler {
+    let engine: TradingEngine
+    public init(engine: TradingEngine) { self.engine = engine }
+
+    public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
+        switch frame.head.type {
+        case "snapshot": return await engine.snapshot()
+        case "positions": return await engine.positions()
+        case "trades":
+            let r = try frame.body(as: TradesRequest.self)
+            return try await engine.trades(limit: r.limit, beforeID: r.before_id)
+        case "pause":
+            let r = try frame.body(as: PauseRequest.self)
+            guard !r.reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw IPCError(.invalid, "a pause needs a reason") }
+            return await engine.pause(reason: r.reason, author: r.author, expiresIn: r.expires_in_s)
+        case "resume": return await engine.resume(author: try frame.body(as: AuthorRequest.self).author)
+        case "kill_switch":
+            let r = try frame.body(as: SwitchRequest.self)
+            return await engine.killSwitch(on: r.on, author: r.author)
+        case "reduce_only":
+            let r = try frame.body(as: SwitchRequest.self)
+            return await engine.reduceOnly(on: r.on, author: r.author)
+        case "halt_reset": return await engine.haltReset(author: try frame.body(as: AuthorRequest.self).author)
+        case "flatten":
+            let r = try frame.body(as: FlattenRequest.self)
+            return await engine.flatten(marketID: r.market_id, author: r.author)
+        default:
+            throw IPCError(.unknownType, "unknown request `\(frame.head.type)` on engine.sock")
+        }
+    }
+}
+
+extension TradingEngine {
+    /// Puts the newest persisted alerts back on the stream so a subscriber can resume from its stored seq.
+    public func replayPersistedAlerts(retain: Int) throws {
+        guard let journal else { return }
+        let last = try journal.lastEventSeq(topic: EngineTopic.alerts)
+        let rows = try journal.events(topic: EngineTopic.alerts, after: max(0, last - Int64(retain)), limit: retain)
+        if let first = rows.first { publisher.setNextSeq(EngineTopic.alerts, UInt64(first.seq)) }
+        for r in rows { publisher.publishRaw(EngineTopic.alerts, json: Data(r.payload.utf8), seq: UInt64(r.seq)) }
+        if rows.isEmpty { publisher.setNextSeq(EngineTopic.alerts, UInt64(last) + 1) }
+    }
+}

@@ -1,0 +1,117 @@
+// `warden-engine`: the trading engine process (run by warden), and its preflight.
+import ArgumentParser
+import Foundation
+import Logging
+import WardenEngine
+import WardenHTTP
+import WardenIPC
+import WardenKit
+
+@main
+struct EngineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warden-engine", abstract: "Warden's trading engine (paper trading on live or replayed market data).",
+        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self], defaultSubcommand: Run.self)
+}
+
+struct CommonEngineOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, as set by warden).")
+    var config: String?
+
+    func load() async throws -> (WardenConfiguration, WardenPaths) {
+        let path = config ?? WardenPaths.defaultConfigFile()
+        do {
+            let cfg = try await ConfigLoader.load(path: path)
+            return (cfg, WardenPaths.resolve(cfg))
+        } catch {
+            FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+}
+
+struct PreflightCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "preflight", abstract: "Check what must hold before trading; exit 1 on a failure (unless configured to warn only).")
+    @OptionGroup var options: CommonEngineOptions
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let (cfg, paths) = try await options.load()
+        let checks = await Preflight.run(config: cfg, paths: paths)
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(checks), as: UTF8.self))
+        } else {
+            for c in checks { print("\(c.outcome.rawValue.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) \(c.name): \(c.detail)") }
+        }
+        let failed = checks.filter { $0.outcome == .fail }
+        if !failed.isEmpty {
+            let names = failed.map(\.name).joined(separator: ", ")
+            if cfg.engine.preflightBlocks {
+                FileHandle.standardError.write(Data("preflight failed: \(names)\n".utf8))
+                throw ExitCode(1)
+            }
+            FileHandle.standardError.write(Data("preflight failed (warn only): \(names)\n".utf8))
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the engine (the default).")
+    @OptionGroup var options: CommonEngineOptions
+
+    func run() async throws {
+        ParentDeath.arm()
+        let (cfg, paths) = try await options.load()
+        WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
+        let logger = Logger(label: "engine")
+        try paths.createDirectories()
+        let e = cfg.engine
+        guard e.source == .live else {
+            FileHandle.standardError.write(Data("warden-engine: source `replay` is configured but not built yet; refusing to start rather than trade on anything else\n".utf8))
+            throw ExitCode(78)
+        }
+        var journal: Journal?
+        var journalProblem: String?
+        let dbPath = paths.stateDir + "/engine.db"
+        var freshJournal = false
+        do {
+            let (j, report) = try Journal.open(path: dbPath, backupsDir: paths.stateDir + "/backups")
+            journal = j
+            freshJournal = report.createdFresh
+        } catch {
+            journalProblem = "\(error)"
+            logger.critical("journal unusable; trading refused", metadata: ["error": "\(error)"])
+        }
+        let gammaHost = URLComponents(string: e.gammaURL)?.host ?? ""
+        let clobHost = URLComponents(string: e.clobURL)?.host ?? ""
+        var breaker = CircuitBreaker.Settings()
+        breaker.openSeconds = min(60, max(2, e.staleDataAfter.components.seconds == 0 ? 5 : Double(e.staleDataAfter.components.seconds)))
+        let http = HTTPClient(limits: PolymarketClient.documentedLimits(gammaHost: gammaHost, clobHost: clobHost), breaker: breaker)
+        var filters = MarketFilters()
+        filters.liquidityMin = e.liquidityMin
+        filters.volumeMin = e.volumeMin
+        filters.endWithinHours = e.endWithinHours
+        filters.maxMarkets = e.maxMarkets
+        let source = LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
+                                                             timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)
+        let publisher = EventPublisher(retainPerTopic: 5000)
+        let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
+                                   publisher: publisher, stateDir: paths.stateDir, logger: logger)
+        do {
+            try await engine.recover()
+            try await engine.replayPersistedAlerts(retain: 5000)
+        } catch {
+            logger.critical("recovery failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        if freshJournal {
+            await engine.note(key: "journal_created", message: "no journal at \(dbPath): started a fresh one")
+        }
+        let server = IPCServer(path: paths.runtimeDir + "/engine.sock", role: "engine", handler: EngineHandler(engine: engine),
+                               publisher: publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) }, logger: logger)
+        try await ProcessBootstrap.run([EngineSocketService(server: server),
+                                        EngineLoopService(engine: engine, interval: e.cycle, logger: logger)], logger: logger)
+    }
+}

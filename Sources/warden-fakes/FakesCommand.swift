@@ -1,0 +1,30 @@
+// `warden-fakes`: the loopback fakes as a program, for the offline demo and the chaos suite.
+import ArgumentParser
+import Foundation
+import WardenFakes
+import WardenKit
+
+@main
+struct FakesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "warden-fakes",
+        abstract: "Serve a fake Polymarket on 127.0.0.1 playing a scenario; faults through POST /admin/fault.")
+
+    @Option(help: "Port for the Polymarket fake (Gamma and CLOB on one port).") var polymarketPort = 18080
+    @Option(help: "Scenario speed-up (scenario seconds per second).") var speed: Double?
+    @Option(help: "Seed of the price paths.") var seed: UInt64 = 7
+
+    func run() async throws {
+        ParentDeath.arm()
+        var scenario = FakeScenario.demo(seed: seed)
+        if let speed { scenario.speed = speed }
+        let fake = try await PolymarketFake.start(scenario, port: polymarketPort)
+        FileHandle.standardError.write(Data("level=info msg=\"polymarket fake on \(fake.baseURL) (\(scenario.markets.count) markets, speed ×\(scenario.speed))\"\n".utf8))
+        let notifier = SystemdNotifier()
+        try? notifier.ready(status: "polymarket fake on \(fake.baseURL)")
+        let interval = notifier.watchdogInterval().map { $0 / 2 } ?? .seconds(5)
+        while !Task.isCancelled {
+            try? notifier.watchdog()
+            try await Task.sleep(for: interval)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+// wardenctl's trading commands: forwarded by the supervisor to engine.sock.
+import ArgumentParser
+import Foundation
+import WardenIPC
+import WardenKit
+
+/// Who is acting, recorded with every command.
+func author() -> String {
+    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+    return "\(user) via wardenctl"
+}
+
+/// Sends `engine.<type>` through the supervisor and prints the engine's answer.
+func engineCommand<B: Encodable & Sendable>(_ common: CommonOptions, _ type: String, _ body: B) async throws {
+    let d = common.duration
+    let r = try await common.withClient { try await $0.call("engine." + type, body, as: CommandResponse.self, timeout: d) }
+    if common.json { try printJSON(r) } else { print("\(r.message) (trading state: \(r.trading_state))") }
+}
+
+enum OnOff: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+struct Pause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pause trading (stored: survives restarts) until `resume`.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Why; shown on every surface.") var reason = "paused by operator"
+    @Option(name: .customLong("for"), help: "Resume by itself after this long (e.g. 30m).") var duration: String?
+
+    func validate() throws {
+        if let duration, Duration.parse(config: duration) == nil { throw ValidationError("--for `\(duration)` is not a duration (e.g. 30m)") }
+    }
+    func run() async throws {
+        try await engineCommand(common, "pause", PauseRequest(reason: reason, author: author(), expires_in_s: duration.flatMap { Duration.parse(config: $0)?.seconds }))
+    }
+}
+
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Lift an operator pause.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws { try await engineCommand(common, "resume", AuthorRequest(author: author())) }
+}
+
+struct KillSwitch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill-switch", abstract: "Stop all strategy orders (stored) — on or off.")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "on | off") var state: OnOff
+    func run() async throws { try await engineCommand(common, "kill_switch", SwitchRequest(on: state == .on, author: author())) }
+}
+
+struct ReduceOnly: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reduce-only", abstract: "Allow exits only (stored) — on or off.")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "on | off") var state: OnOff
+    func run() async throws { try await engineCommand(common, "reduce_only", SwitchRequest(on: state == .on, author: author())) }
+}
+
+struct HaltReset: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "halt-reset", abstract: "Clear a drawdown halt; drawdown is measured from now on.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws { try await engineCommand(common, "halt_reset", AuthorRequest(author: author())) }
+}
+
+struct Flatten: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sell every position (or one market's) at the book, whatever the trading state.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Only this market id.") var market: String?
+    func run() async throws { try await engineCommand(common, "flatten", FlattenRequest(market_id: market, author: author())) }
+}
+
+struct Positions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Open positions per strategy, with marks.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        let d = common.duration
+        let r = try await common.withClient { try await $0.call("engine.positions", Empty(), as: PositionsResponse.self, timeout: d) }
+        if common.json { try printJSON(r); return }
+        if r.positions.isEmpty { print("no open positions"); return }
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        print("STRATEGY         MARKET    TOKEN                   SHARES      AVG      COST     MARK")
+        for p in r.positions {
+            print(pad(p.strategy, 16) + " " + pad(p.market_id, 9) + " " + pad(String(p.token_id.prefix(20)), 20)
+                  + String(format: " %9.2f  %7.4f %9.2f ", p.shares, p.average_price, p.cost) + (p.mark.map { String(format: "%8.4f", $0) } ?? "       -"))
+        }
+    }
+}
+
+struct Trades: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Recent fills, newest first; --csv streams the whole history.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "How many (ignored with --csv, which exports everything).") var limit = 20
+    @Flag(help: "Every fill as CSV, oldest last.") var csv = false
+
+    func validate() throws { guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1…10000, got \(limit)") } }
+
+    func run() async throws {
+        let (d, limit, csv, json) = (common.duration, limit, csv, common.json)
+        try await common.withClient { client in
+            if csv {
+                print("id,intent_id,strategy,market_id,token_id,side,shares,price,notional,fee,at")
+                var before: Int64?
+                var printed = 0
+                var total = 0
+                repeat {
+                    let page = try await client.call("engine.trades", TradesRequest(limit: 1000, before_id: before), as: TradesResponse.self, timeout: d)
+                    total = page.total
+                    for t in page.trades {
+                        print("\(t.id),\(t.intent_id),\(t.strategy),\(t.market_id),\(t.token_id),\(t.side),\(t.shares),\(t.price),\(t.notional),\(t.fee),\(isoTime(t.at))")
+                    }
+                    printed += page.trades.count
+                    before = page.trades.last?.id
+                    if page.trades.isEmpty { break }
+                } while before != nil
+                if printed != total { FileHandle.standardError.write(Data("wardenctl: exported \(printed) of \(total) trades (history changed during export)\n".utf8)) }
+                return
+            }
+            let page = try await client.call("engine.trades", TradesRequest(limit: limit), as: TradesResponse.self, timeout: d)
+            if json { try printJSON(page); return }
+            print("-- last \(page.trades.count) of \(page.total) trades --")
+            for t in page.trades {
+                print("\(isoTime(t.at))  \(t.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)) \(t.side.padding(toLength: 4, withPad: " ", startingAt: 0)) \(t.shares) of \(t.token_id) (market \(t.market_id)) at \(t.price), fee \(t.fee)")
+            }
+        }
+    }
+}
+
+func isoTime(_ t: Double) -> String {
+    let f = ISO8601DateFormatter()
+    return f.string(from: Date(timeIntervalSince1970: t))
+}
+
+struct Strategies: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Leaderboard: P&L, return, win rate, max drawdown, trades per strategy.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        let d = common.duration
+        let s = try await common.withClient { try await $0.call("status", Empty(), as: StatusResponse.self, timeout: d) }
+        guard let e = s.engine else { throw CLIError(code: 1, message: "no engine program is configured") }
+        guard e.reachable, let accounts = e.accounts else { throw CLIError(code: 1, message: "engine unreachable: \(e.error ?? "unknown")") }
+        if common.json { try printJSON(accounts); return }
+        print("as of \(e.snapshot_at ?? "?")")
+        print("STRATEGY           EQUITY    P&L(net)  RETURN  WIN RATE  MAX DD  FILLS  STATE")
+        for a in accounts.sorted(by: { $0.return_pct > $1.return_pct }) {
+            let win = (a.win_rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-")
+            print(a.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: " %9.2f %10.2f %6.2f%% ", a.equity, a.realized_pnl, a.return_pct)
+                  + String(repeating: " ", count: max(0, 8 - win.count)) + win
+                  + String(format: " %7.2f %6d  ", a.max_drawdown, a.fills) + (a.enabled ? "enabled" : "DISABLED: \(a.disabled_reason ?? "")"))
+        }
+    }
+}
+
+struct PreflightCmd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "preflight", abstract: "Run the engine's preflight checks now (exit 1 on a failure).")
+    @Option(name: .long, help: "Configuration file.") var config: String?
+    func run() async throws {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("warden-engine")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["preflight"] + (config.map { ["--config", $0] } ?? [])
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus == 78 ? 2 : 1) }
+    }
+}
