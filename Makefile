@@ -3,7 +3,7 @@ SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
 APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd
 
-.PHONY: deps build test run unit integration clean
+.PHONY: deps build test run demo clean
 
 # Idempotent: installs only the Debian packages that are missing.
 deps:
@@ -30,3 +30,7 @@ run: build
 
 clean:
 	rm -rf .build
+
+# The whole stack offline against the loopback fakes: paper trades within a minute.
+demo: build
+	"$$($(SWIFT) build --show-bin-path)/warden" --config etc/demo.yaml

@@ -1,0 +1,137 @@
+// The real warden + warden-engine against the loopback Polymarket fake: trading, pauses that survive
+// a kill -9, data outages that pause entries (never a fallback), settlement, a corrupt journal.
+import Foundation
+import Testing
+import WardenFakes
+import WardenIPC
+
+/// A tree whose engine trades on `fake`, with short staleness bounds.
+func engineTree(_ fake: PolymarketFake, extraEngine: String = "") throws -> TestTree {
+    try TestTree(programs: """
+      engine:
+        command: ["\(Bin.path("warden-engine"))"]
+        critical: true
+        watchdog_sec: 10s
+        start_timeout: 30s
+    """, supervisor: """
+      log_level: info
+    engine:
+      gamma_url: \(fake.baseURL)
+      clob_url: \(fake.baseURL)
+      cycle: 200ms
+      book_refresh: 300ms
+      discovery_interval: 5s
+      stale_data_after: 2s
+      stale_market_after: 5s
+      request_timeout: 1s
+      connect_timeout: 500ms
+      backup_interval: 1h
+    \(extraEngine)
+    """)
+}
+
+func engineStatus(_ tree: TestTree) async throws -> EngineStatus? { try await status(tree)?.engine }
+
+func post(_ url: String, _ json: String) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'), timeout=5).read()", url, json]
+    try p.run()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 { throw TestFailure(description: "POST \(url) failed") }
+}
+
+@Suite("Engine stack on the fakes", .serialized)
+struct EngineStackTests {
+    @Test("the engine paper-trades on the fake, and wardenctl shows fills, state and data age")
+    func trades() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        defer { Task { await fake.stop() } }
+        let tree = try engineTree(fake)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let e = try await eventually("a fill", within: .seconds(30)) {
+            let e = try await engineStatus(tree)
+            return (e?.fills_total ?? 0) > 0 ? e : nil
+        }
+        #expect(e.reachable && e.trading_state == "ACTIVE" && e.data?.status == "fresh")
+        let csv = try await wardenctl(tree, "trades", "--csv")
+        #expect(csv.code == 0 && csv.out.split(separator: "\n").count >= 2)
+        await w.stop()
+        await fake.stop()
+    }
+
+    @Test("F27: a pause with its reason and author survives kill -9 of the engine")
+    func pauseSurvivesRestart() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        defer { Task { await fake.stop() } }
+        let tree = try engineTree(fake)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let engine = try await waitRunning(tree, "engine", within: .seconds(30))
+        let p = try await wardenctl(tree, "pause", "--reason", "maintenance window")
+        #expect(p.code == 0, "\(p.err)")
+        kill(engine.pid!, SIGKILL)
+        try await waitRunning(tree, "engine", otherThanPID: engine.pid, within: .seconds(30))
+        let e = try await eventually("engine back and reachable") {
+            let e = try await engineStatus(tree)
+            return e?.reachable == true ? e : nil
+        }
+        #expect(e.trading_state == "PAUSED")
+        let reason = try #require(e.reasons?.first { $0.code == "operator_pause" })
+        #expect(reason.message == "maintenance window" && reason.author?.contains("via wardenctl") == true)
+        #expect(try await wardenctl(tree, "resume").code == 0)
+        #expect(try await engineStatus(tree)?.trading_state == "ACTIVE")
+        await w.stop()
+        await fake.stop()
+    }
+
+    @Test("F15: market data down pauses entries with since-when, never a fallback; it resumes by itself")
+    func dataDown() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        defer { Task { await fake.stop() } }
+        let tree = try engineTree(fake)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
+        try post(fake.baseURL + "/admin/fault", #"{"mode":"down"}"#)
+        let e = try await eventually("data_stale reason", within: .seconds(20)) {
+            let e = try await engineStatus(tree)
+            return e?.reasons?.contains { $0.code == "data_stale" } == true ? e : nil
+        }
+        #expect(e.trading_state == "PAUSED" && e.data?.status == "down")
+        #expect(e.reasons?.first { $0.code == "data_stale" }?.message.contains("market data stale since") == true)
+        let fillsWhileDown = e.fills_total ?? 0
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await engineStatus(tree)?.fills_total == fillsWhileDown, "no trades on stale data")
+        try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await eventually("resumed by itself", within: .seconds(20)) {
+            let e = try await engineStatus(tree)
+            return e?.trading_state == "ACTIVE" && e?.data?.status == "fresh" ? true : nil
+        }
+        await w.stop()
+        await fake.stop()
+    }
+
+    @Test("F12: a corrupt journal is kept and trading is refused with the reason on status")
+    func corruptJournal() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        defer { Task { await fake.stop() } }
+        let tree = try engineTree(fake)
+        try FileManager.default.createDirectory(atPath: tree.root + "/var/lib", withIntermediateDirectories: true)
+        let db = tree.root + "/var/lib/engine.db"
+        try Data(repeating: 0x42, count: 65536).write(to: URL(fileURLWithPath: db))
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let e = try await eventually("journal_unusable reason", within: .seconds(30)) {
+            let e = try await engineStatus(tree)
+            return e?.reasons?.contains { $0.code == "journal_unusable" } == true ? e : nil
+        }
+        #expect(e.trading_state == "PAUSED" && e.storage == "unusable")
+        #expect(e.reasons?.first { $0.code == "journal_unusable" }?.message.contains(db) == true)
+        #expect(FileManager.default.fileExists(atPath: db), "the corrupt file is kept")
+        #expect((e.fills_total ?? 0) == 0)
+        await w.stop()
+        await fake.stop()
+    }
+}
