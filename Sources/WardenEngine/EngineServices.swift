@@ -43,20 +43,6 @@ public struct EngineLoopService: Service {
     }
 }
 
-/// Serves engine.sock until graceful shutdown.
-public struct EngineSocketService: Service {
-    let server: IPCServer
-    public init(server: IPCServer) { self.server = server }
-    public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await server.run() }
-        } catch {
-            if Task.isShuttingDownGracefully || Task.isCancelled { return }
-            throw error
-        }
-    }
-}
-
 /// Routes engine.sock requests.
 public struct EngineHandler: IPCRequestHandler {
     let engine: TradingEngine

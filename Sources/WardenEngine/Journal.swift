@@ -2,6 +2,7 @@
 import Foundation
 import GRDB
 import WardenCore
+import WardenIPC
 
 /// Storage trouble, by kind, so the engine can degrade (pause entries) rather than crash.
 public struct JournalError: Error, Sendable, CustomStringConvertible {
@@ -9,21 +10,6 @@ public struct JournalError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var message: String
     public var description: String { "\(kind.rawValue): \(message)" }
-}
-
-/// A row of the trade history.
-public struct TradeRow: Sendable, Codable, Equatable {
-    public var id: Int64
-    public var intent_id: String
-    public var strategy: String
-    public var market_id: String
-    public var token_id: String
-    public var side: String
-    public var shares: String
-    public var price: String
-    public var notional: String
-    public var fee: String
-    public var at: Double
 }
 
 public final class Journal: Sendable {
@@ -275,7 +261,7 @@ public final class Journal: Sendable {
     public func fillCount() throws -> Int { try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? 0 } }
 
     /// Trades newest first: at most `limit` older than `beforeID`, and how many there are in all.
-    public func trades(limit: Int, beforeID: Int64? = nil) throws -> (rows: [TradeRow], total: Int) {
+    public func trades(limit: Int, beforeID: Int64? = nil) throws -> (rows: [TradeInfo], total: Int) {
         try pool.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills") ?? 0
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM fills WHERE id < ? ORDER BY id DESC LIMIT ?",
@@ -285,7 +271,7 @@ public final class Journal: Sendable {
     }
 
     /// Every trade, oldest first, in pages (for a streaming CSV export).
-    public func forEachTrade(pageSize: Int = 1000, _ body: ([TradeRow]) throws -> Void) throws {
+    public func forEachTrade(pageSize: Int = 1000, _ body: ([TradeInfo]) throws -> Void) throws {
         var after: Int64 = 0
         while true {
             let page = try pool.read { db in
@@ -297,9 +283,9 @@ public final class Journal: Sendable {
         }
     }
 
-    static func tradeRow(_ r: Row) -> TradeRow {
+    static func tradeRow(_ r: Row) -> TradeInfo {
         let shares: Int64 = r["shares"], notional: Int64 = r["notional"], fee: Int64 = r["fee"]
-        return TradeRow(id: r["id"], intent_id: r["intent_id"], strategy: r["strategy"], market_id: r["market_id"],
+        return TradeInfo(id: r["id"], intent_id: r["intent_id"], strategy: r["strategy"], market_id: r["market_id"],
                         token_id: r["token_id"], side: r["side"], shares: Fixed.text(shares, decimals: 6),
                         price: Fixed.text(shares > 0 ? notional * Fixed.one / shares : 0, decimals: 6),
                         notional: Fixed.text(notional, decimals: 6), fee: Fixed.text(fee, decimals: 6), at: r["at"])

@@ -57,10 +57,7 @@ extension TradingEngine {
     public func trades(limit: Int, beforeID: Int64?) throws -> TradesResponse {
         guard let journal else { throw IPCError(.failed, "journal unusable: no trade history") }
         let page = try journal.trades(limit: max(1, min(limit, 10_000)), beforeID: beforeID)
-        return TradesResponse(trades: page.rows.map {
-            TradeInfo(id: $0.id, intent_id: $0.intent_id, strategy: $0.strategy, market_id: $0.market_id, token_id: $0.token_id,
-                      side: $0.side, shares: $0.shares, price: $0.price, notional: $0.notional, fee: $0.fee, at: $0.at)
-        }, total: page.total)
+        return TradesResponse(trades: page.rows, total: page.total)
     }
 
     func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: control.effective.rawValue, message: message) }

@@ -220,7 +220,7 @@ public actor TradingEngine {
 
     /// API health guard: error rate or rate-limit usage over the bounds pauses entries for the cooldown.
     func assessAPIHealth(_ now: Date) {
-        for h in source.hostStats() where h.requests >= 10 {
+        for h in source.hostStats() where h.recentRequests >= 10 {
             let bad = h.recentErrorRate >= settings.healthErrorRate || h.rateLimitUsage >= settings.healthRateLimitUsage
             guard bad else { continue }
             let why = String(format: "%@: error rate %.0f%%, rate-limit usage %.0f%%", h.host, h.recentErrorRate * 100, h.rateLimitUsage * 100)

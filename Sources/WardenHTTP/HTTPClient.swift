@@ -40,8 +40,10 @@ public struct HostStats: Sendable, Codable, Equatable {
     public var requests: Int = 0
     public var failures: Int = 0
     public var rateLimited: Int = 0
-    /// Error rate over the recent requests (0…1).
+    /// Error rate over the requests of the last 30 s (0…1).
     public var recentErrorRate: Double = 0
+    /// Requests inside the error-rate window.
+    public var recentRequests: Int = 0
     /// Highest rate-limit usage among this host's buckets (0…1).
     public var rateLimitUsage: Double = 0
     public var latencyP50Ms: Double = 0
@@ -56,7 +58,7 @@ public final class HTTPClient: Sendable {
     private struct HostState {
         var breaker: CircuitBreaker
         var stats: HostStats
-        var recent: [Bool] = []       // last 100 outcomes, true = failure
+        var recent: [(at: Double, failed: Bool)] = []  // outcomes of the last `errorWindow` seconds
         var latencies: [Double] = []  // last 200, ms
     }
     private struct State {
@@ -69,6 +71,8 @@ public final class HTTPClient: Sendable {
     private let breakerSettings: CircuitBreaker.Settings
     private let state = Mutex(State())
     private let origin = ContinuousClock.now
+    /// The error rate is over this many seconds, so an outage stops counting once it is over.
+    static let errorWindow = 30.0
 
     public init(engine: CurlEngine = .shared, limits: [RateLimit] = [], retry: RetryPolicy = RetryPolicy(),
                 breaker: CircuitBreaker.Settings = CircuitBreaker.Settings()) {
@@ -185,9 +189,12 @@ public final class HTTPClient: Sendable {
             if failure { h.stats.failures += 1; h.breaker.recordFailure(now: now()) } else { h.breaker.recordSuccess() }
             if rateLimited { h.stats.rateLimited += 1 }
             if let error { h.stats.lastError = error } else { h.stats.lastSuccessAt = Date().timeIntervalSince1970 }
-            h.recent.append(failure)
-            if h.recent.count > 100 { h.recent.removeFirst(h.recent.count - 100) }
-            h.stats.recentErrorRate = Double(h.recent.filter { $0 }.count) / Double(h.recent.count)
+            let t = now()
+            h.recent.append((t, failure))
+            h.recent.removeAll { t - $0.at > Self.errorWindow }
+            if h.recent.count > 1000 { h.recent.removeFirst(h.recent.count - 1000) }
+            h.stats.recentErrorRate = Double(h.recent.filter(\.failed).count) / Double(h.recent.count)
+            h.stats.recentRequests = h.recent.count
             if latency > .zero {
                 h.latencies.append(latency.seconds * 1000)
                 if h.latencies.count > 200 { h.latencies.removeFirst(h.latencies.count - 200) }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// Who is on the other end of a connection (from SO_PEERCRED).
@@ -256,4 +257,18 @@ struct AnyEncodable: Encodable {
     let value: any Encodable
     init(_ value: any Encodable) { self.value = value }
     func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// Runs an `IPCServer` as a Service until graceful shutdown; closing the listener then is not a failure.
+public struct IPCServerService: Service {
+    let server: IPCServer
+    public init(server: IPCServer) { self.server = server }
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await server.run() }
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
+            throw error
+        }
+    }
 }

@@ -25,21 +25,6 @@ public final class SupervisorService: Service {
     public var result: Int32 { exitCode.withLock { $0 } }
 }
 
-/// Serves control.sock until graceful shutdown, so operators can watch the programs being stopped.
-public struct ControlSocketService: Service {
-    let server: IPCServer
-    public init(server: IPCServer) { self.server = server }
-    public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await server.run() }
-        } catch {
-            // Closing the listener on shutdown surfaces as an error; only a failure while serving is one.
-            if Task.isShuttingDownGracefully || Task.isCancelled { return }
-            throw error
-        }
-    }
-}
-
 /// Feeds child exits and notify datagrams (from their threads) into the supervisor, in order.
 public struct SupervisorInputService: Service {
     public enum Input: Sendable {

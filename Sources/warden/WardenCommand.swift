@@ -85,7 +85,7 @@ struct WardenCommand: AsyncParsableCommand {
         // Graceful shutdown runs in reverse: the supervisor stops its programs while control.sock still answers.
         do {
             try await ProcessBootstrap.run([
-                ControlSocketService(server: server),
+                IPCServerService(server: server),
                 SupervisorInputService(supervisor: supervisor, inputs: inputs),
                 ReloadSignalService(supervisor: supervisor, logger: logger),
                 ClientLinkService(client: engineLink),

@@ -26,6 +26,8 @@ func engineTree(_ fake: PolymarketFake, extraEngine: String = "") throws -> Test
       request_timeout: 1s
       connect_timeout: 500ms
       backup_interval: 1h
+      health:
+        cooldown: 2s
     \(extraEngine)
     """)
 }
@@ -105,8 +107,11 @@ struct EngineStackTests {
         try await Task.sleep(for: .seconds(1))
         #expect(try await engineStatus(tree)?.fills_total == fillsWhileDown, "no trades on stale data")
         try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
-        try await eventually("resumed by itself", within: .seconds(20)) {
+        // Data fresh again, then the health guard's cooldown (2 s here) runs out: ACTIVE with no reason left.
+        var last = "no status"
+        try await eventually("resumed by itself (last: \(last))", within: .seconds(45)) {
             let e = try await engineStatus(tree)
+            last = "\(e?.trading_state ?? "?") data \(e?.data?.status ?? "?") reasons \(e?.reasons?.map(\.code) ?? [])"
             return e?.trading_state == "ACTIVE" && e?.data?.status == "fresh" ? true : nil
         }
         await w.stop()
