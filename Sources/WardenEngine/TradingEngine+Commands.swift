@@ -107,7 +107,7 @@ extension TradingEngine {
         for (name, var a) in accounts {
             a.peakEquity = a.equity(marks: m)
             accounts[name] = a
-            try? journal?.saveAccount(a, at: Date())
+            do { try journal?.saveAccount(a, at: Date()) } catch { storageFailed("re-based peak of \(name) not saved: \(error)", Date()) }
         }
         persistReasons()
         emit(key: "drawdown", kind: "resumed", severity: "warning", message: "halt reset by \(author); peak equity re-based",

@@ -240,8 +240,14 @@ public actor TradingEngine {
             let ended = market?.endDate.map { $0 <= now } ?? false
             let missing = market.map { m in m.tokens.allSatisfy { !lastBookTokens.contains($0.tokenID) } } ?? true
             if market == nil || ended || market?.closed == true || (lastRefreshFailed == nil && missing) {
-                market = try? await source.market(id: id)
-                if let market { markets[id] = market }
+                do {
+                    market = try await source.market(id: id)
+                    markets[id] = market
+                } catch {
+                    // Retried next cycle; a held market we cannot look up is said, not skipped silently.
+                    emit(key: "resolution_check:\(id)", kind: "data", severity: "warning",
+                         message: "cannot check whether held market \(id) resolved: \(error)", alert: false)
+                }
             }
             guard let m = market, m.closed, let winner = m.winningTokenID else { continue }
             for name in accounts.keys.sorted() {
@@ -364,7 +370,9 @@ public actor TradingEngine {
             do {
                 try account.apply(fill)
             } catch {
-                try? journal.resolveIntent(intent.id, status: "rejected", note: "\(error)", at: now)
+                do { try journal.resolveIntent(intent.id, status: "rejected", note: "\(error)", at: now) } catch {
+                    storageFailed("rejection not recorded: \(error)", now)
+                }
                 return
             }
             let trade = TradeInfo(id: 0, intent_id: fill.intentID, strategy: fill.strategy, market_id: fill.marketID, token_id: fill.tokenID,
