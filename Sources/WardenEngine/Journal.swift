@@ -329,7 +329,13 @@ public final class Journal: Sendable {
         try pool.backup(to: dest)
         try dest.close()
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: backupsDir)) ?? []).filter { $0.hasPrefix("engine-") && $0.hasSuffix(".db") }.sorted()
-        for old in files.dropLast(keep) { try? FileManager.default.removeItem(atPath: backupsDir + "/" + old) }
+        var kept: [String] = []
+        for old in files.dropLast(keep) {
+            do { try FileManager.default.removeItem(atPath: backupsDir + "/" + old) } catch { kept.append("\(old): \(error.localizedDescription)") }
+        }
+        if !kept.isEmpty {
+            throw JournalError(kind: .unwritable, message: "backup \(target) written, but old backups could not be removed (disk use grows): \(kept.joined(separator: "; "))")
+        }
         return target
     }
 }

@@ -107,11 +107,6 @@ public struct PolymarketClient: Sendable {
     /// The server's clock from its `Date` header, for the preflight's skew check.
     public func serverDate() async throws -> Date? {
         let r = try await get(gammaURL + "/markets/keyset?limit=1&closed=false")
-        guard let h = r.headers["date"] else { return nil }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "GMT")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return f.date(from: h)
+        return r.headers["date"].flatMap(HTTPDate.parse)
     }
 }

@@ -65,8 +65,8 @@ public enum Preflight {
             checks.append(PreflightCheck(name: "market API", outcome: .ok, detail: "\(e.gammaURL) answers"))
             if let date {
                 let skew = abs(date.timeIntervalSinceNow)
-                checks.append(PreflightCheck(name: "clock skew", outcome: skew <= e.maxClockSkew.secondsValue ? .ok : .fail,
-                                             detail: String(format: "%.1fs against the API's Date header (limit %.0fs)", skew, e.maxClockSkew.secondsValue)))
+                checks.append(PreflightCheck(name: "clock skew", outcome: skew <= e.maxClockSkew.seconds ? .ok : .fail,
+                                             detail: String(format: "%.1fs against the API's Date header (limit %.0fs)", skew, e.maxClockSkew.seconds)))
             } else {
                 checks.append(PreflightCheck(name: "clock skew", outcome: .warn, detail: "the API sent no Date header"))
             }

@@ -1,5 +1,6 @@
 // What engine.sock asks of the engine: its snapshot, positions, history, and operator commands.
 import Foundation
+import WardenKit
 import WardenCore
 import WardenIPC
 
@@ -11,7 +12,7 @@ extension TradingEngine {
                        expires_at: $0.expiresAt.map(isoString), message: $0.message, author: $0.author, market_id: $0.marketID)
         }
         let age = lastRefreshOK.map { now.timeIntervalSince($0) }
-        let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.secondsValue } ?? false) ? "fresh" : "stale"
+        let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.seconds } ?? false) ? "fresh" : "stale"
         let data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
                             markets: markets.count, stale_markets: control.reasons.filter { $0.code == "market_stale" }.count,
                             rejected_items_total: rejectedItems)
@@ -26,6 +27,8 @@ extension TradingEngine {
                                return_pct: Double(equity - a.bankroll) / Double(max(a.bankroll, 1)) * 100,
                                enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason)
         }
+        // The journal's count is the truth; the in-memory one (same fills, applied after each commit) stands in
+        // only while the journal cannot be read, and storage says so in the same snapshot.
         let fills = (try? journal?.fillCount()) ?? nil
         return EngineSnapshot(trading_state: control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
                               fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },

@@ -55,7 +55,7 @@ public actor TradingEngine {
         limits.maxTotalExposure = Fixed.from(settings.maxTotalExposure) ?? 0
         limits.maxOpenPositions = settings.maxOpenPositions
         limits.lossStreak = settings.lossStreak
-        limits.lossStreakCooldown = settings.lossStreakCooldown.secondsValue
+        limits.lossStreakCooldown = settings.lossStreakCooldown.seconds
         self.limits = limits
         var list: [any Strategy] = []
         if settings.complementArb {
@@ -120,12 +120,12 @@ public actor TradingEngine {
         markAndRisk(now)
         trade(now)
         periodic(now)
-        lastCycleMS = (ContinuousClock.now - started).secondsValue * 1000
+        lastCycleMS = (ContinuousClock.now - started).seconds * 1000
         publisher.publish(EngineTopic.state, snapshot(now))
     }
 
     func refreshData(_ now: Date) async {
-        if lastDiscovery.map({ now.timeIntervalSince($0) >= settings.discoveryInterval.secondsValue }) ?? true {
+        if lastDiscovery.map({ now.timeIntervalSince($0) >= settings.discoveryInterval.seconds }) ?? true {
             do {
                 let d = try await source.discover(now: now)
                 countRejected(d.rejected)
@@ -139,7 +139,7 @@ public actor TradingEngine {
                 return
             }
         }
-        guard lastBookRefresh.map({ now.timeIntervalSince($0) >= settings.bookRefresh.secondsValue }) ?? true else { return }
+        guard lastBookRefresh.map({ now.timeIntervalSince($0) >= settings.bookRefresh.seconds }) ?? true else { return }
         lastBookRefresh = now
         let tokens = markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
@@ -186,7 +186,7 @@ public actor TradingEngine {
 
     /// Stale data as a whole pauses entries globally; a stale market pauses entries for it. Never a fallback.
     func assessFreshness(_ now: Date) {
-        let bound = settings.staleDataAfter.secondsValue
+        let bound = settings.staleDataAfter.seconds
         let age = lastRefreshOK.map { now.timeIntervalSince($0) } ?? now.timeIntervalSince(startedAt)
         if age > bound {
             let since = lastRefreshOK ?? startedAt
@@ -200,7 +200,7 @@ public actor TradingEngine {
             emit(key: "data_stale", kind: "resumed", severity: "info", message: "market data fresh again; entries resumed",
                  duration: now.timeIntervalSince(gone.since))
         }
-        let marketBound = settings.staleMarketAfter.secondsValue
+        let marketBound = settings.staleMarketAfter.seconds
         for m in markets.values where !m.closed {
             let times = m.tokens.compactMap { books[$0.tokenID].map { $0.bookTime ?? $0.observedAt } }
             let oldest = times.min()
@@ -225,7 +225,7 @@ public actor TradingEngine {
             guard bad else { continue }
             let why = String(format: "%@: error rate %.0f%%, rate-limit usage %.0f%%", h.host, h.recentErrorRate * 100, h.rateLimitUsage * 100)
             if control.raise(TradingReason(code: "api_health", source: .degradation, effect: .PAUSED, since: now,
-                                           expiresAt: now.addingTimeInterval(settings.healthCooldown.secondsValue),
+                                           expiresAt: now.addingTimeInterval(settings.healthCooldown.seconds),
                                            message: "API health guard tripped (\(why)); entries paused for the cooldown")) {
                 emit(key: "api_health", kind: "paused", severity: "warning", message: "API health guard tripped: \(why)")
             }
@@ -302,7 +302,7 @@ public actor TradingEngine {
     }
 
     func trade(_ now: Date) {
-        let fresh = settings.staleMarketAfter.secondsValue
+        let fresh = settings.staleMarketAfter.seconds
         for strategy in strategies {
             guard var h = health[strategy.name], !h.isDisabled else { continue }
             for m in markets.values.sorted(by: { $0.id < $1.id }) where m.active && !m.closed && m.acceptingOrders {
@@ -334,7 +334,7 @@ public actor TradingEngine {
 
     func strategyError(_ name: String, _ message: String, _ h: inout StrategyHealth, _ now: Date) {
         logger.warning("strategy \(name) \(message)")
-        if h.record(error: message, at: now, maxErrors: settings.strategyErrorsMax, window: settings.strategyErrorsWindow.secondsValue) {
+        if h.record(error: message, at: now, maxErrors: settings.strategyErrorsMax, window: settings.strategyErrorsWindow.seconds) {
             emit(key: "strategy_disabled:\(name)", kind: "strategy", severity: "critical",
                  message: "strategy \(name) disabled: \(h.disabledReason ?? message); the others go on")
         } else {
@@ -443,7 +443,7 @@ public actor TradingEngine {
 
     func periodic(_ now: Date) {
         guard let journal, storageProblem == nil else { return }
-        if now.timeIntervalSince(lastEquity) >= settings.equityInterval.secondsValue {
+        if now.timeIntervalSince(lastEquity) >= settings.equityInterval.seconds {
             lastEquity = now
             let m = marks()
             do {
@@ -452,7 +452,7 @@ public actor TradingEngine {
                 storageFailed("equity not recorded: \(error)", now)
             }
         }
-        if now.timeIntervalSince(lastBackup) >= settings.backupInterval.secondsValue {
+        if now.timeIntervalSince(lastBackup) >= settings.backupInterval.seconds {
             lastBackup = now
             do {
                 let path = try journal.backup(at: now, keep: settings.backupsKeep)
@@ -473,7 +473,12 @@ public actor TradingEngine {
         guard alert else { return }
         var seq: UInt64?
         if let journal, storageProblem == nil || key == "storage_degraded" {
-            seq = (try? journal.appendEvent(topic: EngineTopic.alerts, at: now, event)).map(UInt64.init)
+            do {
+                seq = UInt64(try journal.appendEvent(topic: EngineTopic.alerts, at: now, event))
+            } catch {
+                // Still published below (in memory), and the storage fault itself is raised and said.
+                if key != "storage_degraded" { storageFailed("alert \(key) not persisted: \(error)", now) }
+            }
         }
         publishEncoded(EngineTopic.alerts, event, seq: seq)
         switch severity {
@@ -496,17 +501,4 @@ public actor TradingEngine {
         for r in control.reasons where r.source != .degradation { durable.raise(r) }
         do { try journal.saveReasons(durable) } catch { storageFailed("operator and risk reasons not saved: \(error)", Date()) }
     }
-}
-
-extension Duration {
-    var secondsValue: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
-    }
-}
-
-func isoString(_ d: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: d)
 }

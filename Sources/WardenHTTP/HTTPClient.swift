@@ -148,11 +148,7 @@ public final class HTTPClient: Sendable {
     static func retryAfter(_ r: HTTPResponse) -> Double? {
         if let h = r.headers["retry-after"] {
             if let s = Double(h.trimmingCharacters(in: .whitespaces)) { return max(0, s) }
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "GMT")
-            f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-            if let d = f.date(from: h) { return max(0, d.timeIntervalSinceNow) }
+            if let d = HTTPDate.parse(h) { return max(0, d.timeIntervalSinceNow) }
         }
         if let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any] {
             if let v = obj["retry_after"] as? Double { return v }
@@ -226,5 +222,16 @@ extension Duration {
     var seconds: Double {
         let (s, a) = components
         return Double(s) + Double(a) / 1e18
+    }
+}
+
+/// HTTP dates (RFC 7231 IMF-fixdate), as in `Date` and `Retry-After`.
+public enum HTTPDate {
+    public static func parse(_ text: String) -> Date? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return f.date(from: text.trimmingCharacters(in: .whitespaces))
     }
 }

@@ -159,12 +159,3 @@ enum PipeReader {
         t.start()
     }
 }
-
-/// ISO-8601 UTC with milliseconds, now.
-public func isoNow() -> String { isoString(Date()) }
-
-public func isoString(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: date)
-}

@@ -1,0 +1,9 @@
+// Timestamps as every surface shows them: ISO-8601 UTC with milliseconds.
+import Foundation
+
+private let isoStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+/// ISO-8601 UTC with milliseconds (a value style: no formatter is built per call).
+public func isoString(_ date: Date) -> String { date.formatted(isoStyle) }
+
+public func isoNow() -> String { isoString(Date()) }
