@@ -50,7 +50,9 @@ struct SubscriptionTests {
             let (client, task) = try await connectedClient(server.path)
             defer { task.cancel() }
             client.subscribe(SubscribeRequest(topics: ["t"]))
-            while publisher.subscriberCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while publisher.subscriberCount == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            try #require(publisher.subscriberCount == 1, "subscribed within 10 s")
             for i in 1...500 { publisher.publish("t", Tick(n: i, pad: "")) }
             var seqs: [UInt64] = []
             for await e in client.events {

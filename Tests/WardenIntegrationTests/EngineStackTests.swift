@@ -104,7 +104,7 @@ struct EngineStackTests {
         #expect(e.trading_state == "PAUSED" && e.data?.status == "down")
         #expect(e.reasons?.first { $0.code == "data_stale" }?.message.contains("market data stale since") == true)
         let fillsWhileDown = e.fills_total ?? 0
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .seconds(1))  // an observation window of about five engine cycles
         #expect(try await engineStatus(tree)?.fills_total == fillsWhileDown, "no trades on stale data")
         try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
         // Data fresh again, then the health guard's cooldown (2 s here) runs out: ACTIVE with no reason left.

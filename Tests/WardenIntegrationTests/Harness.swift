@@ -62,6 +62,11 @@ final class WardenProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A test that failed before `stop()` still leaves nothing running: its children follow by death signal.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     var pid: Int32 { process.processIdentifier }
     var output: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
 
