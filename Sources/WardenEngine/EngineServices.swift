@@ -9,16 +9,20 @@ import WardenKit
 public struct EngineLoopService: Service {
     let engine: TradingEngine
     let interval: Duration
+    let server: IPCServer
     let notifier = SystemdNotifier()
     let logger: Logger
 
-    public init(engine: TradingEngine, interval: Duration, logger: Logger) {
+    /// READY=1 waits for `server` to listen, so "running" means engine.sock answers.
+    public init(engine: TradingEngine, interval: Duration, server: IPCServer, logger: Logger) {
         self.engine = engine
         self.interval = interval
+        self.server = server
         self.logger = logger
     }
 
     public func run() async throws {
+        try await server.waitUntilListening()
         var readySent = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let started = ContinuousClock.now

@@ -47,6 +47,7 @@ public final class IPCServer: Sendable {
     private let logger: Logger
     private let queueLimit: Int
     private let counter: IPCStatsCounter
+    private let listening = ListeningGate()
 
     /// - Parameters:
     ///   - allowedUIDs: peers allowed besides our own uid and root.
@@ -65,10 +66,22 @@ public final class IPCServer: Sendable {
 
     public var stats: IPCServerStats { counter.snapshot }
 
+    /// Returns once the socket is bound and accepting (so READY=1 can mean "serving"); throws if binding failed.
+    public func waitUntilListening() async throws { try await listening.wait() }
+
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
     /// Binds (replacing a stale socket file), then serves until the task is cancelled.
     public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            listening.fail(error)
+            throw error
+        }
+    }
+
+    private func serve() async throws {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 128)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { child in
@@ -83,6 +96,7 @@ public final class IPCServer: Sendable {
             throw IPCError(.failed, "chmod 0600 \(path): \(String(cString: strerror(errno)))")
         }
         logger.info("listening", metadata: ["socket": "\(path)"])
+        listening.open()
         try await withTaskCancellationHandler {
             try await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -270,5 +284,46 @@ public struct IPCServerService: Service {
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
             throw error
         }
+    }
+}
+
+/// A one-shot gate: waiters resume when it opens, or throw when it fails.
+final class ListeningGate: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<Void, any Error>])
+        case open
+        case failed(any Error)
+    }
+    private let state = Mutex(State.waiting([]))
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, any Error>? = state.withLock { s in
+                switch s {
+                case .waiting(var list):
+                    list.append(c)
+                    s = .waiting(list)
+                    return nil
+                case .open: return .success(())
+                case .failed(let e): return .failure(e)
+                }
+            }
+            if let outcome { c.resume(with: outcome) }
+        }
+    }
+
+    func open() { settle(.success(())) }
+    func fail(_ error: any Error) { settle(.failure(error)) }
+
+    private func settle(_ outcome: Result<Void, any Error>) {
+        let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { s in
+            guard case .waiting(let list) = s else { return [] }
+            switch outcome {
+            case .success: s = .open
+            case .failure(let e): s = .failed(e)
+            }
+            return list
+        }
+        for w in waiters { w.resume(with: outcome) }
     }
 }

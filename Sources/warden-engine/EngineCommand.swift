@@ -112,6 +112,6 @@ struct Run: AsyncParsableCommand {
         let server = IPCServer(path: paths.runtimeDir + "/engine.sock", role: "engine", handler: EngineHandler(engine: engine),
                                publisher: publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) }, logger: logger)
         try await ProcessBootstrap.run([IPCServerService(server: server),
-                                        EngineLoopService(engine: engine, interval: e.cycle, logger: logger)], logger: logger)
+                                        EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger)], logger: logger)
     }
 }

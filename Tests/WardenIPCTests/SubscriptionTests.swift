@@ -28,10 +28,7 @@ private func withServer<T>(queueLimit: Int = 4096, retain: Int = 2000,
                            queueLimit: queueLimit, logger: Logger(label: "test"))
     let task = Task { try await server.run() }
     defer { task.cancel() }
-    let deadline = ContinuousClock.now + .seconds(10)
-    while !FileManager.default.fileExists(atPath: server.path) && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(5))
-    }
+    try await server.waitUntilListening()
     return try await body(server, publisher)
 }
 
@@ -44,6 +41,20 @@ private func connectedClient(_ path: String) async throws -> (IPCClient, Task<Vo
 
 @Suite("IPC streams")
 struct SubscriptionTests {
+    @Test("waitUntilListening returns once the socket accepts, and throws when the bind fails")
+    func listeningGate() async throws {
+        try await withServer { server, _ in
+            let (client, task) = try await connectedClient(server.path)
+            defer { task.cancel() }
+            #expect(client.isConnected)
+        }
+        let bad = IPCServer(path: "/nonexistent-dir-\(UUID().uuidString)/x.sock", role: "test", handler: EchoHandler(),
+                            publisher: EventPublisher(retainPerTopic: 1), logger: Logger(label: "test"))
+        let task = Task { try await bad.run() }
+        await #expect(throws: (any Error).self) { try await bad.waitUntilListening() }
+        _ = await task.result
+    }
+
     @Test("a subscriber gets every event in seq order")
     func inOrder() async throws {
         try await withServer { server, publisher in
