@@ -24,7 +24,9 @@ public final class Journal: Sendable {
     }
 
     /// Opens (or creates) the journal, checks integrity, migrates. A corrupt file is kept and named.
-    public static func open(path: String, backupsDir: String, busyTimeout: TimeInterval = 5,
+    /// The lock bound (busy timeout × attempts plus backoff, about 4 s by default) is kept well under the engine's
+    /// watchdog, so a database held locked by another process degrades storage instead of stalling the cycle.
+    public static func open(path: String, backupsDir: String, busyTimeout: TimeInterval = 1,
                             writeRetries: Int = 3) throws -> (Journal, OpenReport) {
         let existed = FileManager.default.fileExists(atPath: path)
         var config = Configuration()
@@ -210,6 +212,20 @@ public final class Journal: Sendable {
         return try write { db in try Self.insertEvent(db, topic: topic, at: at, payload: payload) }
     }
 
+    /// Writes events under the seqs their publisher already gave them (alerts published while storage failed),
+    /// in one transaction; a seq already present is left as it is.
+    public func appendEvents(topic: String, _ events: [(seq: UInt64, at: Date, payload: String)]) throws {
+        guard !events.isEmpty else { return }
+        try write { db in
+            for e in events {
+                try db.execute(sql: "INSERT OR IGNORE INTO events (topic, topic_seq, at, payload) VALUES (?, ?, ?, ?)",
+                               arguments: [topic, Int64(e.seq), e.at.timeIntervalSince1970, e.payload])
+            }
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+
     public func saveReasons(_ control: TradingControl) throws {
         let rows = try control.reasons.map { ($0.code, $0.marketID ?? "", String(decoding: try Self.encoder.encode($0), as: UTF8.self)) }
         try write { db in
@@ -256,6 +272,10 @@ public final class Journal: Sendable {
                             limitPrice: r["limit_price"], shares: r["shares"], reason: r["reason"])
             }
         }
+    }
+
+    public func intentCount(status: String) throws -> Int {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM intents WHERE status = ?", arguments: [status]) ?? 0 }
     }
 
     public func fillCount() throws -> Int { try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? 0 } }

@@ -71,7 +71,11 @@ public enum Preflight {
                 checks.append(PreflightCheck(name: "clock skew", outcome: .warn, detail: "the API sent no Date header"))
             }
         } catch {
-            checks.append(PreflightCheck(name: "market API", outcome: .fail, detail: "\(e.gammaURL) unreachable: \(error)"))
+            // A warning, not a block: the engine then starts with entries paused for "market data down" on every
+            // surface and resumes by itself, which says more than an engine that never starts.
+            checks.append(PreflightCheck(name: "market API", outcome: .warn,
+                                         detail: "\(e.gammaURL) unreachable: \(error); the engine will start with entries paused until it answers"))
+            checks.append(PreflightCheck(name: "clock skew", outcome: .warn, detail: "not checked: the market API did not answer"))
         }
         return checks
     }

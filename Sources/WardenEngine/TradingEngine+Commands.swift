@@ -121,20 +121,27 @@ extension TradingEngine {
     /// Sells every position (in one market, or all) at the book, whatever the trading state.
     public func flatten(marketID: String?, author: String) -> CommandResponse {
         let now = Date()
-        var sent = 0
-        for a in accounts.values {
-            for p in a.positions.values where p.shares > 0 && (marketID == nil || p.marketID == marketID) {
-                guard let market = markets[p.marketID], let bid = books[p.tokenID]?.bestBid else { continue }
+        var sold = 0
+        var notSold: [String] = []
+        for a in accounts.values.sorted(by: { $0.strategy < $1.strategy }) {
+            for p in a.positions.values.sorted(by: { $0.tokenID < $1.tokenID }) where p.shares > 0 && (marketID == nil || p.marketID == marketID) {
+                guard let market = markets[p.marketID], let bid = books[p.tokenID]?.bestBid else {
+                    notSold.append("\(a.strategy) \(p.tokenID): no bid in the book")
+                    continue
+                }
                 let intent = OrderIntent(strategy: a.strategy, marketID: p.marketID, tokenID: p.tokenID, side: .sell, kind: .exit,
                                          limitPrice: max(market.tickSize, bid - bid % market.tickSize), shares: p.shares,
                                          reason: "flatten by \(author)")
-                execute(intent, market: market, now: now, operatorAction: true)
-                sent += 1
+                switch execute(intent, market: market, now: now, operatorAction: true) {
+                case .filled: sold += 1
+                case .notSent(let why), .rejected(let why): notSold.append("\(a.strategy) \(p.tokenID): \(why)")
+                }
             }
         }
+        let summary = "\(sold) positions sold" + (notSold.isEmpty ? "" : "; \(notSold.count) not sold (\(notSold.joined(separator: "; ")))")
         emit(key: "flatten", kind: "operator", severity: "warning",
-             message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(sent) positions sent to the book")
-        return reply("\(sent) positions flattened")
+             message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(summary)")
+        return reply(summary)
     }
 }
 

@@ -38,10 +38,23 @@ public actor TradingEngine {
     var lastEquity = Date.distantPast
     var storageProblem: String?
     let startedAt = Date()
+    /// The seq the next alert gets; alerts are persisted under the seq subscribers saw.
+    var nextAlertSeq: UInt64 = 1
+    /// Alerts published while storage failed, written under their seqs once it works again (bounded).
+    var pendingAlerts: [(seq: UInt64, at: Date, payload: String)] = []
+    static let pendingAlertsLimit = 10_000
+    /// End of the previous cycle, to notice a stall or suspend between cycles.
+    var lastCycleEnd: MonotonicInstant?
+    /// After a stall or suspend, only books observed from this time on are traded on.
+    var booksValidFrom: Date?
+    let hooks: EngineTestHooks
+    /// Set at start when the crash-after-intent hook is to fire (once per journal).
+    var crashAfterIntentArmed = false
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
-                publisher: EventPublisher, stateDir: String, logger: Logger) {
+                publisher: EventPublisher, stateDir: String, logger: Logger, hooks: EngineTestHooks = EngineTestHooks()) {
         self.settings = settings
+        self.hooks = hooks
         self.journal = journal
         self.source = source
         self.publisher = publisher
@@ -69,6 +82,7 @@ public actor TradingEngine {
             list.append(MeanReversion(window: settings.mrWindow, zEntry: settings.mrZEntry, takeProfit: Fixed.from(settings.mrTakeProfit)!,
                                       stopLoss: Fixed.from(settings.mrStopLoss)!, stake: Fixed.from(settings.mrStake)!))
         }
+        if hooks.faultyStrategy { list.append(FaultyStrategy()) }
         self.strategies = list
         self.lastBackup = Date()
         if let journalProblem {
@@ -91,8 +105,10 @@ public actor TradingEngine {
                 emit(key: "intent_abandoned", kind: "recovery", severity: "warning",
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
-            publisher.setNextSeq(EngineTopic.alerts, UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1)
+            nextAlertSeq = UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1
+            publisher.setNextSeq(EngineTopic.alerts, nextAlertSeq)
             publisher.setNextSeq(EngineTopic.trades, UInt64(try journal.lastEventSeq(topic: EngineTopic.trades)) + 1)
+            if hooks.crashAfterIntent { crashAfterIntentArmed = try journal.intentCount(status: "abandoned") == 0 }
         }
         for s in strategies where accounts[s.name] == nil {
             accounts[s.name] = Account(strategy: s.name, bankroll: bankroll)
@@ -106,6 +122,7 @@ public actor TradingEngine {
     public func cycle(now: Date = Date()) async {
         let started = ContinuousClock.now
         cycles += 1
+        noticeStall(now)
         for gone in control.expire(now: now) {
             emit(key: gone.code, kind: "resumed", severity: "info", message: "\(gone.code) expired: \(gone.message)",
                  duration: now.timeIntervalSince(gone.since))
@@ -121,7 +138,22 @@ public actor TradingEngine {
         trade(now)
         periodic(now)
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
+        lastCycleEnd = MonotonicInstant.now()
         publisher.publish(EngineTopic.state, snapshot(now))
+    }
+
+    /// A gap between cycles far past the interval means the process was stopped, suspended or starved: every book
+    /// held is then treated as stale until a refresh after this moment, and a fresh refresh is forced now.
+    func noticeStall(_ now: Date) {
+        defer { lastCycleEnd = MonotonicInstant.now() }
+        guard let last = lastCycleEnd else { return }
+        let gap = (MonotonicInstant.now() - last).seconds
+        let bound = max(5, 3 * settings.cycle.seconds)
+        guard gap > bound else { return }
+        booksValidFrom = now
+        lastBookRefresh = nil
+        emit(key: "engine_stalled", kind: "data", severity: "warning",
+             message: String(format: "engine loop was stalled or suspended for %.1fs; market data treated as stale until refreshed", gap))
     }
 
     func refreshData(_ now: Date) async {
@@ -163,6 +195,7 @@ public actor TradingEngine {
             }
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
+            booksValidFrom = nil
         } catch {
             dataFailed("order book refresh failed: \(error)", now)
         }
@@ -234,6 +267,7 @@ public actor TradingEngine {
 
     /// Settles positions of resolved markets at 1/0, exactly once (account state and journal both refuse twice).
     func settleResolved(_ now: Date) async {
+        guard storageProblem == nil else { return }  // settled once storage works: nothing is paid out unrecorded
         let held = Set(accounts.values.flatMap { $0.positions.values.filter { $0.shares > 0 }.map(\.marketID) })
         for id in held {
             var market = markets[id]
@@ -306,7 +340,7 @@ public actor TradingEngine {
         for strategy in strategies {
             guard var h = health[strategy.name], !h.isDisabled else { continue }
             for m in markets.values.sorted(by: { $0.id < $1.id }) where m.active && !m.closed && m.acceptingOrders {
-                let usable = m.tokens.compactMap { t in books[t.tokenID].flatMap { now.timeIntervalSince($0.observedAt) <= fresh ? $0 : nil } }
+                let usable = m.tokens.compactMap { t in books[t.tokenID].flatMap { isTradable($0, now: now, freshFor: fresh) ? $0 : nil } }
                 guard usable.count == m.tokens.count else { continue }
                 let snapshot = MarketSnapshot(market: m, books: Dictionary(uniqueKeysWithValues: usable.map { ($0.tokenID, $0) }),
                                               midHistory: midHistory, now: now)
@@ -332,6 +366,11 @@ public actor TradingEngine {
         }
     }
 
+    /// Fresh enough to trade on: observed within `freshFor`, and after any stall or suspend.
+    func isTradable(_ book: OrderBook, now: Date, freshFor: TimeInterval) -> Bool {
+        now.timeIntervalSince(book.observedAt) <= freshFor && booksValidFrom.map { book.observedAt >= $0 } != false
+    }
+
     func strategyError(_ name: String, _ message: String, _ h: inout StrategyHealth, _ now: Date) {
         logger.warning("strategy \(name) \(message)")
         if h.record(error: message, at: now, maxErrors: settings.strategyErrorsMax, window: settings.strategyErrorsWindow.seconds) {
@@ -342,28 +381,43 @@ public actor TradingEngine {
         }
     }
 
+    /// What became of one intent.
+    enum Execution: Equatable {
+        case filled
+        /// Not sent to the book: blocked by the trading state or risk, or nothing could be written ahead.
+        case notSent(String)
+        case rejected(String)
+    }
+
     /// Trading state, risk, write-ahead intent, paper fill, one journal transaction; in that order.
-    func execute(_ intent: OrderIntent, market: Market, now: Date, operatorAction: Bool = false) {
+    @discardableResult
+    func execute(_ intent: OrderIntent, market: Market, now: Date, operatorAction: Bool = false) -> Execution {
         if !operatorAction, let blocked = control.blocking(intent.kind, marketID: intent.marketID) {
-            _ = blocked
-            return
+            return .notSent("\(blocked.effect.rawValue): \(blocked.code)")
         }
-        guard let journal else { return }
-        guard var account = accounts[intent.strategy] else { return }
+        guard let journal else { return .notSent("journal unusable") }
+        // Nothing can be written ahead while storage fails, so nothing is executed (exits included).
+        if let storageProblem { return .notSent("storage degraded: \(storageProblem)") }
+        guard var account = accounts[intent.strategy] else { return .notSent("no account for \(intent.strategy)") }
         if !operatorAction {
             let equity = account.equity(marks: marks())
             if case .reject(let why) = RiskGate.check(intent, account: account, limits: limits, dayStartEquity: dayStart[intent.strategy]?.equity ?? equity,
                                                      equity: equity, cooldownUntil: cooldownUntil[intent.strategy], now: now) {
                 emit(key: "risk_rejected:\(intent.strategy)", kind: "risk", severity: "info", message: "\(intent.strategy): \(why)", alert: false)
-                return
+                return .notSent(why)
             }
         }
-        guard let book = books[intent.tokenID] else { return }
+        guard let book = books[intent.tokenID] else { return .notSent("no order book for token \(intent.tokenID)") }
         do {
             try journal.recordIntent(intent, at: now)
         } catch {
             storageFailed("intent not written ahead, so not executed: \(error)", now)
-            return
+            return .notSent("intent not written ahead: \(error)")
+        }
+        if crashAfterIntentArmed {
+            // Test hook (F38): die between the write-ahead intent and its fill, once per journal.
+            logger.critical("test hook crash_after_intent: killing the engine after intent \(intent.id)")
+            kill(getpid(), SIGKILL)
         }
         switch broker.execute(intent, market: market, book: book, at: now) {
         case .filled(let fill), .partial(let fill, _):
@@ -373,7 +427,7 @@ public actor TradingEngine {
                 do { try journal.resolveIntent(intent.id, status: "rejected", note: "\(error)", at: now) } catch {
                     storageFailed("rejection not recorded: \(error)", now)
                 }
-                return
+                return .rejected("\(error)")
             }
             let trade = TradeInfo(id: 0, intent_id: fill.intentID, strategy: fill.strategy, market_id: fill.marketID, token_id: fill.tokenID,
                                   side: fill.side.rawValue, shares: Fixed.text(fill.shares, decimals: 6),
@@ -386,8 +440,10 @@ public actor TradingEngine {
                 publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
                 emit(key: "fill:\(fill.intentID)", kind: "fill", severity: "info",
                      message: "\(fill.strategy) \(fill.side.rawValue) \(Fixed.text(fill.shares)) of \(fill.tokenID) (market \(fill.marketID)) at \(Fixed.text(fill.averagePrice, decimals: 4)): \(intent.reason)")
+                return .filled
             } catch {
                 storageFailed("fill not recorded (the paper order is void): \(error)", now)
+                return .rejected("fill not recorded: \(error)")
             }
         case .rejected(let reason):
             do {
@@ -396,6 +452,7 @@ public actor TradingEngine {
                 storageFailed("rejection not recorded: \(error)", now)
             }
             emit(key: "order_rejected:\(intent.strategy)", kind: "order", severity: "info", message: "\(intent.strategy): order rejected: \(reason)", alert: false)
+            return .rejected(reason)
         }
     }
 
@@ -410,12 +467,20 @@ public actor TradingEngine {
         }
     }
 
+    /// While storage is degraded, one write a cycle: the alerts held back (under their seqs), or a probe event.
     func probeStorage(_ now: Date) {
         guard control.has("storage_degraded"), let journal else { return }
         do {
-            try journal.appendEvent(topic: EngineTopic.activity, at: now,
-                                    EngineEvent(key: "storage_probe", kind: "storage", severity: "info", message: "storage probe", at: isoString(now)))
+            if pendingAlerts.isEmpty {
+                try journal.appendEvent(topic: EngineTopic.activity, at: now,
+                                        EngineEvent(key: "storage_probe", kind: "storage", severity: "info", message: "storage probe", at: isoString(now)))
+            } else {
+                try journal.appendEvents(topic: EngineTopic.alerts, pendingAlerts)
+                logger.notice("storage back: \(pendingAlerts.count) alerts held in memory written to the journal")
+                pendingAlerts = []
+            }
             storageProblem = nil
+            persistReasons()  // an operator or risk reason raised meanwhile is stored now
             if let gone = control.clear("storage_degraded") {
                 emit(key: "storage_degraded", kind: "resumed", severity: "info", message: "storage writable again; entries resumed",
                      duration: now.timeIntervalSince(gone.since))
@@ -470,21 +535,44 @@ public actor TradingEngine {
         let now = Date()
         let event = EngineEvent(key: key, kind: kind, severity: severity, message: message, at: isoString(now), duration_s: duration)
         publisher.publish(EngineTopic.activity, event)
-        guard alert else { return }
-        var seq: UInt64?
-        if let journal, storageProblem == nil || key == "storage_degraded" {
-            do {
-                seq = UInt64(try journal.appendEvent(topic: EngineTopic.alerts, at: now, event))
-            } catch {
-                // Still published below (in memory), and the storage fault itself is raised and said.
-                if key != "storage_degraded" { storageFailed("alert \(key) not persisted: \(error)", now) }
-            }
-        }
-        publishEncoded(EngineTopic.alerts, event, seq: seq)
+        if alert { raiseAlert(event, now: now) }
         switch severity {
         case "critical": logger.critical("\(message)", metadata: ["key": "\(key)"])
         case "warning": logger.warning("\(message)", metadata: ["key": "\(key)"])
         default: logger.info("\(message)", metadata: ["key": "\(key)"])
+        }
+    }
+
+    /// Publishes an alert under the next seq and persists it under the same seq; while storage fails it is held
+    /// in memory and written when storage works again (lost only if the engine dies before then, which the log says).
+    func raiseAlert(_ event: EngineEvent, now: Date) {
+        let seq = nextAlertSeq
+        nextAlertSeq += 1
+        let payload: String
+        do { payload = try Journal.encode(event) } catch {
+            logger.error("alert \(event.key) could not be encoded: \(error)")
+            return
+        }
+        publisher.publishRaw(EngineTopic.alerts, json: Data(payload.utf8), seq: seq)
+        guard let journal else { return }
+        if storageProblem == nil {
+            do {
+                try journal.appendEvents(topic: EngineTopic.alerts, [(seq, now, payload)])
+                return
+            } catch {
+                holdAlert(seq, now, payload)
+                storageFailed("alert \(event.key) not persisted: \(error)", now)
+                return
+            }
+        }
+        holdAlert(seq, now, payload)
+    }
+
+    func holdAlert(_ seq: UInt64, _ at: Date, _ payload: String) {
+        pendingAlerts.append((seq, at, payload))
+        if pendingAlerts.count > Self.pendingAlertsLimit {
+            let dropped = pendingAlerts.removeFirst()
+            logger.error("storage degraded for long: alert seq \(dropped.seq) dropped from the in-memory hold (limit \(Self.pendingAlertsLimit))")
         }
     }
 

@@ -92,17 +92,18 @@ public final class HTTPClient: Sendable {
         while true {
             attempt += 1
             try await acquireToken(request)
-            let allowed = state.withLock { s -> (Bool, Double?) in
+            let allowed = state.withLock { s -> (ok: Bool, wait: Double?, lastError: String?) in
                 var h = s.hosts[host] ?? HostState(breaker: CircuitBreaker(settings: breakerSettings), stats: HostStats(host: host))
                 let ok = h.breaker.allow(now: now())
                 let wait = h.breaker.retryIn(now: now())
                 h.stats.circuit = h.breaker.state.rawValue
                 s.hosts[host] = h
-                return (ok, wait)
+                return (ok, wait, h.stats.lastError)
             }
-            guard allowed.0 else {
-                throw HTTPError(kind: .circuitOpen, host: host, status: nil, retryAfter: allowed.1,
-                                message: "circuit open after repeated failures; next probe in \(Int(allowed.1 ?? 0))s")
+            guard allowed.ok else {
+                // The cause that opened it is said with it, so "circuit open" never hides why.
+                throw HTTPError(kind: .circuitOpen, host: host, status: nil, retryAfter: allowed.wait,
+                                message: "circuit open after repeated failures (last: \(allowed.lastError ?? "unknown")); next probe in \(Int(allowed.wait ?? 0))s")
             }
             let outcome: Result<HTTPResponse, TransportError>
             do {

@@ -11,7 +11,7 @@ import WardenKit
 struct EngineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-engine", abstract: "Warden's trading engine (paper trading on live or replayed market data).",
-        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self], defaultSubcommand: Run.self)
+        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self, VerifyCommand.self], defaultSubcommand: Run.self)
 }
 
 struct CommonEngineOptions: ParsableArguments {
@@ -57,6 +57,42 @@ struct PreflightCommand: AsyncParsableCommand {
     }
 }
 
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Audit engine.db (run with the engine stopped): integrity, each fill once, accounts equal to their fills; exit 1 on a problem.")
+    @OptionGroup var options: CommonEngineOptions
+    @Option(name: .long, help: "A journal file to audit instead of the configured state directory's engine.db.") var database: String?
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let path: String
+        if let database { path = database } else { path = try await options.load().1.stateDir + "/engine.db" }
+        guard FileManager.default.fileExists(atPath: path) else {
+            FileHandle.standardError.write(Data("warden-engine verify: no journal at \(path)\n".utf8))
+            throw ExitCode(1)
+        }
+        let audit: JournalAudit
+        do {
+            let (journal, _) = try Journal.open(path: path, backupsDir: URL(fileURLWithPath: path).deletingLastPathComponent().path + "/backups")
+            audit = try journal.verify()
+        } catch {
+            FileHandle.standardError.write(Data("warden-engine verify: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(audit), as: UTF8.self))
+        } else {
+            print("\(path): integrity \(audit.integrity), \(audit.fills) fills, \(audit.openIntents) open intents, accounts \(audit.accounts.joined(separator: ", "))")
+            for p in audit.problems { print("PROBLEM \(p)") }
+            if audit.ok { print("ok: every check passed") }
+        }
+        if !audit.ok { throw ExitCode(1) }
+    }
+}
+
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the engine (the default).")
     @OptionGroup var options: CommonEngineOptions
@@ -96,9 +132,15 @@ struct Run: AsyncParsableCommand {
         filters.maxMarkets = e.maxMarkets
         let source = LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
                                                              timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)
+        let hooks: EngineTestHooks
+        do { hooks = try EngineTestHooks.fromEnvironment() } catch {
+            FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if !hooks.names.isEmpty { logger.warning("TEST HOOKS ACTIVE: \(hooks.names.joined(separator: ", ")) (from \(EngineTestHooks.variable))") }
         let publisher = EventPublisher(retainPerTopic: 5000)
         let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
-                                   publisher: publisher, stateDir: paths.stateDir, logger: logger)
+                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, hooks: hooks)
         do {
             try await engine.recover()
             try await engine.replayPersistedAlerts(retain: 5000)

@@ -5,14 +5,16 @@ import Testing
 import WardenFakes
 import WardenIPC
 
-/// A tree whose engine trades on `fake`, with short staleness bounds.
-func engineTree(_ fake: PolymarketFake, extraEngine: String = "") throws -> TestTree {
+/// A tree whose engine trades on `fake`, with short staleness bounds. `program` adds keys to the engine's
+/// program entry (4-space indent), `extraEngine` to the engine section (2-space indent).
+func engineTree(_ fake: PolymarketFake, extraEngine: String = "", program: String = "") throws -> TestTree {
     try TestTree(programs: """
       engine:
         command: ["\(Bin.path("warden-engine"))"]
         critical: true
         watchdog_sec: 10s
         start_timeout: 30s
+    \(program)
     """, supervisor: """
       log_level: info
     engine:
@@ -29,6 +31,7 @@ func engineTree(_ fake: PolymarketFake, extraEngine: String = "") throws -> Test
       health:
         cooldown: 2s
     \(extraEngine)
+
     """)
 }
 
@@ -116,6 +119,28 @@ struct EngineStackTests {
         }
         await w.stop()
         await fake.stop()
+    }
+
+    @Test("the shipped etc/warden.yaml with no market API reachable: the engine runs, shows market data down everywhere, trades nothing")
+    func shippedConfigWithoutNetwork() async throws {
+        let tree = try TestTree(programs: "")
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("etc/warden.yaml").path
+        try FileManager.default.removeItem(atPath: tree.configPath)
+        try FileManager.default.copyItem(atPath: shipped, toPath: tree.configPath)
+        // "No network": both APIs on a closed loopback port (nothing leaves the machine); the rest as shipped.
+        let w = try WardenProcess(tree, env: ["WARDEN_ENGINE_GAMMA_URL": "http://127.0.0.1:9", "WARDEN_ENGINE_CLOB_URL": "http://127.0.0.1:9",
+                                              "WARDEN_SUPERVISOR_JOURNALD": "off", "WARDEN_ENGINE_STALE_DATA_AFTER": "3s"])
+        defer { Task { await w.stop() } }
+        try await waitRunning(tree, "engine", within: .seconds(60))
+        let e = try await eventually("market data down on status", within: .seconds(30)) {
+            let e = try await engineStatus(tree)
+            return e?.data?.status == "down" && e?.reasons?.contains { $0.code == "data_stale" } == true ? e : nil
+        }
+        #expect(e.trading_state == "PAUSED" && (e.fills_total ?? -1) == 0)
+        let human = try await wardenctl(tree, "status")
+        #expect(human.out.contains("trading PAUSED · data down") && human.out.contains("market data stale since"), "\(human.out)")
+        await w.stop()
     }
 
     @Test("F12: a corrupt journal is kept and trading is refused with the reason on status")

@@ -60,6 +60,7 @@ final class WardenProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        try handle?.close()  // the child holds its own copy; ours would leak one fd per start
     }
 
     /// A test that failed before `stop()` still leaves nothing running: its children follow by death signal.
@@ -113,8 +114,11 @@ func runTool(_ name: String, _ args: [String], env: [String: String] = [:], limi
     let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
     FileManager.default.createFile(atPath: outURL.path, contents: nil)
     FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    p.standardOutput = try FileHandle(forWritingTo: outURL)
-    p.standardError = try FileHandle(forWritingTo: errURL)
+    let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
+    p.standardOutput = outHandle
+    p.standardError = errHandle
+    // Closed once the child has its copies: a poll loop runs this thousands of times.
+    defer { try? outHandle.close(); try? errHandle.close() }
     try p.run()
     let deadline = ContinuousClock.now + limit
     while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
