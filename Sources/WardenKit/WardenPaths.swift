@@ -55,7 +55,8 @@ public struct WardenPaths: Sendable, Equatable {
     /// the executable's folder (a source checkout), else /etc/warden/warden.yaml.
     public static func defaultConfigFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let c = environment["WARDEN_CONFIG"], !c.isEmpty { return c }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // /proc/self/exe, not argv[0]: argv can be empty (e.g. under some LD_PRELOAD shims) or a bare name.
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent("etc/warden.yaml").path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }

@@ -62,6 +62,8 @@ func favouriteScenario() -> FakeScenario {
     return FakeScenario(seed: 3, speed: 1, stepSeconds: 1, markets: [m])
 }
 
+let faketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
 let favouriteOnly = """
   strategies:
     complement_arb: {enabled: false}
@@ -320,6 +322,34 @@ struct EngineFaultTests {
             let e = try await engineStatus(tree)
             return e?.reasons?.contains { $0.code == "market_stale" } == false ? true : nil
         }
+        await w.stop()
+    }
+
+    @Test("F22: the wall clock steps an hour forward and back (libfaketime): reported, no restart, data fresh again",
+          .enabled(if: FileManager.default.fileExists(atPath: faketimeLibrary), "needs Debian's faketime package (make deps installs it)"))
+    func wallClockSteps() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        defer { Task { await fake.stop() } }
+        let tree = try engineTree(fake)
+        let offset = tree.root + "/faketime"
+        try "+0".write(toFile: offset, atomically: true, encoding: .utf8)
+        // Only the wall clock is faked; the monotonic clock every timer runs on is left alone.
+        let w = try WardenProcess(tree, env: ["LD_PRELOAD": faketimeLibrary, "FAKETIME_TIMESTAMP_FILE": offset,
+                                              "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"], viaShell: true)
+        defer { Task { await w.stop() } }
+        let engine = try await waitRunning(tree, "engine", within: .seconds(30))
+        try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
+        for (step, sign) in [("+3600", "+"), ("+0", "-")] {
+            try step.write(toFile: offset, atomically: true, encoding: .utf8)
+            try await eventually("a clock-step event of \(sign)3600 s", within: .seconds(20)) {
+                try await events(tree).contains { $0.kind == "clock-step" && $0.message.contains("stepped \(sign)36") } ? true : nil
+            }
+            try await eventually("fresh data after the step", within: .seconds(30)) {
+                try await engineStatus(tree)?.data?.status == "fresh" ? true : nil
+            }
+        }
+        let p = try #require(program(try await status(tree), "engine"))
+        #expect(p.pid == engine.pid && p.restarts == 0, "no watchdog restart from a wall-clock step")
         await w.stop()
     }
 

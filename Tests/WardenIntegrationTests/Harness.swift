@@ -45,11 +45,19 @@ final class WardenProcess: @unchecked Sendable {
     let process = Process()
     let outPath: String
 
-    init(_ tree: TestTree, args: [String]? = nil, env: [String: String] = [:], cwd: String? = nil) throws {
+    /// `viaShell`: exec warden from /bin/sh. A Swift binary exec'd directly with libfaketime in LD_PRELOAD sees no
+    /// argv; from a parent that already carries the preload it does.
+    init(_ tree: TestTree, args: [String]? = nil, env: [String: String] = [:], cwd: String? = nil, viaShell: Bool = false) throws {
         outPath = tree.root + "/warden-\(UUID().uuidString.prefix(6)).out"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Bin.path("warden"))
-        process.arguments = args ?? ["--config", tree.configPath]
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        let arguments = args ?? ["--config", tree.configPath]
+        if viaShell {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec \"$0\" \"$@\"", Bin.path("warden")] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Bin.path("warden"))
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "WARDEN_SOCKET", "WARDEN_CONFIG",
                   "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "LOGS_DIRECTORY"] { environment[k] = nil }
@@ -112,8 +120,8 @@ func runTool(_ name: String, _ args: [String], env: [String: String] = [:], limi
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
     p.standardOutput = outHandle
     p.standardError = errHandle
