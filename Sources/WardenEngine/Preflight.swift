@@ -55,6 +55,16 @@ public enum Preflight {
         } else {
             checks.append(PreflightCheck(name: "database", outcome: .warn, detail: "\(dbPath) missing: the engine will start a fresh journal"))
         }
+        if e.source == .replay {
+            let file = WardenPaths.absolute(e.replayFile ?? "", against: paths.root)
+            do {
+                _ = try ReplayMarketData(path: file, speed: e.replaySpeed)
+                checks.append(PreflightCheck(name: "replay file", outcome: .ok, detail: "\(file) loads"))
+            } catch {
+                checks.append(PreflightCheck(name: "replay file", outcome: .fail, detail: "\(error)"))
+            }
+            return checks
+        }
         // Market API reachability and clock skew.
         var retry = RetryPolicy()
         retry.maxAttempts = 1

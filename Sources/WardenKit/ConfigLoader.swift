@@ -40,7 +40,7 @@ public enum ConfigLoader {
     ]
     /// `engine:` keys, and the keys of its sub-sections.
     static let engineKeys: Set<String> = [
-        "source", "gamma_url", "clob_url", "replay_file", "cycle", "book_refresh", "discovery_interval",
+        "source", "gamma_url", "clob_url", "replay_file", "replay_speed", "cycle", "book_refresh", "discovery_interval",
         "stale_market_after", "stale_data_after", "request_timeout", "connect_timeout", "filters", "health",
         "paper", "risk", "strategies", "strategy_errors", "backup_interval", "backups_keep", "equity_interval", "preflight",
     ]
@@ -242,6 +242,7 @@ public enum ConfigLoader {
             }
         }
         r.string("\(p).replay_file").map { e.replayFile = $0 }
+        r.double("\(p).replay_speed", in: 0.01...10_000).map { e.replaySpeed = $0 }
         if e.source == .replay && e.replayFile == nil { r.fail("\(p).replay_file", "required when source is replay") }
         let durations: [(String, WritableKeyPath<EngineSettings, Duration>, ClosedRange<Duration>)] = [
             ("cycle", \.cycle, .milliseconds(50)...(.seconds(600))),

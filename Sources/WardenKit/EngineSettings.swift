@@ -7,6 +7,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var clobURL = "https://clob.polymarket.com"
     /// Recorded books (JSON lines) for `source: replay`.
     public var replayFile: String?
+    /// Recorded seconds played per real second.
+    public var replaySpeed = 1.0
     public var cycle: Duration = .seconds(2)
     public var bookRefresh: Duration = .seconds(5)
     public var discoveryInterval: Duration = .seconds(600)

@@ -32,7 +32,7 @@ public struct WardenPaths: Sendable, Equatable {
                            logsDir: pick("LOGS_DIRECTORY", config.supervisor.logsDir))
     }
 
-    static func absolute(_ path: String, against base: String) -> String {
+    public static func absolute(_ path: String, against base: String) -> String {
         let full = path.hasPrefix("/") ? path : base + "/" + path
         return URL(fileURLWithPath: full).standardizedFileURL.path
     }

@@ -11,7 +11,7 @@ import WardenKit
 struct EngineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-engine", abstract: "Warden's trading engine (paper trading on live or replayed market data).",
-        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self, VerifyCommand.self], defaultSubcommand: Run.self)
+        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self, VerifyCommand.self, RecordCommand.self], defaultSubcommand: Run.self)
 }
 
 struct CommonEngineOptions: ParsableArguments {
@@ -54,6 +54,50 @@ struct PreflightCommand: AsyncParsableCommand {
             }
             FileHandle.standardError.write(Data("preflight failed (warn only): \(names)\n".utf8))
         }
+    }
+}
+
+/// The live Polymarket source with the documented rate limits and a breaker that reopens within the staleness bound.
+func liveSource(_ e: EngineSettings) -> LiveMarketData {
+    let gammaHost = URLComponents(string: e.gammaURL)?.host ?? ""
+    let clobHost = URLComponents(string: e.clobURL)?.host ?? ""
+    var breaker = CircuitBreaker.Settings()
+    breaker.openSeconds = min(60, max(2, e.staleDataAfter.components.seconds == 0 ? 5 : Double(e.staleDataAfter.components.seconds)))
+    let http = HTTPClient(limits: PolymarketClient.documentedLimits(gammaHost: gammaHost, clobHost: clobHost), breaker: breaker)
+    var filters = MarketFilters()
+    filters.liquidityMin = e.liquidityMin
+    filters.volumeMin = e.volumeMin
+    filters.endWithinHours = e.endWithinHours
+    filters.maxMarkets = e.maxMarkets
+    return LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
+                                                   timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)
+}
+
+struct RecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record the live market data (markets and books, as the engine sees them) into a replay file for `source: replay`.")
+    @OptionGroup var options: CommonEngineOptions
+    @Option(name: .long, help: "The replay file to write (appended to).") var out: String
+    @Option(name: .long, help: "How long to record, e.g. 10m, 2h.") var duration: String = "10m"
+
+    func run() async throws {
+        let (cfg, _) = try await options.load()
+        guard let length = Duration.parse(config: duration), length > .zero else {
+            throw ValidationError("--duration: `\(duration)` is not a duration like 30s, 10m or 2h")
+        }
+        if !FileManager.default.fileExists(atPath: out) {
+            guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("--out: cannot create \(out)") }
+        }
+        guard let handle = FileHandle(forWritingAtPath: out) else { throw ValidationError("--out: cannot open \(out) for writing") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        let e = cfg.engine
+        let recorder = MarketRecorder(source: liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval)
+        let n = try await recorder.record(to: handle, until: ContinuousClock.now + length) { problem in
+            FileHandle.standardError.write(Data("warden-engine record: \(problem)\n".utf8))
+        }
+        print("recorded \(n) records into \(out)")
     }
 }
 
@@ -104,10 +148,6 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "engine")
         try paths.createDirectories()
         let e = cfg.engine
-        guard e.source == .live else {
-            FileHandle.standardError.write(Data("warden-engine: source `replay` is configured but not built yet; refusing to start rather than trade on anything else\n".utf8))
-            throw ExitCode(78)
-        }
         var journal: Journal?
         var journalProblem: String?
         let dbPath = paths.stateDir + "/engine.db"
@@ -120,18 +160,19 @@ struct Run: AsyncParsableCommand {
             journalProblem = "\(error)"
             logger.critical("journal unusable; trading refused", metadata: ["error": "\(error)"])
         }
-        let gammaHost = URLComponents(string: e.gammaURL)?.host ?? ""
-        let clobHost = URLComponents(string: e.clobURL)?.host ?? ""
-        var breaker = CircuitBreaker.Settings()
-        breaker.openSeconds = min(60, max(2, e.staleDataAfter.components.seconds == 0 ? 5 : Double(e.staleDataAfter.components.seconds)))
-        let http = HTTPClient(limits: PolymarketClient.documentedLimits(gammaHost: gammaHost, clobHost: clobHost), breaker: breaker)
-        var filters = MarketFilters()
-        filters.liquidityMin = e.liquidityMin
-        filters.volumeMin = e.volumeMin
-        filters.endWithinHours = e.endWithinHours
-        filters.maxMarkets = e.maxMarkets
-        let source = LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
-                                                             timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)
+        let source: any MarketDataSource
+        switch e.source {
+        case .live:
+            source = liveSource(e)
+        case .replay:
+            // Chosen in configuration only; a replay that cannot be read stops the start, it never falls back to live.
+            let file = WardenPaths.absolute(e.replayFile ?? "", against: paths.root)
+            do { source = try ReplayMarketData(path: file, speed: e.replaySpeed) } catch {
+                FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
+                throw ExitCode(78)
+            }
+            logger.notice("market data source: replay of \(file) at \(e.replaySpeed)x")
+        }
         let hooks: EngineTestHooks
         do { hooks = try EngineTestHooks.fromEnvironment() } catch {
             FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))

@@ -165,3 +165,58 @@ struct EngineStackTests {
         await fake.stop()
     }
 }
+
+@Suite("Replay source", .serialized)
+struct ReplayTests {
+    @Test("record the fake's market data, then trade on the replay with the fake gone; when the replay ends the data goes stale, never a fallback")
+    func recordAndReplay() async throws {
+        let fake = try await PolymarketFake.start(.demo())
+        let tree = try engineTree(fake)
+        let recording = tree.root + "/recording.jsonl"
+        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "6s"])
+        await fake.stop()
+        #expect(rec.code == 0 && rec.out.contains("recorded"), "\(rec.out)\(rec.err)")
+        let lines = try String(contentsOfFile: recording, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= 5 && lines.contains { $0.contains(#""kind":"books""#) } && lines.contains { $0.contains(#""kind":"markets""#) })
+        try tree.write(programs: """
+          engine:
+            command: ["\(Bin.path("warden-engine"))"]
+            critical: true
+            watchdog_sec: 10s
+            pre_start: ["\(Bin.path("warden-engine"))", "preflight"]
+        """, supervisor: """
+          log_level: info
+        engine:
+          source: replay
+          replay_file: \(recording)
+          cycle: 200ms
+          book_refresh: 300ms
+          stale_data_after: 2s
+          stale_market_after: 5s
+
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let e = try await eventually("fills on the replayed data", within: .seconds(30)) {
+            let e = try await engineStatus(tree)
+            return (e?.fills_total ?? 0) > 0 ? e : nil
+        }
+        #expect(e.data?.source == "replay")
+        let ended = try await eventually("the replay ends: data stale, entries paused", within: .seconds(30)) {
+            let e = try await engineStatus(tree)
+            return e?.reasons?.first { $0.code == "data_stale" }.flatMap { $0.message.contains("replay of \(recording) ended") ? e : nil }
+        }
+        #expect(ended.trading_state == "PAUSED")
+        await w.stop()
+        let audit = try await verifyJournal(tree)
+        #expect(audit.code == 0, "\(audit.out)\(audit.err)")
+    }
+
+    @Test("a replay file with a bad line stops the start, naming the line")
+    func badReplayFile() async throws {
+        let tree = try TestTree(programs: "  {}\n", supervisor: "engine:\n  source: replay\n  replay_file: bad.jsonl\n")
+        try "{\"kind\":\"markets\",\"at\":1,\"markets\":[]}\nnot json\n".write(toFile: tree.root + "/bad.jsonl", atomically: true, encoding: .utf8)
+        let r = try await runTool("warden-engine", ["preflight", "--config", tree.configPath])
+        #expect(r.code == 1 && r.out.contains("FAIL  replay file") && r.out.contains("line 2"), "\(r.out)")
+    }
+}

@@ -1,0 +1,180 @@
+// `source: replay`: market data recorded from the live APIs (`warden-engine record`) played back on a clock.
+// When the recording ends the data simply stops: the engine goes stale and pauses, it never invents quotes.
+import Foundation
+import WardenCore
+import WardenHTTP
+import WardenKit
+
+/// One line of a recording (JSON lines): the market list or a batch of books, as observed at `at` (Unix seconds).
+public struct ReplayRecord: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case markets, books }
+    public var kind: Kind
+    public var at: Double
+    public var markets: [Market]?
+    public var books: [OrderBook]?
+
+    public init(kind: Kind, at: Double, markets: [Market]? = nil, books: [OrderBook]? = nil) {
+        self.kind = kind; self.at = at; self.markets = markets; self.books = books
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .secondsSince1970
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .secondsSince1970
+        return d
+    }()
+
+    public func line() throws -> Data { try Self.encoder.encode(self) + Data("\n".utf8) }
+}
+
+public struct ReplayError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// Plays a recording from its first record, `speed` recorded seconds per real second. Every time in what it
+/// returns (observation, book time, end dates) is moved onto the real clock, so ages and "hours to
+/// resolution" mean the same as they did when recorded.
+public struct ReplayMarketData: MarketDataSource {
+    public let path: String
+    let speed: Double
+    let startedAt: Date
+    let marketSnapshots: [(at: Double, markets: [Market])]
+    let bookSnapshots: [(at: Double, books: [String: OrderBook])]
+    public var name: String { "replay" }
+
+    /// Loads and checks the whole file; a bad line is named by its number.
+    public init(path: String, speed: Double, startedAt: Date = Date()) throws {
+        self.path = path
+        self.speed = speed
+        self.startedAt = startedAt
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReplayError(description: "replay file \(path) cannot be read")
+        }
+        var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
+        for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 32 }) {
+            let r: ReplayRecord
+            do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
+                throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
+            }
+            switch r.kind {
+            case .markets:
+                guard let m = r.markets else { throw ReplayError(description: "replay file \(path) line \(n + 1): markets record without `markets`") }
+                markets.append((r.at, m))
+            case .books:
+                guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
+                books.append((r.at, Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })))
+            }
+        }
+        guard !markets.isEmpty, !books.isEmpty else {
+            throw ReplayError(description: "replay file \(path) needs at least one markets and one books record")
+        }
+        marketSnapshots = markets.sorted { $0.0 < $1.0 }.map { (at: $0.0, markets: $0.1) }
+        bookSnapshots = books.sorted { $0.0 < $1.0 }.map { (at: $0.0, books: $0.1) }
+    }
+
+    var firstAt: Double { min(marketSnapshots[0].at, bookSnapshots[0].at) }
+    var lastAt: Double { max(marketSnapshots.last!.at, bookSnapshots.last!.at) }
+
+    /// The recorded time being played at real time `now`.
+    func replayTime(_ now: Date) -> Double { firstAt + now.timeIntervalSince(startedAt) * speed }
+
+    /// A recorded instant moved onto the real clock.
+    func real(_ recorded: Double, now: Date) -> Date { now.addingTimeInterval((recorded - replayTime(now)) / speed) }
+
+    func ended(_ now: Date) -> ReplayError? {
+        let t = replayTime(now)
+        guard t > lastAt else { return nil }
+        return ReplayError(description: "replay of \(path) ended at its last record (recorded \(isoString(Date(timeIntervalSince1970: lastAt)))); no newer data")
+    }
+
+    func shift(_ m: Market, now: Date) -> Market {
+        var m = m
+        m.endDate = m.endDate.map { real($0.timeIntervalSince1970, now: now) }
+        return m
+    }
+
+    public func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) {
+        if let e = ended(now) { throw e }
+        let t = replayTime(now)
+        guard let snap = marketSnapshots.last(where: { $0.at <= t }) ?? marketSnapshots.first else {
+            throw ReplayError(description: "replay of \(path) has no market list")
+        }
+        return (snap.markets.map { shift($0, now: now) }, [])
+    }
+
+    public func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
+        let now = Date()
+        if let e = ended(now) { throw e }
+        let t = replayTime(now)
+        guard let snap = bookSnapshots.last(where: { $0.at <= t }) else { return ([], []) }
+        let out = tokenIDs.compactMap { id -> OrderBook? in
+            guard var b = snap.books[id] else { return nil }
+            b.observedAt = real(snap.at, now: now)
+            b.bookTime = b.bookTime.map { real($0.timeIntervalSince1970, now: now) }
+            return b
+        }
+        return (out, [])
+    }
+
+    public func market(id: String) async throws -> Market {
+        let now = Date()
+        let t = replayTime(now)
+        for snap in marketSnapshots.reversed() where snap.at <= t {
+            if let m = snap.markets.first(where: { $0.id == id }) { return shift(m, now: now) }
+        }
+        throw ReplayError(description: "market \(id) is not in the replay of \(path) up to now")
+    }
+
+    public func hostStats() -> [HostStats] { [] }
+}
+
+/// Records what the live source returns, as replay lines, until `until` (or cancellation).
+public struct MarketRecorder {
+    let source: any MarketDataSource
+    let bookRefresh: Duration
+    let discoveryInterval: Duration
+
+    public init(source: any MarketDataSource, bookRefresh: Duration, discoveryInterval: Duration) {
+        self.source = source; self.bookRefresh = bookRefresh; self.discoveryInterval = discoveryInterval
+    }
+
+    /// Appends records to `handle`; a failed fetch is reported through `report` and retried next round, so the
+    /// recording shows the same gaps the live data had. Returns how many records were written.
+    public func record(to handle: FileHandle, until: ContinuousClock.Instant, report: (String) -> Void) async throws -> Int {
+        var written = 0
+        var markets: [Market] = []
+        var lastDiscovery: ContinuousClock.Instant?
+        while ContinuousClock.now < until && !Task.isCancelled {
+            let round = ContinuousClock.now
+            let now = Date()
+            if lastDiscovery.map({ round - $0 >= discoveryInterval }) ?? true {
+                do {
+                    markets = try await source.discover(now: now).markets
+                    try handle.write(contentsOf: try ReplayRecord(kind: .markets, at: now.timeIntervalSince1970, markets: markets).line())
+                    written += 1
+                    lastDiscovery = round
+                } catch let e as CancellationError { throw e } catch {
+                    report("discovery failed: \(error)")
+                }
+            }
+            let tokens = markets.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
+            if !tokens.isEmpty {
+                do {
+                    let books = try await source.books(tokens).books
+                    try handle.write(contentsOf: try ReplayRecord(kind: .books, at: Date().timeIntervalSince1970, books: books).line())
+                    written += 1
+                } catch let e as CancellationError { throw e } catch {
+                    report("book refresh failed: \(error)")
+                }
+            }
+            let spent = ContinuousClock.now - round
+            if spent < bookRefresh { try await Task.sleep(for: bookRefresh - spent) }
+        }
+        return written
+    }
+}
