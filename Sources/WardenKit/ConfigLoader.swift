@@ -45,7 +45,7 @@ public enum ConfigLoader {
         "paper", "risk", "strategies", "strategy_errors", "backup_interval", "backups_keep", "equity_interval", "preflight",
     ]
     static let engineSections: [String: Set<String>] = [
-        "filters": ["liquidity_min", "volume_min", "end_within_hours", "max_markets"],
+        "filters": ["liquidity_min", "volume_min", "end_within_hours", "max_markets", "tag_ids"],
         "health": ["error_rate", "rate_limit_usage", "cooldown"],
         "paper": ["bankroll", "slippage"],
         "risk": ["max_drawdown", "daily_loss", "max_exposure_per_market", "max_total_exposure", "max_open_positions",
@@ -290,6 +290,10 @@ public enum ConfigLoader {
         r.double("\(p).filters.liquidity_min", in: 0...1e12).map { e.liquidityMin = $0 }
         r.double("\(p).filters.volume_min", in: 0...1e12).map { e.volumeMin = $0 }
         r.double("\(p).filters.end_within_hours", in: 0.01...87600).map { e.endWithinHours = $0 }
+        r.stringArray("\(p).filters.tag_ids").map { ids in
+            for id in ids where Int(id) == nil { r.fail("\(p).filters.tag_ids", "`\(id)` is not a numeric Gamma tag id") }
+            e.tagIDs = ids
+        }
         if e.favouriteBandLow >= e.favouriteBandHigh {
             r.fail("\(p).strategies.near_resolution.band_low", "must be below band_high (\(e.favouriteBandHigh))")
         }

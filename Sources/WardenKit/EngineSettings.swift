@@ -19,6 +19,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var liquidityMin: Double?
     public var volumeMin: Double?
     public var endWithinHours: Double?
+    /// Gamma tag ids (`tag_id`, repeatable): only markets carrying one of them.
+    public var tagIDs: [String] = []
     public var maxMarkets = 200
     public var healthErrorRate = 0.2
     public var healthRateLimitUsage = 0.9

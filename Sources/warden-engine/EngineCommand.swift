@@ -68,6 +68,7 @@ func liveSource(_ e: EngineSettings) -> LiveMarketData {
     filters.liquidityMin = e.liquidityMin
     filters.volumeMin = e.volumeMin
     filters.endWithinHours = e.endWithinHours
+    filters.tagIDs = e.tagIDs
     filters.maxMarkets = e.maxMarkets
     return LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
                                                    timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)

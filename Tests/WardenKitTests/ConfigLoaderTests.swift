@@ -60,6 +60,14 @@ struct ConfigLoaderTests {
         #expect(found.contains { $0.hasPrefix("programs.engine.watchdog: unknown key") && $0.contains("watchdog_sec") })
     }
 
+    @Test("engine keys: replay needs its file, a tag id must be numeric, replay_speed is bounded")
+    func engineKeys() async throws {
+        let found = try await issues("engine:\n  source: replay\n  replay_speed: 0\n  filters:\n    tag_ids: [\"politics\"]\nprograms: {}\n")
+        #expect(found.contains { $0.hasPrefix("engine.replay_file: required when source is replay") })
+        #expect(found.contains { $0.hasPrefix("engine.replay_speed:") })
+        #expect(found.contains { $0.hasPrefix("engine.filters.tag_ids: `politics` is not a numeric Gamma tag id") })
+    }
+
     @Test("a wrong type is named with its path")
     func wrongType() async throws {
         let found = try await issues("programs:\n  engine:\n    command: [x]\n    critical: maybe\n    limits: {rss_mb: lots}\n")
