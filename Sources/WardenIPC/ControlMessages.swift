@@ -73,6 +73,8 @@ public struct StatusResponse: Codable, Sendable {
     public var storage: StorageInfo?
     /// Present when an `engine` program is configured.
     public var engine: EngineStatus?
+    /// Present when a `notifier` program is configured.
+    public var notifier: NotifierStatusInfo?
     public init(supervisor: SupervisorInfo, programs: [ProgramStatus], storage: StorageInfo?) {
         self.supervisor = supervisor; self.programs = programs; self.storage = storage
     }

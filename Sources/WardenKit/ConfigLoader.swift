@@ -91,9 +91,10 @@ public enum ConfigLoader {
         let env = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["warden"])
         let reader = StrictReader(providers: [env, fileProvider])
         var config = WardenConfiguration(file: absolute)
-        let programNames = validateShape(tree, reader: reader)
+        let (programNames, channelNames) = validateShape(tree, reader: reader)
         readSupervisor(into: &config.supervisor, reader)
         readEngine(into: &config.engine, reader)
+        readNotifier(into: &config.notifier, channels: channelNames, reader)
         for name in programNames {
             config.programs.append(readProgram(name, tree: tree, reader))
         }
@@ -105,13 +106,15 @@ public enum ConfigLoader {
     }
 
     /// Walks the YAML tree: top-level shape, unknown keys, program names. Returns names in file order.
-    private static func validateShape(_ tree: Node?, reader: StrictReader) -> [String] {
-        guard let tree else { return [] }  // an empty file is a configuration with defaults and no programs
+    /// Returns program names in file order, and channel names when a `notifier.channels` mapping is given.
+    private static func validateShape(_ tree: Node?, reader: StrictReader) -> ([String], [String]?) {
+        guard let tree else { return ([], nil) }  // an empty file is a configuration with defaults and no programs
         guard let top = tree.mapping else {
             reader.fail("(top level)", "must be a mapping with `supervisor` and `programs`")
-            return []
+            return ([], nil)
         }
         var names: [String] = []
+        var channels: [String]?
         for (k, v) in top {
             let key = k.string ?? "?"
             switch key {
@@ -129,6 +132,9 @@ public enum ConfigLoader {
                         }
                     }
                 }
+            case "notifier":
+                channels = validateNotifier(v, reader)
+                if v.mapping?.keys.contains(where: { $0.string == "channels" }) != true { channels = nil }
             case "programs":
                 if case .scalar(let s) = v, s.string.isEmpty || s.string == "null" || s.string == "~" { continue }
                 guard let programs = v.mapping else {
@@ -155,13 +161,13 @@ public enum ConfigLoader {
                     }
                 }
             default:
-                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "programs"]))")
+                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "notifier", "programs"]))")
             }
         }
-        return names
+        return (names, channels)
     }
 
-    private static func checkKeys(_ node: Node, path: String, allowed: Set<String>, _ reader: StrictReader) {
+    static func checkKeys(_ node: Node, path: String, allowed: Set<String>, _ reader: StrictReader) {
         guard let m = node.mapping else {
             reader.fail(path, "must be a mapping")
             return

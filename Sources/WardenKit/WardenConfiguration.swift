@@ -100,6 +100,7 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var file: String
     public var supervisor = SupervisorSettings()
     public var engine = EngineSettings()
+    public var notifier = NotifierSettings()
     /// Programs in the order the file lists them.
     public var programs: [ProgramSpec] = []
 

@@ -118,21 +118,30 @@ extension Supervisor {
     }
 }
 
-/// Routes control.sock requests to the supervisor; `engine.*` requests are forwarded to engine.sock.
+/// Routes control.sock requests to the supervisor; `engine.*` and `notifier.*` requests are forwarded to
+/// engine.sock and notifier.sock, so `wardenctl` needs one socket only.
 public struct ControlHandler: IPCRequestHandler {
     let supervisor: Supervisor
     let socketStats: IPCStatsCounter
     let engine: IPCClient?
-    public init(supervisor: Supervisor, socketStats: IPCStatsCounter, engine: IPCClient? = nil) {
+    let notifier: IPCClient?
+    public init(supervisor: Supervisor, socketStats: IPCStatsCounter, engine: IPCClient? = nil, notifier: IPCClient? = nil) {
         self.supervisor = supervisor
         self.socketStats = socketStats
         self.engine = engine
+        self.notifier = notifier
+    }
+
+    /// A link that is still connecting (its program just became ready) gets a moment before it is called unreachable.
+    static func connected(_ link: IPCClient, within: Duration = .seconds(2)) async -> Bool {
+        if link.isConnected { return true }
+        return (try? await link.waitConnected(timeout: within)) != nil
     }
 
     /// The engine's snapshot, or why it cannot be had; never old numbers presented as current.
     func engineStatus() async -> EngineStatus? {
         guard let engine else { return nil }
-        guard engine.isConnected else {
+        guard await Self.connected(engine, within: .milliseconds(500)) else {
             return EngineStatus(reachable: false, error: "engine.sock not connected\(engine.lastError.map { ": \($0)" } ?? "")")
         }
         do {
@@ -142,6 +151,33 @@ public struct ControlHandler: IPCRequestHandler {
         }
     }
 
+    /// The notifier's queue and channels, or why they cannot be had.
+    func notifierStatus() async -> NotifierStatusInfo? {
+        guard let notifier else { return nil }
+        guard await Self.connected(notifier, within: .milliseconds(500)) else {
+            return NotifierStatusInfo(unreachable: "notifier.sock not connected\(notifier.lastError.map { ": \($0)" } ?? "")")
+        }
+        do {
+            var s = try await notifier.call("status", Empty(), as: NotifierStatusInfo.self, timeout: .seconds(2))
+            s.reachable = true
+            return s
+        } catch {
+            return NotifierStatusInfo(unreachable: "\(error)")
+        }
+    }
+
+    /// Sends `type` (without its `program.` prefix) to a program's socket and returns its answer as it is.
+    func forward(_ link: IPCClient?, program: String, _ frame: Frame) async throws -> JSONValue {
+        guard let link else { throw IPCError(.notFound, "no `\(program)` program is configured") }
+        guard await Self.connected(link) else {
+            throw IPCError(.unreachable, "the \(program) is not reachable on \(program).sock\(link.lastError.map { " (\($0))" } ?? "")")
+        }
+        let body = try frame.body(as: JSONValue.self)
+        let answer = try await link.request(String(frame.head.type.dropFirst(program.count + 1)), body,
+                                            timeout: .milliseconds(Int64(frame.head.deadline_ms ?? 10_000)))
+        return try answer.body(as: JSONValue.self)
+    }
+
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
         let who = "wardenctl uid \(peer.uid) pid \(peer.pid)"
         switch frame.head.type {
@@ -149,16 +185,12 @@ public struct ControlHandler: IPCRequestHandler {
             var s = await supervisor.status()
             s.supervisor.control_socket = socketStats.snapshot
             s.engine = await engineStatus()
+            s.notifier = await notifierStatus()
             return s
         case let type where type.hasPrefix("engine."):
-            guard let engine else { throw IPCError(.notFound, "no `engine` program is configured") }
-            guard engine.isConnected else {
-                throw IPCError(.unreachable, "the engine is not reachable on engine.sock\(engine.lastError.map { " (\($0))" } ?? "")")
-            }
-            let body = try frame.body(as: JSONValue.self)
-            let answer = try await engine.request(String(type.dropFirst("engine.".count)), body,
-                                                  timeout: .milliseconds(Int64(frame.head.deadline_ms ?? 10_000)))
-            return try answer.body(as: JSONValue.self)
+            return try await forward(engine, program: "engine", frame)
+        case let type where type.hasPrefix("notifier."):
+            return try await forward(notifier, program: "notifier", frame)
         case "start", "stop", "restart":
             let req = try frame.body(as: ProgramRequest.self)
             return try await supervisor.control(frame.head.type, program: req.program, by: who)

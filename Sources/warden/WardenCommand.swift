@@ -77,8 +77,12 @@ struct WardenCommand: AsyncParsableCommand {
         let engineLink = cfg.program(named: "engine") == nil ? nil
             : IPCClient(path: paths.runtimeDir + "/engine.sock", role: "supervisor", logger: logger,
                         backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
+        let notifierLink = cfg.program(named: "notifier") == nil ? nil
+            : IPCClient(path: paths.runtimeDir + "/notifier.sock", role: "supervisor", logger: logger,
+                        backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
         let server = IPCServer(path: paths.controlSocket, role: "control",
-                               handler: ControlHandler(supervisor: supervisor, socketStats: socketStats, engine: engineLink),
+                               handler: ControlHandler(supervisor: supervisor, socketStats: socketStats, engine: engineLink,
+                                                       notifier: notifierLink),
                                publisher: supervisor.publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) },
                                stats: socketStats, logger: logger)
         let main = SupervisorService(supervisor: supervisor)
@@ -89,6 +93,7 @@ struct WardenCommand: AsyncParsableCommand {
                 SupervisorInputService(supervisor: supervisor, inputs: inputs),
                 ReloadSignalService(supervisor: supervisor, logger: logger),
                 ClientLinkService(client: engineLink),
+                ClientLinkService(client: notifierLink),
                 main,
             ], logger: logger)
         } catch {
