@@ -7,3 +7,8 @@ private let isoStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 public func isoString(_ date: Date) -> String { date.formatted(isoStyle) }
 
 public func isoNow() -> String { isoString(Date()) }
+
+/// Parses what `isoString` writes (and the same without fractional seconds); nil for anything else.
+public func parseISO(_ text: String) -> Date? {
+    (try? isoStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+}

@@ -1,0 +1,179 @@
+// The notifier's long-running parts: alert intake from engine.sock and control.sock, the delivery loop (which
+// carries the heartbeat), and notifier.sock's request handler.
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenIPC
+import WardenKit
+
+/// Pulls the engine's `alerts` topic from the last seq stored, through restarts of either side.
+public struct EngineIntakeService: Service {
+    let notifier: Notifier
+    let client: IPCClient
+    let logger: Logger
+    public init(notifier: Notifier, client: IPCClient, logger: Logger) { self.notifier = notifier; self.client = client; self.logger = logger }
+
+    public func run() async throws {
+        let from = UInt64(try await notifier.lastSeq("engine") + 1)
+        client.subscribe(SubscribeRequest(topics: [EngineTopic.alerts], fromSeq: [EngineTopic.alerts: from]))
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await client.run() }
+            for await item in client.events.cancelOnGracefulShutdown() {
+                switch item {
+                case .connected: await notifier.setConnected("engine", true)
+                case .disconnected: await notifier.setConnected("engine", false)
+                case .gap(let g): await notifier.gap(source: "engine", from: Int64(g.from_seq), to: Int64(g.to_seq), reason: g.reason)
+                case .event(let frame):
+                    do {
+                        let body = try frame.body(as: EventBody<EngineEvent>.self)
+                        let e = body.data
+                        try await notifier.take(IncomingAlert(source: "engine", seq: Int64(body.seq), key: e.key, kind: e.kind,
+                                                              severity: e.severity, message: e.message,
+                                                              at: parseISO(e.at) ?? Date(timeIntervalSince1970: body.at), durationS: e.duration_s))
+                    } catch {
+                        // Not acknowledged: the cursor did not move, so the next start takes it again from the engine.
+                        logger.error("engine alert not taken: \(error)")
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// Pulls the supervisor's lifecycle events worth telling an operator. The supervisor is the notifier's parent,
+/// so one notifier process sees one supervisor boot; a new boot id starts its sequence again from 1.
+public struct SupervisorIntakeService: Service {
+    let notifier: Notifier
+    let client: IPCClient
+    let logger: Logger
+    public init(notifier: Notifier, client: IPCClient, logger: Logger) { self.notifier = notifier; self.client = client; self.logger = logger }
+
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await client.run() }
+            var hello: Hello?
+            while hello == nil && !Task.isShuttingDownGracefully && !Task.isCancelled {
+                hello = try? await client.waitConnected(timeout: .seconds(5))
+            }
+            guard let hello else { group.cancelAll(); return }
+            let from = try await notifier.supervisorCursor(bootID: hello.boot_id)
+            client.subscribe(SubscribeRequest(topics: [ControlTopic.events], fromSeq: [ControlTopic.events: UInt64(from)]))
+            for await item in client.events.cancelOnGracefulShutdown() {
+                switch item {
+                case .connected: await notifier.setConnected("supervisor", true)
+                case .disconnected: await notifier.setConnected("supervisor", false)
+                case .gap(let g): await notifier.gap(source: "supervisor", from: Int64(g.from_seq), to: Int64(g.to_seq), reason: g.reason)
+                case .event(let frame):
+                    do {
+                        let body = try frame.body(as: EventBody<LifecycleEvent>.self)
+                        try await notifier.take(Self.alert(body.data, seq: Int64(body.seq), fallback: Date(timeIntervalSince1970: body.at)))
+                    } catch {
+                        logger.error("supervisor event not taken: \(error)")
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Lifecycle events as alerts: one key per program and condition, so restarts coalesce and disk recoveries pair.
+    static func alert(_ e: LifecycleEvent, seq: Int64, fallback: Date) -> IncomingAlert {
+        let subject = e.program ?? "warden"
+        let condition = e.kind.hasPrefix("disk-") ? "disk" : e.kind
+        // Routine lifecycle (start, ready, stop) is info; what went wrong is its own severity.
+        return IncomingAlert(source: "supervisor", seq: seq, key: "\(condition):\(subject)", kind: e.kind, severity: e.severity,
+                             message: e.program.map { "\($0): \(e.message)" } ?? e.message, at: parseISO(e.at) ?? fallback)
+    }
+}
+
+extension Notifier {
+    /// Where to resume the supervisor's events: after the stored seq for the same boot, else from 1 (said).
+    public func supervisorCursor(bootID: String) throws -> Int64 {
+        let stored = try outbox.meta("supervisor_boot")
+        try outbox.setMeta("supervisor_boot", bootID)
+        if let stored, stored != bootID {
+            sourceRestarted("supervisor", why: "warden restarted (boot \(bootID.prefix(8)))")
+            return 1
+        }
+        return try lastSeq("supervisor") + 1
+    }
+}
+
+/// Delivers, sweeps, and proves progress: WATCHDOG=1 follows each completed round.
+public struct DeliveryLoopService: Service {
+    let notifier: Notifier
+    let server: IPCServer
+    let engine: IPCClient
+    let supervisor: IPCClient
+    let interval: Duration
+    let logger: Logger
+    let sd = SystemdNotifier()
+
+    public init(notifier: Notifier, server: IPCServer, engine: IPCClient, supervisor: IPCClient, interval: Duration = .milliseconds(200), logger: Logger) {
+        self.notifier = notifier; self.server = server; self.engine = engine; self.supervisor = supervisor
+        self.interval = interval; self.logger = logger
+    }
+
+    public func run() async throws {
+        try await server.waitUntilListening()
+        var readySent = false
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let started = ContinuousClock.now
+            await notifier.deliverDue()
+            await notifier.sweep { await dailyFigures() }
+            let line = await notifier.statusLine()
+            do {
+                if !readySent { try sd.ready(status: line); readySent = true }
+                try sd.watchdog()
+                try sd.status(line)
+            } catch {
+                logger.error("sd_notify to the supervisor failed", metadata: ["error": "\(error)"])
+            }
+            let spent = ContinuousClock.now - started
+            if spent < interval { try? await Task.sleep(for: interval - spent) }
+        }
+        try? sd.stopping()
+    }
+
+    /// The daily digest's figures, each from its owner; what cannot be had is said, not guessed.
+    func dailyFigures() async -> String? {
+        var parts: [String] = []
+        if let s = try? await engine.call("snapshot", Empty(), as: EngineSnapshot.self, timeout: .seconds(2)) {
+            let equity = s.accounts.reduce(0) { $0 + $1.equity }, bankroll = s.accounts.reduce(0) { $0 + $1.bankroll }
+            let pnl = s.accounts.reduce(0) { $0 + $1.realized_pnl }
+            parts.append(String(format: "trading %@, equity %.2f (%+.2f since start, realised %+.2f), %d fills in all", s.trading_state,
+                                equity, equity - bankroll, pnl, s.fills_total))
+        } else {
+            parts.append("engine figures unavailable (engine.sock not answering)")
+        }
+        if let st = try? await supervisor.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(2)) {
+            parts.append("warden up \(NoiseControl.span(st.supervisor.uptime_s)), restarts " +
+                         st.programs.map { "\($0.name) \($0.restarts)" }.joined(separator: ", "))
+        } else {
+            parts.append("supervisor figures unavailable")
+        }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Routes notifier.sock requests.
+public struct NotifierHandler: IPCRequestHandler {
+    let notifier: Notifier
+    public init(notifier: Notifier) { self.notifier = notifier }
+
+    public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
+        switch frame.head.type {
+        case "status": return await notifier.status()
+        case "notify":
+            let r = try frame.body(as: NotifyRequest.self)
+            guard !r.message.trimmingCharacters(in: .whitespaces).isEmpty else { throw IPCError(.invalid, "an empty message") }
+            return try await notifier.notify(r)
+        case "test_channel":
+            let r = try frame.body(as: TestChannelRequest.self)
+            return try await notifier.testChannel(r.channel, author: r.author)
+        default:
+            throw IPCError(.unknownType, "unknown request `\(frame.head.type)` on notifier.sock")
+        }
+    }
+}
