@@ -12,6 +12,7 @@ struct FakesCommand: AsyncParsableCommand {
     @Option(help: "Port for the Polymarket fake (Gamma and CLOB on one port).") var polymarketPort = 18080
     @Option(help: "Scenario speed-up (scenario seconds per second).") var speed: Double?
     @Option(help: "Seed of the price paths.") var seed: UInt64 = 7
+    @Option(help: "Port for the Telegram and webhook fakes (0: none). Token: 123456:TEST-TOKEN.") var channelsPort = 0
 
     func run() async throws {
         ParentDeath.arm()
@@ -19,8 +20,13 @@ struct FakesCommand: AsyncParsableCommand {
         if let speed { scenario.speed = speed }
         let fake = try await PolymarketFake.start(scenario, port: polymarketPort)
         FileHandle.standardError.write(Data("level=info msg=\"polymarket fake on \(fake.baseURL) (\(scenario.markets.count) markets, speed ×\(scenario.speed))\"\n".utf8))
+        var channels: AlertChannelFake?
+        if channelsPort > 0 {
+            channels = try await AlertChannelFake.start(port: channelsPort)
+            FileHandle.standardError.write(Data("level=info msg=\"telegram and webhook fakes on \(channels!.baseURL) (/bot<token>/sendMessage, /hooks/slack, /hooks/discord, /hooks/json)\"\n".utf8))
+        }
         let notifier = SystemdNotifier()
-        try? notifier.ready(status: "polymarket fake on \(fake.baseURL)")
+        try? notifier.ready(status: "polymarket fake on \(fake.baseURL)" + (channels.map { "; channels on \($0.baseURL)" } ?? ""))
         let interval = notifier.watchdogInterval().map { $0 / 2 } ?? .seconds(5)
         while !Task.isCancelled {
             try? notifier.watchdog()

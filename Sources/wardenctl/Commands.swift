@@ -33,6 +33,17 @@ enum StatusTable {
                 out += "ENGINE UNREACHABLE: \(e.error ?? "unknown") — no trading figures shown\n"
             }
         }
+        if let n = s.notifier {
+            if n.reachable, n.error == nil {
+                out += "alerts: queue \(n.queue_depth ?? 0)\(n.oldest_pending_age_s.map { " (oldest \(age($0)))" } ?? "") · "
+                out += (n.channels ?? []).map { c in
+                    "\(c.name) \(c.state)" + (c.state == "ok" ? "" : c.last_error.map { " (\($0))" } ?? "")
+                }.joined(separator: " · ")
+                out += "\n"
+            } else {
+                out += "NOTIFIER UNREACHABLE: \(n.error ?? "unknown") — alerts wait in the engine and supervisor until it is back\n"
+            }
+        }
         if s.programs.isEmpty { return out + "no programs configured" }
         var rows = [["PROGRAM", "STATE", "PID", "UPTIME", "RESTARTS", "HEARTBEAT", "RSS", "FDS", "DETAIL"]]
         for p in s.programs {

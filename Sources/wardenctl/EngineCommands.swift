@@ -149,15 +149,22 @@ struct Strategies: AsyncParsableCommand {
 }
 
 struct PreflightCmd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "preflight", abstract: "Run the engine's preflight checks now (exit 1 on a failure).")
+    static let configuration = CommandConfiguration(commandName: "preflight",
+        abstract: "Run the engine's preflight and the notifier's channel checks now (exit 1 on a failure).")
     @Option(name: .long, help: "Configuration file.") var config: String?
     func run() async throws {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("warden-engine")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = ["preflight"] + (config.map { ["--config", $0] } ?? [])
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus == 78 ? 2 : 1) }
+        let dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        var worst: Int32 = 0
+        for tool in ["warden-engine", "warden-notifier"] {
+            let p = Process()
+            p.executableURL = dir.appendingPathComponent(tool)
+            p.arguments = ["preflight"] + (config.map { ["--config", $0] } ?? [])
+            print("== \(tool) preflight")
+            try p.run()
+            p.waitUntilExit()
+            if p.terminationStatus == 78 { throw ExitCode(2) }
+            if p.terminationStatus != 0 { worst = 1 }
+        }
+        if worst != 0 { throw ExitCode(worst) }
     }
 }

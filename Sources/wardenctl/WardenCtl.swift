@@ -92,7 +92,7 @@ struct WardenCtl: AsyncParsableCommand {
         version: wardenVersion,
         subcommands: [Status.self, Start.self, Stop.self, Restart.self, Logs.self, Events.self,
                       Pause.self, Resume.self, KillSwitch.self, ReduceOnly.self, HaltReset.self, Flatten.self,
-                      Positions.self, Trades.self, Strategies.self, PreflightCmd.self,
+                      Positions.self, Trades.self, Strategies.self, PreflightCmd.self, Notify.self,
                       Reload.self, Shutdown.self, Version.self])
 
     /// Moves common options written before the subcommand (`wardenctl --json status`) after it.
