@@ -54,7 +54,7 @@ public actor Notifier {
     public func take(_ a: IncomingAlert, now: Date = Date()) throws -> Outbox.Taken {
         let result = try takeOnce(a, now: now)
         guard result == .conflict else { return result }
-        sourceRestarted(a.source, why: "seq \(a.seq) arrived again with other content")
+        sourceRestarted(a.source, why: "seq \(a.seq) arrived again with other content", now: now)
         return try takeOnce(a, now: now)
     }
 
@@ -77,10 +77,10 @@ public actor Notifier {
     }
 
     /// The notifier's own alerts (gaps, a restarted source, given-up messages) go through the same pipeline.
-    public func own(key: String, kind: String = "notifier", severity: AlertSeverity, _ message: String) {
+    public func own(key: String, kind: String = "notifier", severity: AlertSeverity, _ message: String, now: Date = Date()) {
         do {
             let seq = try outbox.cursor("notifier").lastSeq + 1
-            try take(IncomingAlert(source: "notifier", seq: seq, key: key, kind: kind, severity: severity.rawValue, message: message, at: Date()))
+            try take(IncomingAlert(source: "notifier", seq: seq, key: key, kind: kind, severity: severity.rawValue, message: message, at: now), now: now)
         } catch {
             logger.error("own alert not stored: \(message): \(error)")
         }
@@ -97,11 +97,11 @@ public actor Notifier {
     }
 
     /// A source's sequence started again (a fresh journal, a new supervisor): what was taken is kept, archived.
-    public func sourceRestarted(_ source: String, why: String) {
-        do { try outbox.resetSource(source, renameTo: "\(source)#until-\(Int(Date().timeIntervalSince1970))") } catch {
+    public func sourceRestarted(_ source: String, why: String, now: Date = Date()) {
+        do { try outbox.resetSource(source, renameTo: "\(source)#until-\(Int(now.timeIntervalSince1970))") } catch {
             logger.error("source reset not recorded: \(error)")
         }
-        own(key: "restart:\(source)", severity: .warning, "\(source) alert sequence restarted (\(why)); taking its alerts from 1")
+        own(key: "restart:\(source)", severity: .warning, "\(source) alert sequence restarted (\(why)); taking its alerts from 1", now: now)
     }
 
     // MARK: - Delivery
@@ -128,7 +128,8 @@ public actor Notifier {
             for await r in group { out.append(r) }
             return out
         }
-        for (d, outcome) in results { apply(outcome, to: d, now: Date()) }
+        // Outcomes are applied on the round's clock (a send is bounded by request_timeout).
+        for (d, outcome) in results { apply(outcome, to: d, now: now) }
     }
 
     func apply(_ outcome: SendOutcome, to d: Delivery, now: Date) {
@@ -161,7 +162,7 @@ public actor Notifier {
                     pace[d.channel] = p
                     logger.critical("channel \(d.channel) failed: \(detail); its messages wait until `wardenctl notify test \(d.channel)` succeeds")
                     own(key: "channel_failed:\(d.channel)", severity: .critical,
-                        "alert channel \(d.channel) failed: \(detail); its messages are kept until it is fixed and retested")
+                        "alert channel \(d.channel) failed: \(detail); its messages are kept until it is fixed and retested", now: now)
                 }
                 p.lastError = detail
             case .tooLong(let detail):
@@ -216,7 +217,7 @@ public actor Notifier {
                 logger.error("message \(d.id) to \(d.channel) given up after \(NoiseControl.span(now.timeIntervalSince(d.createdAt))): \(d.text)")
                 if d.channel != "log" || settings.channels.contains(where: { $0.name != d.channel }) {
                     own(key: "given_up:\(d.channel)", severity: .critical,
-                        "a message to \(d.channel) could not be delivered within give_up_after and was given up: \(d.text.prefix(300))")
+                        "a message to \(d.channel) could not be delivered within give_up_after and was given up: \(d.text.prefix(300))", now: now)
                 }
             }
             try await dailyDigestIfDue(now: now, compose: dailyDigest)
@@ -289,7 +290,7 @@ public actor Notifier {
         case .sent:
             p.state = "ok"
             p.lastSuccessAt = Date()
-            p.nextAllowedAt = Date()
+            p.nextAllowedAt = .distantPast
             response = TestChannelResponse(channel: name, ok: true, detail: "delivered; the channel is ok")
         case .rateLimited(let after, let d):
             p.state = "retrying"

@@ -67,6 +67,7 @@ public struct SupervisorIntakeService: Service {
                 case .event(let frame):
                     do {
                         let body = try frame.body(as: EventBody<LifecycleEvent>.self)
+                        guard Self.worthTelling(body.data) else { continue }
                         try await notifier.take(Self.alert(body.data, seq: Int64(body.seq), fallback: Date(timeIntervalSince1970: body.at)))
                     } catch {
                         logger.error("supervisor event not taken: \(error)")
@@ -75,6 +76,11 @@ public struct SupervisorIntakeService: Service {
             }
             group.cancelAll()
         }
+    }
+
+    /// What went wrong (warning, critical), warden's own start, and recoveries; not the routine starts and stops.
+    static func worthTelling(_ e: LifecycleEvent) -> Bool {
+        e.severity != "info" || ["supervisor-start", "disk-recovered"].contains(e.kind)
     }
 
     /// Lifecycle events as alerts: one key per program and condition, so restarts coalesce and disk recoveries pair.

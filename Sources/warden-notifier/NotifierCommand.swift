@@ -64,7 +64,10 @@ struct Run: AsyncParsableCommand {
         }
         var retry = RetryPolicy()
         retry.maxAttempts = 1  // the outbox retries, with the channel's own Retry-After
-        let notifier = try Notifier(settings: cfg.notifier, outbox: outbox, http: HTTPClient(retry: retry), logger: logger)
+        // A channel that comes back is probed within 5 s; the outbox's own backoff does the rest.
+        var breaker = CircuitBreaker.Settings()
+        breaker.openSeconds = 5
+        let notifier = try Notifier(settings: cfg.notifier, outbox: outbox, http: HTTPClient(retry: retry, breaker: breaker), logger: logger)
         let engine = IPCClient(path: paths.runtimeDir + "/engine.sock", role: "notifier", logger: logger,
                                backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
         let supervisor = IPCClient(path: paths.controlSocket, role: "notifier", logger: logger,
