@@ -95,6 +95,8 @@ struct WardenCtl: AsyncParsableCommand {
                       Positions.self, Trades.self, Strategies.self, PreflightCmd.self, Notify.self,
                       Reload.self, Shutdown.self, Version.self])
 
+    static let commandGroups: Set<String> = ["notify"]
+
     /// Moves common options written before the subcommand (`wardenctl --json status`) after it.
     static func hoistingCommonOptions(_ args: [String]) -> [String] {
         let withValue: Set<String> = ["--config", "--socket", "--timeout"]
@@ -111,7 +113,9 @@ struct WardenCtl: AsyncParsableCommand {
         }
         rest = Array(args[i...])
         guard !rest.isEmpty, !hoisted.isEmpty else { return hoisted + rest }
-        return [rest[0]] + hoisted + rest.dropFirst()
+        // A command group (`notify test`) takes the options after its own subcommand.
+        let head = commandGroups.contains(rest[0]) && rest.count > 1 ? 2 : 1
+        return Array(rest.prefix(head)) + hoisted + rest.dropFirst(head)
     }
 
     /// Maps argument errors to exit code 2 (ArgumentParser's default is 64).
