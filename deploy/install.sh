@@ -31,7 +31,7 @@ if [ ! -f /etc/warden/warden.yaml ]; then
 else
   echo "keeping existing /etc/warden/warden.yaml (new default: etc/warden.yaml)"
 fi
-for cred in telegram-token webhook-url; do
+for cred in telegram_token telegram_chat_id webhook_url; do
   [ -f "/etc/warden/credentials/$cred" ] || install -m 0640 -g warden /dev/null "/etc/warden/credentials/$cred"
 done
 sed "s|/usr/local/bin|$PREFIX/bin|g" deploy/systemd/warden.service > /etc/systemd/system/warden.service

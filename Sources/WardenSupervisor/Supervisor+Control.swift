@@ -135,13 +135,19 @@ public struct ControlHandler: IPCRequestHandler {
     /// A link that is still connecting (its program just became ready) gets a moment before it is called unreachable.
     static func connected(_ link: IPCClient, within: Duration = .seconds(2)) async -> Bool {
         if link.isConnected { return true }
+        guard within > .zero else { return false }
         return (try? await link.waitConnected(timeout: within)) != nil
     }
 
+    /// How long `status` waits for a link: a moment when its program is ready (the link is catching up), else not at all.
+    static func linkWait(_ program: ProgramStatus?) -> Duration {
+        program?.state == "RUNNING" && program?.ready == true ? .milliseconds(500) : .zero
+    }
+
     /// The engine's snapshot, or why it cannot be had; never old numbers presented as current.
-    func engineStatus() async -> EngineStatus? {
+    func engineStatus(_ program: ProgramStatus?) async -> EngineStatus? {
         guard let engine else { return nil }
-        guard await Self.connected(engine, within: .milliseconds(500)) else {
+        guard await Self.connected(engine, within: Self.linkWait(program)) else {
             return EngineStatus(reachable: false, error: "engine.sock not connected\(engine.lastError.map { ": \($0)" } ?? "")")
         }
         do {
@@ -152,9 +158,9 @@ public struct ControlHandler: IPCRequestHandler {
     }
 
     /// The notifier's queue and channels, or why they cannot be had.
-    func notifierStatus() async -> NotifierStatusInfo? {
+    func notifierStatus(_ program: ProgramStatus?) async -> NotifierStatusInfo? {
         guard let notifier else { return nil }
-        guard await Self.connected(notifier, within: .milliseconds(500)) else {
+        guard await Self.connected(notifier, within: Self.linkWait(program)) else {
             return NotifierStatusInfo(unreachable: "notifier.sock not connected\(notifier.lastError.map { ": \($0)" } ?? "")")
         }
         do {
@@ -184,8 +190,8 @@ public struct ControlHandler: IPCRequestHandler {
         case "status":
             var s = await supervisor.status()
             s.supervisor.control_socket = socketStats.snapshot
-            s.engine = await engineStatus()
-            s.notifier = await notifierStatus()
+            s.engine = await engineStatus(s.programs.first { $0.name == "engine" })
+            s.notifier = await notifierStatus(s.programs.first { $0.name == "notifier" })
             return s
         case let type where type.hasPrefix("engine."):
             return try await forward(engine, program: "engine", frame)

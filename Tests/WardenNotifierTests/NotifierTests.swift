@@ -274,6 +274,18 @@ struct NotifierPipelineTests {
         #expect(fake.received.count == 1 && fake.received[0].text.hasPrefix("Daily digest") && fake.received[0].text.contains("37 fills"))
     }
 
+    @Test("a gap in a source's stream is said as an alert, counted, and the cursor moves past it")
+    func gap() async throws {
+        let fake = try await AlertChannelFake.start()
+        defer { Task { await fake.stop() } }
+        let (n, _) = try pipeline(fake) { $0.channels.removeLast() }
+        await n.gap(source: "engine", from: 3, to: 40, reason: "no longer held by the publisher")
+        #expect(try await n.lastSeq("engine") == 40)
+        #expect(await n.status().intake?.first { $0.source == "engine" }?.gaps_total == 1)
+        await deliver(n, at: Date()) { !fake.received.isEmpty }
+        #expect(fake.received.first?.text.contains("engine alerts 3…40 never reached the notifier (no longer held by the publisher)") == true)
+    }
+
     @Test("a message no channel could take within give_up_after is given up, visibly")
     func giveUp() async throws {
         let fake = try await AlertChannelFake.start()
