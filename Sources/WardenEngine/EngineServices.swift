@@ -10,7 +10,6 @@ public struct EngineLoopService: Service {
     let engine: TradingEngine
     let interval: Duration
     let server: IPCServer
-    let notifier = SystemdNotifier()
     let logger: Logger
 
     /// READY=1 waits for `server` to listen, so "running" means engine.sock answers.
@@ -23,27 +22,10 @@ public struct EngineLoopService: Service {
 
     public func run() async throws {
         try await server.waitUntilListening()
-        var readySent = false
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let started = ContinuousClock.now
+        await HeartbeatLoop.run(every: interval, logger: logger) {
             await engine.cycle()
-            let status = await engine.statusLine()
-            do {
-                if !readySent {
-                    try notifier.ready(status: status)
-                    readySent = true
-                }
-                try notifier.watchdog()
-                try notifier.status(status)
-            } catch {
-                logger.error("sd_notify to the supervisor failed", metadata: ["error": "\(error)"])
-            }
-            let spent = ContinuousClock.now - started
-            if spent < interval {
-                try? await Task.sleep(for: interval - spent)
-            }
+            return await engine.statusLine()
         }
-        try? notifier.stopping()
     }
 }
 

@@ -114,7 +114,6 @@ public struct DeliveryLoopService: Service {
     let supervisor: IPCClient
     let interval: Duration
     let logger: Logger
-    let sd = SystemdNotifier()
 
     public init(notifier: Notifier, server: IPCServer, engine: IPCClient, supervisor: IPCClient, interval: Duration = .milliseconds(200), logger: Logger) {
         self.notifier = notifier; self.server = server; self.engine = engine; self.supervisor = supervisor
@@ -123,23 +122,11 @@ public struct DeliveryLoopService: Service {
 
     public func run() async throws {
         try await server.waitUntilListening()
-        var readySent = false
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let started = ContinuousClock.now
+        await HeartbeatLoop.run(every: interval, logger: logger) {
             await notifier.deliverDue()
             await notifier.sweep { await dailyFigures() }
-            let line = await notifier.statusLine()
-            do {
-                if !readySent { try sd.ready(status: line); readySent = true }
-                try sd.watchdog()
-                try sd.status(line)
-            } catch {
-                logger.error("sd_notify to the supervisor failed", metadata: ["error": "\(error)"])
-            }
-            let spent = ContinuousClock.now - started
-            if spent < interval { try? await Task.sleep(for: interval - spent) }
+            return await notifier.statusLine()
         }
-        try? sd.stopping()
     }
 
     /// The daily digest's figures, each from its owner; what cannot be had is said, not guessed.

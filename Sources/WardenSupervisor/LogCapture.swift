@@ -62,7 +62,7 @@ public final class LogSink: @unchecked Sendable {
     private func sendJournal(program: String, stream: String, text: String) {
         let fields = ["MESSAGE=\(text)", "PRIORITY=\(Self.priority(of: text, stream: stream))",
                       "SYSLOG_IDENTIFIER=warden-\(program)", "WARDEN_PROGRAM=\(program)", "WARDEN_STREAM=\(stream)"]
-        var cStrings = fields.map { strdup($0)! }
+        let cStrings = fields.map { strdup($0)! }
         defer { cStrings.forEach { free($0) } }
         var iov = cStrings.map { iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: strlen($0)) }
         if sd_journal_sendv(&iov, Int32(iov.count)) < 0 {
@@ -85,8 +85,8 @@ public final class LogSink: @unchecked Sendable {
     private func appendFile(program: String, text: String) {
         let path = "\(logsDir)/\(program).log"
         if files[program] == nil {
-            if !FileManager.default.fileExists(atPath: path) {
-                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+            if !FileManager.default.fileExists(atPath: path) {  // a failure shows as the open below failing (counted)
+                _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
             }
             guard let h = FileHandle(forWritingAtPath: path) else { writeErrors += 1; return }
             let size = (try? h.seekToEnd()).map { Int($0) } ?? 0

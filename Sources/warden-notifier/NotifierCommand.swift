@@ -18,16 +18,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, as set by warden).")
     var config: String?
 
-    func load() async throws -> (WardenConfiguration, WardenPaths) {
-        let path = config ?? WardenPaths.defaultConfigFile()
-        do {
-            let cfg = try await ConfigLoader.load(path: path)
-            return (cfg, WardenPaths.resolve(cfg))
-        } catch {
-            FileHandle.standardError.write(Data("warden-notifier: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
-    }
+    func load() async throws -> (WardenConfiguration, WardenPaths) { await loadProgramConfiguration(config, program: "warden-notifier") }
 }
 
 struct Preflight: AsyncParsableCommand {
