@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "wardenctl", targets: ["wardenctl"]),
         .executable(name: "warden-engine", targets: ["warden-engine"]),
         .executable(name: "warden-notifier", targets: ["warden-notifier"]),
+        .executable(name: "warden-dashboard", targets: ["warden-dashboard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
@@ -57,6 +60,25 @@ let package = Package(
             name: "warden-notifier",
             dependencies: [
                 "WardenNotifier", "WardenKit", "WardenIPC", "WardenHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WardenDashboard",
+            dependencies: [
+                "WardenHTTP", "WardenIPC", "WardenKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "warden-dashboard",
+            dependencies: [
+                "WardenDashboard", "WardenKit", "WardenIPC", "WardenHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

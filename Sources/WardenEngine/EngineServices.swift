@@ -38,6 +38,7 @@ public struct EngineHandler: IPCRequestHandler {
         switch frame.head.type {
         case "snapshot": return await engine.snapshot()
         case "positions": return await engine.positions()
+        case "equity": return try await engine.equity(limit: try frame.body(as: EquityRequest.self).limit)
         case "trades":
             let r = try frame.body(as: TradesRequest.self)
             return try await engine.trades(limit: r.limit, beforeID: r.before_id)

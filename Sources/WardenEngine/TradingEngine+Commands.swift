@@ -30,10 +30,16 @@ extension TradingEngine {
         // The journal's count is the truth; the in-memory one (same fills, applied after each commit) stands in
         // only while the journal cannot be read, and storage says so in the same snapshot.
         let fills = (try? journal?.fillCount()) ?? nil
-        return EngineSnapshot(trading_state: control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
-                              fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },
-                              storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
-                              cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
+        var snap = EngineSnapshot(trading_state: control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
+                                  fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },
+                                  storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
+                                  cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
+        snap.hosts = source.hostStats().map {
+            HostInfo(host: $0.host, requests: $0.requests, failures: $0.failures, rate_limited: $0.rateLimited, error_rate: $0.recentErrorRate,
+                     rate_limit_usage: $0.rateLimitUsage, circuit: $0.circuit, latency_p50_ms: $0.latencyP50Ms, latency_p99_ms: $0.latencyP99Ms,
+                     last_error: $0.lastError)
+        }
+        return snap
     }
 
     /// One line for STATUS=, e.g. `ACTIVE · data 4s old · 7 open · equity 1012.40`.
@@ -55,6 +61,15 @@ extension TradingEngine {
                              average_price: Fixed.double(p.averagePrice), cost: Fixed.double(p.costBasis), mark: m[p.tokenID].map(Fixed.double))
             }
         }.sorted { ($0.strategy, $0.market_id, $0.token_id) < ($1.strategy, $1.market_id, $1.token_id) })
+    }
+
+    public func equity(limit: Int) throws -> EquityResponse {
+        guard let journal else { throw IPCError(.failed, "journal unusable: no equity history") }
+        var series: [String: [EquityPoint]] = [:]
+        for name in accounts.keys.sorted() {
+            series[name] = try journal.equityHistory(strategy: name, limit: max(1, min(limit, 5000))).map { EquityPoint(at: $0.at, equity: Fixed.double($0.equity)) }
+        }
+        return EquityResponse(series: series)
     }
 
     public func trades(limit: Int, beforeID: Int64?) throws -> TradesResponse {

@@ -82,7 +82,9 @@ public struct StatusResponse: Codable, Sendable {
 
 public struct ProgramRequest: Codable, Sendable {
     public var program: String
-    public init(program: String) { self.program = program }
+    /// Who asked, when it is not the socket peer itself (the dashboard names its session's operator).
+    public var author: String?
+    public init(program: String, author: String? = nil) { self.program = program; self.author = author }
 }
 
 public struct ProgramActionResponse: Codable, Sendable {

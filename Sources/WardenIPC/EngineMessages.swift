@@ -59,7 +59,46 @@ public struct AccountInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// One market-data host as the API health guard sees it.
+public struct HostInfo: Codable, Sendable, Equatable {
+    public var host: String
+    public var requests: Int
+    public var failures: Int
+    public var rate_limited: Int
+    public var error_rate: Double
+    public var rate_limit_usage: Double
+    public var circuit: String
+    public var latency_p50_ms: Double
+    public var latency_p99_ms: Double
+    public var last_error: String?
+    public init(host: String, requests: Int, failures: Int, rate_limited: Int, error_rate: Double, rate_limit_usage: Double,
+                circuit: String, latency_p50_ms: Double, latency_p99_ms: Double, last_error: String?) {
+        self.host = host; self.requests = requests; self.failures = failures; self.rate_limited = rate_limited
+        self.error_rate = error_rate; self.rate_limit_usage = rate_limit_usage; self.circuit = circuit
+        self.latency_p50_ms = latency_p50_ms; self.latency_p99_ms = latency_p99_ms; self.last_error = last_error
+    }
+}
+
+public struct EquityRequest: Codable, Sendable {
+    public var limit: Int
+    public init(limit: Int) { self.limit = limit }
+}
+
+public struct EquityPoint: Codable, Sendable, Equatable {
+    public var at: Double
+    public var equity: Double
+    public init(at: Double, equity: Double) { self.at = at; self.equity = equity }
+}
+
+/// Per strategy, its recorded equity, oldest first.
+public struct EquityResponse: Codable, Sendable {
+    public var series: [String: [EquityPoint]]
+    public init(series: [String: [EquityPoint]]) { self.series = series }
+}
+
 public struct EngineSnapshot: Codable, Sendable {
+    /// Market-data hosts (absent for a replay).
+    public var hosts: [HostInfo]?
     public var trading_state: String
     public var reasons: [ReasonInfo]
     public var data: DataInfo

@@ -43,6 +43,7 @@ public struct EngineStatus: Codable, Sendable {
     public var fills_total: Int?
     public var storage: String?
     public var snapshot_at: String?
+    public var hosts: [HostInfo]?
     public init(reachable: Bool, error: String? = nil, snapshot: EngineSnapshot? = nil) {
         self.reachable = reachable
         self.error = error
@@ -53,5 +54,6 @@ public struct EngineStatus: Codable, Sendable {
         fills_total = snapshot?.fills_total
         storage = snapshot?.storage
         snapshot_at = snapshot?.at
+        hosts = snapshot?.hosts
     }
 }

@@ -95,6 +95,7 @@ public enum ConfigLoader {
         readSupervisor(into: &config.supervisor, reader)
         readEngine(into: &config.engine, reader)
         readNotifier(into: &config.notifier, channels: channelNames, reader)
+        readDashboard(into: &config.dashboard, reader)
         for name in programNames {
             config.programs.append(readProgram(name, tree: tree, reader))
         }
@@ -132,6 +133,8 @@ public enum ConfigLoader {
                         }
                     }
                 }
+            case "dashboard":
+                checkKeys(v, path: "dashboard", allowed: dashboardKeys, reader)
             case "notifier":
                 channels = validateNotifier(v, reader)
                 if v.mapping?.keys.contains(where: { $0.string == "channels" }) != true { channels = nil }
@@ -161,7 +164,7 @@ public enum ConfigLoader {
                     }
                 }
             default:
-                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "notifier", "programs"]))")
+                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "notifier", "dashboard", "programs"]))")
             }
         }
         return (names, channels)

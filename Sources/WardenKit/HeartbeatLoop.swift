@@ -5,14 +5,15 @@ import Logging
 import ServiceLifecycle
 
 public enum HeartbeatLoop {
-    /// Runs `round` every `interval` until graceful shutdown or cancellation; `round` returns the STATUS= line.
+    /// Runs `round` every `interval` until graceful shutdown or cancellation; `round` returns the STATUS= line,
+    /// or nil when the round could not prove progress (then no WATCHDOG=1: the supervisor's watchdog decides).
     /// A round longer than the interval is followed by the next at once.
-    public static func run(every interval: Duration, logger: Logger, round: () async -> String) async {
+    public static func run(every interval: Duration, logger: Logger, round: () async -> String?) async {
         let sd = SystemdNotifier()
         var readySent = false
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let started = ContinuousClock.now
-            let status = await round()
+            if let status = await round() {
             do {
                 if !readySent {
                     try sd.ready(status: status)
@@ -22,6 +23,7 @@ public enum HeartbeatLoop {
                 try sd.status(status)
             } catch {
                 logger.error("sd_notify to the supervisor failed", metadata: ["error": "\(error)"])
+            }
             }
             let spent = ContinuousClock.now - started
             if spent < interval {

@@ -101,6 +101,7 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var supervisor = SupervisorSettings()
     public var engine = EngineSettings()
     public var notifier = NotifierSettings()
+    public var dashboard = DashboardSettings()
     /// Programs in the order the file lists them.
     public var programs: [ProgramSpec] = []
 

@@ -199,7 +199,7 @@ public struct ControlHandler: IPCRequestHandler {
             return try await forward(notifier, program: "notifier", frame)
         case "start", "stop", "restart":
             let req = try frame.body(as: ProgramRequest.self)
-            return try await supervisor.control(frame.head.type, program: req.program, by: who)
+            return try await supervisor.control(frame.head.type, program: req.program, by: req.author.map { "\($0) (\(who))" } ?? who)
         case "logs":
             let req = try frame.body(as: LogsRequest.self)
             return try await supervisor.logs(req.program, lines: req.lines)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import WardenIPC
+import WardenKit
 
 struct Notify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Alert channels: send a test message, or an operator message.",
@@ -41,5 +42,22 @@ struct NotifySend: AsyncParsableCommand {
             try await $0.call("notifier.notify", NotifyRequest(severity: severity, message: message, author: author()), as: NotifyResponse.self, timeout: d)
         }
         if common.json { try printJSON(r) } else { print(r.queued.isEmpty ? "no channel takes \(severity) messages" : "queued for \(r.queued.joined(separator: ", "))") }
+    }
+}
+
+struct DashboardToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dashboard-token",
+        abstract: "Print the dashboard's login token (created by the dashboard at its first start, mode 0600 in the state directory).")
+    @Option(name: .long, help: "Configuration file.") var config: String?
+
+    func run() async throws {
+        let (cfg, paths) = await loadProgramConfiguration(config, program: "wardenctl")
+        let path = paths.stateDir + "/dashboard.token"
+        guard let data = FileManager.default.contents(atPath: path), let token = String(data: data, encoding: .utf8) else {
+            FileHandle.standardError.write(Data("wardenctl: no readable token at \(path) (has the dashboard started? are you its user?)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(token.trimmingCharacters(in: .whitespacesAndNewlines))
+        FileHandle.standardError.write(Data("dashboard: http://\(cfg.dashboard.host):\(cfg.dashboard.port)/\n".utf8))
     }
 }

@@ -1,0 +1,118 @@
+// What the dashboard knows and how it knows it: links to control.sock, engine.sock and notifier.sock (it owns no
+// data), when each last answered, and the live fan-out of their streams to browsers (SSE), which never waits
+// for a slow browser.
+import Foundation
+import Logging
+import Synchronization
+import WardenIPC
+import WardenKit
+
+public final class Hub: Sendable {
+    public let control: IPCClient
+    public let engine: IPCClient
+    public let notifier: IPCClient
+    let logger: Logger
+
+    /// Per link: since when it has not answered (nil while it answers).
+    private let downSince = Mutex<[String: Date]>([:])
+    private let clients = Mutex<[UUID: SSEClient]>([:])
+    public static let perClientBuffer = 512
+
+    public init(runtimeDir: String, logger: Logger) {
+        control = IPCClient(path: runtimeDir + "/control.sock", role: "dashboard", logger: logger, backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
+        engine = IPCClient(path: runtimeDir + "/engine.sock", role: "dashboard", logger: logger, backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
+        notifier = IPCClient(path: runtimeDir + "/notifier.sock", role: "dashboard", logger: logger, backoffInitial: .milliseconds(100), backoffMax: .seconds(2))
+        self.logger = logger
+    }
+
+    /// Records whether a link answered; returns since when it has been down (nil when up).
+    @discardableResult
+    public func mark(_ link: String, up: Bool, now: Date = Date()) -> Date? {
+        downSince.withLock { d in
+            if up { d[link] = nil; return nil }
+            if d[link] == nil { d[link] = now }
+            return d[link]
+        }
+    }
+
+    public func since(_ link: String) -> Date? { downSince.withLock { $0[link] } }
+
+    /// `status` from the supervisor (with the engine and notifier inside), or nil with the link marked down.
+    public func status() async -> StatusResponse? {
+        do {
+            let s = try await control.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(3))
+            mark("supervisor", up: true)
+            mark("engine", up: s.engine?.reachable ?? false)
+            mark("notifier", up: s.notifier?.reachable ?? false)
+            return s
+        } catch {
+            mark("supervisor", up: false)
+            return nil
+        }
+    }
+
+    // MARK: - Live streams
+
+    final class SSEClient: Sendable {
+        let continuation: AsyncStream<String>.Continuation
+        /// Set when the buffer overflowed; the next message this client gets is a gap notice.
+        let lost = Mutex(0)
+        init(_ c: AsyncStream<String>.Continuation) { continuation = c }
+    }
+
+    /// A new browser stream: bounded; when it falls behind it loses the oldest and is told so.
+    public func subscribe() -> (UUID, AsyncStream<String>) {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(Self.perClientBuffer))
+        let client = SSEClient(continuation)
+        clients.withLock { $0[id] = client }
+        continuation.onTermination = { [weak self] _ in self?.clients.withLock { _ = $0.removeValue(forKey: id) } }
+        return (id, stream)
+    }
+
+    public var clientCount: Int { clients.withLock { $0.count } }
+
+    /// Sends one SSE message to every browser; never waits.
+    public func broadcast(event: String, data: String) {
+        let list = clients.withLock { Array($0.values) }
+        for c in list {
+            let missed = c.lost.withLock { n -> Int in defer { n = 0 }; return n }
+            if missed > 0 {
+                _ = c.continuation.yield(Self.frame("gap", #"{"reason":"this page fell behind","lost":\#(missed)}"#))
+            }
+            if case .dropped = c.continuation.yield(Self.frame(event, data)) { c.lost.withLock { $0 += 1 } }
+        }
+    }
+
+    static func frame(_ event: String, _ data: String) -> String {
+        "event: \(event)\ndata: \(data.replacingOccurrences(of: "\n", with: " "))\n\n"
+    }
+
+    /// Feeds engine activity, trades and state, and the supervisor's lifecycle events, to the browsers.
+    /// With no topics it only follows the link's state (its events must be read, or the link stops reading).
+    public func pump(_ link: IPCClient, name: String, topics: [String]) async {
+        if !topics.isEmpty { link.subscribe(SubscribeRequest(topics: topics)) }
+        for await item in link.events {
+            switch item {
+            case .connected: mark(name, up: true); broadcast(event: "link", data: #"{"link":"\#(name)","up":true}"#)
+            case .disconnected(let why):
+                let since = mark(name, up: false) ?? Date()
+                broadcast(event: "link", data: #"{"link":"\#(name)","up":false,"since":"\#(isoString(since))","why":\#(Self.json(why))}"#)
+            case .gap(let g):
+                broadcast(event: "gap", data: #"{"topic":"\#(g.topic)","from":\#(g.from_seq),"to":\#(g.to_seq),"reason":\#(Self.json(g.reason))}"#)
+            case .event(let frame):
+                guard let body = try? JSONSerialization.jsonObject(with: frame.raw) as? [String: Any],
+                      let inner = body["body"] as? [String: Any], let topic = inner["topic"] as? String,
+                      let data = try? JSONSerialization.data(withJSONObject: inner, options: [.sortedKeys]) else {
+                    logger.warning("unreadable event from \(name) skipped")
+                    continue
+                }
+                broadcast(event: name == "supervisor" ? "lifecycle" : topic, data: String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    static func json(_ s: String) -> String {
+        (try? String(decoding: JSONSerialization.data(withJSONObject: [s], options: []), as: UTF8.self).dropFirst().dropLast()).map(String.init) ?? "\"\""
+    }
+}

@@ -1,0 +1,83 @@
+// /metrics: the whole stack in Prometheus text (swift-prometheus), every sample labelled with its program.
+// Built per scrape from what each process reports over its socket; a process that does not answer is
+// `warden_up{program=…} 0`, never its last numbers.
+import Foundation
+import Prometheus
+import WardenIPC
+
+enum StackMetrics {
+    static func render(_ status: StatusResponse?, dashboardClients: Int) -> String {
+        let r = PrometheusCollectorRegistry()
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Double) {
+            r.makeGauge(name: name, labels: labels, help: help).set(v)
+        }
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Int) {
+            r.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(max(0, v)))
+        }
+        gauge("warden_up", "1 when the program answered this scrape, else 0", [("program", "supervisor")], status == nil ? 0 : 1)
+        gauge("warden_dashboard_sse_clients", "Browsers following the live stream", [("program", "dashboard")], Double(dashboardClients))
+        guard let s = status else { return r.emitToString() }
+        gauge("warden_uptime_seconds", "Seconds since the program started", [("program", "supervisor")], s.supervisor.uptime_s)
+        for p in s.programs {
+            let l = [("program", p.name)]
+            counter("warden_restarts_total", "Restarts of the program by the supervisor", l, p.restarts)
+            gauge("warden_program_running", "1 when the program is RUNNING and ready", l, p.state == "RUNNING" && p.ready ? 1 : 0)
+            if let a = p.last_heartbeat_age_s { gauge("warden_heartbeat_age_seconds", "Seconds since the program's last WATCHDOG=1", l, a) }
+            if let b = p.rss_bytes { gauge("warden_resident_memory_bytes", "Resident set size", l, Double(b)) }
+            if let f = p.fds { gauge("warden_open_fds", "Open file descriptors", l, Double(f)) }
+            if let u = p.uptime_s { gauge("warden_uptime_seconds", "Seconds since the program started", l, u) }
+        }
+        if let st = s.storage {
+            gauge("warden_state_dir_free_ratio", "Free space of the state directory (0..1)", [("program", "supervisor")], st.free_percent / 100)
+            gauge("warden_state_dir_free_inodes_ratio", "Free inodes of the state directory (0..1)", [("program", "supervisor")], st.free_inodes_percent / 100)
+        }
+        if let e = s.engine {
+            let l = [("program", "engine")]
+            gauge("warden_up", "1 when the program answered this scrape, else 0", l, e.reachable ? 1 : 0)
+            if e.reachable {
+                counter("warden_fills_total", "Paper fills recorded in the journal", l, e.fills_total ?? 0)
+                for state in ["ACTIVE", "REDUCING", "PAUSED", "HALTED"] {
+                    gauge("warden_trading_state", "1 for the engine's current trading state", l + [("state", state)], e.trading_state == state ? 1 : 0)
+                }
+                gauge("warden_trading_reasons", "Active reasons restricting trading", l, Double(e.reasons?.count ?? 0))
+                if let age = e.data?.age_s { gauge("warden_market_data_age_seconds", "Seconds since the last successful market-data refresh", l, age) }
+                counter("warden_market_items_rejected_total", "Malformed market-data items rejected", l, e.data?.rejected_items_total ?? 0)
+                for a in e.accounts ?? [] {
+                    gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)
+                    gauge("warden_realized_pnl_dollars", "Realised P&L net of fees per strategy", l + [("strategy", a.strategy)], a.realized_pnl)
+                }
+            }
+        }
+        if let n = s.notifier {
+            let l = [("program", "notifier")]
+            gauge("warden_up", "1 when the program answered this scrape, else 0", l, n.reachable && n.error == nil ? 1 : 0)
+            if n.reachable {
+                gauge("warden_alert_queue_depth", "Messages waiting for a channel", l, Double(n.queue_depth ?? 0))
+                counter("warden_alerts_delivered_total", "Messages a channel accepted", l, n.delivered_total ?? 0)
+                counter("warden_alert_delivery_failures_total", "Messages given up or refused for good", l, n.failed_total ?? 0)
+                for c in n.channels ?? [] {
+                    for state in ["ok", "retrying", "failed"] {
+                        gauge("warden_alert_channel_state", "1 for each channel's current state", l + [("channel", c.name), ("state", state)], c.state == state ? 1 : 0)
+                    }
+                }
+            }
+        }
+        return r.emitToString()
+    }
+
+    /// Per-host API figures come from the engine's snapshot.
+    static func hosts(_ engine: EngineStatus?) -> String {
+        guard let hosts = engine?.hosts, !hosts.isEmpty else { return "" }
+        let r = PrometheusCollectorRegistry()
+        for h in hosts {
+            let l = [("program", "engine"), ("host", h.host)]
+            r.makeCounter(name: "warden_http_requests_total", labels: l, help: "Market API requests per host").increment(by: Int64(h.requests))
+            r.makeCounter(name: "warden_http_errors_total", labels: l, help: "Failed market API requests per host").increment(by: Int64(h.failures))
+            r.makeCounter(name: "warden_http_rate_limited_total", labels: l, help: "429 answers per host").increment(by: Int64(h.rate_limited))
+            r.makeGauge(name: "warden_http_error_ratio", labels: l, help: "Error rate over the last 30 s (0..1)").set(h.error_rate)
+            r.makeGauge(name: "warden_http_rate_limit_usage_ratio", labels: l, help: "Rate-limit usage of the busiest bucket (0..1)").set(h.rate_limit_usage)
+            r.makeGauge(name: "warden_http_latency_p99_seconds", labels: l, help: "p99 latency of recent requests").set(h.latency_p99_ms / 1000)
+        }
+        return r.emitToString()
+    }
+}

@@ -1,0 +1,87 @@
+// `warden-dashboard`: the operator's browser UI (run by warden). It owns no data: it asks the three sockets.
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenDashboard
+import WardenHTTP
+import WardenIPC
+import WardenKit
+import Synchronization
+
+@main
+struct DashboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "warden-dashboard",
+        abstract: "Warden's dashboard on 127.0.0.1:8787 (dashboard.host/port): live, authenticated, honest about age.", version: wardenVersion)
+
+    @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, as set by warden).") var config: String?
+
+    func run() async throws {
+        ParentDeath.arm()
+        let (cfg, paths) = await loadProgramConfiguration(config, program: "warden-dashboard")
+        WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
+        let logger = Logger(label: "dashboard")
+        try paths.createDirectories()
+        let token: String
+        do { token = try Auth.loadOrCreateToken(at: paths.stateDir + "/dashboard.token") } catch {
+            logger.critical("dashboard token unusable: \(error)")
+            throw ExitCode(1)
+        }
+        let d = cfg.dashboard
+        let hub = Hub(runtimeDir: paths.runtimeDir, logger: logger)
+        let auth = Auth(token: token, ttl: d.sessionTTL, attemptsPerMinute: d.loginAttemptsPerMinute)
+        let listening = ListeningFlag()
+        let app = DashboardServer(hub: hub, auth: auth, settings: d, logger: logger).application { listening.set() }
+        logger.notice("dashboard on http://\(d.host):\(d.port) (token in \(paths.stateDir)/dashboard.token)")
+        try await ProcessBootstrap.run([
+            app,
+            LinkPump(hub: hub),
+            ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(d.port)/healthz", hub: hub, listening: listening, logger: logger),
+        ], logger: logger)
+    }
+}
+
+final class ListeningFlag: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
+}
+
+/// Keeps the three links up and feeds their streams to the browsers.
+struct LinkPump: Service {
+    let hub: Hub
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for link in [hub.control, hub.engine, hub.notifier] { group.addTask { await link.run() } }
+            group.addTask { await hub.pump(hub.engine, name: "engine", topics: [EngineTopic.activity, EngineTopic.trades, EngineTopic.state]) }
+            group.addTask { await hub.pump(hub.control, name: "supervisor", topics: [ControlTopic.events]) }
+            group.addTask { await hub.pump(hub.notifier, name: "notifier", topics: []) }
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}
+
+/// WATCHDOG=1 only after the listener answered /healthz over real HTTP (libcurl), so a wedged server is restarted.
+struct ListenerHeartbeat: Service {
+    let url: String
+    let hub: Hub
+    let listening: ListeningFlag
+    let logger: Logger
+    func run() async throws {
+        var retry = RetryPolicy()
+        retry.maxAttempts = 1
+        let http = HTTPClient(retry: retry)
+        await HeartbeatLoop.run(every: .seconds(2), logger: logger) {
+            guard listening.isSet else { return nil }
+            do {
+                let r = try await http.send(HTTPRequest(url: url, connectTimeout: .seconds(1), timeout: .seconds(3)))
+                guard r.status == 200 else { return nil }
+            } catch {
+                logger.warning("own /healthz did not answer: \(error)")
+                return nil
+            }
+            return "\(hub.clientCount) live clients · supervisor \(hub.since("supervisor") == nil ? "ok" : "unreachable") · engine \(hub.since("engine") == nil ? "ok" : "unreachable")"
+        }
+    }
+}
