@@ -1,7 +1,7 @@
 # Warden: build, test and run. `make test` installs what it needs on a fresh Debian machine.
 SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
-APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime
+APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus
 
 .PHONY: deps build test run demo clean
 

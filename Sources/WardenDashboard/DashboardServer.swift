@@ -175,7 +175,7 @@ public struct DashboardServer: Sendable {
         case "Overview":
             var o = Pages.processes(s, csrf: csrf)
             if let e = s.engine, e.reachable {
-                o += Pages.trading(e, csrf: csrf)
+                o += "<div data-from=engine>" + Pages.trading(e, csrf: csrf)
                 o += "<h2>Accounts</h2>" + Pages.accounts(e.accounts ?? [])
                 if let eq = try? await hub.engine.call("equity", EquityRequest(limit: 500), as: EquityResponse.self, timeout: .seconds(2)) {
                     o += "<h2>Equity</h2>" + HTML.chart(eq.series)
@@ -187,6 +187,7 @@ public struct DashboardServer: Sendable {
                          String(format: "%.4f", $0.average_price), HTML.money($0.cost), $0.mark.map { String(format: "%.4f", $0) } ?? "unmarked"]
                     }, id: "positions")
                 }
+                o += "</div>"
             }
             return o + "<h2>Live fills</h2><ul class=feed id=live></ul>"
         case "Trades":
@@ -203,11 +204,11 @@ public struct DashboardServer: Sendable {
             return o + "<h2>Live</h2><ul class=feed id=live></ul>"
         case "Strategies":
             guard let e = s.engine, e.reachable else { return "" }
-            var o = Pages.accounts(e.accounts ?? [])
+            var o = "<div data-from=engine>" + Pages.accounts(e.accounts ?? [])
             if let eq = try? await hub.engine.call("equity", EquityRequest(limit: 1000), as: EquityResponse.self, timeout: .seconds(2)) {
                 for name in eq.series.keys.sorted() { o += "<h2>\(HTML.esc(name))</h2>" + HTML.chart([name: eq.series[name]!]) }
             }
-            return o
+            return o + "</div>"
         case "Events":
             let ev = try await hub.control.call("events", EventsRequest(limit: limit), as: EventsResponse.self, timeout: .seconds(3))
             var o = "<h2>Engine activity (live)</h2><ul class=feed id=activity></ul>"

@@ -43,7 +43,8 @@ enum HTML {
 
     /// A confirmed POST form (the script asks before it submits); `fields` are extra inputs.
     static func action(_ path: String, _ label: String, confirm: String, csrf: String, fields: String = "", danger: Bool = false) -> String {
-        "<form method=post action=\"\(path)\" class=inline onsubmit=\"return confirmAction(this, '\(esc(confirm))')\">"
+        // Confirmed by app.js (data-confirm); an inline handler would be blocked by the page's CSP.
+        "<form method=post action=\"\(path)\" class=\"inline confirm\" data-confirm=\"\(esc(confirm))\">"
             + "<input type=hidden name=csrf value=\"\(csrf)\"><input type=hidden name=confirmed value=\"\">\(fields)"
             + "<button\(danger ? " class=danger" : "")>\(esc(label))</button></form>"
     }

@@ -1,0 +1,175 @@
+// The real stack with the dashboard on the fakes: a headless Chromium drives it (Tests/e2e/dashboard_e2e.py),
+// web security and slow streams over real HTTP (Tests/e2e/web_security.py), promtool on /metrics, and the
+// dashboard killed and frozen while trading goes on.
+import Foundation
+import Testing
+import WardenFakes
+import WardenIPC
+
+/// A free TCP port on loopback (bound, read, released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard bound else { throw TestFailure(description: "no free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// The notifier, engine and dashboard on the fakes; the engine is not restarted at once after a crash (so a
+/// test can see it down).
+func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port: Int) throws -> TestTree {
+    try TestTree(programs: """
+      notifier:
+        command: ["\(Bin.path("warden-notifier"))"]
+        watchdog_sec: 5s
+        env: {WARDEN_SECRET_HOOK_URL: "\(channels.jsonURL)"}
+      engine:
+        command: ["\(Bin.path("warden-engine"))"]
+        critical: true
+        watchdog_sec: 10s
+        start_timeout: 30s
+        stable_after: 1h
+        backoff: {initial: 4s, max: 4s, jitter: 0}
+      dashboard:
+        command: ["\(Bin.path("warden-dashboard"))"]
+        after: [engine]
+        watchdog_sec: 5s
+        stop_timeout: 2s
+    """, supervisor: """
+      log_level: info
+    engine:
+      gamma_url: \(market.baseURL)
+      clob_url: \(market.baseURL)
+      cycle: 200ms
+      book_refresh: 300ms
+      stale_data_after: 3s
+      request_timeout: 1s
+      connect_timeout: 500ms
+      equity_interval: 1s
+    notifier:
+      channels:
+        hook: {kind: webhook, format: json, url_credential: hook_url, min_severity: warning, min_interval: 0s}
+    dashboard:
+      port: \(port)
+      list_limit: 10
+
+    """)
+}
+
+/// Runs a program to completion within `limit`, output merged; fails the test if it is still running.
+func runProgram(_ path: String, _ args: [String], limit: Duration) async throws -> (code: Int32, out: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("prog-\(UUID().uuidString.prefix(8)).out")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    let h = try FileHandle(forWritingTo: outURL)
+    p.standardOutput = h
+    p.standardError = h
+    try p.run()
+    try h.close()
+    let deadline = ContinuousClock.now + limit
+    while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    if p.isRunning { p.terminate() }
+    let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: outURL)
+    return (p.isRunning ? -1 : p.terminationStatus, out)
+}
+
+@Suite("Dashboard on the fakes", .serialized)
+struct DashboardStackTests {
+    /// Starts the stack and waits for the dashboard; returns the tree, warden, the port and the login token.
+    func start() async throws -> (TestTree, WardenProcess, Int, String, PolymarketFake, AlertChannelFake) {
+        let market = try await PolymarketFake.start(.demo())
+        let channels = try await AlertChannelFake.start()
+        let port = try freePort()
+        let tree = try dashboardTree(market, channels, port: port)
+        let w = try WardenProcess(tree)
+        try await waitRunning(tree, "dashboard", within: .seconds(40))
+        let token = try await eventually("the dashboard token") {
+            let r = try await wardenctl(tree, "dashboard-token")
+            return r.code == 0 ? r.out.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        }
+        #expect(token.count == 64)
+        let mode = try FileManager.default.attributesOfItem(atPath: tree.root + "/var/lib/dashboard.token")[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the token file is private")
+        return (tree, w, port, token, market, channels)
+    }
+
+    @Test("in headless Chromium: log in, a fill appears live, pause from the page (seen in wardenctl), CSV = journal, kill the engine → banner; screenshots",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/chromedriver"), "needs Debian's chromium-driver (make deps installs it)"))
+    func browser() async throws {
+        let (tree, w, port, token, market, channels) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let out = packageRoot + "/test-output/dashboard"
+        let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/dashboard_e2e.py", "--url", "http://127.0.0.1:\(port)",
+                                                           "--token", token, "--wardenctl", Bin.path("wardenctl"), "--config", tree.configPath,
+                                                           "--out", out], limit: .seconds(240))
+        #expect(r.code == 0 && r.out.contains("PASS"), "\(r.out)")
+        for shot in ["overview", "trades", "strategies", "events", "alerts", "system", "engine-killed"] {
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(shot).png"), "screenshot \(shot)")
+        }
+        await w.stop()
+    }
+
+    @Test("F34 and F35 over real HTTP: no session, bad CSRF, cross-site POST refused, nothing changed; streams never read slow nobody; login rate limit")
+    func webSecurityAndSlowStreams() async throws {
+        let (tree, w, port, token, market, channels) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        try await eventually("trading", within: .seconds(30)) { try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil }
+        let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/web_security.py", "--port", String(port), "--token", token,
+                                                           "--wardenctl", Bin.path("wardenctl"), "--config", tree.configPath], limit: .seconds(180))
+        #expect(r.code == 0 && r.out.contains("PASS"), "\(r.out)")
+        let logs = try await wardenctl(tree, "logs", "dashboard", "-n", "500")
+        #expect(!logs.out.contains(token), "the token never appears in the logs")
+        await w.stop()
+    }
+
+    @Test("/metrics passes promtool check metrics, with a program label on the whole stack",
+          .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/promtool"), "needs Debian's prometheus package (make deps installs it)"))
+    func promtool() async throws {
+        let (tree, w, port, token, market, channels) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        try await eventually("a fill", within: .seconds(30)) { (try await engineStatus(tree)?.fills_total ?? 0) > 0 ? true : nil }
+        let file = tree.root + "/metrics.txt"
+        let fetch = try sh("curl -sf -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/metrics -o '\(file)'")
+        #expect(fetch.code == 0, "\(fetch.out)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        for needle in ["warden_restarts_total{program=\"engine\"}", "warden_fills_total{program=\"engine\"}", "warden_heartbeat_age_seconds{program=\"notifier\"}",
+                       "warden_alert_queue_depth{program=\"notifier\"}", "warden_http_requests_total{program=\"engine\",host=\"127.0.0.1\"}",
+                       "warden_trading_state{program=\"engine\",state=\"ACTIVE\"} 1"] {
+            #expect(text.contains(needle), "metrics contain \(needle)")
+        }
+        let check = try sh("promtool check metrics < '\(file)'")
+        #expect(check.code == 0, "promtool: \(check.out)")
+        await w.stop()
+    }
+
+    @Test("F03: the dashboard killed, then frozen: restarted each time, and trading goes on untouched")
+    func dashboardKilledAndFrozen() async throws {
+        let (tree, w, port, _, market, channels) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let engine = try await waitRunning(tree, "engine", within: .seconds(30))
+        let first = try await waitRunning(tree, "dashboard")
+        kill(first.pid!, SIGKILL)
+        let second = try await waitRunning(tree, "dashboard", otherThanPID: first.pid, within: .seconds(20))
+        let fillsBefore = try await fills(tree)
+        kill(second.pid!, SIGSTOP)
+        // Frozen: its watchdog (5 s) fires and it is replaced; meanwhile the engine keeps trading.
+        try await waitRunning(tree, "dashboard", otherThanPID: second.pid, within: .seconds(30))
+        try await waitFills(tree, atLeast: fillsBefore + 1, within: .seconds(30))
+        let e = try #require(program(try await status(tree), "engine"))
+        #expect(e.pid == engine.pid && e.restarts == 0, "the engine was not touched")
+        #expect(try sh("curl -sf http://127.0.0.1:\(port)/healthz").out == "ok\n", "the new dashboard answers")
+        await w.stop()
+    }
+}
