@@ -145,7 +145,7 @@ public struct DashboardServer: Sendable {
         router.get("/metrics") { req, _ in
             guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text("unauthorized\n", type: "text/plain", status: .unauthorized) }
             let s = await hub.status()
-            return Self.text(StackMetrics.render(s, dashboardClients: hub.clientCount) + StackMetrics.hosts(s?.engine),
+            return Self.text(StackMetrics.render(s, dashboardClients: hub.clientCount) + StackMetrics.hosts(s?.engine) + StackMetrics.cycles(s?.engine),
                              type: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.post("/control/:action") { req, ctx in try await control(req, ctx, ctx.parameters.get("action") ?? "", arg: nil) }
@@ -204,7 +204,7 @@ public struct DashboardServer: Sendable {
             return o + "<h2>Live</h2><ul class=feed id=live></ul>"
         case "Strategies":
             guard let e = s.engine, e.reachable else { return "" }
-            var o = "<div data-from=engine>" + Pages.accounts(e.accounts ?? [])
+            var o = "<div data-from=engine><p>snapshot \(HTML.age(e.snapshot_at))</p>" + Pages.accounts(e.accounts ?? [])
             if let eq = try? await hub.engine.call("equity", EquityRequest(limit: 1000), as: EquityResponse.self, timeout: .seconds(2)) {
                 for name in eq.series.keys.sorted() { o += "<h2>\(HTML.esc(name))</h2>" + HTML.chart([name: eq.series[name]!]) }
             }
@@ -218,7 +218,7 @@ public struct DashboardServer: Sendable {
         case "Alerts":
             guard let n = s.notifier else { return "<p class=muted>no notifier configured</p>" }
             guard n.reachable, n.error == nil else { return "" }
-            var o = "<p id=queue>queue \(n.queue_depth ?? 0)\(n.oldest_pending_age_s.map { ", oldest waiting \(NoiseFree.span($0))" } ?? "") · \(n.alerts_total ?? 0) alerts taken · \(n.delivered_total ?? 0) delivered · \(n.failed_total ?? 0) failed</p>"
+            var o = "<p>as of \(HTML.age(isoString(Date())))</p><p id=queue>queue \(n.queue_depth ?? 0)\(n.oldest_pending_age_s.map { ", oldest waiting \(NoiseFree.span($0))" } ?? "") · \(n.alerts_total ?? 0) alerts taken · \(n.delivered_total ?? 0) delivered · \(n.failed_total ?? 0) failed</p>"
             o += HTML.table(["channel", "kind", "state", "pending", "last success", "last error"], (n.channels ?? []).map {
                 [HTML.esc($0.name), $0.kind, "<strong class=\"state \($0.state)\">\($0.state)</strong>", String($0.pending), HTML.age($0.last_success_at), HTML.esc($0.last_error ?? "")]
             }, id: "channels")

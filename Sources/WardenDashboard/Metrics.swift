@@ -65,6 +65,16 @@ enum StackMetrics {
         return r.emitToString()
     }
 
+    /// The engine's cycle durations as a Prometheus histogram (cumulative buckets, +Inf = count, sum, count).
+    static func cycles(_ engine: EngineStatus?) -> String {
+        guard let h = engine?.cycle_histogram, engine?.reachable == true else { return "" }
+        let name = "warden_engine_cycle_duration_seconds"
+        var o = "# HELP \(name) Duration of one engine cycle (data, risk, strategies, fills, journal)\n# TYPE \(name) histogram\n"
+        for (bound, count) in zip(h.bounds_s, h.counts) { o += "\(name)_bucket{program=\"engine\",le=\"\(bound)\"} \(count)\n" }
+        o += "\(name)_bucket{program=\"engine\",le=\"+Inf\"} \(h.count)\n\(name)_sum{program=\"engine\"} \(h.sum_s)\n\(name)_count{program=\"engine\"} \(h.count)\n"
+        return o
+    }
+
     /// Per-host API figures come from the engine's snapshot.
     static func hosts(_ engine: EngineStatus?) -> String {
         guard let hosts = engine?.hosts, !hosts.isEmpty else { return "" }

@@ -34,6 +34,7 @@ extension TradingEngine {
                                   fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },
                                   storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
                                   cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
+        snap.cycle_histogram = cycleHistogram
         snap.hosts = source.hostStats().map {
             HostInfo(host: $0.host, requests: $0.requests, failures: $0.failures, rate_limited: $0.rateLimited, error_rate: $0.recentErrorRate,
                      rate_limit_usage: $0.rateLimitUsage, circuit: $0.circuit, latency_p50_ms: $0.latencyP50Ms, latency_p99_ms: $0.latencyP99Ms,

@@ -34,6 +34,7 @@ public actor TradingEngine {
     var cooldownUntil: [String: Date] = [:]
     var cycles = 0
     var lastCycleMS = 0.0
+    var cycleHistogram = CycleHistogram()
     var lastBackup: Date
     var lastEquity = Date.distantPast
     var storageProblem: String?
@@ -138,6 +139,7 @@ public actor TradingEngine {
         trade(now)
         periodic(now)
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
+        cycleHistogram.record(lastCycleMS / 1000)
         lastCycleEnd = MonotonicInstant.now()
         publisher.publish(EngineTopic.state, snapshot(now))
     }

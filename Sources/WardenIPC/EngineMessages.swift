@@ -79,6 +79,21 @@ public struct HostInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// Cumulative histogram of engine cycle durations: `counts[i]` cycles took at most `bounds_s[i]` seconds.
+public struct CycleHistogram: Codable, Sendable, Equatable {
+    public static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    public var bounds_s: [Double] = CycleHistogram.bounds
+    public var counts: [Int] = Array(repeating: 0, count: CycleHistogram.bounds.count)
+    public var count = 0
+    public var sum_s = 0.0
+    public init() {}
+    public mutating func record(_ seconds: Double) {
+        for i in bounds_s.indices where seconds <= bounds_s[i] { counts[i] += 1 }
+        count += 1
+        sum_s += seconds
+    }
+}
+
 public struct EquityRequest: Codable, Sendable {
     public var limit: Int
     public init(limit: Int) { self.limit = limit }
@@ -99,6 +114,7 @@ public struct EquityResponse: Codable, Sendable {
 public struct EngineSnapshot: Codable, Sendable {
     /// Market-data hosts (absent for a replay).
     public var hosts: [HostInfo]?
+    public var cycle_histogram: CycleHistogram?
     public var trading_state: String
     public var reasons: [ReasonInfo]
     public var data: DataInfo

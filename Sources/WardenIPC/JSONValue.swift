@@ -44,6 +44,7 @@ public struct EngineStatus: Codable, Sendable {
     public var storage: String?
     public var snapshot_at: String?
     public var hosts: [HostInfo]?
+    public var cycle_histogram: CycleHistogram?
     public init(reachable: Bool, error: String? = nil, snapshot: EngineSnapshot? = nil) {
         self.reachable = reachable
         self.error = error
@@ -55,5 +56,6 @@ public struct EngineStatus: Codable, Sendable {
         storage = snapshot?.storage
         snapshot_at = snapshot?.at
         hosts = snapshot?.hosts
+        cycle_histogram = snapshot?.cycle_histogram
     }
 }

@@ -146,7 +146,8 @@ struct DashboardStackTests {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         for needle in ["warden_restarts_total{program=\"engine\"}", "warden_fills_total{program=\"engine\"}", "warden_heartbeat_age_seconds{program=\"notifier\"}",
                        "warden_alert_queue_depth{program=\"notifier\"}", "warden_http_requests_total{program=\"engine\",host=\"127.0.0.1\"}",
-                       "warden_trading_state{program=\"engine\",state=\"ACTIVE\"} 1"] {
+                       "warden_trading_state{program=\"engine\",state=\"ACTIVE\"} 1",
+                       "warden_engine_cycle_duration_seconds_bucket{program=\"engine\",le=\"+Inf\"}"] {
             #expect(text.contains(needle), "metrics contain \(needle)")
         }
         let check = try sh("promtool check metrics < '\(file)'")
