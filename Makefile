@@ -1,9 +1,9 @@
 # Warden: build, test and run. `make test` installs what it needs on a fresh Debian machine.
 SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
-APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus
+APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk
 
-.PHONY: deps build test run demo clean
+.PHONY: deps build test run demo clean bench
 
 # Idempotent: installs only the Debian packages that are missing.
 deps:
@@ -34,3 +34,8 @@ clean:
 # The whole stack offline against the loopback fakes: paper trades within a minute.
 demo: build
 	"$$($(SWIFT) build --show-bin-path)/warden" --config etc/demo.yaml
+
+# The benchmark suite on a release build (supervisord side by side): writes Benchmarks/RESULTS.md.
+bench: deps
+	$(SWIFT) build -c release
+	BIN="$$($(SWIFT) build -c release --show-bin-path)"; "$$BIN/warden-bench" --bin "$$BIN" --out Benchmarks/RESULTS.md

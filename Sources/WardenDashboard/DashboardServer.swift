@@ -177,10 +177,18 @@ public struct DashboardServer: Sendable {
             if let e = s.engine, e.reachable {
                 o += "<div data-from=engine>" + Pages.trading(e, csrf: csrf)
                 o += "<h2>Accounts</h2>" + Pages.accounts(e.accounts ?? [])
-                if let eq = try? await hub.engine.call("equity", EquityRequest(limit: 500), as: EquityResponse.self, timeout: .seconds(2)) {
+                do {
+                    let eq = try await hub.engine.call("equity", EquityRequest(limit: 500), as: EquityResponse.self, timeout: .seconds(2))
                     o += "<h2>Equity</h2>" + HTML.chart(eq.series)
+                } catch {
+                    o += "<h2>Equity</h2><p class=banner>equity history unavailable: \(HTML.esc("\(error)"))</p>"
                 }
-                if let p = try? await hub.engine.call("positions", Empty(), as: PositionsResponse.self, timeout: .seconds(2)) {
+                let positions: PositionsResponse?
+                do { positions = try await hub.engine.call("positions", Empty(), as: PositionsResponse.self, timeout: .seconds(2)) } catch {
+                    positions = nil
+                    o += "<h2>Open positions</h2><p class=banner>positions unavailable: \(HTML.esc("\(error)"))</p>"
+                }
+                if let p = positions {
                     let (shown, caption) = Pages.bounded(p.positions, total: p.positions.count, limit: limit, what: "open positions")
                     o += "<h2>Open positions</h2>" + caption + HTML.table(["strategy", "market", "token", "shares", "avg price", "cost", "mark"], shown.map {
                         [HTML.esc($0.strategy), HTML.esc($0.market_id), HTML.esc($0.token_id), String(format: "%.2f", $0.shares),
@@ -205,8 +213,11 @@ public struct DashboardServer: Sendable {
         case "Strategies":
             guard let e = s.engine, e.reachable else { return "" }
             var o = "<div data-from=engine><p>snapshot \(HTML.age(e.snapshot_at))</p>" + Pages.accounts(e.accounts ?? [])
-            if let eq = try? await hub.engine.call("equity", EquityRequest(limit: 1000), as: EquityResponse.self, timeout: .seconds(2)) {
+            do {
+                let eq = try await hub.engine.call("equity", EquityRequest(limit: 1000), as: EquityResponse.self, timeout: .seconds(2))
                 for name in eq.series.keys.sorted() { o += "<h2>\(HTML.esc(name))</h2>" + HTML.chart([name: eq.series[name]!]) }
+            } catch {
+                o += "<p class=banner>equity history unavailable: \(HTML.esc("\(error)"))</p>"
             }
             return o + "</div>"
         case "Events":

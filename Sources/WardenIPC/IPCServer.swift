@@ -156,6 +156,12 @@ public final class IPCServer: Sendable {
                         let buffer: ByteBuffer?
                         do {
                             buffer = try await iterator.next()
+                        } catch is CancellationError {
+                            break  // the server is shutting down: not the peer's fault, nothing to count
+                        } catch let e as IOError {
+                            // The peer went away (reset, broken pipe): the connection ends; it sent no bad frame.
+                            logger.debug("connection ended by the peer", metadata: ["error": "\(e)"])
+                            break
                         } catch {
                             let e = (error as? IPCError) ?? IPCError(.badFrame, "\(error)")
                             await reject(channel, e)

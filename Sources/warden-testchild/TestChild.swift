@@ -23,6 +23,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "STATUS= text sent with READY.") var status = "testchild ok"
     @Option(help: "Exit 0 after N ms.") var exitAfter: Int?
     @Option(help: "Write this file when started (to count starts).") var touch: String?
+    @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
 
     func run() throws {
         ParentDeath.arm(signal: SIGKILL)
@@ -48,6 +49,7 @@ struct TestChild: ParsableCommand {
             if !ready, !neverReady, elapsedMS >= readyAfter {
                 ready = true
                 try notifier.ready(status: status)
+                if let announce { Self.announce(to: announce) }
             }
             if let hb = hbInterval, ready || neverReady, now - lastBeat >= hb,
                stopHeartbeatAfter.map({ elapsedMS < $0 }) ?? true {
@@ -79,6 +81,24 @@ struct TestChild: ParsableCommand {
                 FileHandle.standardError.write(Data("level=warning msg=\"stderr line \(printed)\"\n".utf8))
             }
             usleep(5000)
+        }
+    }
+
+    /// "pid" as one datagram to a Unix socket; a benchmark's clock stops when it arrives.
+    static func announce(to path: String) {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let text = "\(getpid())"
+        _ = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                text.withCString { sendto(fd, $0, strlen($0), 0, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
         }
     }
 }

@@ -1,0 +1,70 @@
+// `warden-bench`: the benchmark suite (`make bench` writes Benchmarks/RESULTS.md; `--smoke` runs tiny sizes
+// in `make test` so the suite cannot rot). Loopback only; goals are reported, never asserted.
+import ArgumentParser
+import Foundation
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "warden-bench",
+        abstract: "Measure failover (against supervisord), hang detection, IPC, the journal and the engine cycle; write a report.")
+
+    @Flag(help: "Tiny sizes: proves every benchmark runs (part of make test).") var smoke = false
+    @Option(help: "Where the built binaries are (warden, warden-testchild).") var bin: String
+    @Option(help: "Report file to write (Markdown).") var out: String
+    @Option(help: "Crash-failover kills per supervisor.") var kills = 200
+    @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
+    @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
+
+    func run() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // The journal and cycle runs write to the same disk as a real state directory would.
+        let disk = FileManager.default.currentDirectoryPath + "/.build/bench-disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        var r = Report(smoke: smoke)
+
+        let n = smoke ? 5 : kills
+        log("crash failover: \(n) kills each, interleaved")
+        let crash = try FailoverBench.crash(kills: n, bin: bin, work: work)
+        r.failover(crash.warden, crash.supervisord)
+
+        let hangRounds = smoke ? 1 : 10
+        log("hang detection: \(hangRounds) rounds of kill -STOP")
+        r.hang(try FailoverBench.hang(rounds: hangRounds, bin: bin, work: work))
+
+        let reps = smoke ? 1 : repeats
+        var ipcRows: [(subscribers: Int, events: Int, runs: [IPCBench.Result])] = []
+        for subs in [1, 10] {
+            let events = smoke ? 2000 : (subs == 1 ? 300_000 : 50_000)
+            log("IPC: \(events) events to \(subs) subscriber(s), \(reps)×")
+            var runs: [IPCBench.Result] = []
+            for _ in 0..<reps { runs.append(try await IPCBench.run(dir: work, subscribers: subs, events: events)) }
+            ipcRows.append((subs, events, runs))
+        }
+        r.ipc(ipcRows)
+
+        let fills = smoke ? 50 : 2000
+        log("journal: \(fills) fills, \(reps)×")
+        var jr: [JournalBench.Result] = []
+        for _ in 0..<reps { jr.append(try JournalBench.run(dir: disk, fills: fills)) }
+        r.journal(fills: fills, jr)
+
+        var cycleRows: [(markets: Int, summary: Summary)] = []
+        for markets in smoke ? [100] : [1000, 10_000, 50_000] {
+            let cycles = smoke ? 3 : (markets >= 50_000 ? 5 : 20)
+            log("engine cycle: \(markets) markets, \(cycles) cycles")
+            cycleRows.append((markets, try await CycleBench.run(dir: disk, markets: markets, cycles: cycles)))
+        }
+        r.cycle(cycleRows)
+
+        log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
+        r.stack(try StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
+                                   fanoutScript: scripts + "/sse_fanout.py"), smoke: smoke)
+        try r.text().write(toFile: out, atomically: true, encoding: .utf8)
+        log("report written to \(out)")
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data("warden-bench: \(s)\n".utf8)) }
+}

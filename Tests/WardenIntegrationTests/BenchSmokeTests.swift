@@ -1,0 +1,22 @@
+// The benchmark suite at tiny sizes, so it cannot rot: every benchmark runs and the report is written.
+import Foundation
+import Testing
+
+@Suite("Benchmarks (smoke)")
+struct BenchSmokeTests {
+    @Test("warden-bench --smoke runs every benchmark against the real binaries and writes the report")
+    func smoke() async throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("bench-smoke-\(UUID().uuidString.prefix(6)).md").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try await runProgram(Bin.path("warden-bench"), ["--smoke", "--bin", Bin.dir, "--out", out], limit: .seconds(180))
+        #expect(r.code == 0, "\(r.out)")
+        let report = try String(contentsOfFile: out, encoding: .utf8)
+        for section in ["## 1. Crash failover", "## 2. Hang detection", "## 3. IPC", "## 4. Journal", "## 5. Engine cycle"] {
+            #expect(report.contains(section), "report has \(section)")
+        }
+        #expect(report.contains("| warden | 5 |"), "five kills measured")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/supervisord") {
+            #expect(report.contains("| supervisord | 5 |"), "supervisord measured side by side")
+        }
+    }
+}
