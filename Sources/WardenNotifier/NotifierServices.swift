@@ -132,19 +132,21 @@ public struct DeliveryLoopService: Service {
     /// The daily digest's figures, each from its owner; what cannot be had is said, not guessed.
     func dailyFigures() async -> String? {
         var parts: [String] = []
-        if let s = try? await engine.call("snapshot", Empty(), as: EngineSnapshot.self, timeout: .seconds(2)) {
+        do {
+            let s = try await engine.call("snapshot", Empty(), as: EngineSnapshot.self, timeout: .seconds(2))
             let equity = s.accounts.reduce(0) { $0 + $1.equity }, bankroll = s.accounts.reduce(0) { $0 + $1.bankroll }
             let pnl = s.accounts.reduce(0) { $0 + $1.realized_pnl }
             parts.append(String(format: "trading %@, equity %.2f (%+.2f since start, realised %+.2f), %d fills in all", s.trading_state,
                                 equity, equity - bankroll, pnl, s.fills_total))
-        } else {
-            parts.append("engine figures unavailable (engine.sock not answering)")
+        } catch {
+            parts.append("engine figures unavailable (\(error))")
         }
-        if let st = try? await supervisor.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(2)) {
+        do {
+            let st = try await supervisor.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(2))
             parts.append("warden up \(NoiseControl.span(st.supervisor.uptime_s)), restarts " +
                          st.programs.map { "\($0.name) \($0.restarts)" }.joined(separator: ", "))
-        } else {
-            parts.append("supervisor figures unavailable")
+        } catch {
+            parts.append("supervisor figures unavailable (\(error))")
         }
         return parts.joined(separator: "; ")
     }

@@ -20,7 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         // The journal and cycle runs write to the same disk as a real state directory would.
-        let disk = FileManager.default.currentDirectoryPath + "/.build/bench-disk"
+        let disk = FileManager.default.currentDirectoryPath + "/.build/bench-disk-\(getpid())"
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: disk) }
         var r = Report(smoke: smoke)

@@ -32,7 +32,7 @@ enum IPCBench {
     /// (a paced run, so queueing does not count as latency).
     static func run(dir: String, subscribers: Int, events: Int) async throws -> Result {
         let publisher = EventPublisher(retainPerTopic: 16)
-        let path = dir + "/bench-\(subscribers).sock"
+        let path = dir + "/bench-\(subscribers)-\(UUID().uuidString.prefix(6)).sock"
         let server = IPCServer(path: path, role: "bench", handler: NoRequests(), publisher: publisher,
                                queueLimit: events + 1000, logger: Logger(label: "bench"))
         let serverTask = Task { try await server.run() }
