@@ -57,7 +57,8 @@ struct Report {
             }
         }
         t += "\nThroughput: the publisher sends as fast as it can; latency: a paced run at a tenth of that rate, so queueing is not counted as latency. "
-        t += "Publisher, server and clients share one process and its two cores; each client decodes every frame as JSON.\n" + goals
+        t += "Publisher, server and clients share one process and its two cores; each client decodes every frame as JSON.\n\n"
+        t += "**The latency columns above are not trusted:** they come out close to the duration of the throughput run, which points at the measurement (samples from that run, or the pacing), not at the transport — the SSE fan-out below, which crosses the same IPC layer (engine.sock → dashboard), measures about 5 ms at p50. Open until the measurement is fixed.\n" + goals
         sections.append(t)
     }
 
