@@ -272,31 +272,27 @@ public struct DashboardServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
-    /// Every trade, oldest first, paged from the engine as it streams out; a failure mid-way ends the file with a
-    /// line saying so, never a silently short export.
+    /// Every trade, newest first (as `wardenctl trades --csv`), written page by page as the engine answers, so the
+    /// export never holds the history in memory; a failure mid-way ends the file with a line saying so, never a
+    /// silently short export.
     func csv() -> Response {
         let engine = hub.engine
         let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: "id,intent_id,time,strategy,market_id,token_id,side,shares,price,notional,fee\n"))
-            var pages: [[TradeInfo]] = []
+            try await writer.write(ByteBuffer(string: TradeInfo.csvHeader))
             var before: Int64?
+            var written = 0, total = 0
             do {
-                // The engine pages newest first; collect ids downwards, then write oldest first.
-                repeat {
+                while true {
                     let page = try await engine.call("trades", TradesRequest(limit: 1000, before_id: before), as: TradesResponse.self, timeout: .seconds(10))
+                    total = max(total, page.total)
                     if page.trades.isEmpty { break }
-                    pages.append(page.trades)
+                    try await writer.write(ByteBuffer(string: page.trades.map { $0.csvRow(time: { isoString(Date(timeIntervalSince1970: $0)) }) }.joined()))
+                    written += page.trades.count
                     before = page.trades.last?.id
-                } while true
-                for page in pages.reversed() {
-                    var chunk = ""
-                    for t in page.reversed() {
-                        chunk += "\(t.id),\(t.intent_id),\(isoString(Date(timeIntervalSince1970: t.at))),\(t.strategy),\(t.market_id),\(t.token_id),\(t.side),\(t.shares),\(t.price),\(t.notional),\(t.fee)\n"
-                    }
-                    try await writer.write(ByteBuffer(string: chunk))
                 }
+                if written < total { try await writer.write(ByteBuffer(string: "# history changed during the export: \(written) of \(total) rows\n")) }
             } catch {
-                try await writer.write(ByteBuffer(string: "# EXPORT INCOMPLETE: \(error)\n"))
+                try await writer.write(ByteBuffer(string: "# EXPORT INCOMPLETE after \(written) rows: \(error)\n"))
             }
             try await writer.finish(nil)
         }

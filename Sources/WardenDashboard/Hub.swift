@@ -42,8 +42,9 @@ public final class Hub: Sendable {
         do {
             let s = try await control.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(3))
             mark("supervisor", up: true)
-            mark("engine", up: s.engine?.reachable ?? false)
-            mark("notifier", up: s.notifier?.reachable ?? false)
+            // A program that is not configured is neither up nor down: no banner for it.
+            if let e = s.engine { mark("engine", up: e.reachable) }
+            if let n = s.notifier { mark("notifier", up: n.reachable && n.error == nil) }
             return s
         } catch {
             mark("supervisor", up: false)

@@ -180,6 +180,15 @@ public struct TradeInfo: Codable, Sendable, Equatable {
     }
 }
 
+extension TradeInfo {
+    /// One CSV format for every export (wardenctl and the dashboard): header, then one row per fill.
+    public static let csvHeader = "id,intent_id,strategy,market_id,token_id,side,shares,price,notional,fee,at\n"
+    /// `at` is given as Unix seconds here; `time` renders it (both exports use ISO-8601 UTC).
+    public func csvRow(time: (Double) -> String) -> String {
+        "\(id),\(intent_id),\(strategy),\(market_id),\(token_id),\(side),\(shares),\(price),\(notional),\(fee),\(time(at))\n"
+    }
+}
+
 public struct TradesRequest: Codable, Sendable {
     public var limit: Int
     public var before_id: Int64?

@@ -95,16 +95,14 @@ struct Trades: AsyncParsableCommand {
         let (d, limit, csv, json) = (common.duration, limit, csv, common.json)
         try await common.withClient { client in
             if csv {
-                print("id,intent_id,strategy,market_id,token_id,side,shares,price,notional,fee,at")
+                print(TradeInfo.csvHeader, terminator: "")
                 var before: Int64?
                 var printed = 0
                 var total = 0
                 repeat {
                     let page = try await client.call("engine.trades", TradesRequest(limit: 1000, before_id: before), as: TradesResponse.self, timeout: d)
                     total = page.total
-                    for t in page.trades {
-                        print("\(t.id),\(t.intent_id),\(t.strategy),\(t.market_id),\(t.token_id),\(t.side),\(t.shares),\(t.price),\(t.notional),\(t.fee),\(isoTime(t.at))")
-                    }
+                    for t in page.trades { print(t.csvRow(time: isoTime), terminator: "") }
                     printed += page.trades.count
                     before = page.trades.last?.id
                     if page.trades.isEmpty { break }
@@ -122,10 +120,8 @@ struct Trades: AsyncParsableCommand {
     }
 }
 
-func isoTime(_ t: Double) -> String {
-    let f = ISO8601DateFormatter()
-    return f.string(from: Date(timeIntervalSince1970: t))
-}
+/// Unix seconds as every surface shows times (WardenKit's ISO-8601 UTC).
+func isoTime(_ t: Double) -> String { isoString(Date(timeIntervalSince1970: t)) }
 
 struct Strategies: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Leaderboard: P&L, return, win rate, max drawdown, trades per strategy.")
