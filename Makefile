@@ -1,4 +1,5 @@
 # Warden: build, test and run. `make test` installs what it needs on a fresh Debian machine.
+SHELL       := /bin/bash
 SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
 APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk
@@ -22,7 +23,12 @@ build: deps
 # The whole suite: unit tests and the integration tests that start the real binaries.
 test: build
 	$(SWIFT) build --build-tests
-	WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --disable-xctest
+	@mkdir -p test-output
+	@set -o pipefail; WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --disable-xctest 2>&1 \
+	  | tee test-output/test.log; status=$$?; \
+	  echo "---- failures (from test-output/test.log) ----"; \
+	  grep -E "✘|recorded an issue|error:" test-output/test.log | grep -v "^✔" | tail -60 || echo "none"; \
+	  exit $$status
 
 # The supervisor in the foreground on the shipped configuration; Ctrl-C stops everything.
 run: build

@@ -159,6 +159,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "warden-chaos",
+            dependencies: [
+                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "warden-bench",
             dependencies: [
                 "WardenCore", "WardenEngine", "WardenHTTP", "WardenIPC", "WardenKit",

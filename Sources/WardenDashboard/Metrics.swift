@@ -40,6 +40,10 @@ enum StackMetrics {
                     gauge("warden_trading_state", "1 for the engine's current trading state", l + [("state", state)], e.trading_state == state ? 1 : 0)
                 }
                 gauge("warden_trading_reasons", "Active reasons restricting trading", l, Double(e.reasons?.count ?? 0))
+                // Which reasons, by code (a stale market is one reason per market, so the value is a count).
+                for (code, n) in Dictionary(grouping: e.reasons ?? [], by: \.code).mapValues(\.count).sorted(by: { $0.key < $1.key }) {
+                    gauge("warden_trading_reason_active", "Active reasons restricting trading, by code", l + [("code", code)], Double(n))
+                }
                 if let age = e.data?.age_s { gauge("warden_market_data_age_seconds", "Seconds since the last successful market-data refresh", l, age) }
                 counter("warden_market_items_rejected_total", "Malformed market-data items rejected", l, e.data?.rejected_items_total ?? 0)
                 for a in e.accounts ?? [] {

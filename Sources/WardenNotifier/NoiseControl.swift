@@ -7,7 +7,8 @@ public struct NoiseControl: Sendable {
     public init(settings: NotifierSettings) { self.settings = settings }
 
     /// Kinds that open a condition, and kinds that close it.
-    static let problemKinds: Set<String> = ["paused", "halted", "disk-low", "disk-critical", "fatal", "escalate", "stall", "suspend"]
+    static let problemKinds: Set<String> = ["paused", "halted", "disk-low", "disk-critical", "fatal", "escalate", "stall", "suspend",
+                                            "crash", "watchdog", "limit", "start-timeout", "kill"]
     static let recoveryKinds: Set<String> = ["resumed", "recovered", "disk-recovered"]
     /// Conditions whose lasting too long is itself news.
     static let stuckKinds: Set<String> = ["paused", "halted"]

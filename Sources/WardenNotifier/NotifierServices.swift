@@ -80,13 +80,16 @@ public struct SupervisorIntakeService: Service {
 
     /// What went wrong (warning, critical), warden's own start, and recoveries; not the routine starts and stops.
     static func worthTelling(_ e: LifecycleEvent) -> Bool {
-        e.severity != "info" || ["supervisor-start", "disk-recovered"].contains(e.kind)
+        e.severity != "info" || ["supervisor-start", "disk-recovered", "recovered"].contains(e.kind)
     }
+
+    static let processKinds: Set<String> = ["crash", "watchdog", "limit", "start-timeout", "kill", "fatal", "recovered"]
 
     /// Lifecycle events as alerts: one key per program and condition, so restarts coalesce and disk recoveries pair.
     static func alert(_ e: LifecycleEvent, seq: Int64, fallback: Date) -> IncomingAlert {
         let subject = e.program ?? "warden"
-        let condition = e.kind.hasPrefix("disk-") ? "disk" : e.kind
+        // A program's failures (crash, watchdog, limit, fatal, …) and its recovery share one key, so they pair.
+        let condition = e.kind.hasPrefix("disk-") ? "disk" : processKinds.contains(e.kind) ? "process" : e.kind
         // Routine lifecycle (start, ready, stop) is info; what went wrong is its own severity.
         return IncomingAlert(source: "supervisor", seq: seq, key: "\(condition):\(subject)", kind: e.kind, severity: e.severity,
                              message: e.program.map { "\($0): \(e.message)" } ?? e.message, at: parseISO(e.at) ?? fallback)

@@ -84,6 +84,8 @@ public struct ChildStateMachine: Sendable {
     /// Why the supervisor is killing it; set means the exit counts as a failure.
     private var failureReason: String?
     private var stopWhenSpawned = false
+    /// Why the program last failed, until it is ready again: that readiness is then a recovery worth telling.
+    private var downSince: (at: MonotonicInstant, reason: String)?
 
     public init(spec: ProgramSpec, now: MonotonicInstant) {
         self.spec = spec
@@ -184,6 +186,7 @@ public struct ChildStateMachine: Sendable {
             stopDeadline = nil
             if state == .STOPPING && failureReason == nil {
                 lastExit = LastExit(status: status, at: now, reason: "stopped")
+                downSince = nil
                 if restartAfterStop {
                     restartAfterStop = false
                     enter(.STARTING, now)
@@ -227,7 +230,13 @@ public struct ChildStateMachine: Sendable {
         readyAt = now
         lastHeartbeat = now
         let took = startedAt.map { (now - $0).short } ?? "?"
-        return [.emit(kind: "ready", severity: .info, message: "ready after \(took)")]
+        var actions: [ChildAction] = [.emit(kind: "ready", severity: .info, message: "ready after \(took)")]
+        if let down = downSince {
+            downSince = nil
+            actions.append(.emit(kind: "recovered", severity: .info,
+                                 message: "running again after \((now - down.at).short) down (\(down.reason))"))
+        }
+        return actions
     }
 
     private mutating func beginStop(_ now: MonotonicInstant, signal: Int32, message: String,
@@ -242,6 +251,7 @@ public struct ChildStateMachine: Sendable {
     private mutating func failed(_ now: MonotonicInstant, reason: String, jitterUnit: Double, wasStable: Bool) -> [ChildAction] {
         restartTimes.append(now)
         restartTimes.removeAll { now - $0 > spec.intensity.window }
+        if downSince == nil { downSince = (now, reason) }
         if RestartPolicy.exceedsIntensity(restartTimes, now: now, spec.intensity) {
             enter(.FATAL, now)
             let summary = "\(restartTimes.count) restarts within \(spec.intensity.window.short) (limit \(spec.intensity.maxRestarts)); last: \(reason)"

@@ -1,0 +1,354 @@
+// The whole Warden stack in a fresh temporary tree: the real `warden` supervising the notifier, engine and
+// dashboard, trading on the loopback Polymarket fake and alerting to the loopback Telegram fake. The runner
+// reads it the way an operator does: `wardenctl status --json`, the dashboard's /api/state and /metrics, and
+// what reached the alert channel.
+import Foundation
+import Logging
+import Synchronization
+import WardenFakes
+import WardenHTTP
+import WardenIPC
+
+struct ChaosError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// What a scenario changes in the stack's configuration.
+struct StackOptions {
+    var engine = ""            // extra YAML under `engine:` (two-space indented keys)
+    var notifier = ""          // extra YAML under `notifier:`
+    var supervisor = ""        // extra YAML under `supervisor:`
+    var programs = ""          // extra programs (two-space indented)
+    var engineWatchdog = "5s"
+    var notifierWatchdog = "3s"
+    var dashboardWatchdog = "3s"
+    var engineEnv: [String: String] = [:]
+    var engineProgram = ""     // extra keys of the engine program (four-space indented)
+    var tmpfsStateMB: Int?     // the state directory on a tmpfs of this size (root only)
+}
+
+final class Stack: @unchecked Sendable {
+    let bin: String
+    let root: String
+    let market: PolymarketFake
+    let channels: AlertChannelFake
+    let dashPort: Int
+    private(set) var options: StackOptions
+    private(set) var warden: Process?
+    private let http = CurlEngine()
+    /// Every fill a subscriber of engine.sock was told about, across restarts (one reconnecting client).
+    let told = Ledger()
+    private var subscriber: [Task<Void, Never>] = []
+    private var mounted = false
+
+    var configPath: String { root + "/etc/warden.yaml" }
+    var runtimeDir: String { root + "/var/run" }
+    var stateDir: String { root + "/var/lib" }
+    var controlSocket: String { runtimeDir + "/control.sock" }
+
+    static func start(bin: String, work: String, name: String, seed: Int, options: StackOptions = StackOptions()) async throws -> Stack {
+        let market = try await PolymarketFake.start(.demo(seed: UInt64(seed)))
+        let channels = try await AlertChannelFake.start()
+        let root = work + "/" + name
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/var/lib", withIntermediateDirectories: true)
+        let stack = Stack(bin: bin, root: root, market: market, channels: channels, dashPort: try freePort(), options: options)
+        if let mb = options.tmpfsStateMB {
+            let r = try await Tool.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(mb)m", "tmpfs", stack.stateDir])
+            guard r.code == 0 else { throw ChaosError("tmpfs mount failed: \(r.err)") }
+            stack.mounted = true
+        }
+        try stack.writeConfig()
+        try stack.startWarden()
+        stack.subscribeFills()
+        return stack
+    }
+
+    private init(bin: String, root: String, market: PolymarketFake, channels: AlertChannelFake, dashPort: Int, options: StackOptions) {
+        self.bin = bin
+        self.root = root
+        self.market = market
+        self.channels = channels
+        self.dashPort = dashPort
+        self.options = options
+    }
+
+    func writeConfig() throws {
+        let notifierEnv = "{WARDEN_SECRET_TELEGRAM_TOKEN: \"\(channels.token)\", WARDEN_SECRET_TELEGRAM_CHAT_ID: \"42\"}"
+        let engineEnv = options.engineEnv.isEmpty ? "{}" : "{" + options.engineEnv.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", ") + "}"
+        let yaml = """
+        supervisor:
+          tick: 10ms
+          resource_interval: 200ms
+          journald: off
+          log_level: info
+        \(options.supervisor)
+        engine:
+          gamma_url: \(market.baseURL)
+          clob_url: \(market.baseURL)
+          cycle: 200ms
+          book_refresh: 300ms
+          discovery_interval: 5s
+          stale_data_after: 2s
+          stale_market_after: 5s
+          request_timeout: 1s
+          connect_timeout: 500ms
+          backup_interval: 1h
+          health:
+            cooldown: 2s
+        \(options.engine)
+        notifier:
+          coalesce_window: 5s
+          backoff: {initial: 200ms, max: 2s}
+          request_timeout: 2s
+          channels:
+            telegram:
+              kind: telegram
+              api_url: \(channels.baseURL)
+              min_severity: info
+              min_interval: 0s
+              per_minute: 600
+        \(options.notifier)
+        dashboard:
+          port: \(dashPort)
+        programs:
+          notifier:
+            command: ["\(bin)/warden-notifier"]
+            watchdog_sec: \(options.notifierWatchdog)
+            stop_timeout: 2s
+            env: \(notifierEnv)
+          engine:
+            command: ["\(bin)/warden-engine"]
+            critical: true
+            watchdog_sec: \(options.engineWatchdog)
+            start_timeout: 30s
+        \(options.engineEnv.isEmpty ? "" : "    env: \(engineEnv)\n")\(options.engineProgram)
+          dashboard:
+            command: ["\(bin)/warden-dashboard"]
+            after: [engine]
+            watchdog_sec: \(options.dashboardWatchdog)
+            stop_timeout: 2s
+        \(options.programs)
+        """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Adds a program to the configuration (the caller reloads).
+    func addProgram(_ yaml: String) throws {
+        options.programs += yaml + "\n"
+        try writeConfig()
+    }
+
+    func startWarden(env extra: [String: String] = [:]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin + "/warden")
+        p.arguments = ["--config", configPath]
+        var environment = ProcessInfo.processInfo.environment
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "WARDEN_SOCKET", "WARDEN_CONFIG",
+                  "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "LOGS_DIRECTORY"] { environment[k] = nil }
+        for (k, v) in extra { environment[k] = v }
+        p.environment = environment
+        let out = root + "/warden.out"
+        if !FileManager.default.fileExists(atPath: out) { FileManager.default.createFile(atPath: out, contents: nil) }
+        let h = FileHandle(forWritingAtPath: out)
+        h?.seekToEndOfFile()
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        try h?.close()
+        warden = p
+    }
+
+    var wardenPID: Int32 { warden?.processIdentifier ?? 0 }
+
+    /// SIGKILL to the supervisor only, then waits for it to be gone.
+    func killWarden() async {
+        guard let w = warden else { return }
+        kill(w.processIdentifier, SIGKILL)
+        _ = await Tool.waitGone(w, within: .seconds(10))
+    }
+
+    private func subscribeFills() {
+        let client = IPCClient(path: runtimeDir + "/engine.sock", role: "chaos", logger: Logger(label: "chaos"),
+                               backoffInitial: .milliseconds(50), backoffMax: .milliseconds(300))
+        client.subscribe(SubscribeRequest(topics: [EngineTopic.trades]))
+        let told = self.told
+        subscriber = [
+            Task { await client.run() },
+            Task {
+                for await event in client.events {
+                    guard case .event(let frame) = event, let body = try? frame.body(as: EventBody<TradeInfo>.self) else { continue }
+                    told.withLock { $0.append(body.data.intent_id) }
+                }
+            },
+        ]
+    }
+
+    // MARK: - What an operator sees
+
+    func ctl(_ args: [String], limit: Duration = .seconds(30)) async throws -> Tool.Result {
+        try await Tool.run(bin + "/wardenctl", ["--socket", controlSocket] + args, limit: limit)
+    }
+
+    /// `wardenctl status --json`; nil while the supervisor does not answer.
+    func status() async -> StatusResponse? {
+        guard let r = try? await ctl(["status", "--json", "--timeout", "3"], limit: .seconds(10)), r.code == 0 else { return nil }
+        return try? JSONDecoder().decode(StatusResponse.self, from: Data(r.out.utf8))
+    }
+
+    var token: String? {
+        (try? String(contentsOfFile: stateDir + "/dashboard.token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func get(_ path: String) async -> (status: Int, body: String)? {
+        guard let token else { return nil }
+        let req = HTTPRequest(url: "http://127.0.0.1:\(dashPort)\(path)", headers: [("Authorization", "Bearer \(token)")],
+                              connectTimeout: .seconds(1), timeout: .seconds(3))
+        guard let r = try? await http.perform(req) else { return nil }
+        return (r.status, String(decoding: r.body, as: UTF8.self))
+    }
+
+    /// The dashboard's /api/state; nil while the dashboard (or the supervisor behind it) does not answer.
+    func apiState() async -> StatusResponse? {
+        guard let r = await get("/api/state"), r.status == 200 else { return nil }
+        return try? JSONDecoder().decode(StatusResponse.self, from: Data(r.body.utf8))
+    }
+
+    func metrics() async -> Metrics? {
+        guard let r = await get("/metrics"), r.status == 200 else { return nil }
+        return Metrics(text: r.body)
+    }
+
+    /// Texts the Telegram fake accepted, in order.
+    var channelTexts: [String] { channels.received.map(\.text) }
+
+    // MARK: - Waiting
+
+    func program(_ s: StatusResponse?, _ name: String) -> ProgramStatus? { s?.programs.first { $0.name == name } }
+
+    /// Waits until every named program is RUNNING and ready; returns the last status.
+    @discardableResult
+    func waitReady(_ names: [String] = ["notifier", "engine", "dashboard"], within: Duration = .seconds(60)) async throws -> StatusResponse {
+        try await until("\(names.joined(separator: ", ")) RUNNING and ready", within: within) {
+            guard let s = await status() else { return nil }
+            return names.allSatisfy({ n in self.program(s, n).map { $0.state == "RUNNING" && $0.ready } ?? false }) ? s : nil
+        }
+    }
+
+    /// Waits until the engine trades: fresh data, ACTIVE, and at least one more fill told to the subscriber.
+    func waitTrading(within: Duration = .seconds(60)) async throws {
+        let before = told.withLock { $0.count }
+        try await until("the engine ACTIVE on fresh data with a new fill", within: within) { () -> Bool? in
+            guard let e = await status()?.engine, e.trading_state == "ACTIVE", e.data?.status == "fresh" else { return nil }
+            return told.withLock { $0.count } > before ? true : nil
+        }
+    }
+
+    func stop() async {
+        for t in subscriber { t.cancel() }
+        if let w = warden, w.isRunning {
+            kill(w.processIdentifier, SIGCONT)
+            kill(w.processIdentifier, SIGTERM)
+            if await Tool.waitGone(w, within: .seconds(20)) == false { kill(w.processIdentifier, SIGKILL) }
+        }
+        await market.stop()
+        await channels.stop()
+        if mounted { _ = try? await Tool.run("/bin/umount", ["-l", stateDir]) }
+    }
+}
+
+/// Intent ids of fills, appended by the subscriber task, read by the checks.
+final class Ledger: Sendable {
+    private let m = Mutex<[String]>([])
+    func withLock<T>(_ body: (inout [String]) -> T) -> T { m.withLock { body(&$0) } }
+}
+
+/// Polls `condition` until it gives a value, or throws naming `what` at the bound.
+@discardableResult
+func until<T>(_ what: @autoclosure () -> String, within limit: Duration, every: Duration = .milliseconds(100),
+              _ condition: () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if let v = try await condition() { return v }
+        if ContinuousClock.now >= deadline { throw ChaosError("timed out after \(limit) waiting for: \(what())") }
+        try await Task.sleep(for: every)
+    }
+}
+
+/// A free loopback TCP port (bound, read, released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard bound == 0 else { throw ChaosError("no free port: errno \(errno)") }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A Prometheus text page, read the way a scraper would.
+struct Metrics {
+    var text: String
+    /// The value of the first sample of `name` carrying every given label.
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            guard labels.allSatisfy({ line.contains("\($0.key)=\"\($0.value)\"") }),
+                  let v = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            return v
+        }
+        return nil
+    }
+}
+
+/// Runs executables with a bound, capturing their output through files (never a pipe left unread).
+enum Tool {
+    struct Result { var code: Int32; var out: String; var err: String }
+
+    static func run(_ exe: String, _ args: [String], env: [String: String] = [:], limit: Duration = .seconds(30)) async throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["WARDEN_SOCKET"] = nil
+        environment["WARDEN_CONFIG"] = nil
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-tool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let o = try FileHandle(forWritingTo: outURL), e = try FileHandle(forWritingTo: errURL)
+        p.standardOutput = o
+        p.standardError = e
+        defer { try? o.close(); try? e.close() }
+        try p.run()
+        if await waitGone(p, within: limit) == false {
+            kill(p.processIdentifier, SIGKILL)
+            throw ChaosError("\(exe) \(args.joined(separator: " ")) did not finish within \(limit)")
+        }
+        return Result(code: p.terminationStatus, out: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                      err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// Bounded wait for a child to exit (Foundation's waitUntilExit has no bound).
+    static func waitGone(_ p: Process, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while p.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        return !p.isRunning
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
