@@ -4,7 +4,7 @@ SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
 APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk
 
-.PHONY: deps build test run demo clean bench
+.PHONY: deps build test run demo clean bench chaos chaos-quick
 
 # Idempotent: installs only the Debian packages that are missing.
 deps:
@@ -45,3 +45,13 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release
 	BIN="$$($(SWIFT) build -c release --show-bin-path)"; "$$BIN/warden-bench" --bin "$$BIN" --out Benchmarks/RESULTS.md
+
+# The chaos suite: every FAULTS.md row injected into the running stack (F01 and F13 with 200 kills each),
+# plus the integration tests that prove the rest; writes the report to Tests/FAULTS.md. About an hour.
+chaos: build
+	$(SWIFT) build --build-tests
+	BIN="$$($(SWIFT) build --show-bin-path)"; SWIFT="$$(command -v $(SWIFT))" "$$BIN/warden-chaos" --bin "$$BIN" --kills 200 --tests --report Tests/FAULTS.md
+
+# The quick pass CI runs after the tests: each stack scenario once, small counts.
+chaos-quick: build
+	BIN="$$($(SWIFT) build --show-bin-path)"; "$$BIN/warden-chaos" --bin "$$BIN" --quick --report test-output/chaos-quick.md

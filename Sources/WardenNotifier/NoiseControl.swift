@@ -58,13 +58,15 @@ public struct NoiseControl: Sendable {
         }
         guard !channels(severity: severity, kind: a.kind).isEmpty else { return (c, .unrouted) }
         if severity == AlertSeverity.info.rawValue, isQuiet(now) { return (c, .digest(text: text)) }
-        if let last = c.lastSentAt, now.timeIntervalSince(last) < settings.coalesceWindow.seconds {
+        if let last = c.lastSentAt, now.timeIntervalSince(last) < settings.coalesceWindow.seconds,
+           Self.rank(severity) <= Self.rank(c.lastSentSeverity ?? severity) {
             c.held += 1
             c.heldText = text
             c.heldSeverity = severity
             return (c, .hold)
         }
         c.lastSentAt = now
+        c.lastSentSeverity = severity
         c.held = 0
         c.heldText = nil
         return (c, .send(text: text, severity: severity))
@@ -79,6 +81,7 @@ public struct NoiseControl: Sendable {
         c.held = 0
         c.heldText = nil
         c.lastSentAt = now
+        c.lastSentSeverity = c.heldSeverity
         let summary = "\(text) (×\(n) since the last message about `\(key)`, within \(Self.span(now.timeIntervalSince(last))))"
         return (c, (summary, c.heldSeverity ?? AlertSeverity.warning.rawValue))
     }
@@ -98,6 +101,8 @@ public struct NoiseControl: Sendable {
         let marker = " …[cut: \(text.count) characters]"
         return String(text.prefix(max(0, limit - marker.count))) + marker
     }
+
+    static func rank(_ severity: String) -> Int { ["info": 0, "warning": 1, "critical": 2][severity] ?? 1 }
 
     static func line(_ a: IncomingAlert, severity: String) -> String {
         let tag = recoveryKinds.contains(a.kind) ? "RECOVERED" : severity.uppercased()

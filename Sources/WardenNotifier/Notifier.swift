@@ -23,6 +23,9 @@ public actor Notifier {
     }
     var pace: [String: Pace] = [:]
     var intakeConnected: [String: Bool] = [:]
+    /// Messages a channel took whose record could not be written (disk full, locked): recorded later, never
+    /// sent again by this process.
+    var sentUnrecorded: [Int64: Date] = [:]
     var lastSweep = Date.distantPast
 
     public init(settings: NotifierSettings, outbox: Outbox, http: HTTPClient, logger: Logger,
@@ -108,6 +111,14 @@ public actor Notifier {
 
     /// One round: every channel that may send, sends its oldest due message; all channels at once.
     public func deliverDue(now: Date = Date()) async {
+        for (id, at) in sentUnrecorded.sorted(by: { $0.key < $1.key }) {
+            do {
+                try outbox.markSent(id, at: at)
+                sentUnrecorded[id] = nil
+            } catch {
+                return  // storage still failing: send nothing more until what was sent is recorded
+            }
+        }
         var batch: [(Delivery, ChannelSender)] = []
         for c in settings.channels {
             guard var p = pace[c.name], p.state != "failed", now >= p.nextAllowedAt else { continue }
@@ -177,7 +188,12 @@ public actor Notifier {
             pace[d.channel] = p
             try outbox.saveChannel(d.channel, ChannelRecord(state: p.state, lastSuccessAt: p.lastSuccessAt, lastError: p.lastError))
         } catch {
-            logger.error("delivery outcome of message \(d.id) not stored (it will be sent again): \(error)")
+            if case .sent = outcome {
+                sentUnrecorded[d.id] = now
+                logger.error("message \(d.id) was delivered but its record not stored (\(error)); recorded when storage allows, not sent again")
+            } else {
+                logger.error("delivery outcome of message \(d.id) not stored (it will be tried again): \(error)")
+            }
         }
     }
 

@@ -6,6 +6,20 @@ import ServiceLifecycle
 import WardenIPC
 import WardenKit
 
+/// Takes one alert, retrying while storage fails (disk full, locked): the stream waits meanwhile, so later
+/// alerts queue behind it instead of passing it (the cursor would otherwise skip it until a reconnect).
+/// Ends only by success or cancellation.
+func takeRetrying(_ notifier: Notifier, _ a: IncomingAlert, logger: Logger) async throws {
+    var delay = 0.2
+    while true {
+        do { _ = try await notifier.take(a); return } catch {
+            logger.error("\(a.source) alert #\(a.seq) not stored yet (\(error)); retrying in \(delay) s")
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 5)
+        }
+    }
+}
+
 /// Pulls the engine's `alerts` topic from the last seq stored, through restarts of either side.
 public struct EngineIntakeService: Service {
     let notifier: Notifier
@@ -27,9 +41,10 @@ public struct EngineIntakeService: Service {
                     do {
                         let body = try frame.body(as: EventBody<EngineEvent>.self)
                         let e = body.data
-                        try await notifier.take(IncomingAlert(source: "engine", seq: Int64(body.seq), key: e.key, kind: e.kind,
-                                                              severity: e.severity, message: e.message,
-                                                              at: parseISO(e.at) ?? Date(timeIntervalSince1970: body.at), durationS: e.duration_s))
+                        try await takeRetrying(notifier, IncomingAlert(source: "engine", seq: Int64(body.seq), key: e.key, kind: e.kind,
+                                                                       severity: e.severity, message: e.message,
+                                                                       at: parseISO(e.at) ?? Date(timeIntervalSince1970: body.at), durationS: e.duration_s),
+                                           logger: logger)
                     } catch {
                         // Not acknowledged: the cursor did not move, so the next start takes it again from the engine.
                         logger.error("engine alert not taken: \(error)")
@@ -68,7 +83,8 @@ public struct SupervisorIntakeService: Service {
                     do {
                         let body = try frame.body(as: EventBody<LifecycleEvent>.self)
                         guard Self.worthTelling(body.data) else { continue }
-                        try await notifier.take(Self.alert(body.data, seq: Int64(body.seq), fallback: Date(timeIntervalSince1970: body.at)))
+                        try await takeRetrying(notifier, Self.alert(body.data, seq: Int64(body.seq), fallback: Date(timeIntervalSince1970: body.at)),
+                                               logger: logger)
                     } catch {
                         logger.error("supervisor event not taken: \(error)")
                     }

@@ -38,6 +38,8 @@ public struct ConditionState: Sendable, Equatable, Codable {
     public var kind: String?
     public var causeSeverity: String?
     public var lastSentAt: Date?
+    /// The severity of that last message: a more severe alert is never held back behind it.
+    public var lastSentSeverity: String?
     /// Alerts held back within the coalescing window since the last message, and the latest of them.
     public var held = 0
     public var heldText: String?

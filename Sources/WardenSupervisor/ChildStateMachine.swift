@@ -233,8 +233,7 @@ public struct ChildStateMachine: Sendable {
         var actions: [ChildAction] = [.emit(kind: "ready", severity: .info, message: "ready after \(took)")]
         if let down = downSince {
             downSince = nil
-            actions.append(.emit(kind: "recovered", severity: .info,
-                                 message: "running again after \((now - down.at).short) down (\(down.reason))"))
+            actions.append(.emit(kind: "recovered", severity: .info, message: "running again (down \((now - down.at).short))"))
         }
         return actions
     }
@@ -290,7 +289,13 @@ public struct ChildStateMachine: Sendable {
             if consecutiveFailures > 0, let r = readyAt, now - r >= spec.stableAfter { consecutiveFailures = 0 }
             if let w = spec.watchdogSec, let hb = lastHeartbeat, now - hb > w {
                 failureReason = "watchdog timeout: no WATCHDOG=1 for \((now - hb).short) (watchdog_sec \(w.short))"
-                return beginStop(now, signal: SIGABRT, message: failureReason!, severity: .warning, kind: "watchdog")
+                // A stopped process (SIGSTOP, a debugger) takes no signal until continued: SIGCONT follows the
+                // SIGABRT so it dies now. A hung one gets 1 s to abort (and dump core), then SIGKILL, so the
+                // replacement runs within watchdog_sec + 1 s whatever stop_timeout says.
+                var actions = beginStop(now, signal: SIGABRT, message: failureReason!, severity: .warning, kind: "watchdog")
+                stopDeadline = now + min(spec.stopTimeout, .seconds(1))
+                actions.append(.signal(SIGCONT))
+                return actions
             }
         case .STOPPING:
             if let d = stopDeadline, now >= d {

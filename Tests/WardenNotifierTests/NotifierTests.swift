@@ -44,6 +44,21 @@ struct NoiseControlTests {
         #expect(noise.flush(key: "data_stale", after, now: t0.addingTimeInterval(200)) == nil, "nothing left to summarise")
     }
 
+    @Test("a more severe alert is never held behind a coalesced one: crash warnings, then FATAL, go out at once")
+    func severityBreaksCoalescing() {
+        let noise = NoiseControl(settings: settings)
+        var c = ConditionState()
+        var sent: [String] = []
+        for (i, (kind, severity)) in [("crash", "warning"), ("crash", "warning"), ("fatal", "critical"), ("crash", "warning")].enumerated() {
+            let t = t0.addingTimeInterval(Double(i))
+            let (after, d) = noise.decide(alert(Int64(i), kind: kind, severity: severity, "flaky: \(kind)", at: t), c, now: t)
+            c = after
+            if case .send(let text, _) = d { sent.append(text) }
+        }
+        #expect(sent == ["[WARNING] engine: flaky: crash", "[CRITICAL] engine: flaky: fatal"], "\(sent)")
+        #expect(c.held == 1, "the warning after the FATAL is held as usual")
+    }
+
     @Test("quiet hours hold info (digest) but never warnings; they can span midnight")
     func quietHours() {
         var s = settings
