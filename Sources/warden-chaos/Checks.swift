@@ -74,9 +74,12 @@ extension Stack {
         } catch { problem = "journal unreadable: \(error)" }
         out.append(("\(told.count) fills told to a subscriber: each in the journal once", problem))
         // Accounts against their fills: cash + positions at cost − fees = bankroll + realised P&L, positions = Σ fills.
-        let audit = try? await Tool.run(bin + "/warden-engine", ["verify", "--config", configPath], limit: .seconds(60))
-        out.append(("warden-engine verify (accounts, positions and fills)",
-                    audit.map { $0.code == 0 ? nil : ($0.out + $0.err).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "verify did not run"))
+        let verify: String?
+        do {
+            let audit = try await Tool.run(bin + "/warden-engine", ["verify", "--config", configPath], limit: .seconds(60))
+            verify = audit.code == 0 ? nil : (audit.out + audit.err).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch { verify = "verify did not run: \(error)" }
+        out.append(("warden-engine verify (accounts, positions and fills)", verify))
         out.append(("every alert raised reached the channel", await alertsDelivered()))
         return out
     }

@@ -75,6 +75,12 @@ final class Run: @unchecked Sendable {
         }
     }
 
+    /// An operator command the scenario depends on: a refusal is a failure naming the command and its answer.
+    func operate(_ args: String...) async throws {
+        let r = try await stack.ctl(args)
+        expect(r.code == 0, "wardenctl \(args.joined(separator: " ")) exited \(r.code): \(r.out)\(r.err)")
+    }
+
     func engine() async -> EngineStatus? { await stack.status()?.engine }
     func program(_ name: String) async -> ProgramStatus? { stack.program(await stack.status(), name) }
     var mark: Int { stack.channelTexts.count }

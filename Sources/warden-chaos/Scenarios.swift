@@ -99,7 +99,7 @@ enum Catalogue {
         guard let before = await run.program("notifier"), let pid = before.pid else { return }
         let mark = run.mark, t0 = ContinuousClock.now
         kill(pid, SIGSTOP)
-        _ = try await run.stack.ctl(["pause", "--reason", "chaos F04 pause"])
+        try await run.operate("pause", "--reason", "chaos F04 pause")
         await run.see(Sight(status: { restarts($0, "notifier") > before.restarts },
                             metrics: { ($0.value("warden_restarts_total", ["program": "notifier"]) ?? 0) > Double(before.restarts) },
                             channel: { any($0, "notifier:", "watchdog timeout") }),
@@ -111,7 +111,7 @@ enum Catalogue {
             let p = await run.program("notifier"); return p?.state == "RUNNING" && p?.ready == true ? p : nil
         }), let pid2 = p2.pid else { return }
         kill(pid2, SIGKILL)
-        _ = try await run.stack.ctl(["resume"])
+        try await run.operate("resume")
         await run.eventually("the resume raised while the notifier was dead is delivered", within: .seconds(30)) {
             run.stack.channelTexts.dropFirst(mark).contains { $0.hasPrefix("[RECOVERED] engine: resumed") } ? true : nil
         }
@@ -333,7 +333,7 @@ enum Catalogue {
                               scenario: "the fake Telegram down while the operator pauses the engine, then answering 429 (retry_after 1) twice, then healthy") { run in
         let mark = run.mark, t0 = ContinuousClock.now
         run.stack.channels.setFaults({ var f = AlertChannelFake.Faults(); f.down = true; return f }())
-        _ = try await run.stack.ctl(["pause", "--reason", "chaos F20 pause"])
+        try await run.operate("pause", "--reason", "chaos F20 pause")
         await run.see(Sight(status: { $0.notifier?.channels?.first { $0.name == "telegram" }.map { $0.state != "ok" && $0.pending > 0 } == true },
                             metrics: { ($0.value("warden_alert_queue_depth") ?? 0) > 0 && $0.value("warden_alert_channel_state", ["channel": "telegram", "state": "ok"]) == 0 },
                             channel: { _ in false }, channelExempt: "the channel is the faulty part; its state is on the other surfaces"),
@@ -345,7 +345,7 @@ enum Catalogue {
         await run.eventually("the pause raised while the channel was down arrives", within: .seconds(30)) {
             run.stack.channelTexts.dropFirst(mark).contains { $0.contains("chaos F20 pause") } ? true : nil
         }
-        _ = try await run.stack.ctl(["resume"])
+        try await run.operate("resume")
         await run.recoveryOnChannel("engine: resumed", since: mark)
         await run.eventually("channel ok again", within: .seconds(20)) {
             await run.stack.status()?.notifier?.channels?.first { $0.name == "telegram" }?.state == "ok" ? true : nil
@@ -356,7 +356,7 @@ enum Catalogue {
                               scenario: "the fake Telegram answers 401; the operator pauses; the channel is marked failed; the credentials fixed and `wardenctl notify test telegram` passes; the held messages follow") { run in
         let mark = run.mark, t0 = ContinuousClock.now
         run.stack.channels.setFaults({ var f = AlertChannelFake.Faults(); f.status = 401; return f }())
-        _ = try await run.stack.ctl(["pause", "--reason", "chaos F21 pause"])
+        try await run.operate("pause", "--reason", "chaos F21 pause")
         await run.see(Sight(status: { $0.notifier?.channels?.first { $0.name == "telegram" }?.state == "failed" },
                             metrics: { $0.value("warden_alert_channel_state", ["channel": "telegram", "state": "failed"]) == 1 },
                             channel: { _ in false }, channelExempt: "the channel refuses the credentials; its state is on the other surfaces"),
@@ -370,7 +370,7 @@ enum Catalogue {
         await run.eventually("the held pause alert arrives", within: .seconds(30)) {
             run.stack.channelTexts.dropFirst(mark).contains { $0.contains("chaos F21 pause") } ? true : nil
         }
-        _ = try await run.stack.ctl(["resume"])
+        try await run.operate("resume")
         await run.recoveryOnChannel("engine: resumed", since: mark)
     }
 
@@ -403,7 +403,7 @@ enum Catalogue {
         return Scenario(id: "F26", title: "pause stuck",
                         scenario: "the operator pauses and nobody resumes; pause_stuck_after 3 s", options: o) { run in
             let mark = run.mark, t0 = ContinuousClock.now
-            _ = try await run.stack.ctl(["pause", "--reason", "chaos F26 pause"])
+            try await run.operate("pause", "--reason", "chaos F26 pause")
             await run.see(Sight(status: { reason($0, "operator")?.message.contains("chaos F26") == true || $0.engine?.reasons?.contains { $0.message.contains("chaos F26") } == true },
                                 metrics: { $0.value("warden_trading_state", ["state": "PAUSED"]) == 1 },
                                 channel: { any($0, "chaos F26 pause") }),
@@ -411,14 +411,14 @@ enum Catalogue {
             await run.eventually("the stuck pause escalated as critical", within: .seconds(20)) {
                 run.stack.channelTexts.dropFirst(mark).contains { $0.hasPrefix("[CRITICAL]") && $0.lowercased().contains("paus") } ? true : nil
             }
-            _ = try await run.stack.ctl(["resume"])
+            try await run.operate("resume")
             await run.recoveryOnChannel("engine: resumed", since: mark)
         }
     }()
 
     static let f27 = Scenario(id: "F27", title: "restart while paused",
                               scenario: "the operator pauses with a reason, then the engine is killed with -9: it must come back paused, reason and author kept") { run in
-        _ = try await run.stack.ctl(["pause", "--reason", "chaos F27 pause"])
+        try await run.operate("pause", "--reason", "chaos F27 pause")
         guard let before = await run.eventually("paused", within: .seconds(10), {
             let e = await run.engine(); return e?.trading_state == "PAUSED" ? e : nil
         }), let p = await run.program("engine"), let pid = p.pid else { return }
@@ -436,7 +436,7 @@ enum Catalogue {
         let now = after?.reasons?.first { $0.message.contains("chaos F27") }
         run.expect(after?.trading_state == "PAUSED", "came back \(after?.trading_state ?? "?"), not PAUSED")
         run.expect(now != nil && now?.author == was?.author && now?.since == was?.since, "reason and author kept: \(String(describing: was)) → \(String(describing: now))")
-        _ = try await run.stack.ctl(["resume"])
+        try await run.operate("resume")
         await run.recoveryOnChannel("engine: resumed", since: mark)
         try await run.stack.waitTrading()
     }
