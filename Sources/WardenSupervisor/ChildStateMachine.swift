@@ -37,6 +37,10 @@ public enum ChildAction: Sendable, Equatable {
     case spawn
     /// Send a signal to the child's process group.
     case signal(Int32)
+    /// A missed heartbeat: SIGABRT to the main pid (a hung program's backtrace and core dump), but SIGKILL to
+    /// the group when the program is stopped (SIGSTOP, a debugger): continued to take the SIGABRT, it would run
+    /// again on stale state — send what it held, take requests — while it dies.
+    case abort
     /// Publish a lifecycle event.
     case emit(kind: String, severity: Severity, message: String)
     /// A critical program became FATAL: stop everything and exit non-zero.
@@ -79,6 +83,7 @@ public struct ChildStateMachine: Sendable {
     public private(set) var wanted = false
     private var restartTimes: [MonotonicInstant] = []
     private var stopDeadline: MonotonicInstant?
+    private var stopGrace: Duration = .zero
     private var killed = false
     private var restartAfterStop = false
     /// Why the supervisor is killing it; set means the exit counts as a failure.
@@ -242,6 +247,7 @@ public struct ChildStateMachine: Sendable {
                                     severity: Severity = .info, kind: String = "stop") -> [ChildAction] {
         enter(.STOPPING, now)
         killed = false
+        stopGrace = spec.stopTimeout
         stopDeadline = now + spec.stopTimeout
         return [.emit(kind: kind, severity: severity, message: message), .signal(signal)]
     }
@@ -289,12 +295,12 @@ public struct ChildStateMachine: Sendable {
             if consecutiveFailures > 0, let r = readyAt, now - r >= spec.stableAfter { consecutiveFailures = 0 }
             if let w = spec.watchdogSec, let hb = lastHeartbeat, now - hb > w {
                 failureReason = "watchdog timeout: no WATCHDOG=1 for \((now - hb).short) (watchdog_sec \(w.short))"
-                // A stopped process (SIGSTOP, a debugger) takes no signal until continued: SIGCONT follows the
-                // SIGABRT so it dies now. A hung one gets 1 s to abort (and dump core), then SIGKILL, so the
-                // replacement runs within watchdog_sec + 1 s whatever stop_timeout says.
+                // A hung program gets 1 s to abort (and dump core), then SIGKILL, so the replacement runs within
+                // watchdog_sec + 1 s whatever stop_timeout says. (A stopped one is killed at once: see `.abort`.)
                 var actions = beginStop(now, signal: SIGABRT, message: failureReason!, severity: .warning, kind: "watchdog")
-                stopDeadline = now + min(spec.stopTimeout, .seconds(1))
-                actions.append(.signal(SIGCONT))
+                actions = actions.map { $0 == .signal(SIGABRT) ? .abort : $0 }
+                stopGrace = min(spec.stopTimeout, .seconds(1))
+                stopDeadline = now + stopGrace
                 return actions
             }
         case .STOPPING:
@@ -302,7 +308,7 @@ public struct ChildStateMachine: Sendable {
                 if !killed {
                     killed = true
                     stopDeadline = now + .seconds(5)
-                    return [.emit(kind: "kill", severity: .warning, message: "did not exit within stop_timeout \(spec.stopTimeout.short); SIGKILL"),
+                    return [.emit(kind: "kill", severity: .warning, message: "did not exit within \(stopGrace.short) (\(stopGrace == spec.stopTimeout ? "stop_timeout" : "abort grace")); SIGKILL"),
                             .signal(SIGKILL)]
                 }
                 stopDeadline = now + .seconds(5)

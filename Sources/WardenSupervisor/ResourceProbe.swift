@@ -12,6 +12,14 @@ public enum ResourceProbe {
         return nil
     }
 
+    /// True when `pid` is stopped (state T: SIGSTOP, job control) or traced (t).
+    public static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state == "T" || state == "t"
+    }
+
     /// Number of open file descriptors of `pid`, or nil when the process is gone.
     public static func openFDs(_ pid: Int32) -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count

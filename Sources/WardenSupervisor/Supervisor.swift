@@ -136,6 +136,13 @@ public actor Supervisor {
                 guard let pid = programs[name]?.machine.pid else { continue }
                 // SIGABRT goes to the main pid (for its core dump); TERM and KILL to the whole group.
                 if sig == SIGABRT || kill(-pid, sig) != 0 { _ = kill(pid, sig) }
+            case .abort:
+                guard let pid = programs[name]?.machine.pid else { continue }
+                if ResourceProbe.isStopped(pid) {
+                    if kill(-pid, SIGKILL) != 0 { _ = kill(pid, SIGKILL) }
+                } else {
+                    _ = kill(pid, SIGABRT)
+                }
             case .emit(let kind, let severity, let message):
                 record(kind: kind, severity: severity, program: name, message: message)
             case .escalate(let reason):

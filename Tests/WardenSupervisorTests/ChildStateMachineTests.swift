@@ -89,16 +89,19 @@ struct ChildStateMachineTests {
         #expect(actions.contains { if case .escalate = $0 { return true }; return false })
     }
 
-    @Test("a missed heartbeat sends SIGABRT, then SIGKILL after stop_timeout, then restarts")
+    @Test("a missed heartbeat aborts, then SIGKILL after the 1 s abort grace (not stop_timeout), then restarts")
     func watchdogTimeout() {
         var m = running(spec { $0.stopTimeout = .seconds(3) })
         _ = m.handle(.heartbeat, now: at(1))
         #expect(m.handle(.tick, now: at(2.9)).isEmpty)
         let fired = m.handle(.tick, now: at(3.1))
-        #expect(fired.contains(.signal(SIGABRT)))
+        #expect(fired.contains(.abort))
         #expect(hasEmit(fired, kind: "watchdog"))
         #expect(m.state == .STOPPING)
-        #expect(m.handle(.tick, now: at(6.2)).contains(.signal(SIGKILL)))
+        #expect(!m.handle(.tick, now: at(3.9)).contains(.signal(SIGKILL)))
+        let kill = m.handle(.tick, now: at(4.2))
+        #expect(kill.contains(.signal(SIGKILL)))
+        #expect(hasEmit(kill, kind: "kill"))
         let after = m.handle(.exited(.killed(SIGKILL)), now: at(6.3))
         #expect(m.state == .BACKOFF || after.contains(.spawn), "a watchdog kill counts as a failure and restarts")
         #expect(m.lastExit?.reason.contains("watchdog timeout") == true)
