@@ -37,6 +37,10 @@ public actor TradingEngine {
     var cycleHistogram = CycleHistogram()
     var lastBackup: Date
     var lastEquity = Date.distantPast
+    /// The last storage probe while degraded: one every `storageProbeInterval`, not one a cycle, since a failing
+    /// write costs the whole lock bound and the cycle (and every status request behind it) would wait that long.
+    var lastStorageProbe: ContinuousClock.Instant?
+    static let storageProbeInterval: Duration = .seconds(3)
     var storageProblem: String?
     let startedAt = Date()
     /// The seq the next alert gets; alerts are persisted under the seq subscribers saw.
@@ -472,6 +476,8 @@ public actor TradingEngine {
     /// While storage is degraded, one write a cycle: the alerts held back (under their seqs), or a probe event.
     func probeStorage(_ now: Date) {
         guard control.has("storage_degraded"), let journal else { return }
+        if let last = lastStorageProbe, ContinuousClock.now - last < Self.storageProbeInterval { return }
+        lastStorageProbe = ContinuousClock.now
         do {
             if pendingAlerts.isEmpty {
                 try journal.appendEvent(topic: EngineTopic.activity, at: now,

@@ -26,6 +26,9 @@ public actor Notifier {
     /// Messages a channel took whose record could not be written (disk full, locked): recorded later, never
     /// sent again by this process.
     var sentUnrecorded: [Int64: Date] = [:]
+    /// Alerts sent straight to their channels because notifier.db could not take them (a full disk is the one
+    /// alert that cannot wait for the disk); when they are taken later they are not queued again.
+    var sentDirectly: Set<String> = []
     var lastSweep = Date.distantPast
 
     public init(settings: NotifierSettings, outbox: Outbox, http: HTTPClient, logger: Logger,
@@ -62,10 +65,12 @@ public actor Notifier {
     }
 
     private func takeOnce(_ a: IncomingAlert, now: Date) throws -> Outbox.Taken {
-        try outbox.take(a, now: now) { db, _ in
+        let direct = sentDirectly.contains(Self.directKey(a))
+        let taken = try outbox.take(a, now: now) { db, _ in
             let before = try Outbox.condition(db, a.key)
             let (after, decision) = noise.decide(a, before, now: now)
             try Outbox.save(db, a.key, after)
+            if direct { return ("sent-direct", []) }  // the condition is kept (pairing, coalescing); no second copy
             switch decision {
             case .send(let text, let severity):
                 let routes = noise.channels(severity: severity, kind: a.kind).map { (channel: $0.name, text: text, severity: severity) }
@@ -76,6 +81,26 @@ public actor Notifier {
                 return ("digest", [])
             case .unrouted: return ("unrouted", [])
             }
+        }
+        if direct { sentDirectly.remove(Self.directKey(a)) }
+        return taken
+    }
+
+    static func directKey(_ a: IncomingAlert) -> String { "\(a.source)#\(a.seq)" }
+
+    /// notifier.db cannot take `a` (disk full, locked): a warning or worse goes to its channels now, unqueued
+    /// and said to be so, once; the intake keeps retrying to record it. Info waits for the disk.
+    public func sendUnstored(_ a: IncomingAlert, because error: any Error) async {
+        guard a.severity != AlertSeverity.info.rawValue, !sentDirectly.contains(Self.directKey(a)) else { return }
+        let text = NoiseControl.line(a, severity: a.severity) + " [sent unqueued: notifier.db cannot be written: \(error)]"
+        var sent = false
+        for c in noise.channels(severity: a.severity, kind: a.kind) {
+            guard pace[c.name]?.state != "failed", let sender = senders[c.name] else { continue }
+            if case .sent = await sender.send(NoiseControl.cut(text, to: c.maxLength), severity: a.severity) { sent = true }
+        }
+        if sent {
+            sentDirectly.insert(Self.directKey(a))
+            logger.warning("alert \(a.source) #\(a.seq) sent to its channels without being queued (storage failing)")
         }
     }
 

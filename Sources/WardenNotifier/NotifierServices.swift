@@ -11,8 +11,11 @@ import WardenKit
 /// Ends only by success or cancellation.
 func takeRetrying(_ notifier: Notifier, _ a: IncomingAlert, logger: Logger) async throws {
     var delay = 0.2
+    var first = true
     while true {
         do { _ = try await notifier.take(a); return } catch {
+            if first { await notifier.sendUnstored(a, because: error) }
+            first = false
             logger.error("\(a.source) alert #\(a.seq) not stored yet (\(error)); retrying in \(delay) s")
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 5)

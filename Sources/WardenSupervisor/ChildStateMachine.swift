@@ -308,7 +308,8 @@ public struct ChildStateMachine: Sendable {
                 if !killed {
                     killed = true
                     stopDeadline = now + .seconds(5)
-                    return [.emit(kind: "kill", severity: .warning, message: "did not exit within \(stopGrace.short) (\(stopGrace == spec.stopTimeout ? "stop_timeout" : "abort grace")); SIGKILL"),
+                    return [.emit(kind: "kill", severity: .warning, message: stopGrace == spec.stopTimeout ? "did not exit within stop_timeout \(spec.stopTimeout.short); SIGKILL"
+                                                                         : "did not abort within \(stopGrace.short) of SIGABRT; SIGKILL"),
                             .signal(SIGKILL)]
                 }
                 stopDeadline = now + .seconds(5)

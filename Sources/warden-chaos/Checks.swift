@@ -122,7 +122,7 @@ extension Stack {
                 let taken = Set(try Int64.fetchAll(db, sql: "SELECT seq FROM alerts WHERE source = 'engine'"))
                 let missing = raised.filter { !taken.contains($0) }
                 if !missing.isEmpty { return "engine alerts \(missing.prefix(8).map(String.init).joined(separator: ", ")) not taken by the notifier" }
-                let odd = try String.fetchAll(db, sql: "SELECT DISTINCT disposition FROM alerts WHERE disposition NOT IN ('queued', 'coalesced', 'digest', 'unrouted')")
+                let odd = try String.fetchAll(db, sql: "SELECT DISTINCT disposition FROM alerts WHERE disposition NOT IN ('queued', 'coalesced', 'digest', 'unrouted', 'sent-direct')")
                 if !odd.isEmpty { return "alerts with an unknown disposition: \(odd.joined(separator: ", "))" }
                 // Coalesced alerts are counted in a ×N summary, sent when the window ends: none may stay held.
                 let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conditions WHERE json_extract(state, '$.held') > 0") ?? 0

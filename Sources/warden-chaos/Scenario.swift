@@ -61,9 +61,9 @@ final class Run: @unchecked Sendable {
     func recoveryOnChannel(_ needle: String, since mark: Int, within: Duration = .seconds(30)) async {
         do {
             try await until("a recovery message containing \"\(needle)\" on the channel", within: within) {
-                stack.channelTexts.dropFirst(mark).contains { $0.hasPrefix("[RECOVERED]") && $0.contains(needle) } ? true : nil
+                stack.channelTexts.dropFirst(mark).contains { $0.hasPrefix("[RECOVERED]") && (needle.isEmpty || $0.contains(needle)) } ? true : nil
             }
-        } catch { expect(false, "\(error)") }
+        } catch { expect(false, "\(error); the channel's last messages: \(stack.channelTexts.suffix(3).map { String($0.prefix(90)) })") }
     }
 
     /// Waits for a condition as part of the written response; a timeout is a failure, not an abort.

@@ -219,7 +219,7 @@ enum Catalogue {
             await run.see(Sight(status: { reason($0, "storage_degraded") != nil },
                                 metrics: { ($0.value("warden_trading_reason_active", ["code": "storage_degraded"]) ?? 0) > 0 },
                                 channel: { any($0, "storage") }),
-                          from: t0, mark: mark, detectBound: 6)
+                          from: t0, mark: mark, detectBound: 8)  // the next write (a cycle or so) + the ~3 s lock bound
             let engine = await run.program("engine")
             _ = try await locker.value
             run.note(String(format: "lock released after %.0f s", seconds(since: t0)))
