@@ -28,6 +28,8 @@ public actor TradingEngine {
     var lastBookRefresh: Date?
     var lastDiscovery: Date?
     var rejectedItems = 0
+    var rejectedSinceAlert = 0
+    var lastRejectedAlert: ContinuousClock.Instant?
     /// Tokens the latest book refresh returned; a held market whose tokens are missing is looked up.
     var lastBookTokens: Set<String> = []
     var dayStart: [String: (day: Int, equity: Micros)] = [:]
@@ -215,8 +217,18 @@ public actor TradingEngine {
     func countRejected(_ r: [Rejection]) {
         guard !r.isEmpty else { return }
         rejectedItems += r.count
+        rejectedSinceAlert += r.count
+        // Every batch is activity; an alert at most every 10 minutes, with the count since the last one, so a
+        // market API sending garbage is told without an alert per refresh.
+        let now = ContinuousClock.now
+        let alert = lastRejectedAlert.map { now - $0 >= .seconds(600) } ?? true
         emit(key: "data_rejected", kind: "data", severity: "warning",
-             message: "\(r.count) malformed items rejected (first: \(r[0]))", alert: false)
+             message: alert ? "market data malformed: \(rejectedSinceAlert) items rejected and counted (first: \(r[0]))"
+                            : "\(r.count) malformed items rejected (first: \(r[0]))", alert: alert)
+        if alert {
+            lastRejectedAlert = now
+            rejectedSinceAlert = 0
+        }
     }
 
     func holds(marketID: String) -> Bool {
@@ -240,11 +252,15 @@ public actor TradingEngine {
                  duration: now.timeIntervalSince(gone.since))
         }
         let marketBound = settings.staleMarketAfter.seconds
+        // While all data is stale every book is, by consequence: one data_stale reason and alert say it, not
+        // one more per market (an outage gave 1 + N alerts and N recoveries).
+        let allStale = control.has("data_stale")
         for m in markets.values where !m.closed {
             let times = m.tokens.compactMap { books[$0.tokenID].map { $0.bookTime ?? $0.observedAt } }
             let oldest = times.min()
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
             if stale, let oldest {
+                if allStale { continue }
                 if control.raise(TradingReason(code: "market_stale", source: .degradation, effect: .PAUSED, since: oldest,
                                                message: "book of market \(m.id) unchanged since \(isoString(oldest))", marketID: m.id)) {
                     emit(key: "market_stale:\(m.id)", kind: "paused", severity: "warning",

@@ -269,7 +269,7 @@ enum Catalogue {
             run.stack.market.setFaults({ var f = run.stack.market.faults; f.down = true; return f }())
             await run.see(Sight(status: { reason($0, "data_stale")?.message.contains("since") == true && $0.engine?.trading_state == "PAUSED" },
                                 metrics: { ($0.value("warden_trading_reason_active", ["code": "data_stale"]) ?? 0) > 0 && $0.value("warden_trading_state", ["state": "PAUSED"]) == 1 },
-                                channel: { any($0, "engine: paused by") }),
+                                channel: { any($0, "engine: market data stale since") }),
                           from: t0, mark: mark, detectBound: 4)
             let fills0 = await run.engine()?.fills_total
             try await Task.sleep(for: .seconds(max(1, outage - Int(seconds(since: t0)))))
@@ -280,14 +280,16 @@ enum Catalogue {
             run.expect((e?.hosts ?? []).contains { $0.circuit != "closed" }, "a circuit opened during the outage: \(circuits)")
             run.stack.market.setFaults(.init())
             await run.eventually("ACTIVE again when the market is back", within: .seconds(45)) { await run.engine()?.trading_state == "ACTIVE" ? true : nil }
-            await run.recoveryOnChannel("engine: resumed", since: mark)
+            await run.recoveryOnChannel("engine: market data fresh again", since: mark)
+            let perMarket = run.stack.channelTexts.dropFirst(mark).filter { $0.contains("paused for entries: its book has not moved") }.count
+            run.expect(perMarket == 0, "one alert for the outage, not one per market too (\(perMarket) per-market alerts)")
             try await run.stack.waitTrading()
         }
     }
 
     static func marketFault(_ id: String, _ title: String, _ scenario: String, detect: Double, set: @escaping @Sendable (inout PolymarketFake.Faults) -> Void,
                             status: @escaping @Sendable (StatusResponse) -> Bool, metrics: @escaping @Sendable (Metrics) -> Bool,
-                            channel: @escaping @Sendable ([String]) -> Bool, exempt: String? = nil, hold: Int = 6) -> Scenario {
+                            channel: @escaping @Sendable ([String]) -> Bool, exempt: String? = nil, hold: Int = 6, recovery: Bool = true) -> Scenario {
         Scenario(id: id, title: title, scenario: scenario) { run in
             guard let engine = await run.program("engine") else { return }
             let mark = run.mark, t0 = ContinuousClock.now
@@ -301,31 +303,31 @@ enum Catalogue {
             run.expect((p?.last_heartbeat_age_s ?? 99) < 5, "the heartbeat continued")
             run.stack.market.setFaults(.init())
             await run.eventually("ACTIVE again after the fault", within: .seconds(45)) { await run.engine()?.trading_state == "ACTIVE" ? true : nil }
-            if exempt == nil { await run.recoveryOnChannel("engine:", since: mark) }
+            if exempt == nil && recovery { await run.recoveryOnChannel("engine:", since: mark) }
             try await run.stack.waitTrading()
         }
     }
 
-    static let f16 = marketFault("F16", "market API slow", "the fake delays every response by 4 s (request timeout 1 s) for 11 s, past the 5 s watchdog", detect: 5,
+    static let f16 = marketFault("F16", "market API slow", "the fake delays every response by 4 s (request timeout 1 s) for 11 s, past the 5 s watchdog", detect: 10,
                                  set: { $0.slowMS = 4000 },
                                  status: { reason($0, "data_stale") != nil },
                                  metrics: { ($0.value("warden_trading_reason_active", ["code": "data_stale"]) ?? 0) > 0 },
-                                 channel: { any($0, "engine: paused by") }, hold: 11)
-    static let f17 = marketFault("F17", "rate limited", "the fake answers 429 with Retry-After: 2 until cleared", detect: 6,
+                                 channel: { any($0, "engine: market data stale since") }, hold: 11)
+    static let f17 = marketFault("F17", "rate limited", "the fake answers 429 with Retry-After: 2 until cleared", detect: 12,
                                  set: { $0.rateLimitRetryAfter = 2 },
                                  status: { reason($0, "api_health") != nil || reason($0, "data_stale") != nil },
                                  metrics: { $0.value("warden_trading_state", ["state": "PAUSED"]) == 1 },
-                                 channel: { any($0, "engine: paused by") })
+                                 channel: { any($0, "API health guard") || any($0, "engine: market data stale since") })
     static let f18 = marketFault("F18", "malformed data", "the fake serves items with wrong types, missing fields, prices outside [0,1] and NaN", detect: 3,
                                  set: { $0.malformed = true },
                                  status: { ($0.engine?.data?.rejected_items_total ?? 0) > 0 },
                                  metrics: { ($0.value("warden_market_items_rejected_total") ?? 0) > 0 },
-                                 channel: { any($0, "engine:", "rejected") || any($0, "engine: paused by") })
+                                 channel: { any($0, "engine: market data malformed") }, recovery: false)
     static let f19 = marketFault("F19", "stale marks on some markets", "the fake freezes the books of market 502 (tokens 9003, 9004)", detect: 7,
                                  set: { $0.frozenTokens = ["9003", "9004"] },
                                  status: { $0.engine?.reasons?.contains { $0.code == "market_stale" && $0.market_id == "502" } == true && $0.engine?.trading_state == "ACTIVE" },
                                  metrics: { ($0.value("warden_trading_reason_active", ["code": "market_stale"]) ?? 0) > 0 },
-                                 channel: { any($0, "502") })
+                                 channel: { any($0, "market 502 paused for entries") })
 
     // MARK: Alert channel
 
