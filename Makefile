@@ -20,15 +20,20 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# The whole suite: unit tests and the integration tests that start the real binaries.
+# The whole suite: unit tests and the integration tests that start the real binaries, then the chaos quick
+# pass (every stack scenario of warden-chaos once, after the tests so nothing competes for the CPU).
+# The last lines list every failure; the logs are in test-output/.
 test: build
 	$(SWIFT) build --build-tests
 	@mkdir -p test-output
-	@set -o pipefail; WARDEN_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build --disable-xctest 2>&1 \
-	  | tee test-output/test.log; status=$$?; \
-	  echo "---- failures (from test-output/test.log) ----"; \
-	  grep -E "✘|recorded an issue|error:" test-output/test.log | grep -v "^✔" | tail -60 || echo "none"; \
-	  exit $$status
+	@set -o pipefail; BIN="$$($(SWIFT) build --show-bin-path)"; \
+	  WARDEN_BIN_DIR="$$BIN" $(SWIFT) test --skip-build --disable-xctest 2>&1 | tee test-output/test.log; tests=$$?; \
+	  "$$BIN/warden-chaos" --bin "$$BIN" --quick --report test-output/chaos-quick.md 2>&1 | tee test-output/chaos.log; chaos=$$?; \
+	  echo "---- failures (test-output/test.log, test-output/chaos.log) ----"; \
+	  grep -E "✘|recorded an issue|error:" test-output/test.log | tail -60; \
+	  grep -E "FAIL|✘" test-output/chaos.log | tail -40; \
+	  echo "tests exit $$tests, chaos quick pass exit $$chaos"; \
+	  [ $$tests -eq 0 ] && [ $$chaos -eq 0 ]
 
 # The supervisor in the foreground on the shipped configuration; Ctrl-C stops everything.
 run: build
@@ -52,6 +57,6 @@ chaos: build
 	$(SWIFT) build --build-tests
 	BIN="$$($(SWIFT) build --show-bin-path)"; SWIFT="$$(command -v $(SWIFT))" "$$BIN/warden-chaos" --bin "$$BIN" --kills 200 --tests --report Tests/FAULTS.md
 
-# The quick pass CI runs after the tests: each stack scenario once, small counts.
+# The quick pass alone (make test runs it after the tests): each stack scenario once, small counts.
 chaos-quick: build
 	BIN="$$($(SWIFT) build --show-bin-path)"; "$$BIN/warden-chaos" --bin "$$BIN" --quick --report test-output/chaos-quick.md

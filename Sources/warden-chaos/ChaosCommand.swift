@@ -26,7 +26,7 @@ struct ChaosCommand: AsyncParsableCommand {
         for (i, s) in Catalogue.all(settings).enumerated() where wanted?.contains(s.id) ?? true {
             log("\(s.id) \(s.title): \(s.scenario)")
             let o = await s.run(settings, index: i)
-            log("\(s.id) \(o.passed ? "PASS" : "FAIL") in \(Int(o.seconds)) s" + (o.visibility.map { " · \($0)" } ?? ""))
+            log(o.notRun.map { "\(s.id) NOT RUN: \($0)" } ?? "\(s.id) \(o.passed ? "PASS" : "FAIL") in \(Int(o.seconds)) s" + (o.visibility.map { " · \($0)" } ?? ""))
             for f in o.failures { log("  ✘ \(f)") }
             for (name, problem) in o.invariants where problem != nil { log("  ✘ invariant \(name): \(problem!)") }
             for m in o.measured { log("  · \(m)") }

@@ -35,7 +35,8 @@ enum Report {
         for o in outcomes {
             let v = o.visibility
             let vis = v.map { "\(f($0.ctl)) · \(f($0.api)) · \(f($0.metrics)) · \($0.channelExempt != nil ? "n/a" : f($0.channel))" } ?? "—"
-            rows.append((o.id, "| \(o.id) | \(o.title) | \(o.scenario) | \(f(o.detection)) | \(vis) | \(o.passed ? "pass" : "**FAIL**") |"))
+            let result = o.notRun.map { "not run here: \($0)" } ?? (o.passed ? "pass" : "**FAIL**")
+            rows.append((o.id, "| \(o.id) | \(o.title) | \(o.scenario) | \(f(o.detection)) | \(vis) | \(result) |"))
         }
         for r in reused {
             rows.append((r.id, "| \(r.id) | \(r.title) | test `\(r.filter)`: \(r.how) | — | — | \(r.passed ? "pass" : "**FAIL**") (\(r.result)) |"))

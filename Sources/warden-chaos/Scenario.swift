@@ -12,6 +12,8 @@ struct Outcome {
     var failures: [String] = []
     var invariants: [(String, String?)] = []
     var seconds: Double = 0
+    /// Why the scenario could not run on this machine (not a failure; the report says it).
+    var notRun: String?
     var passed: Bool { failures.isEmpty && invariants.allSatisfy { $0.1 == nil } }
 }
 
@@ -111,7 +113,7 @@ struct Scenario: @unchecked Sendable {  // immutable after construction; run one
     func run(_ settings: RunSettings, index: Int) async -> Outcome {
         var outcome = Outcome(id: id, title: title, scenario: scenario)
         if let why = skip?() {
-            outcome.failures.append("not run: \(why)")
+            outcome.notRun = why
             return outcome
         }
         let started = ContinuousClock.now
