@@ -489,7 +489,8 @@ public actor TradingEngine {
         }
     }
 
-    /// While storage is degraded, one write a cycle: the alerts held back (under their seqs), or a probe event.
+    /// While storage is degraded, one write every `storageProbeInterval`: the alerts held back (under their seqs),
+    /// or a probe event.
     func probeStorage(_ now: Date) {
         guard control.has("storage_degraded"), let journal else { return }
         if let last = lastStorageProbe, ContinuousClock.now - last < Self.storageProbeInterval { return }
