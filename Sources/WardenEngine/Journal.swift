@@ -259,6 +259,29 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Loss-streak cool-downs by strategy, kept so a restart neither shortens nor restarts one.
+    public func cooldowns() throws -> [String: Date] {
+        try pool.read { db in
+            var out: [String: Date] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'cooldown_until:%'") {
+                let key: String = r["key"], value: String = r["value"]
+                if let t = Double(value) { out[String(key.dropFirst("cooldown_until:".count))] = Date(timeIntervalSince1970: t) }
+            }
+            return out
+        }
+    }
+
+    public func saveCooldown(strategy: String, until: Date?) throws {
+        try write { db in
+            if let until {
+                try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                               arguments: ["cooldown_until:\(strategy)", String(until.timeIntervalSince1970)])
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: ["cooldown_until:\(strategy)"])
+            }
+        }
+    }
+
     public func loadReasons() throws -> [TradingReason] {
         try pool.read { db in
             try String.fetchAll(db, sql: "SELECT state FROM reasons").map { try JSONDecoder().decode(TradingReason.self, from: Data($0.utf8)) }

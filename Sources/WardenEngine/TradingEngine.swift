@@ -107,6 +107,7 @@ public actor TradingEngine {
         if let journal {
             accounts = try journal.loadAccounts()
             for r in try journal.loadReasons() { control.raise(r) }
+            cooldownUntil = try journal.cooldowns()
             for intent in try journal.openIntents() {
                 try journal.resolveIntent(intent.id, status: "abandoned", note: "engine restarted before the fill was recorded; paper order never executed", at: now)
                 emit(key: "intent_abandoned", kind: "recovery", severity: "warning",
@@ -340,10 +341,14 @@ public actor TradingEngine {
             if dayStart[name]?.day != day { dayStart[name] = (day, equity) }
             if a.consecutiveLosses >= limits.lossStreak, cooldownUntil[name] == nil {
                 cooldownUntil[name] = now.addingTimeInterval(limits.lossStreakCooldown)
+                saveCooldown(name, now)
                 emit(key: "loss_streak:\(name)", kind: "risk", severity: "warning",
                      message: "\(name): \(a.consecutiveLosses) losses in a row; entries cool down until \(isoString(cooldownUntil[name]!))")
             }
-            if let until = cooldownUntil[name], now >= until, a.consecutiveLosses < limits.lossStreak { cooldownUntil[name] = nil }
+            if let until = cooldownUntil[name], now >= until, a.consecutiveLosses < limits.lossStreak {
+                cooldownUntil[name] = nil
+                saveCooldown(name, now)
+            }
         }
         let total = accounts.values.reduce(Micros(0)) { $0 + $1.equity(marks: m) }
         let peak = accounts.values.reduce(Micros(0)) { $0 + $1.peakEquity }
@@ -606,6 +611,14 @@ public actor TradingEngine {
         e.outputFormatting = [.sortedKeys]
         guard let data = try? e.encode(value) else { return }
         publisher.publishRaw(topic, json: data, seq: seq)
+    }
+
+    /// Keeps a strategy's cool-down across restarts (before, each restart began it anew and said so again).
+    func saveCooldown(_ name: String, _ now: Date) {
+        guard let journal, storageProblem == nil else { return }
+        do { try journal.saveCooldown(strategy: name, until: cooldownUntil[name]) } catch {
+            storageFailed("cool-down of \(name) not saved: \(error)", now)
+        }
     }
 
     func persistReasons() {

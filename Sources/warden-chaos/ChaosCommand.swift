@@ -42,7 +42,10 @@ struct ChaosCommand: AsyncParsableCommand {
         }
         let failed = outcomes.filter { !$0.passed }.map(\.id) + reused.filter { !$0.passed }.map(\.id)
         if let report {
-            try Report.markdown(outcomes, reused, settings: settings, full: !quick).write(toFile: report, atomically: true, encoding: .utf8)
+            // The hand-kept part of the file (the component-level tests of each row) is carried over.
+            let kept = (try? String(contentsOfFile: report, encoding: .utf8))
+                .flatMap { old in old.range(of: Report.appendixMarker).map { String(old[$0.lowerBound...]) } } ?? ""
+            try (Report.markdown(outcomes, reused, settings: settings, full: !quick) + kept).write(toFile: report, atomically: true, encoding: .utf8)
             log("report written to \(report)")
         }
         log(failed.isEmpty ? "all \(outcomes.count + reused.count) rows passed" : "FAILED: \(failed.joined(separator: ", "))")

@@ -2,6 +2,9 @@
 import Foundation
 
 enum Report {
+    /// Everything from this heading on in an existing report is kept by the next run.
+    static let appendixMarker = "## Component-level tests of each row"
+
     static func markdown(_ outcomes: [Outcome], _ reused: [ReusedRow], settings: RunSettings, full: Bool) -> String {
         func f(_ v: Double?) -> String { v.map { String(format: "%.1f s", $0) } ?? "—" }
         var s = """

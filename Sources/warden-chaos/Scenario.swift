@@ -129,11 +129,11 @@ struct Scenario: @unchecked Sendable {  // immutable after construction; run one
             try await stack.waitReady()
             try await stack.waitTrading()
             try await body(run)
-            // Rule 4 after every scenario: the stack settled, then every invariant across the databases.
-            run.outcome.invariants = await stack.invariants()
         } catch {
             run.outcome.failures.append("\(error)")
         }
+        // Rule 4 after every scenario, failed ones too: every invariant across the databases.
+        run.outcome.invariants = await stack.invariants()
         if !run.outcome.passed { run.outcome.measured.append("tree kept for inspection: \(stack.root)") }
         await stack.stop()
         if run.outcome.passed { try? FileManager.default.removeItem(atPath: stack.root) }

@@ -98,6 +98,11 @@ final class Stack: @unchecked Sendable {
           backup_interval: 1h
           health:
             cooldown: 2s
+          # The faults are the subject, not the risk limits: short cool-downs keep the strategies trading
+          # through hundreds of restarts.
+          risk:
+            loss_streak_cooldown: 20s
+            daily_loss: 100000
         \(options.engine)
         notifier:
           coalesce_window: 5s
