@@ -62,6 +62,20 @@ struct JournalTests {
         #expect(try j.openIntents().isEmpty)
     }
 
+    @Test("a loss-streak cool-down survives a reopen with its original end; a cleared one is gone")
+    func cooldownsKept() throws {
+        let dir = tempDir()
+        let until = Date(timeIntervalSince1970: 1_800_000_000.25)
+        do {
+            let (j, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/b")
+            try j.saveCooldown(strategy: "mean_reversion", until: until)
+            try j.saveCooldown(strategy: "arbitrage", until: until)
+            try j.saveCooldown(strategy: "arbitrage", until: nil)
+        }
+        let (j, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/b")
+        #expect(try j.cooldowns() == ["mean_reversion": until])
+    }
+
     @Test("F12: a corrupt file is refused, kept, and named with the last backup")
     func corrupt() throws {
         let dir = tempDir()
