@@ -18,6 +18,14 @@ public struct EnvelopeHead: Decodable, Sendable {
     public var type: String
     /// Relative deadline of a request, in milliseconds.
     public var deadline_ms: Int?
+
+    public init(v: Int, id: Int?, kind: FrameKind, type: String, deadline_ms: Int? = nil) {
+        self.v = v
+        self.id = id
+        self.kind = kind
+        self.type = type
+        self.deadline_ms = deadline_ms
+    }
 }
 
 private struct EnvelopeOut<Body: Encodable>: Encodable {
@@ -35,12 +43,21 @@ private struct BodyOnly<Body: Decodable>: Decodable { var body: Body }
 public struct Frame: Sendable {
     public let head: EnvelopeHead
     public let raw: Data
+    /// Topic and seq of an event frame in the publisher's own layout, read without a JSON decoder.
+    public let eventTopicSeq: (topic: String, seq: UInt64)?
 
     /// Parses one frame payload; throws `IPCError` naming what is wrong.
     public init(payload: Data) throws {
         guard payload.count <= maxFrameBytes else {
             throw IPCError(.oversize, "frame of \(payload.count) bytes exceeds \(maxFrameBytes)")
         }
+        if let fast = Self.publisherEvent(payload) {
+            head = EnvelopeHead(v: wardenProtocolVersion, id: nil, kind: .event, type: fast.type)
+            raw = payload
+            eventTopicSeq = (fast.topic, fast.seq)
+            return
+        }
+        eventTopicSeq = nil
         let head: EnvelopeHead
         do {
             head = try JSONDecoder().decode(EnvelopeHead.self, from: payload)
@@ -52,6 +69,46 @@ public struct Frame: Sendable {
         }
         self.head = head
         self.raw = payload
+    }
+
+    private static let eventPrefix = Array("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":\"".utf8)
+    private static let bodyTopic = Array(",\"body\":{\"topic\":\"".utf8)
+    private static let seqKey = Array(",\"seq\":".utf8)
+
+    /// Reads type, topic and seq of an event frame laid out exactly as `EventPublisher` writes it
+    /// (`{"v":1,"id":null,"kind":"event","type":"…","body":{"topic":"…","seq":N,…`); nil for anything else
+    /// (escaped strings included), which then takes the JSON decoder's path. The body is still decoded,
+    /// and validated, by whoever reads it.
+    static func publisherEvent(_ payload: Data) -> (type: String, topic: String, seq: UInt64)? {
+        payload.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> (type: String, topic: String, seq: UInt64)? in
+            var i = 0
+            func expect(_ bytes: [UInt8]) -> Bool {
+                guard b.count - i >= bytes.count else { return false }
+                for (k, c) in bytes.enumerated() where b[i + k] != c { return false }
+                i += bytes.count
+                return true
+            }
+            func plainString() -> String? {  // up to the closing quote; no escapes, no control bytes
+                let start = i
+                while i < b.count, b[i] != UInt8(ascii: "\"") {
+                    if b[i] == UInt8(ascii: "\\") || b[i] < 0x20 { return nil }
+                    i += 1
+                }
+                guard i < b.count, i > start else { return nil }
+                defer { i += 1 }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            }
+            guard expect(eventPrefix), let type = plainString(), expect(bodyTopic), let topic = plainString(),
+                  expect(seqKey) else { return nil }
+            var seq: UInt64 = 0, digits = 0
+            while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9"), digits < 19 {
+                seq = seq * 10 + UInt64(b[i] - UInt8(ascii: "0"))
+                i += 1
+                digits += 1
+            }
+            guard digits > 0, i < b.count, b[i] == UInt8(ascii: ","), b.last == UInt8(ascii: "}") else { return nil }
+            return (type, topic, seq)
+        }
     }
 
     /// Decodes the body as `T`; throws `IPCError(.badFrame)` naming the field at fault.

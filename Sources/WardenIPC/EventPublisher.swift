@@ -12,6 +12,8 @@ public enum StreamItem: Sendable {
 /// queue, and what does not fit is dropped and reported to that subscriber as an explicit `gap`.
 public final class EventPublisher: Sendable {
     private struct Ring {
+        /// The topic as a JSON string, encoded once.
+        var topicJSON: [UInt8] = []
         var nextSeq: UInt64 = 1
         var items: [(seq: UInt64, payload: Data)] = []
         var head = 0  // index of the oldest item once the ring is full
@@ -46,11 +48,12 @@ public final class EventPublisher: Sendable {
     @discardableResult
     public func publishRaw(_ topic: String, json: Data, seq pinned: UInt64? = nil) -> UInt64 {
         state.withLock { s in
-            var ring = s.rings[topic] ?? Ring()
+            var ring = s.rings.removeValue(forKey: topic) ?? Ring()
+            if ring.topicJSON.isEmpty { ring.topicJSON = Array(Self.jsonString(topic).utf8) }
             if let pinned { ring.nextSeq = max(ring.nextSeq, pinned) }
             let seq = ring.nextSeq
             ring.nextSeq += 1
-            let payload = Self.eventFrame(topic: topic, seq: seq, json: json)
+            let payload = Self.eventFrame(topicJSON: ring.topicJSON, seq: seq, json: json)
             if ring.items.count < retainPerTopic {
                 ring.items.append((seq, payload))
             } else {
@@ -133,10 +136,37 @@ public final class EventPublisher: Sendable {
     }
 
     static func eventFrame(topic: String, seq: UInt64, json: Data) -> Data {
-        let t = jsonString(topic)
-        var d = Data("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":\(t),\"body\":{\"topic\":\(t),\"seq\":\(seq),\"at\":\(Date().timeIntervalSince1970),\"data\":".utf8)
+        eventFrame(topicJSON: Array(jsonString(topic).utf8), seq: seq, json: json)
+    }
+
+    private static let framePrefix = Array("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":".utf8)
+    private static let bodyTopic = Array(",\"body\":{\"topic\":".utf8)
+    private static let seqKey = Array(",\"seq\":".utf8)
+    private static let atKey = Array(",\"at\":".utf8)
+    private static let dataKey = Array(",\"data\":".utf8)
+
+    /// The event frame, assembled from bytes (this runs once per event, so no formatter or encoder here).
+    static func eventFrame(topicJSON t: [UInt8], seq: UInt64, json: Data) -> Data {
+        var d = Data(capacity: 96 + 2 * t.count + json.count)
+        d.append(contentsOf: framePrefix)
+        d.append(contentsOf: t)
+        d.append(contentsOf: bodyTopic)
+        d.append(contentsOf: t)
+        d.append(contentsOf: seqKey)
+        d.append(contentsOf: String(seq).utf8)
+        d.append(contentsOf: atKey)
+        // Seconds since 1970 to the microsecond, the JSON number the decoder reads as a Double.
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        d.append(contentsOf: String(now.tv_sec).utf8)
+        d.append(UInt8(ascii: "."))
+        var us = Int(now.tv_nsec) / 1000
+        var digits = [UInt8](repeating: 48, count: 6)
+        for k in stride(from: 5, through: 0, by: -1) { digits[k] = UInt8(48 + us % 10); us /= 10 }
+        d.append(contentsOf: digits)
+        d.append(contentsOf: dataKey)
         d.append(json)
-        d.append(contentsOf: Array("}}".utf8))
+        d.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "}")])
         return d
     }
 
@@ -226,6 +256,21 @@ public final class SubscriberQueue: @unchecked Sendable {
         } onCancel: {
             close()
         }
+    }
+
+    /// Up to `max` items at once (waits for the first): what a pump writes with one flush.
+    public func nextBatch(max: Int) async -> [StreamItem] {
+        guard let first = await next() else { return [] }
+        var batch = [first]
+        state.withLock { s in
+            let n = Swift.min(s.count, max - 1)
+            if n > 0 {
+                batch.append(contentsOf: s.items[s.head..<(s.head + n)])
+                s.head += n
+                if s.head > 256 && s.head * 2 > s.items.count { s.items.removeFirst(s.head); s.head = 0 }
+            }
+        }
+        return batch
     }
 
     /// Ends the subscription; the publisher forgets it.

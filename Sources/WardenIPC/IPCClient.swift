@@ -115,7 +115,11 @@ public final class IPCClient: Sendable {
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedFrameDecoder()))
                     try ch.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: ch)
+                    // Frames are read in bursts: a deep inbound buffer keeps the socket read loop from stopping every
+                    // ten frames (the default), while the bounded event queue still pushes back on a slow consumer.
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: ch,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 64, highWatermark: 512)))
                 }
             }
         let channel = connection.channel
@@ -175,8 +179,14 @@ public final class IPCClient: Sendable {
                 await queue.push(.gap(gap))
                 return
             }
-            if let head = try? frame.body(as: EventSeqOnly.self) {
-                state.withLock { $0.lastSeq[head.topic] = head.seq }
+            if let (topic, seq) = frame.eventTopicSeq ?? (try? frame.body(as: EventSeqOnly.self)).map({ ($0.topic, $0.seq) }) {
+                // An event already passed on (a replay overlapping a replaced subscription) is not passed on twice.
+                let fresh = state.withLock { s -> Bool in
+                    if let last = s.lastSeq[topic], seq <= last { return false }
+                    s.lastSeq[topic] = seq
+                    return true
+                }
+                if !fresh { return }
             }
             await queue.push(.event(frame))
         case .request:

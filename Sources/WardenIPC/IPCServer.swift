@@ -86,8 +86,8 @@ public final class IPCServer: Sendable {
             .serverChannelOption(.backlog, value: 128)
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { child in
                 child.eventLoop.makeCompletedFuture {
+                    // Outbound frames carry their length prefix from `framed` (so a batch is one buffer, one write).
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedFrameDecoder()))
-                    try child.pipeline.syncOperations.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
                     return try Connection(wrappingChannelSynchronously: child)
                 }
             }
@@ -119,7 +119,17 @@ public final class IPCServer: Sendable {
     }
 
     private func send(_ channel: any Channel, _ data: Data) async throws {
-        try await channel.writeAndFlush(ByteBuffer(bytes: data))
+        try await sendBatch(channel, [data])
+    }
+
+    /// Frames with their 4-byte big-endian length prefixes, in one buffer.
+    static func framed(_ frames: [Data], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: frames.reduce(0) { $0 + 4 + $1.count })
+        for d in frames {
+            buffer.writeInteger(UInt32(d.count), endianness: .big)
+            buffer.writeBytes(d)
+        }
+        return buffer
     }
 
     private func sendError(_ channel: any Channel, id: Int?, _ error: IPCError) async {
@@ -152,6 +162,9 @@ public final class IPCServer: Sendable {
                 try await send(channel, Frame.encode(kind: .event, type: "hello", id: nil, body: hello))
                 try await withThrowingDiscardingTaskGroup { group in
                     var iterator = inbound.makeAsyncIterator()
+                    // One subscription per connection: a new subscribe replaces the last one.
+                    var subscription: (queue: SubscriberQueue, delivered: DeliveredSeqs)?
+                    defer { subscription?.queue.close() }
                     while true {
                         let buffer: ByteBuffer?
                         do {
@@ -194,19 +207,30 @@ public final class IPCServer: Sendable {
                                 await sendError(channel, id: frame.head.id, (error as? IPCError) ?? IPCError(.badFrame, "\(error)"))
                                 continue
                             }
-                            let (queue, next) = publisher.subscribe(topics: req.topics, fromSeq: req.from_seq, queueLimit: queueLimit)
+                            var from = req.from_seq
+                            if let old = subscription {
+                                // The replaced subscription stops; what it had not yet sent is replayed from the ring
+                                // (a topic the request does not pin continues after the last seq sent to this peer).
+                                old.queue.close()
+                                let sent = old.delivered.snapshot
+                                for t in req.topics where from?[t] == nil {
+                                    if let seq = sent[t] { from = (from ?? [:]).merging([t: seq + 1]) { a, _ in a } }
+                                }
+                            }
+                            let (queue, next) = publisher.subscribe(topics: req.topics, fromSeq: from, queueLimit: queueLimit)
                             try await send(channel, Frame.encode(kind: .response, type: "subscribe", id: frame.head.id,
                                                                  body: SubscribeResponse(next_seq: next)))
                             var last: [String: UInt64] = [:]
                             for t in req.topics {
                                 // A from_seq beyond what this publisher has issued means it restarted its numbering.
                                 let live = next[t]! - 1
-                                last[t] = (req.from_seq?[t]).map { min(max($0, 1) - 1, live) } ?? live
+                                last[t] = (from?[t]).map { min(max($0, 1) - 1, live) } ?? live
                             }
-                            let lastSeen = last
+                            let delivered = DeliveredSeqs(last)
+                            subscription = (queue, delivered)
                             group.addTask {
                                 defer { queue.close() }
-                                try await self.pump(queue, to: channel, lastSeen: lastSeen)
+                                try await self.pump(queue, to: channel, delivered: delivered)
                             }
                             continue
                         }
@@ -249,27 +273,50 @@ public final class IPCServer: Sendable {
         }
     }
 
-    /// Sends a subscriber's queue in order, announcing every hole in the seq as a gap.
-    private func pump(_ queue: SubscriberQueue, to channel: any Channel, lastSeen: [String: UInt64]) async throws {
-        var last = lastSeen
-        while let item = await queue.next() {
-            switch item {
-            case .gap(let gap):
-                try await send(channel, Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
-                last[gap.topic] = gap.to_seq
-            case .event(let topic, let seq, let payload):
-                let prev = last[topic] ?? (seq - 1)
-                if seq <= prev { continue }  // already covered by replay
-                if seq > prev + 1 {
-                    let gap = GapBody(topic: topic, from_seq: prev + 1, to_seq: seq - 1,
-                                      reason: "subscriber queue overflowed (slow reader)")
-                    try await send(channel, Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
+    /// Sends a subscriber's queue in order, announcing every hole in the seq as a gap. What is queued is
+    /// written in batches with one flush each, so a busy topic costs a syscall per batch, not per event.
+    private func pump(_ queue: SubscriberQueue, to channel: any Channel, delivered: DeliveredSeqs) async throws {
+        var last = delivered.snapshot
+        while true {
+            let items = await queue.nextBatch(max: 512)
+            if items.isEmpty { return }
+            var out: [Data] = []
+            out.reserveCapacity(items.count)
+            for item in items {
+                switch item {
+                case .gap(let gap):
+                    out.append(try Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
+                    last[gap.topic] = gap.to_seq
+                case .event(let topic, let seq, let payload):
+                    let prev = last[topic] ?? (seq - 1)
+                    if seq <= prev { continue }  // already covered by replay
+                    if seq > prev + 1 {
+                        let gap = GapBody(topic: topic, from_seq: prev + 1, to_seq: seq - 1,
+                                          reason: "subscriber queue overflowed (slow reader)")
+                        out.append(try Frame.encode(kind: .event, type: "gap", id: nil, body: gap))
+                    }
+                    out.append(payload)
+                    last[topic] = seq
                 }
-                try await send(channel, payload)
-                last[topic] = seq
             }
+            try await sendBatch(channel, out)
+            delivered.set(last)
         }
     }
+
+    /// Writes frames in order with one write and one flush; returns when they are handed to the kernel.
+    private func sendBatch(_ channel: any Channel, _ frames: [Data]) async throws {
+        guard !frames.isEmpty else { return }
+        try await channel.writeAndFlush(Self.framed(frames, allocator: channel.allocator))
+    }
+}
+
+/// The last seq a subscription sent per topic (read when the peer subscribes again on the same connection).
+final class DeliveredSeqs: Sendable {
+    private let box: Mutex<[String: UInt64]>
+    init(_ initial: [String: UInt64]) { box = Mutex(initial) }
+    var snapshot: [String: UInt64] { box.withLock { $0 } }
+    func set(_ seqs: [String: UInt64]) { box.withLock { $0 = seqs } }
 }
 
 /// Type-erased Encodable for handler results.

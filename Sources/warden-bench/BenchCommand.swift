@@ -14,6 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Crash-failover kills per supervisor.") var kills = 200
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
+    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, journal, cycle, stack); the report then holds only them.")
+    var only: String?
+
+    func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
 
     func run() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(getpid())").path
@@ -25,43 +29,50 @@ struct BenchCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: disk) }
         var r = Report(smoke: smoke)
 
-        let n = smoke ? 5 : kills
-        log("crash failover: \(n) kills each, interleaved")
-        let crash = try FailoverBench.crash(kills: n, bin: bin, work: work)
-        r.failover(crash.warden, crash.supervisord)
-
-        let hangRounds = smoke ? 1 : 10
-        log("hang detection: \(hangRounds) rounds of kill -STOP")
-        r.hang(try FailoverBench.hang(rounds: hangRounds, bin: bin, work: work))
+        if wants("failover") {
+            let n = smoke ? 5 : kills
+            log("crash failover: \(n) kills each, interleaved")
+            let crash = try FailoverBench.crash(kills: n, bin: bin, work: work)
+            r.failover(crash.warden, crash.supervisord)
+        }
+        if wants("hang") {
+            let hangRounds = smoke ? 1 : 10
+            log("hang detection: \(hangRounds) rounds of kill -STOP")
+            r.hang(try FailoverBench.hang(rounds: hangRounds, bin: bin, work: work))
+        }
 
         let reps = smoke ? 1 : repeats
         var ipcRows: [(subscribers: Int, events: Int, runs: [IPCBench.Result])] = []
-        for subs in [1, 10] {
+        for subs in [1, 10] where wants("ipc") {
             let events = smoke ? 2000 : (subs == 1 ? 300_000 : 50_000)
             log("IPC: \(events) events to \(subs) subscriber(s), \(reps)×")
             var runs: [IPCBench.Result] = []
             for _ in 0..<reps { runs.append(try await IPCBench.run(dir: work, subscribers: subs, events: events)) }
             ipcRows.append((subs, events, runs))
         }
-        r.ipc(ipcRows)
+        if wants("ipc") { r.ipc(ipcRows) }
 
-        let fills = smoke ? 50 : 2000
-        log("journal: \(fills) fills, \(reps)×")
-        var jr: [JournalBench.Result] = []
-        for _ in 0..<reps { jr.append(try JournalBench.run(dir: disk, fills: fills)) }
-        r.journal(fills: fills, jr)
+        if wants("journal") {
+            let fills = smoke ? 50 : 2000
+            log("journal: \(fills) fills, \(reps)×")
+            var jr: [JournalBench.Result] = []
+            for _ in 0..<reps { jr.append(try JournalBench.run(dir: disk, fills: fills)) }
+            r.journal(fills: fills, jr)
+        }
 
         var cycleRows: [(markets: Int, summary: Summary)] = []
-        for markets in smoke ? [100] : [1000, 10_000, 50_000] {
+        for markets in smoke ? [100] : [1000, 10_000, 50_000] where wants("cycle") {
             let cycles = smoke ? 3 : (markets >= 50_000 ? 5 : 20)
             log("engine cycle: \(markets) markets, \(cycles) cycles")
             cycleRows.append((markets, try await CycleBench.run(dir: disk, markets: markets, cycles: cycles)))
         }
-        r.cycle(cycleRows)
+        if wants("cycle") { r.cycle(cycleRows) }
 
-        log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
-        r.stack(try StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
+        if wants("stack") {
+            log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
+            r.stack(try StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
                                    fanoutScript: scripts + "/sse_fanout.py"), smoke: smoke)
+        }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")
     }

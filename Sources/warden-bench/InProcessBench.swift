@@ -25,6 +25,29 @@ final class Tally: Sendable {
     func withLock<T>(_ body: (inout (n: Int, gaps: Int, last: UInt64, lat: [Double])) -> T) -> T { m.withLock { body(&$0) } }
 }
 
+private let dataKey = Array("\"data\":\"".utf8)
+
+/// The 20-digit send time at the start of a bench event's data string.
+func sentAt(_ raw: Data) -> UInt64? {
+    raw.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> UInt64? in
+        guard b.count > dataKey.count + 20 else { return nil }
+        var i = b.count - 1
+        // The data string sits at the end of the frame; search backwards for its key.
+        while i >= dataKey.count {
+            if b[i - dataKey.count + 1] == dataKey[0], (0..<dataKey.count).allSatisfy({ b[i - dataKey.count + 1 + $0] == dataKey[$0] }) {
+                var v: UInt64 = 0
+                for k in (i + 1)..<(i + 21) {
+                    guard k < b.count, b[k] >= 48, b[k] <= 57 else { return nil }
+                    v = v * 10 + UInt64(b[k] - 48)
+                }
+                return v
+            }
+            i -= 1
+        }
+        return nil
+    }
+}
+
 enum IPCBench {
     struct Result { var eventsPerSecond: Double; var p50ms: Double; var p99ms: Double; var delivered: Int; var gaps: Int }
 
@@ -49,8 +72,9 @@ enum IPCBench {
                     switch e {
                     case .event(let f):
                         let at = nowNS()
-                        // The payload starts with the send time in ns.
-                        if let body = try? f.body(as: EventBody<String>.self), let sent = UInt64(body.data.prefix(20).trimmingCharacters(in: .whitespaces)) {
+                        // The event's data starts with the send time in ns. Read from the raw frame: the transport is
+                        // measured, not a consumer's JSON decoder (the dashboard passes frames on as they are).
+                        if let sent = sentAt(f.raw) {
                             counts.withLock { $0.n += 1; $0.last = at; if $0.lat.count < 200_000 { $0.lat.append(Double(at &- sent) / 1e6) } }
                         }
                     case .gap: counts.withLock { $0.gaps += 1 }
@@ -61,7 +85,11 @@ enum IPCBench {
             try await c.subscribeConfirmed(SubscribeRequest(topics: ["bench"]))
         }
         defer { tasks.forEach { $0.cancel() } }
-        func payload() -> String { String(format: "%020llu", nowNS()) + String(repeating: "x", count: 180) }
+        let pad = String(repeating: "x", count: 180)
+        func payload() -> String {
+            let t = String(nowNS())
+            return String(repeating: "0", count: max(0, 20 - t.count)) + t + pad
+        }
         // Throughput.
         let start = nowNS()
         for _ in 0..<events { publisher.publish("bench", payload()) }

@@ -177,4 +177,46 @@ struct SubscriptionTests {
             #expect(e.message.contains("missing field `body.lines`"))
         }
     }
+
+    @Test("the publisher's event frames are routed without a JSON decoder and read the same as with one")
+    func fastEnvelope() throws {
+        let payload = EventPublisher.eventFrame(topic: "trades", seq: 4711, json: Data(#"{"n":1,"pad":"x"}"#.utf8))
+        let f = try Frame(payload: payload)
+        #expect(f.eventTopicSeq?.topic == "trades" && f.eventTopicSeq?.seq == 4711)
+        #expect(f.head.kind == .event && f.head.type == "trades" && f.head.id == nil)
+        let slow = try JSONDecoder().decode(EnvelopeHead.self, from: payload)
+        #expect(slow.type == f.head.type && slow.kind == f.head.kind)
+        #expect(try f.body(as: EventBody<Tick>.self).data.n == 1)
+        // A topic with an escape, or any other layout, takes the decoder's path and is still read right.
+        let escaped = try Frame(payload: EventPublisher.eventFrame(topic: "a\"b", seq: 2, json: Data("1".utf8)))
+        #expect(escaped.eventTopicSeq == nil && escaped.head.type == "a\"b")
+        #expect(throws: IPCError.self) { try Frame(payload: Data(#"{"v":1,"id":null,"kind":"event","type":"t","#.utf8)) }
+    }
+
+    @Test("subscribing again on the same connection replaces the subscription: every event arrives once, none lost")
+    func resubscribe() async throws {
+        try await withServer { server, publisher in
+            let (client, task) = try await connectedClient(server.path)
+            defer { task.cancel() }
+            try await client.subscribeConfirmed(SubscribeRequest(topics: ["t"]))
+            let feeder = Task {
+                for i in 1...2000 {
+                    publisher.publish("t", Tick(n: i, pad: ""))
+                    if i % 100 == 0 { try? await Task.sleep(for: .milliseconds(2)) }
+                }
+            }
+            // Subscribe twice more while events flow (what a reconnect racing an explicit subscribe does).
+            try await client.subscribeConfirmed(SubscribeRequest(topics: ["t"]))
+            client.subscribe(SubscribeRequest(topics: ["t"]))
+            await feeder.value
+            var seqs: [UInt64] = []
+            for await e in client.events {
+                if case .event(let f) = e, let b = try? f.body(as: EventBody<Tick>.self) { seqs.append(b.seq) }
+                if case .gap(let g) = e { Issue.record("unexpected gap \(g)") }
+                if seqs.last == 2000 { break }
+            }
+            #expect(seqs == Array(1...2000))
+            #expect(publisher.subscriberCount == 1)
+        }
+    }
 }

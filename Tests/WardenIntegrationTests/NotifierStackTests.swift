@@ -87,7 +87,11 @@ struct NotifierStackTests {
         try await eventually("frozen-time alerts delivered (received: \(channels.received.map(\.text)))", within: .seconds(20)) {
             pauses(channels, "f04-a") == 1 && pauses(channels, "f04-b") == 1 ? true : nil
         }
-        // Killed: the same, through a kill -9.
+        // Killed: the same, through a kill -9 — once the deliveries above are recorded. (A kill between a channel's
+        // acceptance and the notifier's record of it makes that one message go out again: at least once, never lost.)
+        try await eventually("the deliveries recorded", within: .seconds(20)) {
+            try await notifierStatus(tree)?.queue_depth == 0 ? true : nil
+        }
         kill(second.pid!, SIGKILL)
         #expect(try await wardenctl(tree, "pause", "--reason", "f04-c").code == 0)
         #expect(try await wardenctl(tree, "resume").code == 0)
