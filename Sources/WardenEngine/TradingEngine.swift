@@ -17,8 +17,12 @@ public actor TradingEngine {
     let limits: RiskLimits
     let stateDir: String
 
-    var markets: [String: Market] = [:]
-    var books: [String: OrderBook] = [:]
+    var markets: [String: Market] = [:] { didSet { orderedMarketIDs = nil } }
+    var books: [String: OrderBook] = [:] { didSet { marksCache = nil } }
+    /// Market ids in trading order, kept until the market set changes (a cycle reads it once per strategy).
+    var orderedMarketIDs: [String]?
+    /// Best bid per token, kept until a book changes (risk checks read it once per intent).
+    var marksCache: [String: Micros]?
     var midHistory: [String: [Micros]] = [:]
     var accounts: [String: Account] = [:]
     var health: [String: StrategyHealth] = [:]
@@ -199,7 +203,10 @@ public actor TradingEngine {
             }
             for (id, var m) in markets {
                 // The book's tick and minimum are authoritative over the market listing's.
-                if let b = m.tokens.first.flatMap({ books[$0.tokenID] }) { m.tickSize = b.tickSize; m.minOrderSize = max(m.minOrderSize, b.minOrderSize) }
+                guard let b = m.tokens.first.flatMap({ books[$0.tokenID] }),
+                      m.tickSize != b.tickSize || m.minOrderSize < b.minOrderSize else { continue }
+                m.tickSize = b.tickSize
+                m.minOrderSize = max(m.minOrderSize, b.minOrderSize)
                 markets[id] = m
             }
             lastRefreshOK = now
@@ -326,9 +333,20 @@ public actor TradingEngine {
     }
 
     func marks() -> [String: Micros] {
+        if let marksCache { return marksCache }
         var out: [String: Micros] = [:]
+        out.reserveCapacity(books.count)
         for (t, b) in books { if let bid = b.bestBid { out[t] = bid } }
+        marksCache = out
         return out
+    }
+
+    /// Markets in trading order (by id), computed once per change of the market set.
+    func orderedMarkets() -> [String] {
+        if let orderedMarketIDs { return orderedMarketIDs }
+        let ids = markets.keys.sorted()
+        orderedMarketIDs = ids
+        return ids
     }
 
     func markAndRisk(_ now: Date) {
@@ -364,13 +382,22 @@ public actor TradingEngine {
 
     func trade(_ now: Date) {
         let fresh = settings.staleMarketAfter.seconds
+        // What every strategy looks at is the same this cycle: the tradable markets with their books, built once.
+        var tradable: [(market: Market, books: [String: OrderBook])] = []
+        for id in orderedMarkets() {
+            guard let m = markets[id], m.active && !m.closed && m.acceptingOrders else { continue }
+            var usable: [String: OrderBook] = [:]
+            for t in m.tokens {
+                guard let b = books[t.tokenID], isTradable(b, now: now, freshFor: fresh) else { break }
+                usable[t.tokenID] = b
+            }
+            guard usable.count == m.tokens.count else { continue }
+            tradable.append((m, usable))
+        }
         for strategy in strategies {
             guard var h = health[strategy.name], !h.isDisabled else { continue }
-            for m in markets.values.sorted(by: { $0.id < $1.id }) where m.active && !m.closed && m.acceptingOrders {
-                let usable = m.tokens.compactMap { t in books[t.tokenID].flatMap { isTradable($0, now: now, freshFor: fresh) ? $0 : nil } }
-                guard usable.count == m.tokens.count else { continue }
-                let snapshot = MarketSnapshot(market: m, books: Dictionary(uniqueKeysWithValues: usable.map { ($0.tokenID, $0) }),
-                                              midHistory: midHistory, now: now)
+            for (m, marketBooks) in tradable {
+                let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: midHistory, now: now)
                 let account = accounts[strategy.name]!
                 let intents: [OrderIntent]
                 do {
