@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",

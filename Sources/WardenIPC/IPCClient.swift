@@ -235,12 +235,16 @@ public final class IPCClient: Sendable {
         let id = state.withLock { s -> Int in defer { s.nextID += 1 }; return s.nextID }
         let ms = max(1, Int(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
         let data = try Frame.encode(kind: .request, type: type, id: id, deadlineMS: ms, body: body)
+        // The timeout is cancelled with the answer: a timer left to run out would hold its closure (and the
+        // request's state) for the whole timeout, which under steady traffic is memory growing with the rate.
+        let timer = TimerBox()
+        defer { timer.cancel() }
         let frame: Frame = try await withCheckedThrowingContinuation { c in
             state.withLock { $0.pending[id] = c }
-            channel.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
+            timer.set(channel.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
                 let late = self.state.withLock { $0.pending.removeValue(forKey: id) }
                 late?.resume(throwing: IPCError(.timeout, "\(type) on \(self.path): no answer within \(ms) ms"))
-            }
+            })
             channel.writeAndFlush(ByteBuffer(bytes: data)).whenFailure { error in
                 let c = self.state.withLock { $0.pending.removeValue(forKey: id) }
                 c?.resume(throwing: IPCError(.disconnected, "\(type) on \(self.path): \(error)"))
@@ -257,4 +261,11 @@ public final class IPCClient: Sendable {
                                                            timeout: Duration = .seconds(10)) async throws -> R {
         try await request(type, body, timeout: timeout).body(as: R.self)
     }
+}
+
+/// A request's timeout timer, cancelled once the request ends either way.
+final class TimerBox: Sendable {
+    private let box = Mutex<Scheduled<Void>?>(nil)
+    func set(_ s: Scheduled<Void>) { box.withLock { $0 = s } }
+    func cancel() { box.withLock { $0?.cancel(); $0 = nil } }
 }

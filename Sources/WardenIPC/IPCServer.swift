@@ -256,16 +256,13 @@ public final class IPCServer: Sendable {
         let id = frame.head.id
         let deadline = Duration.milliseconds(frame.head.deadline_ms ?? 30_000)
         do {
-            let body = try await withThrowingTaskGroup(of: (any Encodable & Sendable).self) { g in
-                g.addTask { try await self.handler.handle(frame, peer: peer) }
-                g.addTask {
-                    try await Task.sleep(for: deadline)
-                    throw IPCError(.deadline, "\(frame.head.type) did not finish within \(deadline)")
-                }
-                defer { g.cancelAll() }
-                return try await g.next()!
+            let type = frame.head.type
+            let encoded = try await withDeadline(deadline, on: channel.eventLoop,
+                                                 onExpiry: { IPCError(.deadline, "\(type) did not finish within \(deadline)") }) {
+                // Encoded inside: the handler's answer need not be Sendable across the hand-over.
+                try Frame.encode(kind: .response, type: type, id: id, body: AnyEncodable(try await self.handler.handle(frame, peer: peer)))
             }
-            try await send(channel, Frame.encode(kind: .response, type: frame.head.type, id: id, body: AnyEncodable(body)))
+            try await send(channel, encoded)
         } catch let e as IPCError {
             await sendError(channel, id: id, e)
         } catch {

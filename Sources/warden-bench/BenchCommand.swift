@@ -12,6 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the built binaries are (warden, warden-testchild).") var bin: String
     @Option(help: "Report file to write (Markdown).") var out: String
     @Option(help: "Crash-failover kills per supervisor.") var kills = 200
+    @Option(help: "Events through each process of the running stack before its RSS is read again.") var events = 1_000_000
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
     @Option(help: "Only these sections, comma-separated (failover, hang, ipc, journal, cycle, stack); the report then holds only them.")
@@ -51,6 +52,10 @@ struct BenchCommand: AsyncParsableCommand {
             ipcRows.append((subs, events, runs))
         }
         if wants("ipc") { r.ipc(ipcRows) }
+        if wants("requests") {
+            let (rate, rss) = try await RequestBench.run(dir: work, rounds: 4, perRound: smoke ? 500 : 50_000)
+            log(String(format: "requests: %.0f/s; RSS %@", rate, rss.map { String($0 / 1_048_576) }.joined(separator: " → ")))
+        }
 
         if wants("journal") {
             let fills = smoke ? 50 : 2000
@@ -70,8 +75,8 @@ struct BenchCommand: AsyncParsableCommand {
 
         if wants("stack") {
             log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
-            r.stack(try StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
-                                   fanoutScript: scripts + "/sse_fanout.py"), smoke: smoke)
+            r.stack(try await StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
+                                             fanoutScript: scripts + "/sse_fanout.py", events: smoke ? 2000 : events), smoke: smoke)
         }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")

@@ -254,3 +254,32 @@ func percentile(_ sorted: [Double], _ q: Double) -> Double {
     guard !sorted.isEmpty else { return .nan }
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
 }
+
+/// Request round trips over one socket in one process, with this process's RSS read along the way.
+enum RequestBench {
+    struct Echo: IPCRequestHandler {
+        func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable { Empty() }
+    }
+
+    static func rssBytes() -> Int {
+        let s = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let kb = s.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return kb * 1024
+    }
+
+    /// `rounds` × `perRound` requests; returns (requests per second, RSS after each round).
+    static func run(dir: String, rounds: Int, perRound: Int) async throws -> (rate: Double, rss: [Int]) {
+        let path = dir + "/req-\(UUID().uuidString.prefix(6)).sock"
+        let server = IPCServer(path: path, role: "bench", handler: Echo(), publisher: EventPublisher(retainPerTopic: 1), logger: Logger(label: "bench"))
+        let serverTask = Task { try await server.run() }
+        defer { serverTask.cancel() }
+        try await server.waitUntilListening()
+        var rss = [rssBytes()]
+        let t0 = nowNS()
+        for _ in 0..<rounds {
+            _ = try await StackBench.requests(socket: path, type: "echo", count: perRound)
+            rss.append(rssBytes())
+        }
+        return (Double(rounds * perRound) / (Double(nowNS() - t0) / 1e9), rss)
+    }
+}

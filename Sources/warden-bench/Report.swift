@@ -115,17 +115,25 @@ struct Report {
             t += "SSE fan-out to \(obj["clients"] ?? "?") browsers: from the engine's publication of a `state` event to its arrival in each browser, "
             t += "\(obj["samples"] ?? 0) samples: p50 \(p50.map { Self.f($0, 1) } ?? "-") ms, p99 \(p99.map { Self.f($0, 1) } ?? "-") ms (engine → engine.sock → dashboard → SSE).\n"
         }
-        t += "\n## 7. Memory (RSS)\n\n| process | idle | after the load above | growth |\n| --- | --- | --- | --- |\n"
+        t += "\n## 7. Memory (RSS)\n\n| process | idle | after the load above | after \(s.millionEvents) more events | growth idle → end |\n| --- | --- | --- | --- | --- |\n"
+        var worstGrowth = 0.0
         for name in s.idleRSS.keys.sorted() {
             let a = Double(s.idleRSS[name] ?? 0) / 1_048_576, b = Double(s.loadedRSS[name] ?? 0) / 1_048_576
-            t += "| \(name) | \(Self.f(a)) MiB | \(Self.f(b)) MiB | \(a > 0 ? Self.f((b - a) / a * 100) + " %" : "-") |\n"
+            let c = Double(s.millionRSS[name] ?? 0) / 1_048_576
+            let growth = a > 0 && c > 0 ? (c - a) / a * 100 : 0
+            if name != "fakes" { worstGrowth = max(worstGrowth, growth) }
+            t += "| \(name) | \(Self.f(a)) MiB | \(Self.f(b)) MiB | \(c > 0 ? Self.f(c) + " MiB" : "-") | \(a > 0 && c > 0 ? Self.f(growth) + " %" : "-") |\n"
         }
-        let worst = s.idleRSS.values.max().map { Double($0) / 1_048_576 } ?? 0
+        t += "\nThe events: " + s.millionNotes.keys.sorted().map { "\($0): \(s.millionNotes[$0]!)" }.joined(separator: "; ") + ". "
+        t += "The fakes (the loopback market server) are the test's, not Warden's, and not judged.\n"
+        let worst = s.idleRSS.filter { $0.key != "fakes" }.values.max().map { Double($0) / 1_048_576 } ?? 0
         t += "\nGoal ≤ 30 MB idle each — \(Self.verdict(worst <= 30)) (largest \(Self.f(worst)) MiB). Why: every process maps the Swift runtime and the whole of "
         t += "Foundation (libFoundation alone is most of the baseline) and starts NIO's and Dispatch's threads. What would close it: FoundationEssentials "
-        t += "instead of Foundation in the children and a static, dead-stripped link. Warden's own growth under load is its bounded rings (lifecycle "
-        t += "events, log tails) filling towards their configured sizes; "
-        t += "growth ≤ 5 % — judged on the table. Not measured: RSS after one million events through each process (the load here is the wrk and SSE runs).\n"
+        t += "instead of Foundation in the children and a static, dead-stripped link.\n\n"
+        t += "Goal growth ≤ 5 % — \(Self.verdict(worstGrowth <= 5)) (largest \(Self.f(worstGrowth)) %). "
+        t += "Growth that stops is bounded state filling to its configured size (lifecycle-event and log-tail rings, the engine's mid-price "
+        t += "histories, malloc arenas of the threads that served the load); growth that goes on with the count would be a leak, which is why the "
+        t += "figure is read after the million and not only after the short load.\n"
         sections.append(t)
     }
 

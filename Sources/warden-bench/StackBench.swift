@@ -1,6 +1,9 @@
 // The running stack (warden, fakes, notifier, engine, dashboard; release binaries): RSS of each process idle
 // and after load, /api/state under wrk, and SSE fan-out latency to 50 browsers.
 import Foundation
+import Logging
+import Synchronization
+import WardenIPC
 
 enum StackBench {
     struct Result {
@@ -10,9 +13,13 @@ enum StackBench {
         var requestsPerSecond: Double?
         var fanout: String?
         var eventsPublished: Int = 0
+        /// RSS after `millionEvents` more events through each process, and what each process's events were.
+        var millionRSS: [String: Int] = [:]
+        var millionEvents = 0
+        var millionNotes: [String: String] = [:]
     }
 
-    static func run(bin: String, work: String, seconds: Int, sseClients: Int, fanoutScript: String) throws -> Result {
+    static func run(bin: String, work: String, seconds: Int, sseClients: Int, fanoutScript: String, events: Int) async throws -> Result {
         let dir = work + "/stack"
         try FileManager.default.createDirectory(atPath: dir + "/etc", withIntermediateDirectories: true)
         let market = 18_500 + Int(getpid() % 400), dash = market + 1
@@ -80,12 +87,56 @@ enum StackBench {
         if let wrk = FailoverBench.which("wrk") {
             let out = try capture(wrk, ["-t2", "-c32", "-d\(seconds)s", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(dash)/api/state"])
             r.wrk = out
-            r.requestsPerSecond = out.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }
-                .flatMap { Double($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            r.requestsPerSecond = requestsPerSecond(out)
         }
         r.fanout = try capture("/usr/bin/python3", [fanoutScript, "127.0.0.1", String(dash), token, String(sseClients), String(seconds)])
         r.loadedRSS = rss()
+        // A million events through each process: requests on its own socket (the supervisor's, the engine's and the
+        // notifier's) and HTTP requests to the dashboard, then RSS again.
+        r.millionEvents = events
+        let run = dir + "/var/run"
+        for (name, socket, type) in [("warden", "control", "version"), ("engine", "engine", "positions"), ("notifier", "notifier", "status")] {
+            let t0 = Date()
+            let done = try await requests(socket: run + "/\(socket).sock", type: type, count: events)
+            r.millionNotes[name] = String(format: "%d `%@` requests on %@.sock (%.0f/s)", done, type, socket, Double(done) / Date().timeIntervalSince(t0))
+        }
+        if let wrk = FailoverBench.which("wrk") {
+            // wrk runs for a time, not a count: long enough for the count at the rate of a short first run.
+            let probe = try capture(wrk, ["-t2", "-c32", "-d2s", "http://127.0.0.1:\(dash)/healthz"])
+            let rate = requestsPerSecond(probe) ?? 1000
+            let secs = max(1, Int((Double(events) / max(rate, 1)).rounded(.up)) + 1)
+            let out = try capture(wrk, ["-t2", "-c32", "-d\(secs)s", "http://127.0.0.1:\(dash)/healthz"])
+            let total = out.split(separator: "\n").first { $0.contains("requests in") }.flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) } ?? 0
+            r.millionNotes["dashboard"] = "\(total) HTTP requests to /healthz (wrk, \(secs) s)"
+        }
+        r.millionRSS = rss()
         return r
+    }
+
+    static func requestsPerSecond(_ wrkOutput: String) -> Double? {
+        wrkOutput.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }
+            .flatMap { Double($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// `count` requests of `type` over one connection, 64 in flight; returns how many were answered.
+    static func requests(socket: String, type: String, count: Int) async throws -> Int {
+        let client = IPCClient(path: socket, role: "bench", logger: Logger(label: "bench"))
+        let task = Task { await client.run() }
+        defer { task.cancel() }
+        _ = try await client.waitConnected(timeout: .seconds(10))
+        let counts = RequestCounts()
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for _ in 0..<64 {
+                g.addTask {
+                    while counts.claim(below: count) {
+                        _ = try await client.request(type, Empty(), timeout: .seconds(30))
+                        counts.answered()
+                    }
+                }
+            }
+            try await g.waitForAll()
+        }
+        return counts.done
     }
 
     static func capture(_ exe: String, _ args: [String]) throws -> String {
@@ -102,4 +153,12 @@ enum StackBench {
         p.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+/// Requests handed out and answered, shared by the sending tasks.
+final class RequestCounts: Sendable {
+    private let m = Mutex((issued: 0, answered: 0))
+    func claim(below limit: Int) -> Bool { m.withLock { if $0.issued >= limit { return false }; $0.issued += 1; return true } }
+    func answered() { m.withLock { $0.answered += 1 } }
+    var done: Int { m.withLock { $0.answered } }
 }

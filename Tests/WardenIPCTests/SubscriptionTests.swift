@@ -1,6 +1,8 @@
 // Streams over a real Unix socket: seq, replay, explicit gaps, and a slow subscriber that blocks nobody.
 import Foundation
 import Logging
+import NIOPosix
+import Synchronization
 import Testing
 import WardenTestSupport
 @testable import WardenIPC
@@ -218,5 +220,34 @@ struct SubscriptionTests {
             #expect(seqs == Array(1...2000))
             #expect(publisher.subscriberCount == 1)
         }
+    }
+
+    @Test("a handler past the request's deadline is answered with deadline_exceeded at the deadline, and cancelled")
+    func serverDeadline() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let cancelled = Mutex(false)
+        let start = ContinuousClock.now
+        do {
+            _ = try await withDeadline(.milliseconds(200), on: loop, onExpiry: { IPCError(.deadline, "slow did not finish within 200 ms") }) {
+                do { try await Task.sleep(for: .seconds(30)) } catch { cancelled.withLock { $0 = true }; throw error }
+                return 1
+            }
+            Issue.record("no deadline error")
+        } catch let e as IPCError {
+            #expect(e.code == .deadline)
+        }
+        #expect(ContinuousClock.now - start < .seconds(10), "answered at the deadline, not after the handler")
+        try await eventually(within: .seconds(5)) { cancelled.withLock { $0 } }
+        let fast = try await withDeadline(.seconds(5), on: loop, onExpiry: { IPCError(.deadline, "x") }) { 42 }
+        #expect(fast == 42)
+    }
+}
+
+/// Waits for `condition`, at most `within`.
+private func eventually(within: Duration, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + within
+    while !condition() {
+        guard ContinuousClock.now < deadline else { Issue.record("condition not met within \(within)"); return }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
