@@ -135,12 +135,10 @@ public struct DashboardServer: Sendable {
         }
         router.get("/api/state") { req, _ in
             guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text(#"{"error":"unauthorized"}"#, type: "application/json", status: .unauthorized) }
-            guard let s = await hub.status() else {
+            guard let json = await hub.statusAnswer().json else {
                 return Self.text(#"{"error":"supervisor unreachable","since":"\#(hub.since("supervisor").map(isoString) ?? "")"}"#, type: "application/json", status: .serviceUnavailable)
             }
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            return Self.text(String(decoding: try e.encode(s), as: UTF8.self), type: "application/json")
+            return Self.text(json, type: "application/json")
         }
         router.get("/metrics") { req, _ in
             guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text("unauthorized\n", type: "text/plain", status: .unauthorized) }
@@ -334,6 +332,7 @@ public struct DashboardServer: Sendable {
                                           "<p class=banner>\(HTML.esc(action)) failed: \(HTML.esc("\(error)"))</p><p><a href=\"/\">back</a></p>"),
                              status: .badGateway)
         }
+        hub.invalidateStatus()
         logger.notice("dashboard action \(action)\(arg.map { " \($0)" } ?? "") by \(who): \(result)")
         let done = "\(action)\(arg.map { " \($0)" } ?? ""): \(result)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return Self.redirect("/?done=\(done)")

@@ -37,19 +37,63 @@ public final class Hub: Sendable {
 
     public func since(_ link: String) -> Date? { downSince.withLock { $0[link] } }
 
+    /// A status answer with its JSON, and when it was asked for.
+    public struct StatusAnswer: Sendable {
+        public let value: StatusResponse?
+        public let json: String?
+        let at: ContinuousClock.Instant
+    }
+    /// How long one status answer serves every request that comes (each figure inside carries its own age).
+    public static let statusMaxAge: Duration = .milliseconds(200)
+    private let statusCache = Mutex<StatusAnswer?>(nil)
+    private let statusInFlight = Mutex<Task<StatusAnswer, Never>?>(nil)
+    /// Bumped by `invalidateStatus`: an answer asked for before it is neither cached nor shared after it.
+    private let statusGeneration = Mutex(0)
+
     /// `status` from the supervisor (with the engine and notifier inside), or nil with the link marked down.
-    public func status() async -> StatusResponse? {
+    public func status() async -> StatusResponse? { await statusAnswer().value }
+
+    /// The status, asked of the supervisor at most once per `statusMaxAge` however many pages, API calls and
+    /// scrapes want it: concurrent requests share one round trip through the three sockets.
+    public func statusAnswer() async -> StatusAnswer {
+        if let c = statusCache.withLock({ $0 }), ContinuousClock.now - c.at < Self.statusMaxAge { return c }
+        let task = statusInFlight.withLock { t -> Task<StatusAnswer, Never> in
+            if let t { return t }
+            let fresh = Task { await self.fetchStatus() }
+            t = fresh
+            return fresh
+        }
+        let answer = await task.value
+        statusInFlight.withLock { if $0 == task { $0 = nil } }
+        return answer
+    }
+
+    /// Forgets the cached status (after an operator action, whose effect the next page must show).
+    public func invalidateStatus() {
+        statusGeneration.withLock { $0 += 1 }
+        statusCache.withLock { $0 = nil }
+        statusInFlight.withLock { $0 = nil }
+    }
+
+    private func fetchStatus() async -> StatusAnswer {
+        let at = ContinuousClock.now
+        let generation = statusGeneration.withLock { $0 }
+        let answer: StatusAnswer
         do {
             let s = try await control.call("status", Empty(), as: StatusResponse.self, timeout: .seconds(3))
             mark("supervisor", up: true)
             // A program that is not configured is neither up nor down: no banner for it.
             if let e = s.engine { mark("engine", up: e.reachable) }
             if let n = s.notifier { mark("notifier", up: n.reachable && n.error == nil) }
-            return s
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            answer = StatusAnswer(value: s, json: (try? e.encode(s)).map { String(decoding: $0, as: UTF8.self) }, at: at)
         } catch {
             mark("supervisor", up: false)
-            return nil
+            answer = StatusAnswer(value: nil, json: nil, at: at)
         }
+        if statusGeneration.withLock({ $0 }) == generation { statusCache.withLock { $0 = answer } }
+        return answer
     }
 
     // MARK: - Live streams
