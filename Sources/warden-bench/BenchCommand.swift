@@ -53,8 +53,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if wants("ipc") { r.ipc(ipcRows) }
         if wants("requests") {
-            let (rate, rss) = try await RequestBench.run(dir: work, rounds: 4, perRound: smoke ? 500 : 50_000)
+            let (rate, rss) = try await RequestBench.run(dir: work, rounds: 4, perRound: smoke ? 500 : 250_000)
             log(String(format: "requests: %.0f/s; RSS %@", rate, rss.map { String($0 / 1_048_576) }.joined(separator: " → ")))
+            r.requests(rate: rate, rss: rss, perRound: smoke ? 500 : 250_000)
         }
 
         if wants("journal") {
@@ -76,7 +77,7 @@ struct BenchCommand: AsyncParsableCommand {
         if wants("stack") {
             log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
             r.stack(try await StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
-                                             fanoutScript: scripts + "/sse_fanout.py", events: smoke ? 2000 : events), smoke: smoke)
+                                             fanoutScript: scripts + "/sse_fanout.py", events: smoke ? 2000 : events, repeats: reps), smoke: smoke)
         }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")

@@ -66,6 +66,15 @@ struct Report {
     }
 
 
+    mutating func requests(rate: Double, rss: [Int], perRound: Int) {
+        var t = "### Request round trips (the same socket layer, one process)\n\n"
+        t += "\(rss.count - 1) rounds of \(perRound) requests (64 in flight, an empty answer): \(Self.f(rate, 0)) requests/s; "
+        t += "the process's RSS at start and after each round: " + rss.map { Self.f(Double($0) / 1_048_576) + " MiB" }.joined(separator: " → ") + ". "
+        t += "A request's deadline and its client's timeout are NIO timers cancelled with the answer; before that fix, cancelled sleeping "
+        t += "timers held about 0.7 KB per request for the 30 s deadline, and this figure grew by some 50 MiB per 50,000 requests.\n"
+        sections.append(t)
+    }
+
     mutating func journal(fills: Int, _ runs: [JournalBench.Result]) {
         let perFill = Self.median(runs.map { 1 / ($0.perFill.p50 / 1000) })
         var t = "## 4. Journal (synchronous FULL, WAL, on the build disk)\n\n"
@@ -86,9 +95,11 @@ struct Report {
             if markets == 10_000 {
                 goal = "Goal ≤ 20 ms at 10,000 markets — \(Self.verdict(s.p50 <= 20)) (p50 \(Self.f(s.p50, 1)) ms).\n"
                 if s.p50 > 20 {
-                    goal += "\nWhy: each cycle rebuilds the token → mark dictionary more than once (risk checks recompute it per intent), sorts the markets "
-                    goal += "once per strategy, builds a per-market book dictionary per strategy, and the state snapshot it publishes counts fills in SQLite. "
-                    goal += "What would close it: marks computed once per cycle and passed down, markets kept sorted, snapshots built from in-memory counters.\n"
+                    goal += "\nWhy: per market and cycle the engine still does a dozen dictionary lookups keyed by token id (long strings, hashed "
+                    goal += "each time), copies each book and market value out of its dictionary, and re-ingests every book of the refresh (this "
+                    goal += "benchmark refreshes all books every cycle). Already done: markets ordered once per change of the set, marks kept until a "
+                    goal += "book changes, the tradable markets and their books built once per cycle for all strategies. What would close it: "
+                    goal += "tokens interned to integer indices with books in flat arrays, and only the books that changed re-ingested.\n"
                 }
             }
         }
@@ -100,20 +111,24 @@ struct Report {
     mutating func stack(_ s: StackBench.Result, smoke: Bool) {
         var t = "## 6. Dashboard (release stack on the fakes: warden, fakes, notifier, engine, dashboard)\n\n"
         if let rps = s.requestsPerSecond {
-            t += "`/api/state` under wrk (2 threads, 32 connections, bearer token): **\(Self.f(rps, 0)) requests/s**. Goal ≥ 5,000 — \(Self.verdict(rps >= 5000)). "
-            t += "Each request asks the supervisor for its status over control.sock, which asks the engine and the notifier over theirs.\n\n"
+            t += "`/api/state` under wrk (2 threads, 32 connections, bearer token, \(s.requestsRuns.count) runs of the duration below interleaved with the SSE runs): "
+            t += "**\(Self.f(rps, 0)) requests/s** median (\(Self.f(s.requestsRuns.min() ?? 0, 0))–\(Self.f(s.requestsRuns.max() ?? 0, 0))). Goal ≥ 5,000 — \(Self.verdict(rps >= 5000)). "
+            t += "The dashboard asks the supervisor for its status (over control.sock; the supervisor asks the engine and the notifier over theirs) "
+            t += "at most once per 200 ms, and every request in that time is served that answer, encoded once; each figure in it carries its own age.\n\n"
             if rps < 5000 {
-                t += "Why: three socket round trips, an SQLite count in the engine's snapshot and one in the notifier's status, and JSON encoding at each hop, per request. "
-                t += "What would close it: the dashboard composing the state at most every 100–250 ms (its figures carry their ages anyway) and the engine "
-                t += "and notifier keeping their counts in memory.\n\n"
+                t += "Why it misses: Hummingbird's per-request cost and the bearer-token check on two cores shared with wrk. What would close it: "
+                t += "a profile of the request path; the status itself is no longer asked per request.\n\n"
             }
         } else {
             t += "wrk is not installed (Debian `wrk`): not measured in this run.\n\n"
         }
-        if let f = s.fanout, let obj = try? JSONSerialization.jsonObject(with: Data(f.utf8)) as? [String: Any] {
-            let p50 = obj["p50_ms"] as? Double, p99 = obj["p99_ms"] as? Double
-            t += "SSE fan-out to \(obj["clients"] ?? "?") browsers: from the engine's publication of a `state` event to its arrival in each browser, "
-            t += "\(obj["samples"] ?? 0) samples: p50 \(p50.map { Self.f($0, 1) } ?? "-") ms, p99 \(p99.map { Self.f($0, 1) } ?? "-") ms (engine → engine.sock → dashboard → SSE).\n"
+        let runs = s.fanoutRuns.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        if let first = runs.first {
+            let p50s = runs.compactMap { $0["p50_ms"] as? Double }, p99s = runs.compactMap { $0["p99_ms"] as? Double }
+            let samples = runs.compactMap { $0["samples"] as? Int }.reduce(0, +)
+            t += "SSE fan-out to \(first["clients"] ?? "?") browsers: from the engine's publication of a `state` event to its arrival in each browser, "
+            t += "\(runs.count) runs, \(samples) samples: p50 \(Self.f(Self.median(p50s), 1)) ms (\(Self.f(p50s.min() ?? 0, 1))–\(Self.f(p50s.max() ?? 0, 1))), "
+            t += "p99 \(Self.f(Self.median(p99s), 1)) ms (\(Self.f(p99s.min() ?? 0, 1))–\(Self.f(p99s.max() ?? 0, 1))) (engine → engine.sock → dashboard → SSE).\n"
         }
         t += "\n## 7. Memory (RSS)\n\n| process | idle | after the load above | after \(s.millionEvents) more events | growth idle → end |\n| --- | --- | --- | --- | --- |\n"
         var worstGrowth = 0.0

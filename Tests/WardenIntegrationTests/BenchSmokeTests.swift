@@ -11,7 +11,8 @@ struct BenchSmokeTests {
         let r = try await runProgram(Bin.path("warden-bench"), ["--smoke", "--bin", Bin.dir, "--out", out], limit: .seconds(180))
         #expect(r.code == 0, "\(r.out)")
         let report = try String(contentsOfFile: out, encoding: .utf8)
-        for section in ["## 1. Crash failover", "## 2. Hang detection", "## 3. IPC", "## 4. Journal", "## 5. Engine cycle"] {
+        for section in ["## 1. Crash failover", "## 2. Hang detection", "## 3. IPC", "### Request round trips", "## 4. Journal", "## 5. Engine cycle",
+                        "## 6. Dashboard", "## 7. Memory", "after 2000 more events"] {
             #expect(report.contains(section), "report has \(section)")
         }
         #expect(report.contains("| warden | 5 |"), "five kills measured")
