@@ -291,7 +291,7 @@ public actor Notifier {
             }
             var intake: [IntakeInfo] = []
             for source in ["engine", "supervisor"] {
-                let cur = try outbox.cursor(source)
+                let cur = f.cursors[source] ?? (0, 0)
                 intake.append(IntakeInfo(source: source, connected: intakeConnected[source] ?? false, last_seq: cur.lastSeq, gaps_total: cur.gaps))
             }
             return NotifierStatusInfo(reachable: true, queue_depth: f.pendingByChannel.values.reduce(0, +),

@@ -308,19 +308,36 @@ public final class Outbox: Sendable {
         public var alerts: Int
         public var delivered: Int
         public var failed: Int
+        /// Intake cursors by source: last seq taken and gaps counted.
+        public var cursors: [String: (lastSeq: Int64, gaps: Int)] = [:]
     }
 
+    /// Every figure of the status in one read, with prepared statements kept by the connection.
     public func figures() throws -> Figures {
         try pool.read { db in
             var pending: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT channel, COUNT(*) AS n FROM deliveries WHERE state = 'pending' GROUP BY channel") {
-                pending[r["channel"]] = r["n"]
+            var oldest: Double?
+            var delivered = 0, failed = 0
+            let byState = try db.cachedStatement(sql: "SELECT state, channel, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries GROUP BY state, channel")
+            for r in try Row.fetchAll(byState) {
+                let n: Int = r["n"]
+                switch r["state"] as String {
+                case "pending":
+                    pending[r["channel"]] = n
+                    let o: Double? = r["oldest"]
+                    if let o { oldest = min(oldest ?? o, o) }
+                case "sent": delivered += n
+                case "failed": failed += n
+                default: break
+                }
             }
-            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
+            var cursors: [String: (lastSeq: Int64, gaps: Int)] = [:]
+            for r in try Row.fetchAll(try db.cachedStatement(sql: "SELECT source, last_seq, gaps FROM cursors")) {
+                cursors[r["source"]] = (r["last_seq"], r["gaps"])
+            }
             return Figures(pendingByChannel: pending, oldestPending: oldest.map { Date(timeIntervalSince1970: $0) },
-                           alerts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alerts") ?? 0,
-                           delivered: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'") ?? 0,
-                           failed: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE state = 'failed'") ?? 0)
+                           alerts: try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM alerts")) ?? 0,
+                           delivered: delivered, failed: failed, cursors: cursors)
         }
     }
 
