@@ -135,6 +135,8 @@ public struct ChildStateMachine: Sendable {
             case .STARTING, .RUNNING:
                 return beginStop(now, signal: SIGTERM, message: "stopping (\(by))")
             case .BACKOFF, .FATAL, .EXITED:
+                // The operator ended the failure: a later start is a start, not a recovery from it.
+                downSince = nil
                 enter(.STOPPED, now)
                 return [.emit(kind: "stop", severity: .info, message: "stopped (\(by))")]
             case .STOPPING, .STOPPED:

@@ -40,6 +40,26 @@ struct ChildStateMachineTests {
         #expect(m.lastExit?.status.signal == SIGKILL)
     }
 
+    @Test("a restart after a crash says 'running again'; a start after the operator stopped a failing program does not")
+    func recoveredOnlyAfterAFailure() {
+        var m = running(spec())
+        _ = m.handle(.exited(.killed(SIGKILL)), now: at(30))
+        _ = m.handle(.spawned(pid: 101), now: at(30.01))
+        #expect(hasEmit(m.handle(.ready, now: at(30.1)), kind: "recovered"))
+        // Crash-looping into BACKOFF, stopped by the operator, started again later: no recovery to tell.
+        _ = m.handle(.exited(.exited(1)), now: at(31))
+        _ = m.handle(.tick, now: at(31.2))
+        _ = m.handle(.spawned(pid: 102), now: at(31.2))
+        _ = m.handle(.exited(.exited(1)), now: at(31.3))
+        #expect(m.state == .BACKOFF)
+        _ = m.handle(.stop(by: "operator"), now: at(31.4))
+        #expect(m.state == .STOPPED)
+        _ = m.handle(.start(by: "operator"), now: at(100))
+        _ = m.handle(.spawned(pid: 103), now: at(100.01))
+        let ready = m.handle(.ready, now: at(100.1))
+        #expect(hasEmit(ready, kind: "ready") && !hasEmit(ready, kind: "recovered"))
+    }
+
     @Test("an unstable child backs off with growing delays, capped")
     func unstableCrashBacksOff() {
         var m = running(spec { $0.backoff.max = .milliseconds(500) })
