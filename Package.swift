@@ -161,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "warden-chaos",
             dependencies: [
-                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit",
+                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -171,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenEngine", "WardenHTTP", "WardenIPC", "WardenKit",
+                "WardenCore", "WardenEngine", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

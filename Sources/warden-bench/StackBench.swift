@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import WardenIPC
+import WardenTestSupport
 
 enum StackBench {
     struct Result {
@@ -59,14 +60,14 @@ enum StackBench {
         try warden.run()
         try h?.close()
         defer { stopProcess(warden) }
-        func status() -> [String: Any]? {
-            guard let out = try? capture(bin + "/wardenctl", ["--config", dir + "/etc/warden.yaml", "status", "--json"]),
+        func status() async -> [String: Any]? {
+            guard let out = try? await capture(bin + "/wardenctl", ["--config", dir + "/etc/warden.yaml", "status", "--json"]),
                   let obj = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else { return nil }
             return obj
         }
-        func rss() -> [String: Int] {
+        func rss() async -> [String: Int] {
             var out: [String: Int] = [:]
-            for p in (status()?["programs"] as? [[String: Any]]) ?? [] { if let n = p["name"] as? String, let r = p["rss_bytes"] as? Int { out[n] = r } }
+            for p in (await status()?["programs"] as? [[String: Any]]) ?? [] { if let n = p["name"] as? String, let r = p["rss_bytes"] as? Int { out[n] = r } }
             if let r = try? String(contentsOfFile: "/proc/\(warden.processIdentifier)/status", encoding: .utf8)
                 .split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
                 out["warden"] = r * 1024
@@ -75,30 +76,28 @@ enum StackBench {
         }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            let progs = (status()?["programs"] as? [[String: Any]]) ?? []
+            let progs = (await status()?["programs"] as? [[String: Any]]) ?? []
             if progs.count == 4, progs.allSatisfy({ ($0["state"] as? String) == "RUNNING" && ($0["ready"] as? Bool) == true }) { break }
             usleep(200_000)
         }
         sleep(10)
         var r = Result()
-        r.idleRSS = rss()
-        let cycles0 = ((status()?["engine"] as? [String: Any])?["fills_total"] as? Int) ?? 0
-        _ = cycles0
+        r.idleRSS = await rss()
         guard let token = try? String(contentsOfFile: dir + "/var/lib/dashboard.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw BenchError("no dashboard token in \(dir)/var/lib (see \(dir)/warden.out)")
         }
         // Interleaved repeats of the two loads; the report gives the median of each.
         for _ in 0..<max(1, repeats) {
             if let wrk = FailoverBench.which("wrk") {
-                let out = try capture(wrk, ["-t2", "-c32", "-d\(seconds)s", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(dash)/api/state"])
+                let out = try await capture(wrk, ["-t2", "-c32", "-d\(seconds)s", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(dash)/api/state"])
                 r.wrk = out
                 if let rps = requestsPerSecond(out) { r.requestsRuns.append(rps) }
             }
-            r.fanoutRuns.append(try capture("/usr/bin/python3", [fanoutScript, "127.0.0.1", String(dash), token, String(sseClients), String(seconds)]))
+            r.fanoutRuns.append(try await capture("/usr/bin/python3", [fanoutScript, "127.0.0.1", String(dash), token, String(sseClients), String(seconds)]))
         }
         r.requestsPerSecond = r.requestsRuns.isEmpty ? nil : percentile(r.requestsRuns.sorted(), 0.5)
         r.fanout = r.fanoutRuns.last
-        r.loadedRSS = rss()
+        r.loadedRSS = await rss()
         // A million events through each process: requests on its own socket (the supervisor's, the engine's and the
         // notifier's) and HTTP requests to the dashboard, then RSS again.
         r.millionEvents = events
@@ -110,14 +109,14 @@ enum StackBench {
         }
         if let wrk = FailoverBench.which("wrk") {
             // wrk runs for a time, not a count: long enough for the count at the rate of a short first run.
-            let probe = try capture(wrk, ["-t2", "-c32", "-d2s", "http://127.0.0.1:\(dash)/healthz"])
+            let probe = try await capture(wrk, ["-t2", "-c32", "-d2s", "http://127.0.0.1:\(dash)/healthz"])
             let rate = requestsPerSecond(probe) ?? 1000
             let secs = max(1, Int((Double(events) / max(rate, 1)).rounded(.up)) + 1)
-            let out = try capture(wrk, ["-t2", "-c32", "-d\(secs)s", "http://127.0.0.1:\(dash)/healthz"])
+            let out = try await capture(wrk, ["-t2", "-c32", "-d\(secs)s", "http://127.0.0.1:\(dash)/healthz"])
             let total = out.split(separator: "\n").first { $0.contains("requests in") }.flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) } ?? 0
             r.millionNotes["dashboard"] = "\(total) HTTP requests to /healthz (wrk, \(secs) s)"
         }
-        r.millionRSS = rss()
+        r.millionRSS = await rss()
         return r
     }
 
@@ -147,19 +146,9 @@ enum StackBench {
         return counts.done
     }
 
-    static func capture(_ exe: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        try pipe.fileHandleForWriting.close()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        try pipe.fileHandleForReading.close()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    /// Standard output of a helper (wrk, python3, wardenctl), bounded at ten minutes.
+    static func capture(_ exe: String, _ args: [String]) async throws -> String {
+        try await BoundedRun.run(exe, args, limit: .seconds(600)).out
     }
 }
 

@@ -8,6 +8,7 @@ import Synchronization
 import WardenFakes
 import WardenHTTP
 import WardenIPC
+import WardenTestSupport
 
 struct ChaosError: Error, CustomStringConvertible {
     var description: String
@@ -316,31 +317,12 @@ enum Tool {
     struct Result { var code: Int32; var out: String; var err: String }
 
     static func run(_ exe: String, _ args: [String], env: [String: String] = [:], limit: Duration = .seconds(30)) async throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        var environment = ProcessInfo.processInfo.environment
-        environment["WARDEN_SOCKET"] = nil
-        environment["WARDEN_CONFIG"] = nil
-        for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-tool-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let o = try FileHandle(forWritingTo: outURL), e = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = o
-        p.standardError = e
-        defer { try? o.close(); try? e.close() }
-        try p.run()
-        if await waitGone(p, within: limit) == false {
-            kill(p.processIdentifier, SIGKILL)
-            throw ChaosError("\(exe) \(args.joined(separator: " ")) did not finish within \(limit)")
+        do {
+            let r = try await BoundedRun.run(exe, args, env: env, limit: limit)
+            return Result(code: r.code, out: r.out, err: r.err)
+        } catch let t as RunTimeout {
+            throw ChaosError(t.description)
         }
-        return Result(code: p.terminationStatus, out: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                      err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
     /// Bounded wait for a child to exit (Foundation's waitUntilExit has no bound).

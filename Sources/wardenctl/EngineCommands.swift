@@ -157,7 +157,15 @@ struct PreflightCmd: AsyncParsableCommand {
             p.arguments = ["preflight"] + (config.map { ["--config", $0] } ?? [])
             print("== \(tool) preflight")
             try p.run()
-            p.waitUntilExit()
+            // Every check inside has its own timeout; this bound is for a preflight that hangs regardless.
+            let deadline = ContinuousClock.now + .seconds(120)
+            while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                print("\(tool) preflight did not finish within 120 s; killed")
+                worst = 1
+                continue
+            }
             if p.terminationStatus == 78 { throw ExitCode(2) }
             if p.terminationStatus != 0 { worst = 1 }
         }

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import WardenFakes
 import WardenIPC
+import WardenTestSupport
 
 /// A free TCP port on loopback (bound, read, released).
 func freePort() throws -> Int {
@@ -67,22 +68,8 @@ func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port:
 
 /// Runs a program to completion within `limit`, output merged; fails the test if it is still running.
 func runProgram(_ path: String, _ args: [String], limit: Duration) async throws -> (code: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("prog-\(UUID().uuidString.prefix(8)).out")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    let h = try FileHandle(forWritingTo: outURL)
-    p.standardOutput = h
-    p.standardError = h
-    try p.run()
-    try h.close()
-    let deadline = ContinuousClock.now + limit
-    while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    if p.isRunning { p.terminate() }
-    let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    try? FileManager.default.removeItem(at: outURL)
-    return (p.isRunning ? -1 : p.terminationStatus, out)
+    let r = try await BoundedRun.run(path, args, limit: limit, mergeOutput: true)
+    return (r.code, r.out)
 }
 
 @Suite("Dashboard on the fakes", .serialized)

@@ -3,6 +3,7 @@ import CWardenOS
 import Foundation
 import Testing
 import WardenIPC
+import WardenTestSupport
 
 enum Bin {
     /// Where the built executables are: $WARDEN_BIN_DIR (set by `make test`), else .build/debug.
@@ -100,43 +101,11 @@ final class WardenProcess: @unchecked Sendable {
     }
 }
 
-struct CommandResult {
-    var code: Int32
-    var out: String
-    var err: String
-}
+typealias CommandResult = RunResult
 
 /// Runs a built executable to completion (bounded), capturing its output.
 func runTool(_ name: String, _ args: [String], env: [String: String] = [:], limit: Duration = .seconds(30)) async throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: Bin.path(name))
-    p.arguments = args
-    var environment = ProcessInfo.processInfo.environment
-    environment["WARDEN_SOCKET"] = nil
-    environment["WARDEN_CONFIG"] = nil
-    for (k, v) in env { environment[k] = v }
-    p.environment = environment
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
-    p.standardOutput = outHandle
-    p.standardError = errHandle
-    // Closed once the child has its copies: a poll loop runs this thousands of times.
-    defer { try? outHandle.close(); try? errHandle.close() }
-    try p.run()
-    let deadline = ContinuousClock.now + limit
-    while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-    if p.isRunning {
-        p.terminate()
-        throw TestFailure(description: "\(name) \(args.joined(separator: " ")) did not finish within \(limit)")
-    }
-    return CommandResult(code: p.terminationStatus,
-                         out: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                         err: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    try await BoundedRun.run(Bin.path(name), args, env: env, limit: limit)
 }
 
 func wardenctl(_ tree: TestTree, _ args: String...) async throws -> CommandResult {
