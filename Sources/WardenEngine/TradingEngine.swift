@@ -192,13 +192,13 @@ public actor TradingEngine {
             let r = try await source.books(tokens)
             countRejected(r.rejected)
             lastBookTokens = Set(r.books.map(\.tokenID))
+            let keep = max(settings.mrWindow * 2, 10)
             for b in r.books {
                 books[b.tokenID] = b
                 if let mid = b.mid {
-                    var h = midHistory[b.tokenID] ?? []
-                    h.append(mid)
-                    if h.count > max(settings.mrWindow * 2, 10) { h.removeFirst(h.count - max(settings.mrWindow * 2, 10)) }
-                    midHistory[b.tokenID] = h
+                    // In place: a copy of each history per book per cycle was a large part of the refresh.
+                    midHistory[b.tokenID, default: []].append(mid)
+                    if let n = midHistory[b.tokenID]?.count, n > keep { midHistory[b.tokenID]!.removeFirst(n - keep) }
                 }
             }
             for (id, var m) in markets {
@@ -264,8 +264,11 @@ public actor TradingEngine {
         // one more per market (an outage gave 1 + N alerts and N recoveries).
         let allStale = control.has("data_stale")
         for m in markets.values where !m.closed {
-            let times = m.tokens.compactMap { books[$0.tokenID].map { $0.bookTime ?? $0.observedAt } }
-            let oldest = times.min()
+            var oldest: Date?
+            for t in m.tokens {
+                guard let at = books[t.tokenID]?.bookTime ?? books[t.tokenID]?.observedAt else { continue }
+                if oldest.map({ at < $0 }) ?? true { oldest = at }
+            }
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
             if stale, let oldest {
                 if allStale { continue }
