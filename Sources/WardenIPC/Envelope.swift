@@ -39,6 +39,15 @@ private struct EnvelopeOut<Body: Encodable>: Encodable {
 
 private struct BodyOnly<Body: Decodable>: Decodable { var body: Body }
 
+/// How `EventPublisher` lays out an event frame; `Frame.publisherEvent` reads the same layout back.
+enum EventFrameLayout {
+    static let prefix = Array("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":".utf8)
+    static let bodyTopic = Array(",\"body\":{\"topic\":".utf8)
+    static let seqKey = Array(",\"seq\":".utf8)
+    static let atKey = Array(",\"at\":".utf8)
+    static let dataKey = Array(",\"data\":".utf8)
+}
+
 /// A received frame: its routing head and the raw JSON, decoded further on demand.
 public struct Frame: Sendable {
     public let head: EnvelopeHead
@@ -71,10 +80,6 @@ public struct Frame: Sendable {
         self.raw = payload
     }
 
-    private static let eventPrefix = Array("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":\"".utf8)
-    private static let bodyTopic = Array(",\"body\":{\"topic\":\"".utf8)
-    private static let seqKey = Array(",\"seq\":".utf8)
-
     /// Reads type, topic and seq of an event frame laid out exactly as `EventPublisher` writes it
     /// (`{"v":1,"id":null,"kind":"event","type":"…","body":{"topic":"…","seq":N,…`); nil for anything else
     /// (escaped strings included), which then takes the JSON decoder's path. The body is still decoded,
@@ -98,8 +103,10 @@ public struct Frame: Sendable {
                 defer { i += 1 }
                 return String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             }
-            guard expect(eventPrefix), let type = plainString(), expect(bodyTopic), let topic = plainString(),
-                  expect(seqKey) else { return nil }
+            let quote = [UInt8(ascii: "\"")]
+            guard expect(EventFrameLayout.prefix), expect(quote), let type = plainString(),
+                  expect(EventFrameLayout.bodyTopic), expect(quote), let topic = plainString(),
+                  expect(EventFrameLayout.seqKey) else { return nil }
             var seq: UInt64 = 0, digits = 0
             while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9"), digits < 19 {
                 seq = seq * 10 + UInt64(b[i] - UInt8(ascii: "0"))

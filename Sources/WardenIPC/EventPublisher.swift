@@ -139,22 +139,16 @@ public final class EventPublisher: Sendable {
         eventFrame(topicJSON: Array(jsonString(topic).utf8), seq: seq, json: json)
     }
 
-    private static let framePrefix = Array("{\"v\":1,\"id\":null,\"kind\":\"event\",\"type\":".utf8)
-    private static let bodyTopic = Array(",\"body\":{\"topic\":".utf8)
-    private static let seqKey = Array(",\"seq\":".utf8)
-    private static let atKey = Array(",\"at\":".utf8)
-    private static let dataKey = Array(",\"data\":".utf8)
-
     /// The event frame, assembled from bytes (this runs once per event, so no formatter or encoder here).
     static func eventFrame(topicJSON t: [UInt8], seq: UInt64, json: Data) -> Data {
         var d = Data(capacity: 96 + 2 * t.count + json.count)
-        d.append(contentsOf: framePrefix)
+        d.append(contentsOf: EventFrameLayout.prefix)
         d.append(contentsOf: t)
-        d.append(contentsOf: bodyTopic)
+        d.append(contentsOf: EventFrameLayout.bodyTopic)
         d.append(contentsOf: t)
-        d.append(contentsOf: seqKey)
+        d.append(contentsOf: EventFrameLayout.seqKey)
         d.append(contentsOf: String(seq).utf8)
-        d.append(contentsOf: atKey)
+        d.append(contentsOf: EventFrameLayout.atKey)
         // Seconds since 1970 to the microsecond, the JSON number the decoder reads as a Double.
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -164,7 +158,7 @@ public final class EventPublisher: Sendable {
         var digits = [UInt8](repeating: 48, count: 6)
         for k in stride(from: 5, through: 0, by: -1) { digits[k] = UInt8(48 + us % 10); us /= 10 }
         d.append(contentsOf: digits)
-        d.append(contentsOf: dataKey)
+        d.append(contentsOf: EventFrameLayout.dataKey)
         d.append(json)
         d.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "}")])
         return d
@@ -185,6 +179,13 @@ public final class SubscriberQueue: @unchecked Sendable {
         var waiter: CheckedContinuation<StreamItem?, Never>?
         var closed = false
         var count: Int { items.count - head }
+        /// Takes the next `n` queued items, dropping the consumed front now and then.
+        mutating func take(_ n: Int) -> ArraySlice<StreamItem> {
+            let slice = items[head..<(head + n)]
+            head += n
+            if head > 256 && head * 2 > items.count { items.removeFirst(head); head = 0 }
+            return slice
+        }
     }
     private let state = Mutex(State())
     let limit: Int
@@ -237,12 +238,7 @@ public final class SubscriberQueue: @unchecked Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<StreamItem?, Never>) in
                 let (item, ready): (StreamItem?, Bool) = state.withLock { s in
-                    if s.count > 0 {
-                        let item = s.items[s.head]
-                        s.head += 1
-                        if s.head > 256 && s.head * 2 > s.items.count { s.items.removeFirst(s.head); s.head = 0 }
-                        return (item, true)
-                    }
+                    if s.count > 0 { return (s.take(1).first!, true) }
                     if let (topic, g) = s.pendingGaps.first {
                         s.pendingGaps[topic] = nil
                         return (.gap(GapBody(topic: topic, from_seq: g.from, to_seq: g.to, reason: "subscriber queue overflowed (slow reader)")), true)
@@ -264,11 +260,7 @@ public final class SubscriberQueue: @unchecked Sendable {
         var batch = [first]
         state.withLock { s in
             let n = Swift.min(s.count, max - 1)
-            if n > 0 {
-                batch.append(contentsOf: s.items[s.head..<(s.head + n)])
-                s.head += n
-                if s.head > 256 && s.head * 2 > s.items.count { s.items.removeFirst(s.head); s.head = 0 }
-            }
+            if n > 0 { batch.append(contentsOf: s.take(n)) }
         }
         return batch
     }

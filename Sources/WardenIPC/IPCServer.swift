@@ -207,16 +207,14 @@ public final class IPCServer: Sendable {
                                 await sendError(channel, id: frame.head.id, (error as? IPCError) ?? IPCError(.badFrame, "\(error)"))
                                 continue
                             }
-                            var from = req.from_seq
+                            var pinned = req.from_seq ?? [:]
                             if let old = subscription {
                                 // The replaced subscription stops; what it had not yet sent is replayed from the ring
                                 // (a topic the request does not pin continues after the last seq sent to this peer).
                                 old.queue.close()
-                                let sent = old.delivered.snapshot
-                                for t in req.topics where from?[t] == nil {
-                                    if let seq = sent[t] { from = (from ?? [:]).merging([t: seq + 1]) { a, _ in a } }
-                                }
+                                for (t, seq) in old.delivered.snapshot where req.topics.contains(t) && pinned[t] == nil { pinned[t] = seq + 1 }
                             }
+                            let from = pinned.isEmpty ? nil : pinned
                             let (queue, next) = publisher.subscribe(topics: req.topics, fromSeq: from, queueLimit: queueLimit)
                             try await send(channel, Frame.encode(kind: .response, type: "subscribe", id: frame.head.id,
                                                                  body: SubscribeResponse(next_seq: next)))
