@@ -87,7 +87,14 @@ public final class Hub: Sendable {
             if let n = s.notifier { mark("notifier", up: n.reachable && n.error == nil) }
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
-            answer = StatusAnswer(value: s, json: (try? e.encode(s)).map { String(decoding: $0, as: UTF8.self) }, at: at)
+            let json: String
+            do {
+                json = String(decoding: try e.encode(s), as: UTF8.self)
+            } catch {
+                logger.error("status could not be encoded as JSON: \(error)")
+                json = #"{"error":"status could not be encoded as JSON (see the dashboard's log)"}"#
+            }
+            answer = StatusAnswer(value: s, json: json, at: at)
         } catch {
             mark("supervisor", up: false)
             answer = StatusAnswer(value: nil, json: nil, at: at)
