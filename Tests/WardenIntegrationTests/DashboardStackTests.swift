@@ -142,6 +142,21 @@ struct DashboardStackTests {
         await w.stop()
     }
 
+    @Test("forty browsers asking /api/state at once are served by a few status round trips through the sockets, not forty")
+    func statusShared() async throws {
+        let (tree, w, port, token, market, channels) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        try await eventually("trading", within: .seconds(30)) { try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil }
+        func controlRequests() async throws -> UInt64 { try #require(try await status(tree)?.supervisor.control_socket?.requests_total) }
+        let before = try await controlRequests()
+        let r = try sh("seq 40 | xargs -P 40 -I{} curl -s -o /dev/null -w '%{http_code}\\n' -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/api/state")
+        #expect(r.out.split(separator: "\n").filter { $0 == "200" }.count == 40, "every request answered: \(r.out)")
+        let after = try await controlRequests()
+        // Each of our two status reads counts one; each status the dashboard asks for counts one more.
+        #expect(after - before < 20, "the dashboard asked the supervisor \(after - before - 1) times for 40 requests")
+        await w.stop()
+    }
+
     @Test("F03: the dashboard killed, then frozen: restarted each time, and trading goes on untouched")
     func dashboardKilledAndFrozen() async throws {
         let (tree, w, port, _, market, channels) = try await start()
