@@ -86,6 +86,8 @@ struct SocketAndOperatorTests {
         let first = try await client.waitConnected(timeout: .seconds(10))
         _ = try await client.call("status", Empty(), as: StatusResponse.self)
         w.signal(SIGSTOP)
+        // kill(2) returns before every thread has stopped; a request sent at once could still be answered.
+        try await eventually("every thread of warden stopped", within: .seconds(5)) { allThreadsStopped(w.pid) ? true : nil }
         let start = ContinuousClock.now
         await #expect(throws: IPCError.self) {
             _ = try await client.call("status", Empty(), as: StatusResponse.self, timeout: .milliseconds(500))
@@ -346,5 +348,15 @@ struct SocketAndOperatorTests {
         events.terminate()
         logs.terminate()
         await w.stop()
+    }
+}
+
+/// True when every thread of `pid` is in the stopped state (T) after a SIGSTOP.
+private func allThreadsStopped(_ pid: Int32) -> Bool {
+    guard let tids = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !tids.isEmpty else { return false }
+    return tids.allSatisfy { tid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        return stat[stat.index(close, offsetBy: 2)] == "T"
     }
 }
