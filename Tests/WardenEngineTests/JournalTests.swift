@@ -102,7 +102,7 @@ struct JournalTests {
     }
 
     @Test("F11: a long exclusive lock fails writes loudly after the bound; writes land once it goes")
-    func locked() throws {
+    func locked() async throws {
         let dir = tempDir()
         let path = dir + "/engine.db"
         let (j, _) = try Journal.open(path: path, backupsDir: dir + "/b", busyTimeout: 0.1, writeRetries: 2)
@@ -114,12 +114,19 @@ struct JournalTests {
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)
             """, path]
-        let out = Pipe()
+        // Output through a file, polled: a blocking read would hold a thread the other tests' fakes answer on.
+        let said = dir + "/holder.out"
+        _ = FileManager.default.createFile(atPath: said, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: said))
         holder.standardOutput = out
         try holder.run()
+        try out.close()
         defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
-        let ready = out.fileHandleForReading.availableData
-        #expect(String(decoding: ready, as: UTF8.self).contains("locked"))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? String(contentsOfFile: said, encoding: .utf8))?.contains("locked") != true, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect((try? String(contentsOfFile: said, encoding: .utf8))?.contains("locked") == true)
         do {
             try j.recordIntent(sampleIntent(), at: Date())
             Issue.record("write succeeded under an exclusive lock")
@@ -128,7 +135,7 @@ struct JournalTests {
         }
         #expect(try j.openIntents().isEmpty, "nothing was acknowledged")
         kill(holder.processIdentifier, SIGKILL)  // the lock holder goes away
-        holder.waitUntilExit()
+        while holder.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         try j.recordIntent(sampleIntent(), at: Date())
         #expect(try j.openIntents().count == 1)
     }

@@ -128,7 +128,7 @@ struct DashboardStackTests {
         defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
         try await eventually("a fill", within: .seconds(30)) { (try await engineStatus(tree)?.fills_total ?? 0) > 0 ? true : nil }
         let file = tree.root + "/metrics.txt"
-        let fetch = try sh("curl -sf -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/metrics -o '\(file)'")
+        let fetch = try await sh("curl -sf -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/metrics -o '\(file)'")
         #expect(fetch.code == 0, "\(fetch.out)")
         let text = try String(contentsOfFile: file, encoding: .utf8)
         for needle in ["warden_restarts_total{program=\"engine\"}", "warden_fills_total{program=\"engine\"}", "warden_heartbeat_age_seconds{program=\"notifier\"}",
@@ -137,7 +137,7 @@ struct DashboardStackTests {
                        "warden_engine_cycle_duration_seconds_bucket{program=\"engine\",le=\"+Inf\"}"] {
             #expect(text.contains(needle), "metrics contain \(needle)")
         }
-        let check = try sh("promtool check metrics < '\(file)'")
+        let check = try await sh("promtool check metrics < '\(file)'")
         #expect(check.code == 0, "promtool: \(check.out)")
         await w.stop()
     }
@@ -149,7 +149,7 @@ struct DashboardStackTests {
         try await eventually("trading", within: .seconds(30)) { try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil }
         func controlRequests() async throws -> UInt64 { try #require(try await status(tree)?.supervisor.control_socket?.requests_total) }
         let before = try await controlRequests()
-        let r = try sh("seq 40 | xargs -P 40 -I{} curl -s -o /dev/null -w '%{http_code}\\n' -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/api/state")
+        let r = try await sh("seq 40 | xargs -P 40 -I{} curl -s -o /dev/null -w '%{http_code}\\n' -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/api/state")
         #expect(r.out.split(separator: "\n").filter { $0 == "200" }.count == 40, "every request answered: \(r.out)")
         let after = try await controlRequests()
         // Each of our two status reads counts one; each status the dashboard asks for counts one more.
@@ -172,7 +172,7 @@ struct DashboardStackTests {
         try await waitFills(tree, atLeast: fillsBefore + 1, within: .seconds(30))
         let e = try #require(program(try await status(tree), "engine"))
         #expect(e.pid == engine.pid && e.restarts == 0, "the engine was not touched")
-        #expect(try sh("curl -sf http://127.0.0.1:\(port)/healthz").out == "ok\n", "the new dashboard answers")
+        #expect(try await sh("curl -sf http://127.0.0.1:\(port)/healthz").out == "ok\n", "the new dashboard answers")
         await w.stop()
     }
 }

@@ -1,6 +1,7 @@
 // deploy/: the systemd unit passes `systemd-analyze verify`; the shipped configuration is valid.
 import Foundation
 import Testing
+import WardenTestSupport
 
 @Suite("Deployment files")
 struct DeployTests {
@@ -15,21 +16,15 @@ struct DeployTests {
         let unit = try String(contentsOfFile: Self.package + "/deploy/systemd/warden.service", encoding: .utf8)
             .replacingOccurrences(of: "/usr/local/bin/warden", with: Bin.path("warden"))
         try unit.write(toFile: dir + "/warden.service", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["systemd-analyze", "verify", "--man=no", dir + "/warden.service"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let r = try await BoundedRun.run("/usr/bin/env", ["systemd-analyze", "verify", "--man=no", dir + "/warden.service"],
+                                         limit: .seconds(60), mergeOutput: true)
+        let out = r.out
         // Warnings about the missing `warden` user are expected on a build machine; anything else fails.
         let problems = out.split(separator: "\n").filter {
             !$0.contains("User") && !$0.contains("user") && !$0.contains("Failed to load") && !$0.isEmpty
                 && !$0.contains("not running") && !$0.contains("System has not been booted")
         }
-        #expect(p.terminationStatus == 0 || problems.isEmpty, "systemd-analyze verify:\n\(out)")
+        #expect(r.code == 0 || problems.isEmpty, "systemd-analyze verify:\n\(out)")
         #expect(problems.isEmpty, "systemd-analyze verify:\n\(out)")
     }
 

@@ -7,26 +7,19 @@ import Synchronization
 import Testing
 import WardenFakes
 import WardenIPC
+import WardenTestSupport
 
-/// Runs `/bin/sh -c command` to completion; returns exit code and combined output.
+/// Runs `/bin/sh -c command` to completion (bounded; never blocks a thread of the test's executor, which the
+/// in-process fakes answer on); returns exit code and combined output.
 @discardableResult
-func sh(_ command: String) throws -> (code: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", command + " 2>&1"]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    try p.run()
-    try pipe.fileHandleForWriting.close()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    try pipe.fileHandleForReading.close()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+func sh(_ command: String, limit: Duration = .seconds(120)) async throws -> (code: Int32, out: String) {
+    let r = try await BoundedRun.run("/bin/sh", ["-c", command], limit: limit, mergeOutput: true)
+    return (r.code, r.out)
 }
 
 /// One number from engine.db (read after the engine stopped: the engine is the journal's only user while it runs).
-func journalCount(_ tree: TestTree, _ sql: String) throws -> Int {
-    let r = try sh("sqlite3 '\(tree.root)/var/lib/engine.db' \"\(sql)\"")
+func journalCount(_ tree: TestTree, _ sql: String) async throws -> Int {
+    let r = try await sh("sqlite3 '\(tree.root)/var/lib/engine.db' \"\(sql)\"")
     guard r.code == 0, let n = Int(r.out.trimmingCharacters(in: .whitespacesAndNewlines)) else {
         throw TestFailure(description: "sqlite3 \(sql): \(r.out)")
     }
@@ -80,14 +73,14 @@ struct EngineFaultTests {
         let tree = try engineTree(fake)
         let lib = tree.root + "/var/lib"
         try FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
-        let mount = try sh("mount -t tmpfs -o size=16m tmpfs '\(lib)'")
+        let mount = try await sh("mount -t tmpfs -o size=16m tmpfs '\(lib)'")
         try #require(mount.code == 0, "tmpfs mount: \(mount.out)")
-        defer { _ = try? sh("umount -l '\(lib)'") }
+        defer { _ = umount2(lib, Int32(MNT_DETACH)) }  // a lazy unmount, as umount -l
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
         try await waitFills(tree, atLeast: 1)
         // Fill the disk to the last block.
-        _ = try sh("dd if=/dev/zero of='\(lib)/filler' bs=64k 2>/dev/null; sync")
+        _ = try await sh("dd if=/dev/zero of='\(lib)/filler' bs=64k 2>/dev/null; sync")
         let e = try await eventually("entries paused for storage", within: .seconds(30)) {
             let e = try await engineStatus(tree)
             return e?.trading_state == "PAUSED" && (reason(e, "disk_low") != nil || reason(e, "storage_degraded") != nil) ? e : nil
@@ -131,12 +124,17 @@ struct EngineFaultTests {
             time.sleep(30)
             c.execute("COMMIT")
             """, db]
-        let out = Pipe()
+        // Its output goes to a file read by polling: a blocking read would hold a thread of the test executor.
+        let said = tree.root + "/lock-holder.out"
+        _ = FileManager.default.createFile(atPath: said, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: said))
         holder.standardOutput = out
         try holder.run()
-        defer { if holder.isRunning { holder.terminate() }; try? out.fileHandleForReading.close() }
-        try out.fileHandleForWriting.close()
-        _ = out.fileHandleForReading.availableData  // "locked"
+        try out.close()
+        defer { if holder.isRunning { holder.terminate() } }
+        try await eventually("the lock holder holds the lock", within: .seconds(30)) {
+            (try? String(contentsOfFile: said, encoding: .utf8))?.contains("locked") == true ? true : nil
+        }
         let e = try await eventually("storage_degraded while locked", within: .seconds(25)) {
             let e = try await engineStatus(tree)
             return reason(e, "storage_degraded") != nil ? e : nil
@@ -158,7 +156,7 @@ struct EngineFaultTests {
         #expect(program(try await status(tree), "engine")?.restarts == 0)
         await w.stop()
         // The degraded alert was raised while nothing could be written: it is in the journal now, with its recovery.
-        #expect(try journalCount(tree, "SELECT COUNT(*) FROM events WHERE topic='alerts' AND payload LIKE '%\\\"key\\\":\\\"storage_degraded\\\"%'") >= 2)
+        #expect(try await journalCount(tree, "SELECT COUNT(*) FROM events WHERE topic='alerts' AND payload LIKE '%\\\"key\\\":\\\"storage_degraded\\\"%'") >= 2)
         let audit = try await verifyJournal(tree)
         #expect(audit.code == 0, "journal audit: \(audit.out)\(audit.err)")
     }
@@ -219,9 +217,9 @@ struct EngineFaultTests {
         #expect(acknowledged.count >= rounds)
         #expect(Set(acknowledged).count == acknowledged.count, "no fill was announced twice")
         for id in Set(acknowledged) {
-            #expect(try journalCount(tree, "SELECT COUNT(*) FROM fills WHERE intent_id = '\(id)'") == 1, "fill of intent \(id) is in the journal once")
+            #expect(try await journalCount(tree, "SELECT COUNT(*) FROM fills WHERE intent_id = '\(id)'") == 1, "fill of intent \(id) is in the journal once")
         }
-        #expect(try journalCount(tree, "SELECT COUNT(*) FROM intents WHERE status = 'open'") == 0, "every open intent resolved at start")
+        #expect(try await journalCount(tree, "SELECT COUNT(*) FROM intents WHERE status = 'open'") == 0, "every open intent resolved at start")
         let audit = try await verifyJournal(tree)
         #expect(audit.code == 0, "journal audit after \(rounds) power losses: \(audit.out)\(audit.err)")
     }
@@ -235,7 +233,7 @@ struct EngineFaultTests {
         defer { Task { await w.stop() } }
         let engine = try await waitRunning(tree, "engine", within: .seconds(30))
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"slow","ms":4000}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"slow","ms":4000}"#)
         let e = try await eventually("data_stale while slow", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return reason(e, "data_stale") != nil ? e : nil
@@ -247,7 +245,7 @@ struct EngineFaultTests {
         let p = try #require(program(try await status(tree), "engine"))
         #expect(p.pid == engine.pid && p.restarts == 0)
         #expect((p.last_heartbeat_age_s ?? 99) < 5, "heartbeat continues while every call is slow")
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
         try await eventually("resumes", within: .seconds(30)) {
             try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil
         }
@@ -263,7 +261,7 @@ struct EngineFaultTests {
         defer { Task { await w.stop() } }
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
         let booksBefore = fake.requestCount("/books")
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"rate_limit","retry_after":2}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"rate_limit","retry_after":2}"#)
         let e = try await eventually("entries paused by the rate limit", within: .seconds(30)) {
             let e = try await engineStatus(tree)
             return e?.trading_state == "PAUSED" && (reason(e, "api_health") != nil || reason(e, "data_stale") != nil) ? e : nil
@@ -275,7 +273,7 @@ struct EngineFaultTests {
         let during = fake.requestCount("/books") - mark
         #expect(during <= 8, "\(during) /books requests in 6 s under Retry-After: 2")
         #expect(mark > booksBefore, "the engine did call while limited")
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
         try await eventually("resumes after the cooldown", within: .seconds(45)) {
             let e = try await engineStatus(tree)
             return e?.trading_state == "ACTIVE" && reason(e, "api_health") == nil ? true : nil
@@ -292,7 +290,7 @@ struct EngineFaultTests {
         defer { Task { await w.stop() } }
         let engine = try await waitRunning(tree, "engine", within: .seconds(30))
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"malformed"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"malformed"}"#)
         try await eventually("rejected items counted", within: .seconds(20)) {
             (try await engineStatus(tree)?.data?.rejected_items_total ?? 0) > 0 ? true : nil
         }
@@ -310,14 +308,14 @@ struct EngineFaultTests {
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"frozen","tokens":["9003","9004"]}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"frozen","tokens":["9003","9004"]}"#)
         let e = try await eventually("market 502 paused as stale", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return e?.reasons?.contains { $0.code == "market_stale" && $0.market_id == "502" } == true ? e : nil
         }
         #expect(e.trading_state == "ACTIVE", "only that market is paused")
         #expect(e.reasons?.filter { $0.code == "market_stale" }.allSatisfy { $0.market_id == "502" } == true)
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
         try await eventually("market 502 fresh again", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return e?.reasons?.contains { $0.code == "market_stale" } == false ? true : nil
@@ -381,7 +379,7 @@ struct EngineFaultTests {
     func lowFDLimit() async throws {
         // The market API points at a closed loopback port: nothing leaves the machine.
         let tree = try TestTree(programs: "  {}\n", supervisor: "engine:\n  gamma_url: http://127.0.0.1:9\n  clob_url: http://127.0.0.1:9\n")
-        let r = try sh("ulimit -n 64; exec '\(Bin.path("warden-engine"))' preflight --config '\(tree.configPath)'")
+        let r = try await sh("ulimit -n 64; exec '\(Bin.path("warden-engine"))' preflight --config '\(tree.configPath)'")
         #expect(r.code == 1)
         #expect(r.out.contains("FAIL  fd limit: soft limit 64 open files"), "\(r.out)")
     }
@@ -402,7 +400,7 @@ struct EngineFaultTests {
         #expect(csv.code == 0)
         await w.stop()
         let rows = csv.out.split(separator: "\n").count - 1
-        let journalRows = try journalCount(tree, "SELECT COUNT(*) FROM fills")
+        let journalRows = try await journalCount(tree, "SELECT COUNT(*) FROM fills")
         #expect(rows == total && rows == journalRows)
     }
 
@@ -414,7 +412,7 @@ struct EngineFaultTests {
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
         try await waitFills(tree, atLeast: 1)
-        try post(fake.baseURL + "/admin/price", #"{"market":"601","price":0.10}"#)
+        try await post(fake.baseURL + "/admin/price", #"{"market":"601","price":0.10}"#)
         let e = try await eventually("HALTED by drawdown", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return e?.trading_state == "HALTED" ? e : nil
@@ -474,8 +472,8 @@ struct EngineFaultTests {
         try await waitFills(tree, atLeast: 1)
         #expect(program(try await status(tree), "engine")?.restarts == 1, "the hook fired once")
         await w.stop()
-        #expect(try journalCount(tree, "SELECT COUNT(*) FROM intents WHERE status = 'abandoned'") == 1)
-        #expect(try journalCount(tree, "SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status = 'abandoned'") == 0)
+        #expect(try await journalCount(tree, "SELECT COUNT(*) FROM intents WHERE status = 'abandoned'") == 1)
+        #expect(try await journalCount(tree, "SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status = 'abandoned'") == 0)
         let audit = try await verifyJournal(tree)
         #expect(audit.code == 0, "journal audit: \(audit.out)\(audit.err)")
     }
@@ -493,7 +491,7 @@ struct EngineFaultTests {
             return p.out.contains("9601") ? p.out : nil
         }
         _ = held
-        try post(fake.baseURL + "/admin/resolve", #"{"market":"601","winner":"yes"}"#)
+        try await post(fake.baseURL + "/admin/resolve", #"{"market":"601","winner":"yes"}"#)
         let e = try await eventually("settled", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return e?.accounts?.first { $0.strategy == "near_resolution" }.flatMap { $0.open_positions == 0 ? e : nil }
@@ -506,7 +504,7 @@ struct EngineFaultTests {
         let again = try await eventually("engine back") { try await engineStatus(tree).flatMap { $0.reachable ? $0 : nil } }
         #expect(again.accounts?.first { $0.strategy == "near_resolution" }?.cash == account.cash, "not paid twice")
         await w.stop()
-        #expect(try journalCount(tree, "SELECT COUNT(*) FROM settlements WHERE market_id = '601'") == 1)
+        #expect(try await journalCount(tree, "SELECT COUNT(*) FROM settlements WHERE market_id = '601'") == 1)
         let audit = try await verifyJournal(tree)
         #expect(audit.code == 0, "journal audit: \(audit.out)\(audit.err)")
     }

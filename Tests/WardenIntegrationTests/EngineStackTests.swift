@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import WardenFakes
 import WardenIPC
+import WardenTestSupport
 
 /// A tree whose engine trades on `fake`, with short staleness bounds. `program` adds keys to the engine's
 /// program entry (4-space indent), `extraEngine` to the engine section (2-space indent).
@@ -37,13 +38,11 @@ func engineTree(_ fake: PolymarketFake, extraEngine: String = "", program: Strin
 
 func engineStatus(_ tree: TestTree) async throws -> EngineStatus? { try await status(tree)?.engine }
 
-func post(_ url: String, _ json: String) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'), timeout=5).read()", url, json]
-    try p.run()
-    p.waitUntilExit()
-    if p.terminationStatus != 0 { throw TestFailure(description: "POST \(url) failed") }
+/// POSTs `json` to one of the fakes' /admin endpoints (bounded, without blocking a thread of the test's
+/// executor: the fake answers on that executor, so a blocked thread could starve it on a 2-core machine).
+func post(_ url: String, _ json: String) async throws {
+    let r = try await BoundedRun.run("/usr/bin/env", ["python3", "-c", "import sys,urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST'), timeout=20).read()", url, json], limit: .seconds(30))
+    if r.code != 0 { throw TestFailure(description: "POST \(url) failed: \(r.err)") }
 }
 
 @Suite("Engine stack on the fakes", .serialized)
@@ -99,7 +98,7 @@ struct EngineStackTests {
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"down"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"down"}"#)
         let e = try await eventually("data_stale reason", within: .seconds(20)) {
             let e = try await engineStatus(tree)
             return e?.reasons?.contains { $0.code == "data_stale" } == true ? e : nil
@@ -109,7 +108,7 @@ struct EngineStackTests {
         let fillsWhileDown = e.fills_total ?? 0
         try await Task.sleep(for: .seconds(1))  // an observation window of about five engine cycles
         #expect(try await engineStatus(tree)?.fills_total == fillsWhileDown, "no trades on stale data")
-        try post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
         // Data fresh again, then the health guard's cooldown (2 s here) runs out: ACTIVE with no reason left.
         var last = "no status"
         try await eventually("resumed by itself (last: \(last))", within: .seconds(45)) {

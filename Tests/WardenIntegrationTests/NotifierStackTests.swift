@@ -118,9 +118,9 @@ struct NotifierStackTests {
         defer { Task { await w.stop() } }
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
         for _ in 0..<3 {
-            try post(market.baseURL + "/admin/fault", #"{"mode":"down"}"#)
+            try await post(market.baseURL + "/admin/fault", #"{"mode":"down"}"#)
             try await eventually("stale", within: .seconds(15)) { try await engineStatus(tree)?.reasons?.contains { $0.code == "data_stale" } == true ? true : nil }
-            try post(market.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+            try await post(market.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
             try await eventually("fresh", within: .seconds(15)) { try await engineStatus(tree)?.reasons?.contains { $0.code == "data_stale" } == false ? true : nil }
         }
         try await eventually("the summary at the end of the window", within: .seconds(40)) {

@@ -136,23 +136,16 @@ struct SocketAndOperatorTests {
         """
         let scriptPath = tree.root + "/as-nobody.py"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        func runAsNobody() throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", scriptPath, tree.controlSocket]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            p.waitUntilExit()
-            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        func runAsNobody() async throws -> String {
+            try await BoundedRun.run("/usr/bin/env", ["python3", scriptPath, tree.controlSocket]).out
         }
         chmod(tree.root, 0o755)
         chmod(tree.root + "/var", 0o755)
-        #expect(try runAsNobody().contains("permission-denied"), "runtime directory is 0700")
+        #expect(try await runAsNobody().contains("permission-denied"), "runtime directory is 0700")
         // Even with the directory opened up by mistake, SO_PEERCRED refuses the stranger.
         chmod(tree.runtimeDir, 0o755)
         chmod(tree.controlSocket, 0o666)
-        let out = try runAsNobody()
+        let out = try await runAsNobody()
         #expect(out.contains("closed:") && out.contains("forbidden") && out.contains("uid 65534"), "\(out)")
         let s = try await status(tree)
         #expect((s?.supervisor.control_socket?.refused_peers_total ?? 0) >= 1)
