@@ -17,14 +17,16 @@ public actor TradingEngine {
     let limits: RiskLimits
     let stateDir: String
 
-    var markets: [String: Market] = [:] { didSet { orderedMarketIDs = nil } }
+    var markets: [String: Market] = [:] { didSet { orderedMarketIDs = nil; marketsChanged = true } }
     var books: [String: OrderBook] = [:] { didSet { marksCache = nil } }
     /// Market ids in trading order, kept until the market set changes (a cycle reads it once per strategy).
     var orderedMarketIDs: [String]?
-    /// Best bid per token, kept until a book changes (risk checks read it once per intent).
+    /// A market was added or replaced since the books' tick sizes were last carried onto the markets.
+    var marketsChanged = true
+    /// Best bid per held token, kept until a book or a position changes (risk checks read it once per intent).
     var marksCache: [String: Micros]?
     var midHistory: [String: [Micros]] = [:]
-    var accounts: [String: Account] = [:]
+    var accounts: [String: Account] = [:] { didSet { marksCache = nil } }
     var health: [String: StrategyHealth] = [:]
     var control = TradingControl()
     var lastRefreshOK: Date?
@@ -193,21 +195,23 @@ public actor TradingEngine {
             countRejected(r.rejected)
             lastBookTokens = Set(r.books.map(\.tokenID))
             let keep = max(settings.mrWindow * 2, 10)
+            var ticksMoved = false
             for b in r.books {
-                books[b.tokenID] = b
-                if let mid = b.mid {
-                    // In place: a copy of each history per book per cycle was a large part of the refresh.
-                    midHistory[b.tokenID, default: []].append(mid)
-                    if let n = midHistory[b.tokenID]?.count, n > keep { midHistory[b.tokenID]!.removeFirst(n - keep) }
-                }
+                // One lookup per book: the old book comes back from the store, the history is appended in place.
+                let old = books.updateValue(b, forKey: b.tokenID)
+                if old?.tickSize != b.tickSize || old?.minOrderSize != b.minOrderSize { ticksMoved = true }
+                if let mid = b.mid { Self.appendMid(mid, to: &midHistory[b.tokenID, default: []], keep: keep) }
             }
-            for (id, var m) in markets {
-                // The book's tick and minimum are authoritative over the market listing's.
-                guard let b = m.tokens.first.flatMap({ books[$0.tokenID] }),
-                      m.tickSize != b.tickSize || m.minOrderSize < b.minOrderSize else { continue }
-                m.tickSize = b.tickSize
-                m.minOrderSize = max(m.minOrderSize, b.minOrderSize)
-                markets[id] = m
+            if ticksMoved || marketsChanged {
+                for (id, var m) in markets {
+                    // The book's tick and minimum are authoritative over the market listing's.
+                    guard let b = m.tokens.first.flatMap({ books[$0.tokenID] }),
+                          m.tickSize != b.tickSize || m.minOrderSize < b.minOrderSize else { continue }
+                    m.tickSize = b.tickSize
+                    m.minOrderSize = max(m.minOrderSize, b.minOrderSize)
+                    markets[id] = m
+                }
+                marketsChanged = false
             }
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
@@ -215,6 +219,11 @@ public actor TradingEngine {
         } catch {
             dataFailed("order book refresh failed: \(error)", now)
         }
+    }
+
+    static func appendMid(_ mid: Micros, to history: inout [Micros], keep: Int) {
+        history.append(mid)
+        if history.count > keep { history.removeFirst(history.count - keep) }
     }
 
     func dataFailed(_ message: String, _ now: Date) {
@@ -266,7 +275,8 @@ public actor TradingEngine {
         for m in markets.values where !m.closed {
             var oldest: Date?
             for t in m.tokens {
-                guard let at = books[t.tokenID]?.bookTime ?? books[t.tokenID]?.observedAt else { continue }
+                guard let b = books[t.tokenID] else { continue }
+                let at = b.bookTime ?? b.observedAt
                 if oldest.map({ at < $0 }) ?? true { oldest = at }
             }
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
@@ -335,11 +345,15 @@ public actor TradingEngine {
         }
     }
 
+    /// Best bid of every token a position is held in (the only marks equity reads).
     func marks() -> [String: Micros] {
         if let marksCache { return marksCache }
         var out: [String: Micros] = [:]
-        out.reserveCapacity(books.count)
-        for (t, b) in books { if let bid = b.bestBid { out[t] = bid } }
+        for a in accounts.values {
+            for p in a.positions.values where out[p.tokenID] == nil {
+                if let bid = books[p.tokenID]?.bestBid { out[p.tokenID] = bid }
+            }
+        }
         marksCache = out
         return out
     }
@@ -389,7 +403,7 @@ public actor TradingEngine {
         var tradable: [(market: Market, books: [String: OrderBook])] = []
         for id in orderedMarkets() {
             guard let m = markets[id], m.active && !m.closed && m.acceptingOrders else { continue }
-            var usable: [String: OrderBook] = [:]
+            var usable = [String: OrderBook](minimumCapacity: m.tokens.count)
             for t in m.tokens {
                 guard let b = books[t.tokenID], isTradable(b, now: now, freshFor: fresh) else { break }
                 usable[t.tokenID] = b
@@ -398,13 +412,15 @@ public actor TradingEngine {
             tradable.append((m, usable))
         }
         for strategy in strategies {
-            guard var h = health[strategy.name], !h.isDisabled else { continue }
+            guard var h = health[strategy.name], !h.isDisabled, let account = accounts[strategy.name] else { continue }
+            // Each market is evaluated once per strategy, after which only its own positions change: grouped once.
+            let positions = Dictionary(grouping: account.positions.values, by: \.marketID)
+            var cash = account.cash
             for (m, marketBooks) in tradable {
                 let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: midHistory, now: now)
-                let account = accounts[strategy.name]!
                 let intents: [OrderIntent]
                 do {
-                    intents = try strategy.evaluate(snapshot, positions: account.positions.values.filter { $0.marketID == m.id }, cash: account.cash)
+                    intents = try strategy.evaluate(snapshot, positions: positions[m.id] ?? [], cash: cash)
                 } catch {
                     strategyError(strategy.name, "threw on market \(m.id): \(error)", &h, now)
                     continue
@@ -417,6 +433,7 @@ public actor TradingEngine {
                     }
                     execute(intent, market: m, now: now)
                 }
+                if !intents.isEmpty { cash = accounts[strategy.name]?.cash ?? cash }
                 if h.isDisabled { break }
             }
             health[strategy.name] = h
