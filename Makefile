@@ -46,10 +46,14 @@ clean:
 demo: build
 	"$$($(SWIFT) build --show-bin-path)/warden" --config etc/demo.yaml
 
+# Release builds link the Swift runtime and Foundation statically (as deploy/install.sh does): each process then
+# maps only the parts it uses: about 5 MiB less resident memory per process than with the shared libraries.
+RELEASE     := -c release --static-swift-stdlib
+
 # The benchmark suite on a release build (supervisord side by side): writes Benchmarks/RESULTS.md.
 bench: deps
-	$(SWIFT) build -c release
-	BIN="$$($(SWIFT) build -c release --show-bin-path)"; "$$BIN/warden-bench" --bin "$$BIN" --out Benchmarks/RESULTS.md
+	$(SWIFT) build $(RELEASE)
+	BIN="$$($(SWIFT) build $(RELEASE) --show-bin-path)"; "$$BIN/warden-bench" --bin "$$BIN" --out Benchmarks/RESULTS.md
 
 # The chaos suite: every FAULTS.md row injected into the running stack (F01 and F13 with 200 kills each),
 # plus the integration tests that prove the rest; writes the report to Tests/FAULTS.md. About an hour.

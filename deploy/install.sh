@@ -14,8 +14,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
 make deps
-swift build -c release
-BIN="$(swift build -c release --show-bin-path)"
+# The Swift runtime and Foundation linked in: less resident memory per process, no Swift libraries needed at run time.
+swift build -c release --static-swift-stdlib
+BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 install -d "$PREFIX/bin" "$PREFIX/share/doc/warden"
 for exe in warden wardenctl; do install -m 0755 "$BIN/$exe" "$PREFIX/bin/$exe"; done
 for exe in warden-engine warden-notifier warden-dashboard warden-fakes; do

@@ -21,6 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
 
     func run() async throws {
+        // Absolute: the stack's configuration names the binaries by this path, and the stack runs in a directory of its own.
+        let bin = URL(fileURLWithPath: self.bin).standardizedFileURL.path
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }

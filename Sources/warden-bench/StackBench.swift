@@ -9,6 +9,10 @@ import WardenTestSupport
 enum StackBench {
     struct Result {
         var idleRSS: [String: Int] = [:]
+        /// Each process's own memory (private dirty pages: heap, stacks, written data) idle and at the end; the rest of
+        /// RSS is clean pages of executables and libraries, shared and readable back from disk.
+        var idleOwn: [String: Int] = [:]
+        var endOwn: [String: Int] = [:]
         var loadedRSS: [String: Int] = [:]
         var wrk: String?
         var requestsPerSecond: Double?
@@ -68,10 +72,15 @@ enum StackBench {
         func rss() async -> [String: Int] {
             var out: [String: Int] = [:]
             for p in (await status()?["programs"] as? [[String: Any]]) ?? [] { if let n = p["name"] as? String, let r = p["rss_bytes"] as? Int { out[n] = r } }
-            if let r = try? String(contentsOfFile: "/proc/\(warden.processIdentifier)/status", encoding: .utf8)
-                .split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })?.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
-                out["warden"] = r * 1024
+            if let r = procKB(warden.processIdentifier, "status", "VmRSS:") { out["warden"] = r * 1024 }
+            return out
+        }
+        func own() async -> [String: Int] {
+            var out: [String: Int] = [:]
+            for p in (await status()?["programs"] as? [[String: Any]]) ?? [] {
+                if let n = p["name"] as? String, let pid = p["pid"] as? Int, let kb = procKB(Int32(pid), "smaps_rollup", "Private_Dirty:") { out[n] = kb * 1024 }
             }
+            if let kb = procKB(warden.processIdentifier, "smaps_rollup", "Private_Dirty:") { out["warden"] = kb * 1024 }
             return out
         }
         let deadline = Date().addingTimeInterval(60)
@@ -83,6 +92,7 @@ enum StackBench {
         sleep(10)
         var r = Result()
         r.idleRSS = await rss()
+        r.idleOwn = await own()
         guard let token = try? String(contentsOfFile: dir + "/var/lib/dashboard.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
             throw BenchError("no dashboard token in \(dir)/var/lib (see \(dir)/warden.out)")
         }
@@ -117,7 +127,14 @@ enum StackBench {
             r.millionNotes["dashboard"] = "\(total) HTTP requests to /healthz (wrk, \(secs) s)"
         }
         r.millionRSS = await rss()
+        r.endOwn = await own()
         return r
+    }
+
+    /// One "Name:   N kB" figure of /proc/<pid>/<file>.
+    static func procKB(_ pid: Int32, _ file: String, _ key: String) -> Int? {
+        (try? String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .utf8))?
+            .split(separator: "\n").first(where: { $0.hasPrefix(key) })?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
     static func requestsPerSecond(_ wrkOutput: String) -> Double? {

@@ -16,6 +16,8 @@ struct BenchSmokeTests {
             #expect(report.contains(section), "report has \(section)")
         }
         #expect(report.contains("| warden | 5 |"), "five kills measured")
+        #expect(report.range(of: #"\| engine \|[^\n]*\| [0-9.]+ MiB → [0-9.]+ MiB \|"#, options: .regularExpression) != nil,
+                "the engine's own memory (private dirty) idle and at the end")
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/supervisord") {
             #expect(report.contains("| supervisord | 5 |"), "supervisord measured side by side")
         }
