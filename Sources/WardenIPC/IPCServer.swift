@@ -110,11 +110,12 @@ public final class IPCServer: Sendable {
         }
     }
 
-    private func peer(of channel: any Channel) -> PeerInfo? {
+    private func peer(of channel: any Channel) async -> PeerInfo? {
         guard let provider = channel as? (any SocketOptionProvider) else { return nil }
         let future: EventLoopFuture<warden_cred> = provider.unsafeGetSocketOption(
             level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
-        guard let cred = try? future.wait() else { return nil }
+        // Awaited, not `wait()`ed: a blocking wait would hold one of the few threads of Swift's executor.
+        guard let cred = try? await future.get() else { return nil }
         return PeerInfo(pid: cred.pid, uid: cred.uid, gid: cred.gid)
     }
 
@@ -142,8 +143,8 @@ public final class IPCServer: Sendable {
         let channel = connection.channel
         counter.box.withLock { $0.connections_total += 1; $0.connections_open += 1 }
         defer { counter.box.withLock { $0.connections_open -= 1 } }
-        // SO_PEERCRED is read on a thread outside the event loop: `wait()` must not run on it.
-        guard var peer = await Task.detached(operation: { self.peer(of: channel) }).value else {
+        // SO_PEERCRED is read on the channel's event loop.
+        guard var peer = await peer(of: channel) else {
             counter.box.withLock { $0.refused_peers_total += 1 }
             logger.warning("could not read the peer's credentials (SO_PEERCRED); connection refused", metadata: ["socket": "\(path)"])
             try? await channel.close()
