@@ -7,22 +7,41 @@ public enum Fixed {
     public static let one: Micros = 1_000_000
 
     /// Parses a decimal string ("0.15", "100", "1e-3" rejected) into millionths; nil when malformed.
+    /// Works on the UTF-8 bytes: a digit is one of the ten ASCII bytes, so a combining mark or any other
+    /// non-ASCII text is malformed (a `Character` "0\u{301}" sorts between "0" and "9" and is no digit).
     public static func parse(_ text: String) -> Micros? {
-        let s = text.trimmingCharacters(in: .whitespaces)
-        guard !s.isEmpty, s.count <= 32 else { return nil }
+        var bytes = Array(text.utf8)
+        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes.removeFirst() }
+        while let l = bytes.last, l == 0x20 || l == 0x09 { bytes.removeLast() }
+        guard !bytes.isEmpty, bytes.count <= 32 else { return nil }
+        var i = 0
         var negative = false
-        var body = Substring(s)
-        if body.first == "-" { negative = true; body = body.dropFirst() }
-        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let intPart = parts.first, !(intPart.isEmpty && (parts.count < 2 || parts[1].isEmpty)) else { return nil }
-        guard intPart.allSatisfy(\.isASCIIDigit), intPart.count <= 12 else { return nil }
-        var value = Int64(intPart.isEmpty ? "0" : String(intPart))! * one
-        if parts.count == 2 {
-            let frac = parts[1]
-            guard frac.allSatisfy(\.isASCIIDigit) else { return nil }
-            let digits = String(frac.prefix(6)).padding(toLength: 6, withPad: "0", startingAt: 0)
-            value += Int64(digits)!
+        if bytes[0] == UInt8(ascii: "-") { negative = true; i = 1 }
+        var whole: Int64 = 0
+        var intDigits = 0
+        while i < bytes.count, bytes[i] != UInt8(ascii: ".") {
+            let b = bytes[i]
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            intDigits += 1
+            guard intDigits <= 12 else { return nil }
+            whole = whole * 10 + Int64(b - 0x30)
+            i += 1
         }
+        var frac: Int64 = 0
+        var fracDigits = 0
+        if i < bytes.count {
+            i += 1
+            while i < bytes.count {
+                let b = bytes[i]
+                guard b >= 0x30, b <= 0x39 else { return nil }
+                if fracDigits < 6 { frac = frac * 10 + Int64(b - 0x30) }
+                fracDigits += 1
+                i += 1
+            }
+        }
+        guard intDigits > 0 || fracDigits > 0 else { return nil }
+        for _ in min(fracDigits, 6)..<6 { frac *= 10 }
+        let value = whole * one + frac
         return negative ? -value : value
     }
 
@@ -32,15 +51,20 @@ public enum Fixed {
         return Micros((d * 1e6).rounded())
     }
 
-    /// price × shares, rounded up (what a buyer pays).
+    /// price × shares, rounded up (what a buyer pays). Computed in 128 bits and saturated at Int64's range,
+    /// so a size from outside (up to 10¹² shares) cannot overflow and trap.
     public static func costUp(_ price: Micros, _ shares: Micros) -> Micros {
-        let (q, r) = (price * shares).quotientAndRemainder(dividingBy: one)
-        return r > 0 ? q + 1 : q
+        let (q, r) = (Int128(price) * Int128(shares)).quotientAndRemainder(dividingBy: Int128(one))
+        return saturate(r > 0 ? q + 1 : q)
     }
 
     /// price × shares, rounded down (what a seller receives).
     public static func proceedsDown(_ price: Micros, _ shares: Micros) -> Micros {
-        (price * shares) / one
+        saturate((Int128(price) * Int128(shares)) / Int128(one))
+    }
+
+    static func saturate(_ v: Int128) -> Micros {
+        v > Int128(Int64.max) ? .max : v < Int128(Int64.min) ? .min : Micros(v)
     }
 
     public static func double(_ m: Micros) -> Double { Double(m) / 1e6 }
@@ -48,9 +72,9 @@ public enum Fixed {
     /// "12.345678" without trailing zeros beyond two decimals.
     public static func text(_ m: Micros, decimals: Int = 2) -> String {
         let neg = m < 0
-        let a = abs(m)
-        let whole = a / one
-        var frac = String(a % one)
+        let a = m.magnitude  // UInt64: Int64.min has no positive Int64
+        let whole = a / UInt64(one)
+        var frac = String(a % UInt64(one))
         frac = String(repeating: "0", count: 6 - frac.count) + frac
         var shown = String(frac.prefix(max(decimals, 0)))
         let rest = frac.dropFirst(shown.count)
@@ -59,8 +83,5 @@ public enum Fixed {
     }
 }
 
-extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
-}
 
 import Foundation

@@ -3,8 +3,10 @@
 // needs the session's CSRF token and a same-origin request.
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import Synchronization
 import WardenIPC
 import WardenKit
 
@@ -13,9 +15,11 @@ public struct DashboardServer: Sendable {
     let auth: Auth
     let settings: DashboardSettings
     let logger: Logger
+    /// Open HTTP connections (read by the heartbeat: a server at its cap is saturated, not wedged).
+    public let connections: ConnectionGauge
 
-    public init(hub: Hub, auth: Auth, settings: DashboardSettings, logger: Logger) {
-        self.hub = hub; self.auth = auth; self.settings = settings; self.logger = logger
+    public init(hub: Hub, auth: Auth, settings: DashboardSettings, connections: ConnectionGauge = ConnectionGauge(), logger: Logger) {
+        self.hub = hub; self.auth = auth; self.settings = settings; self.logger = logger; self.connections = connections
     }
 
     public struct Context: RequestContext {
@@ -30,10 +34,23 @@ public struct DashboardServer: Sendable {
     /// The application, a Service for the process's ServiceGroup; `onListening` runs once it accepts.
     public func application(onListening: @escaping @Sendable () async -> Void) -> some ApplicationProtocol {
         let router = Router(context: Context.self)
+        router.add(middleware: HostCheck(policy: HostPolicy(configured: settings.host), logger: logger))
         routes(router)
-        return Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "warden"),
+        // Bounded: at most `maxConnections` open (more wait in the backlog), and a connection that sends no
+        // complete request within `idleTimeout` (half-open, slow headers, idle keep-alive) is closed.
+        return Application(router: router,
+                           server: .http1(configuration: .init(idleTimeout: .seconds(Int64(Self.idleTimeoutSeconds)))),
+                           configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "warden",
+                                                availableConnectionsDelegate: ConnectionCap(gauge: connections, limit: Self.maxConnections)),
                            onServerRunning: { _ in await onListening() }, logger: logger)
     }
+
+    /// Connections served at once; further ones wait in the listen backlog.
+    public static let maxConnections = 2048
+    /// A connection with no complete request for this long is closed.
+    public static let idleTimeoutSeconds = 15
+    /// Live streams one session may hold open (tabs); one more is refused with 429.
+    public static let streamsPerSession = 16
 
     // MARK: - Helpers
 
@@ -56,17 +73,33 @@ public struct DashboardServer: Sendable {
         return Response(status: .seeOther, headers: h)
     }
 
+    /// nil when the request has a session or the right bearer token; else the refusal (401, or 429 past the
+    /// per-address limit of wrong tokens).
+    func authorize(_ req: Request, _ ctx: Context, json: Bool) -> Response? {
+        if session(req) != nil { return nil }
+        let status: HTTPResponse.Status
+        switch auth.bearer(req.headers[.authorization], from: ctx.remote) {
+        case .ok: return nil
+        case .none, .wrong: status = .unauthorized
+        case .limited: status = .tooManyRequests
+        }
+        let word = status == .unauthorized ? "unauthorized" : "too many wrong tokens; wait a minute"
+        return json ? Self.text(#"{"error":"\#(word)"}"#, type: "application/json", status: status)
+                    : Self.text(word + "\n", type: "text/plain", status: status)
+    }
+
     func session(_ req: Request) -> Auth.Session? {
         auth.session(req.cookies[Auth.cookieName]?.value)
     }
 
+    /// The request's form fields; a malformed body is a 400 naming what is wrong.
     static func form(_ req: Request, _ ctx: Context) async throws -> [String: String] {
         let buffer = try await req.body.collect(upTo: 64 * 1024)
-        var c = URLComponents()
-        c.percentEncodedQuery = String(buffer: buffer).replacingOccurrences(of: "+", with: "%20")
-        var out: [String: String] = [:]
-        for item in c.queryItems ?? [] { out[item.name] = item.value ?? "" }
-        return out
+        do {
+            return try FormDecoding.decode(buffer.readableBytesView)
+        } catch {
+            throw HTTPError(.badRequest, message: "malformed form body: \(error)")
+        }
     }
 
     /// Same-origin POST from a page of this dashboard with its session's CSRF token; else 403 and nothing changes.
@@ -119,29 +152,34 @@ public struct DashboardServer: Sendable {
         router.post("/logout") { req, ctx in
             let (s, refusal) = checkPost(req, try await Self.form(req, ctx))
             if let refusal { return refusal }
-            auth.logout(s!.id)
+            guard let s else { return Self.html(Self.loginPage("Log in first."), status: .unauthorized) }
+            auth.logout(s.id)
+            hub.closeStreams(session: s.id)
             return Self.redirect("/login", cookie: "\(Auth.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
         }
         for (path, title) in Pages.nav {
             router.get(RouterPath(path)) { req, _ in try await page(req, title: title) }
         }
         router.get("/events/stream") { req, _ in
-            guard session(req) != nil else { return Self.html(Self.loginPage(), status: .unauthorized) }
-            return stream()
+            guard let s = session(req) else { return Self.html(Self.loginPage(), status: .unauthorized) }
+            guard hub.streamCount(session: s.id) < Self.streamsPerSession else {
+                return Self.text("too many live streams for this session (at most \(Self.streamsPerSession))\n", type: "text/plain", status: .tooManyRequests)
+            }
+            return stream(session: s.id)
         }
-        router.get("/trades.csv") { req, _ in
-            guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text("unauthorized\n", type: "text/plain", status: .unauthorized) }
+        router.get("/trades.csv") { req, ctx in
+            if let refused = authorize(req, ctx, json: false) { return refused }
             return csv()
         }
-        router.get("/api/state") { req, _ in
-            guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text(#"{"error":"unauthorized"}"#, type: "application/json", status: .unauthorized) }
+        router.get("/api/state") { req, ctx in
+            if let refused = authorize(req, ctx, json: true) { return refused }
             guard let json = await hub.statusAnswer().json else {
                 return Self.text(#"{"error":"supervisor unreachable","since":"\#(hub.since("supervisor").map(isoString) ?? "")"}"#, type: "application/json", status: .serviceUnavailable)
             }
             return Self.text(json, type: "application/json")
         }
-        router.get("/metrics") { req, _ in
-            guard session(req) != nil || auth.bearerOK(req.headers[.authorization]) else { return Self.text("unauthorized\n", type: "text/plain", status: .unauthorized) }
+        router.get("/metrics") { req, ctx in
+            if let refused = authorize(req, ctx, json: false) { return refused }
             let s = await hub.status()
             return Self.text(StackMetrics.render(s, dashboardClients: hub.clientCount) + StackMetrics.hosts(s?.engine) + StackMetrics.cycles(s?.engine),
                              type: "text/plain; version=0.0.4; charset=utf-8")
@@ -256,8 +294,8 @@ public struct DashboardServer: Sendable {
 
     // MARK: - Live stream and export
 
-    func stream() -> Response {
-        let (_, events) = hub.subscribe()
+    func stream(session: String) -> Response {
+        let (_, events) = hub.subscribe(session: session)
         let down = ["supervisor", "engine", "notifier"].compactMap { name in hub.since(name).map { (name, $0) } }
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
@@ -343,4 +381,38 @@ public struct DashboardServer: Sendable {
         let r = try await hub.control.call("engine." + type, body, as: CommandResponse.self, timeout: .seconds(10))
         return "\(r.message) (trading state: \(r.trading_state))"
     }
+}
+
+/// Refuses a request whose Host is not an IP literal or an allowed name (421), before any route runs.
+struct HostCheck<Context: RequestContext>: RouterMiddleware {
+    let policy: HostPolicy
+    let logger: Logger
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard policy.allows(request.head.authority) else {
+            logger.warning("request refused: unexpected Host header", metadata: ["host": "\(HTML.esc(String((request.head.authority ?? "").prefix(80))))"])
+            return Response(status: .misdirectedRequest, headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "this dashboard does not answer to that host name\n")))
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Open connections of the HTTP server, and the most it ever had.
+public final class ConnectionGauge: Sendable {
+    private let box = Mutex((open: 0, peak: 0, refusedWhileFull: UInt64(0)))
+    public init() {}
+    public var open: Int { box.withLock { $0.open } }
+    public var peak: Int { box.withLock { $0.peak } }
+    func opened() { box.withLock { $0.open += 1; $0.peak = max($0.peak, $0.open) } }
+    func closed() { box.withLock { $0.open -= 1 } }
+}
+
+/// Hummingbird's accept gate: past `limit` open connections it stops accepting (they wait in the backlog)
+/// until one closes; the idle timeout closes those that never send a request.
+struct ConnectionCap: AvailableConnectionsDelegate {
+    let gauge: ConnectionGauge
+    let limit: Int
+    mutating func connectionOpened() { gauge.opened() }
+    mutating func connectionClosed() { gauge.closed() }
+    func isAcceptingNewConnections() -> Bool { gauge.open < limit }
 }

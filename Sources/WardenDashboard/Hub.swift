@@ -107,22 +107,37 @@ public final class Hub: Sendable {
 
     final class SSEClient: Sendable {
         let continuation: AsyncStream<String>.Continuation
+        let session: String
         /// Set when the buffer overflowed; the next message this client gets is a gap notice.
         let lost = Mutex(0)
-        init(_ c: AsyncStream<String>.Continuation) { continuation = c }
+        init(_ c: AsyncStream<String>.Continuation, session: String) { continuation = c; self.session = session }
     }
 
-    /// A new browser stream: bounded; when it falls behind it loses the oldest and is told so.
-    public func subscribe() -> (UUID, AsyncStream<String>) {
+    /// A new browser stream of `session`: bounded; when it falls behind it loses the oldest and is told so.
+    public func subscribe(session: String = "") -> (UUID, AsyncStream<String>) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(Self.perClientBuffer))
-        let client = SSEClient(continuation)
+        let client = SSEClient(continuation, session: session)
         clients.withLock { $0[id] = client }
         continuation.onTermination = { [weak self] _ in self?.clients.withLock { _ = $0.removeValue(forKey: id) } }
         return (id, stream)
     }
 
     public var clientCount: Int { clients.withLock { $0.count } }
+
+    public func streamCount(session: String) -> Int { clients.withLock { $0.values.filter { $0.session == session }.count } }
+
+    /// Ends the live streams of a session (at logout: a stream must not outlive its login).
+    public func closeStreams(session: String) {
+        let list = clients.withLock { $0.values.filter { $0.session == session } }
+        for c in list { c.continuation.finish() }
+    }
+
+    /// Ends every live stream (at shutdown, so an open tab does not hold the server until SIGKILL).
+    public func closeAllStreams() {
+        let list = clients.withLock { Array($0.values) }
+        for c in list { c.continuation.finish() }
+    }
 
     /// Sends one SSE message to every browser; never waits.
     public func broadcast(event: String, data: String) {

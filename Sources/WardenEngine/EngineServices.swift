@@ -34,6 +34,11 @@ public struct EngineHandler: IPCRequestHandler {
     let engine: TradingEngine
     public init(engine: TradingEngine) { self.engine = engine }
 
+    /// Reads run beside each other; commands in the order sent (pause then resume ends resumed, every time).
+    public func ordering(of type: String) -> RequestOrdering {
+        ["snapshot", "positions", "equity", "trades"].contains(type) ? .concurrent : .ordered
+    }
+
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
         switch frame.head.type {
         case "snapshot": return await engine.snapshot()
@@ -45,17 +50,28 @@ public struct EngineHandler: IPCRequestHandler {
         case "pause":
             let r = try frame.body(as: PauseRequest.self)
             guard !r.reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw IPCError(.invalid, "a pause needs a reason") }
+            try InputLimits.check(reason: r.reason, author: r.author, expiresInSeconds: r.expires_in_s)
             return await engine.pause(reason: r.reason, author: r.author, expiresIn: r.expires_in_s)
-        case "resume": return await engine.resume(author: try frame.body(as: AuthorRequest.self).author)
+        case "resume":
+            let r = try frame.body(as: AuthorRequest.self)
+            try InputLimits.check(author: r.author)
+            return await engine.resume(author: r.author)
         case "kill_switch":
             let r = try frame.body(as: SwitchRequest.self)
+            try InputLimits.check(author: r.author)
             return await engine.killSwitch(on: r.on, author: r.author)
         case "reduce_only":
             let r = try frame.body(as: SwitchRequest.self)
+            try InputLimits.check(author: r.author)
             return await engine.reduceOnly(on: r.on, author: r.author)
-        case "halt_reset": return await engine.haltReset(author: try frame.body(as: AuthorRequest.self).author)
+        case "halt_reset":
+            let r = try frame.body(as: AuthorRequest.self)
+            try InputLimits.check(author: r.author)
+            return await engine.haltReset(author: r.author)
         case "flatten":
             let r = try frame.body(as: FlattenRequest.self)
+            try InputLimits.check(author: r.author)
+            if let m = r.market_id { try InputLimits.check(text: m, named: "market_id", limit: 200) }
             return await engine.flatten(marketID: r.market_id, author: r.author)
         default:
             throw IPCError(.unknownType, "unknown request `\(frame.head.type)` on engine.sock")

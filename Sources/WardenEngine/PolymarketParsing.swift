@@ -14,7 +14,7 @@ public enum GammaParser {
     /// A page of `/markets/keyset` (`{"markets":[…],"next_cursor":…}`) or of legacy `/markets` (a bare array).
     public static func page(_ data: Data) throws -> (markets: [Market], rejected: [Rejection], nextCursor: String?) {
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+        do { json = try TolerantJSON.parse(data) } catch {
             throw ParseError("market list is not JSON: \(String(decoding: data.prefix(120), as: UTF8.self))")
         }
         let items: [Any]
@@ -45,6 +45,9 @@ public enum GammaParser {
         guard let o = item as? [String: Any] else { return .failure(Rejection(item: "?", reason: "not an object")) }
         let id = (o["id"] as? String) ?? (o["id"] as? NSNumber).map { $0.stringValue }
         guard let id, !id.isEmpty else { return .failure(Rejection(item: "?", reason: "missing id")) }
+        guard id.utf8.count <= WireLimits.identifier else {
+            return .failure(Rejection(item: "market \(WireLimits.clip(id, 40))", reason: "id longer than \(WireLimits.identifier) bytes"))
+        }
         func fail(_ why: String) -> Result<Market, Rejection> { .failure(Rejection(item: "market \(id)", reason: why)) }
         guard let outcomes = stringList(o["outcomes"]) else { return fail("`outcomes` is missing or not a list") }
         guard let tokenIDs = stringList(o["clobTokenIds"]) else { return fail("`clobTokenIds` is missing or not a list") }
@@ -52,14 +55,18 @@ public enum GammaParser {
             return fail("\(outcomes.count) outcomes but \(tokenIDs.count) token ids")
         }
         guard Set(tokenIDs).count == tokenIDs.count, !tokenIDs.contains("") else { return fail("token ids are empty or repeated") }
+        guard tokenIDs.allSatisfy({ $0.utf8.count <= WireLimits.identifier }) else {
+            return fail("a token id is longer than \(WireLimits.identifier) bytes")
+        }
+        guard outcomes.count <= 64 else { return fail("\(outcomes.count) outcomes (at most 64 are accepted)") }
         var tick: Micros = 10_000
         if let t = o["orderPriceMinTickSize"] {
-            guard let v = micros(t), [100, 1_000, 10_000, 100_000].contains(v) else { return fail("tick size \(t) is not one of 0.1, 0.01, 0.001, 0.0001") }
+            guard let v = micros(t), [100, 1_000, 10_000, 100_000].contains(v) else { return fail("tick size \(WireLimits.clip("\(t)", 40)) is not one of 0.1, 0.01, 0.001, 0.0001") }
             tick = v
         }
         var minSize: Micros = 5 * Fixed.one
         if let m = o["orderMinSize"] {
-            guard let v = micros(m), v > 0 else { return fail("orderMinSize \(m) is not a positive number") }
+            guard let v = micros(m), v > 0 else { return fail("orderMinSize \(WireLimits.clip("\(m)", 40)) is not a positive number") }
             minSize = v
         }
         var fees = FeeSchedule.none
@@ -75,7 +82,7 @@ public enum GammaParser {
         if !feesEnabled && o["feeSchedule"] != nil { fees = .none }
         var end: Date?
         if let e = o["endDate"] as? String {
-            guard let d = isoDate(e) else { return fail("endDate `\(e)` is not ISO-8601") }
+            guard e.utf8.count <= 64, let d = isoDate(e) else { return fail("endDate `\(WireLimits.clip(e, 40))` is not ISO-8601") }
             end = d
         }
         let closed = (o["closed"] as? Bool) ?? false
@@ -86,10 +93,11 @@ public enum GammaParser {
                 winner = tokenIDs[i]
             }
         }
-        let tokens = zip(tokenIDs, outcomes).map { OutcomeToken(tokenID: $0, outcome: $1) }
+        let tokens = zip(tokenIDs, outcomes).map { OutcomeToken(tokenID: $0, outcome: WireLimits.clip($1, WireLimits.label)) }
         return .success(Market(
-            id: id, conditionID: (o["conditionId"] as? String) ?? "", question: (o["question"] as? String) ?? "",
-            slug: (o["slug"] as? String) ?? "", endDate: end, tokens: tokens, tickSize: tick, minOrderSize: minSize,
+            id: id, conditionID: WireLimits.clip((o["conditionId"] as? String) ?? "", WireLimits.identifier),
+            question: WireLimits.clip((o["question"] as? String) ?? "", WireLimits.text),
+            slug: WireLimits.clip((o["slug"] as? String) ?? "", WireLimits.label), endDate: end, tokens: tokens, tickSize: tick, minOrderSize: minSize,
             fees: fees, active: (o["active"] as? Bool) ?? true, closed: closed,
             acceptingOrders: (o["acceptingOrders"] as? Bool) ?? !closed,
             liquidity: micros(o["liquidityNum"] ?? o["liquidity"] as Any), volume: micros(o["volumeNum"] ?? o["volume"] as Any),
@@ -108,7 +116,11 @@ public enum GammaParser {
 public enum ClobParser {
     /// `POST /books` answer: an array of books.
     public static func books(_ data: Data, observedAt: Date) throws -> (books: [OrderBook], rejected: [Rejection]) {
-        guard let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+        let parsed: Any
+        do { parsed = try TolerantJSON.parse(data) } catch {
+            throw ParseError("books answer is not JSON: \(String(decoding: data.prefix(120), as: UTF8.self))")
+        }
+        guard let list = parsed as? [Any] else {
             throw ParseError("books answer is not a JSON array: \(String(decoding: data.prefix(120), as: UTF8.self))")
         }
         var books: [OrderBook] = []
@@ -126,7 +138,10 @@ public enum ClobParser {
     public static func book(_ item: Any, observedAt: Date) -> Result<OrderBook, Rejection> {
         guard let o = item as? [String: Any] else { return .failure(Rejection(item: "book", reason: "not an object")) }
         guard let token = (o["asset_id"] as? String), !token.isEmpty else {
-            return .failure(Rejection(item: "book", reason: (o["error"] as? String) ?? "missing asset_id"))
+            return .failure(Rejection(item: "book", reason: WireLimits.clip((o["error"] as? String) ?? "missing asset_id", WireLimits.label)))
+        }
+        guard token.utf8.count <= WireLimits.identifier else {
+            return .failure(Rejection(item: "book \(WireLimits.clip(token, 40))", reason: "asset_id longer than \(WireLimits.identifier) bytes"))
         }
         func fail(_ why: String) -> Result<OrderBook, Rejection> { .failure(Rejection(item: "book \(token)", reason: why)) }
         func levels(_ key: String) -> [BookLevel]? {
@@ -138,11 +153,12 @@ public enum ClobParser {
             }
             return out
         }
-        guard let bids = levels("bids") else { return fail("`bids` missing or with a non-numeric level") }
-        guard let asks = levels("asks") else { return fail("`asks` missing or with a non-numeric level") }
+        guard let bids = levels("bids") else { return fail("`bids` missing, or a level's price or size is not a number in range") }
+        guard let asks = levels("asks") else { return fail("`asks` missing, or a level's price or size is not a number in range") }
         for l in bids + asks {
             if l.price <= 0 || l.price >= Fixed.one { return fail("price \(Fixed.text(l.price, decimals: 4)) outside (0, 1)") }
             if l.size < 0 { return fail("negative size") }
+            if l.size > maxLevelShares { return fail("size \(Fixed.text(l.size)) beyond \(Fixed.text(maxLevelShares)) shares") }
         }
         if !zip(bids, bids.dropFirst()).allSatisfy({ $0.price < $1.price }) { return fail("bids not in ascending order (best last)") }
         if !zip(asks, asks.dropFirst()).allSatisfy({ $0.price > $1.price }) { return fail("asks not in descending order (best last)") }
@@ -155,12 +171,31 @@ public enum ClobParser {
         if let ts = o["timestamp"] {
             if let ms = double(ts), ms > 1e11 { bookTime = Date(timeIntervalSince1970: ms / 1000) }
             else if let s = ts as? String, let d = isoDate(s) { bookTime = d }
-            else { return fail("timestamp \(ts) is neither Unix milliseconds nor ISO-8601") }
+            else { return fail("timestamp \(WireLimits.clip("\(ts)", 40)) is neither Unix milliseconds nor ISO-8601") }
         }
         return .success(OrderBook(tokenID: token, bids: bids, asks: asks, tickSize: tick, minOrderSize: minSize,
                                   bookTime: bookTime, observedAt: observedAt))
     }
 }
+
+/// How long the strings taken from market data may be. Identifiers past the bound reject their item; display
+/// text is cut (with "…"). Every event, status answer and dashboard row built from them stays small.
+public enum WireLimits {
+    public static let identifier = 100
+    public static let label = 200
+    public static let text = 500
+
+    /// `s` cut to at most `max` characters (and 4 × max bytes), marked with "…" when cut.
+    public static func clip(_ s: String, _ max: Int) -> String {
+        guard s.count > max || s.utf8.count > 4 * max else { return s }
+        var out = String(s.prefix(max - 1))
+        while out.utf8.count > 4 * max - 3 { out.removeLast() }
+        return out + "…"
+    }
+}
+
+/// The largest size one book level may have (10¹⁰ shares): sums over a book's levels stay far inside Int64.
+let maxLevelShares: Micros = 10_000_000_000 * Fixed.one
 
 public struct ParseError: Error, Sendable, CustomStringConvertible {
     public var description: String

@@ -12,7 +12,8 @@ func withDeadline<T: Sendable>(_ deadline: Duration, on eventLoop: any EventLoop
     let work = Task {
         do { outcome.settleNow(.success(try await operation())) } catch { outcome.settleNow(.failure(error)) }
     }
-    let ns = Int64(deadline.components.seconds) * 1_000_000_000 + deadline.components.attoseconds / 1_000_000_000
+    // Saturated: a deadline of years must not overflow (callers clamp it far lower anyway).
+    let ns = Int64(deadline.clampedMilliseconds(limit: 86_400_000)) * 1_000_000
     let timer = eventLoop.scheduleTask(in: .nanoseconds(ns)) {
         outcome.settleNow(.failure(onExpiry()))
         work.cancel()

@@ -185,7 +185,8 @@ extension TradeInfo {
     public static let csvHeader = "id,intent_id,strategy,market_id,token_id,side,shares,price,notional,fee,at\n"
     /// `at` is given as Unix seconds here; `time` renders it (both exports use ISO-8601 UTC).
     public func csvRow(time: (Double) -> String) -> String {
-        "\(id),\(intent_id),\(strategy),\(market_id),\(token_id),\(side),\(shares),\(price),\(notional),\(fee),\(time(at))\n"
+        [String(id), intent_id, strategy, market_id, token_id, side, shares, price, notional, fee, time(at)]
+            .map(CSV.field).joined(separator: ",") + "\n"
     }
 }
 
@@ -229,4 +230,21 @@ public struct CommandResponse: Codable, Sendable {
     public var trading_state: String
     public var message: String
     public init(trading_state: String, message: String) { self.trading_state = trading_state; self.message = message }
+}
+
+/// RFC 4180 fields for exports that end up in spreadsheets.
+public enum CSV {
+    /// A field quoted when it holds a comma, quote, CR or LF (quotes doubled); text a spreadsheet would run as a
+    /// formula (starting with =, +, -, @, tab or CR) is prefixed with ' and quoted, so it is shown, not evaluated.
+    /// Plain numbers ("-1.5") stay as they are.
+    public static func field(_ s: String) -> String {
+        var v = s
+        if let first = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(v) == nil {
+            v = "'" + v
+        }
+        let needsQuotes = v != s || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            || v.unicodeScalars.contains { $0 == "\n" || $0 == "\r" }
+        guard needsQuotes else { return v }
+        return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
 }

@@ -27,6 +27,7 @@ public final class EventPublisher: Sendable {
         var subscribers: [Int: Subscriber] = [:]
         var nextSubscriberID = 0
         var dropped: UInt64 = 0
+        var oversize: UInt64 = 0
     }
     private let state = Mutex(State())
     /// Events kept per topic for replay to late or reconnecting subscribers.
@@ -53,7 +54,15 @@ public final class EventPublisher: Sendable {
             if let pinned { ring.nextSeq = max(ring.nextSeq, pinned) }
             let seq = ring.nextSeq
             ring.nextSeq += 1
-            let payload = Self.eventFrame(topicJSON: ring.topicJSON, seq: seq, json: json)
+            var payload = Self.eventFrame(topicJSON: ring.topicJSON, seq: seq, json: json)
+            if payload.count > maxFrameBytes {
+                // No peer could take it (each drops a connection on an oversize frame, then asks for it again
+                // forever): in its place every subscriber gets an explicit gap naming why.
+                s.oversize += 1
+                let gap = GapBody(topic: topic, from_seq: seq, to_seq: seq,
+                                  reason: "event of \(payload.count) bytes exceeds the \(maxFrameBytes)-byte frame limit; not sent")
+                payload = (try? Frame.encode(kind: .event, type: "gap", id: nil, body: gap)) ?? Data()
+            }
             if ring.items.count < retainPerTopic {
                 ring.items.append((seq, payload))
             } else {
@@ -83,6 +92,8 @@ public final class EventPublisher: Sendable {
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
     /// Events dropped from slow subscribers' queues since start.
     public var droppedTotal: UInt64 { state.withLock { $0.dropped } }
+    /// Events replaced by a gap because they were larger than a frame may be.
+    public var oversizeTotal: UInt64 { state.withLock { $0.oversize } }
 
     /// Events of `topic` still held, oldest first.
     public func retained(_ topic: String) -> [(seq: UInt64, payload: Data)] {

@@ -233,7 +233,7 @@ public final class IPCClient: Sendable {
         guard let channel = state.withLock({ $0.channel }) else { throw IPCError(.disconnected, "\(path): not connected") }
         let remaining = timeout - (ContinuousClock.now - start)
         let id = state.withLock { s -> Int in defer { s.nextID += 1 }; return s.nextID }
-        let ms = max(1, Int(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+        let ms = max(1, remaining.clampedMilliseconds())
         let data = try Frame.encode(kind: .request, type: type, id: id, deadlineMS: ms, body: body)
         // The timeout is cancelled with the answer: a timer left to run out would hold its closure (and the
         // request's state) for the whole timeout, which under steady traffic is memory growing with the rate.

@@ -19,6 +19,17 @@ public struct PeerInfo: Sendable {
 /// Answers requests on one socket. Return the response body; throw `IPCError` to answer with an error frame.
 public protocol IPCRequestHandler: Sendable {
     func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable
+    /// How a request type is scheduled on its connection (default: `.ordered`).
+    func ordering(of type: String) -> RequestOrdering
+}
+
+/// Requests of one connection are handled in the order they were sent. An `.ordered` request (a command) starts
+/// once every earlier request of its connection that changes state has finished; a `.concurrent` one (a read)
+/// waits for the same earlier commands, so it sees their effect, and then runs beside other reads.
+public enum RequestOrdering: Sendable { case ordered, concurrent }
+
+extension IPCRequestHandler {
+    public func ordering(of type: String) -> RequestOrdering { .ordered }
 }
 
 /// Counters of one server, for status and metrics.
@@ -28,6 +39,14 @@ public struct IPCServerStats: Sendable, Codable {
     public var rejected_frames_total: UInt64 = 0
     public var refused_peers_total: UInt64 = 0
     public var requests_total: UInt64 = 0
+    /// Connections refused because `maxConnections` were open.
+    public var connections_refused_total: UInt64 = 0
+    /// Connections closed because no hello came within the bound.
+    public var hello_timeouts_total: UInt64 = 0
+    /// Times a connection's reading paused because it had `maxInFlightPerConnection` answers outstanding.
+    public var backpressure_pauses_total: UInt64 = 0
+    /// Answers that could not be sent because they exceeded the frame limit (an error frame went instead).
+    public var oversize_answers_total: UInt64 = 0
 }
 
 /// Shared, thread-safe counters of one server (the status handler reads the same instance).
@@ -47,14 +66,17 @@ public final class IPCServer: Sendable {
     private let logger: Logger
     private let queueLimit: Int
     private let counter: IPCStatsCounter
+    private let limits: IPCServerLimits
     private let listening = ListeningGate()
 
     /// - Parameters:
     ///   - allowedUIDs: peers allowed besides our own uid and root.
     ///   - queueLimit: per-subscriber queue bound; past it the subscriber gets a gap.
     public init(path: String, role: String, handler: any IPCRequestHandler, publisher: EventPublisher,
-                allowedUIDs: [UInt32] = [], queueLimit: Int = 4096, stats: IPCStatsCounter = IPCStatsCounter(), logger: Logger) {
+                allowedUIDs: [UInt32] = [], queueLimit: Int = 4096, stats: IPCStatsCounter = IPCStatsCounter(),
+                limits: IPCServerLimits = IPCServerLimits(), logger: Logger) {
         self.counter = stats
+        self.limits = limits
         self.path = path
         self.role = role
         self.handler = handler
@@ -141,8 +163,28 @@ public final class IPCServer: Sendable {
 
     private func serve(_ connection: Connection) async {
         let channel = connection.channel
-        counter.box.withLock { $0.connections_total += 1; $0.connections_open += 1 }
+        let admitted = counter.box.withLock { c -> Bool in
+            c.connections_total += 1
+            guard c.connections_open < limits.maxConnections else { c.connections_refused_total += 1; return false }
+            c.connections_open += 1
+            return true
+        }
+        guard admitted else {
+            logger.warning("connection refused: too many open", metadata: ["socket": "\(path)", "limit": "\(limits.maxConnections)"])
+            await sendError(channel, id: nil, IPCError(.failed, "too many connections on \(role).sock (limit \(limits.maxConnections))"))
+            try? await channel.close()
+            return
+        }
         defer { counter.box.withLock { $0.connections_open -= 1 } }
+        // A peer that connects and never says hello is closed after the bound (it holds an fd and a task).
+        let greeted = Flag()
+        let helloTimer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limits.helloTimeout.clampedMilliseconds(limit: 3_600_000)) * 1_000_000)) { [counter, logger, path] in
+            guard !greeted.isSet else { return }
+            counter.box.withLock { $0.hello_timeouts_total += 1 }
+            logger.warning("no hello within the bound; connection closed", metadata: ["socket": "\(path)"])
+            channel.close(promise: nil)
+        }
+        defer { helloTimer.cancel() }
         // SO_PEERCRED is read on the channel's event loop.
         guard var peer = await peer(of: channel) else {
             counter.box.withLock { $0.refused_peers_total += 1 }
@@ -163,6 +205,9 @@ public final class IPCServer: Sendable {
                 try await send(channel, Frame.encode(kind: .event, type: "hello", id: nil, body: hello))
                 try await withThrowingDiscardingTaskGroup { group in
                     var iterator = inbound.makeAsyncIterator()
+                    // Bounded answers outstanding, and the order of commands (see `RequestOrdering`).
+                    let slots = AsyncSlots(limits.maxInFlightPerConnection)
+                    var lastCommand: Completion?
                     // One subscription per connection: a new subscribe replaces the last one.
                     var subscription: (queue: SubscriberQueue, delivered: DeliveredSeqs)?
                     defer { subscription?.queue.close() }
@@ -195,6 +240,8 @@ public final class IPCServer: Sendable {
                                 break
                             }
                             peer.hello = h
+                            greeted.set()
+                            helloTimer.cancel()
                             continue
                         }
                         guard frame.head.kind == .request else {
@@ -233,8 +280,21 @@ public final class IPCServer: Sendable {
                             }
                             continue
                         }
+                        // Wait for a free slot before reading on: a peer that never reads its answers stops here.
+                        if !(await slots.tryAcquire()) {
+                            counter.box.withLock { $0.backpressure_pauses_total += 1 }
+                            guard await slots.acquire() else { break }
+                        }
                         let p = peer
-                        group.addTask { await self.answer(frame, peer: p, channel: channel) }
+                        let after = lastCommand
+                        let done = Completion()
+                        if handler.ordering(of: frame.head.type) == .ordered { lastCommand = done }
+                        group.addTask {
+                            await after?.wait()
+                            await self.answer(frame, peer: p, channel: channel)
+                            done.signal()
+                            slots.release()
+                        }
                     }
                     group.cancelAll()
                 }
@@ -253,7 +313,7 @@ public final class IPCServer: Sendable {
 
     private func answer(_ frame: Frame, peer: PeerInfo, channel: any Channel) async {
         let id = frame.head.id
-        let deadline = Duration.milliseconds(frame.head.deadline_ms ?? 30_000)
+        let deadline = frame.head.deadline(defaultMS: 30_000)
         do {
             let type = frame.head.type
             let encoded = try await withDeadline(deadline, on: channel.eventLoop,
@@ -263,6 +323,11 @@ public final class IPCServer: Sendable {
             }
             try await send(channel, encoded)
         } catch let e as IPCError {
+            if e.code == .oversize {
+                // The answer could not be framed (Frame.encode refuses it): the peer is told, and it is counted.
+                counter.box.withLock { $0.oversize_answers_total += 1 }
+                logger.error("answer too large to send", metadata: ["socket": "\(path)", "type": "\(frame.head.type)", "error": "\(e.message)"])
+            }
             await sendError(channel, id: id, e)
         } catch {
             await sendError(channel, id: id, IPCError(.failed, "\(error)"))

@@ -179,15 +179,20 @@ public struct NotifierHandler: IPCRequestHandler {
     let notifier: Notifier
     public init(notifier: Notifier) { self.notifier = notifier }
 
+    public func ordering(of type: String) -> RequestOrdering { type == "status" ? .concurrent : .ordered }
+
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
         switch frame.head.type {
         case "status": return await notifier.status()
         case "notify":
             let r = try frame.body(as: NotifyRequest.self)
             guard !r.message.trimmingCharacters(in: .whitespaces).isEmpty else { throw IPCError(.invalid, "an empty message") }
+            try InputLimits.check(text: r.message, named: "message", limit: InputLimits.message)
+            try InputLimits.check(author: r.author)
             return try await notifier.notify(r)
         case "test_channel":
             let r = try frame.body(as: TestChannelRequest.self)
+            try InputLimits.check(author: r.author)
             return try await notifier.testChannel(r.channel, author: r.author)
         default:
             throw IPCError(.unknownType, "unknown request `\(frame.head.type)` on notifier.sock")

@@ -37,7 +37,10 @@ public final class LogSink: @unchecked Sendable {
     }
 
     /// Records one line of `program`'s `stream` (stdout or stderr).
-    public func write(program: String, stream: String, text: String) {
+    public func write(program: String, stream: String, text full: String) {
+        // One line is kept, published and shown at most `maxLineBytes` long (a child's 5 MB line would otherwise
+        // travel as an event no peer can take and make `wardenctl logs` fail).
+        let text = Self.bounded(full)
         let line = LogLine(program: program, at: isoNow(), stream: stream, text: text)
         lock.lock()
         var tail = tails[program] ?? []
@@ -52,11 +55,35 @@ public final class LogSink: @unchecked Sendable {
         publisher.publish(ControlTopic.log, line)
     }
 
-    /// The last `n` lines of a program, and how many are held.
+    /// The last `n` lines of a program, and how many are held; as many of the newest as fit in one answer.
     public func tail(_ program: String, _ n: Int) -> (lines: [LogLine], held: Int) {
         lock.lock(); defer { lock.unlock() }
         let all = tails[program] ?? []
-        return (Array(all.suffix(max(0, n))), all.count)
+        var out: [LogLine] = []
+        var bytes = 0
+        for line in all.suffix(max(0, n)).reversed() {
+            bytes += line.text.utf8.count + 120
+            if bytes > Self.maxAnswerBytes { break }
+            out.append(line)
+        }
+        return (out.reversed(), all.count)
+    }
+
+    /// The longest line kept (16 KiB); longer ones are cut and say so.
+    public static let maxLineBytes = 16 * 1024
+    /// What one `logs` answer may carry (well inside the 1 MiB frame).
+    static let maxAnswerBytes = 768 * 1024
+
+    static func bounded(_ text: String) -> String {
+        guard text.utf8.count > maxLineBytes else { return text }
+        var out = ""
+        var n = 0
+        for ch in text.unicodeScalars {
+            n += String(ch).utf8.count
+            if n > maxLineBytes { break }
+            out.unicodeScalars.append(ch)
+        }
+        return out + " … [line cut: \(text.utf8.count) bytes]"
     }
 
     private func sendJournal(program: String, stream: String, text: String) {

@@ -180,8 +180,13 @@ public struct ControlHandler: IPCRequestHandler {
         }
         let body = try frame.body(as: JSONValue.self)
         let answer = try await link.request(String(frame.head.type.dropFirst(program.count + 1)), body,
-                                            timeout: .milliseconds(Int64(frame.head.deadline_ms ?? 10_000)))
+                                            timeout: frame.head.deadline(defaultMS: 10_000))
         return try answer.body(as: JSONValue.self)
+    }
+
+    /// Reads run beside each other; commands (and everything forwarded) in the order sent.
+    public func ordering(of type: String) -> RequestOrdering {
+        ["status", "logs", "events", "version"].contains(type) ? .concurrent : .ordered
     }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
@@ -199,6 +204,7 @@ public struct ControlHandler: IPCRequestHandler {
             return try await forward(notifier, program: "notifier", frame)
         case "start", "stop", "restart":
             let req = try frame.body(as: ProgramRequest.self)
+            if let a = req.author { try InputLimits.check(author: a) }
             return try await supervisor.control(frame.head.type, program: req.program, by: req.author.map { "\($0) (\(who))" } ?? who)
         case "logs":
             let req = try frame.body(as: LogsRequest.self)

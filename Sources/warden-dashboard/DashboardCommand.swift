@@ -29,14 +29,17 @@ struct DashboardCommand: AsyncParsableCommand {
         }
         let d = cfg.dashboard
         let hub = Hub(runtimeDir: paths.runtimeDir, logger: logger)
-        let auth = Auth(token: token, ttl: d.sessionTTL, attemptsPerMinute: d.loginAttemptsPerMinute)
+        let auth = Auth(token: token, ttl: d.sessionTTL, attemptsPerMinute: d.loginAttemptsPerMinute, logger: logger)
         let listening = ListeningFlag()
-        let app = DashboardServer(hub: hub, auth: auth, settings: d, logger: logger).application { listening.set() }
+        let connections = ConnectionGauge()
+        raiseOpenFileLimit(logger: logger)
+        let app = DashboardServer(hub: hub, auth: auth, settings: d, connections: connections, logger: logger).application { listening.set() }
         logger.notice("dashboard on http://\(d.host):\(d.port) (token in \(paths.stateDir)/dashboard.token)")
         try await ProcessBootstrap.run([
             app,
             LinkPump(hub: hub),
-            ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(d.port)/healthz", hub: hub, listening: listening, logger: logger),
+            ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(d.port)/healthz", hub: hub, listening: listening,
+                              connections: connections, logger: logger),
         ], logger: logger)
     }
 }
@@ -57,6 +60,7 @@ struct LinkPump: Service {
             group.addTask { await hub.pump(hub.control, name: "supervisor", topics: [ControlTopic.events]) }
             group.addTask { await hub.pump(hub.notifier, name: "notifier", topics: []) }
             try await gracefulShutdown()
+            hub.closeAllStreams()
             group.cancelAll()
         }
     }
@@ -67,6 +71,7 @@ struct ListenerHeartbeat: Service {
     let url: String
     let hub: Hub
     let listening: ListeningFlag
+    let connections: ConnectionGauge
     let logger: Logger
     func run() async throws {
         var retry = RetryPolicy()
@@ -78,10 +83,28 @@ struct ListenerHeartbeat: Service {
                 let r = try await http.send(HTTPRequest(url: url, connectTimeout: .seconds(1), timeout: .seconds(3)))
                 guard r.status == 200 else { return nil }
             } catch {
+                // At its connection cap the server is flooded, not wedged: a restart would not help (the flood
+                // comes back) and would drop every operator's page. Say so instead.
+                let open = connections.open
+                if open >= DashboardServer.maxConnections - 1 {
+                    logger.warning("own /healthz waits behind a flood: \(open) connections open (cap \(DashboardServer.maxConnections))")
+                    return "SATURATED: \(open) connections open (cap \(DashboardServer.maxConnections)) · \(hub.clientCount) live clients"
+                }
                 logger.warning("own /healthz did not answer: \(error)")
                 return nil
             }
             return "\(hub.clientCount) live clients · supervisor \(hub.since("supervisor") == nil ? "ok" : "unreachable") · engine \(hub.since("engine") == nil ? "ok" : "unreachable")"
         }
     }
+}
+
+/// Lifts the soft open-file limit to the hard one (at most 65,536): the HTTP server's connection cap, not the
+/// default 1024 fds, is what bounds a flood.
+func raiseOpenFileLimit(logger: Logger) {
+    var r = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &r) == 0 else { return }
+    let want = min(r.rlim_max, 65_536)
+    guard r.rlim_cur < want else { return }
+    r.rlim_cur = want
+    if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &r) != 0 { logger.warning("could not raise the open-file limit to \(want)") }
 }
