@@ -148,8 +148,11 @@ public struct ReloadResponse: Codable, Sendable {
     public var removed: [String]
     public var changed: [String]
     public var unchanged: [String]
-    public init(added: [String], removed: [String], changed: [String], unchanged: [String]) {
-        self.added = added; self.removed = removed; self.changed = changed; self.unchanged = unchanged
+    /// What happened to each changed section that is not a program (engine, notifier, dashboard, supervisor):
+    /// which program was restarted to apply it, or what it waits for.
+    public var sections: [String]?
+    public init(added: [String], removed: [String], changed: [String], unchanged: [String], sections: [String]? = nil) {
+        self.added = added; self.removed = removed; self.changed = changed; self.unchanged = unchanged; self.sections = sections
     }
 }
 

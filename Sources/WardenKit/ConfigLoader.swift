@@ -34,7 +34,7 @@ public enum ConfigLoader {
         "disk_critical_percent", "event_buffer", "allowed_uids", "tick",
     ]
     static let programKeys: Set<String> = [
-        "command", "env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
+        "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
         "stop_timeout", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
@@ -324,6 +324,12 @@ public enum ConfigLoader {
                 guard let key = k.string else { continue }
                 r.string("\(p).env.\(key)").map { spec.env[key] = $0 }
             }
+        }
+        r.stringArray("\(p).pass_env").map { names in
+            for n in names where n.isEmpty || n.dropLast(n.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+                r.fail("\(p).pass_env", "`\(n)` is not a variable name (letters, digits, _; a trailing * matches a prefix)")
+            }
+            spec.passEnv = names
         }
         r.stringArray("\(p).after").map { spec.after = $0 }
         r.bool("\(p).critical").map { spec.critical = $0 }

@@ -10,10 +10,18 @@ extension Duration {
         for (suffix, scale) in units where s.hasSuffix(suffix) {
             let number = String(s.dropLast(suffix.count))
             guard let v = Double(number), v >= 0, v.isFinite else { return nil }
-            return .nanoseconds(Int64((v * scale * 1e9).rounded()))
+            return bounded(v * scale)
         }
         guard let v = Double(s), v >= 0, v.isFinite else { return nil }
-        return .nanoseconds(Int64((v * 1e9).rounded()))
+        return bounded(v)
+    }
+
+    /// Up to 10¹² seconds (tens of thousands of years: any range check then names it as out of range); past that,
+    /// nil (not a duration), never an overflow.
+    static func bounded(_ seconds: Double) -> Duration? {
+        guard seconds.isFinite, seconds >= 0, seconds <= 1e12 else { return nil }
+        let whole = seconds.rounded(.down)
+        return Duration(secondsComponent: Int64(whole), attosecondsComponent: Int64(((seconds - whole) * 1e9).rounded(.down)) * 1_000_000_000)
     }
 
     /// The duration in seconds as a Double.

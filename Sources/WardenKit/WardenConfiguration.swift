@@ -50,6 +50,9 @@ public struct ProgramSpec: Sendable, Equatable {
     public var name: String
     public var command: [String]
     public var env: [String: String] = [:]
+    /// Secret-bearing variables of warden's own environment this program receives (`CREDENTIALS_DIRECTORY`,
+    /// `WARDEN_SECRET_*`; a trailing `*` matches a prefix). The others never reach it.
+    public var passEnv: [String] = []
     public var after: [String] = []
     public var critical = false
     public var autostart = true
@@ -108,4 +111,16 @@ public struct WardenConfiguration: Sendable, Equatable {
     public init(file: String) { self.file = file }
 
     public func program(named name: String) -> ProgramSpec? { programs.first { $0.name == name } }
+}
+
+extension ProgramSpec {
+    /// True for variables of warden's environment that carry secrets: a program gets them only through `pass_env`.
+    public static func isSecretBearing(_ name: String) -> Bool {
+        name == "CREDENTIALS_DIRECTORY" || name.hasPrefix("WARDEN_SECRET_")
+    }
+
+    /// Whether `pass_env` lets `name` through.
+    public func passes(_ name: String) -> Bool {
+        passEnv.contains { $0.hasSuffix("*") ? name.hasPrefix($0.dropLast()) : $0 == name }
+    }
 }

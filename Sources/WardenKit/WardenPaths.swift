@@ -37,7 +37,7 @@ public struct WardenPaths: Sendable, Equatable {
         return URL(fileURLWithPath: full).standardizedFileURL.path
     }
 
-    /// Creates the directories; the runtime directory (sockets) is made private (0700).
+    /// Creates the directories: state and logs 0750, the runtime directory (sockets) 0700.
     public func createDirectories() throws {
         for (dir, mode) in [(stateDir, 0o750), (runtimeDir, 0o700), (logsDir, 0o750)] {
             do {
@@ -45,8 +45,10 @@ public struct WardenPaths: Sendable, Equatable {
             } catch {
                 throw WardenError(.io, "cannot create directory \(dir)", cause: error as NSError)
             }
-            if dir == runtimeDir, chmod(dir, mode_t(mode)) != 0 {
-                throw WardenError.posix("chmod 0700 \(dir)")
+            // Made private whatever the umask (outside systemd it is often 022): the state holds the journal,
+            // the dashboard token and the alert queue.
+            if chmod(dir, mode_t(mode)) != 0 {
+                throw WardenError.posix("chmod \(String(mode, radix: 8)) \(dir)")
             }
         }
     }

@@ -38,11 +38,10 @@ public struct ChannelSender: Sendable {
 
     /// Removes every configured secret from a text before it is stored or shown.
     func scrub(_ text: String) -> String {
-        var t = text
-        for name in [channel.tokenCredential, channel.chatCredential, channel.urlCredential] {
-            if let v = secret(name), v.count >= 4 { t = t.replacingOccurrences(of: v, with: "<\(name)>") }
+        let secrets = [channel.tokenCredential, channel.chatCredential, channel.urlCredential].compactMap { name in
+            secret(name).map { (name: name, value: $0) }
         }
-        return t
+        return Redaction.redact(text, secrets: secrets)
     }
 
     public func send(_ text: String, severity: String) async -> SendOutcome {

@@ -96,7 +96,29 @@ extension Supervisor {
                 programs[spec.name] = ProgramRuntime(spec: spec, now: now)
             }
         }
+        // A role's section (engine:, notifier:, dashboard:) is read by that program at its start: a change is
+        // applied by restarting the program of that name, never left to some later restart in silence.
+        var sections: [String] = []
+        let roleSections: [(String, Bool)] = [("engine", fresh.engine != config.engine), ("notifier", fresh.notifier != config.notifier),
+                                               ("dashboard", fresh.dashboard != config.dashboard)]
+        for (section, differs) in roleSections where differs {
+            guard let rt = programs[section], !rt.removed else {
+                sections.append("\(section): changed; no program named `\(section)` is configured, so nothing reads it")
+                continue
+            }
+            if changed.contains(section) || added.contains(section) {
+                sections.append("\(section): changed; applied by the restart of `\(section)`")
+            } else if rt.machine.pid != nil || rt.machine.state == .BACKOFF {
+                changed.append(section)
+                unchanged.removeAll { $0 == section }
+                feed(section, .restart(by: "reload: the \(section) section changed"))
+                sections.append("\(section): changed; `\(section)` restarted to apply it")
+            } else {
+                sections.append("\(section): changed; `\(section)` is \(rt.machine.state.rawValue) and reads it at its next start")
+            }
+        }
         if fresh.supervisor != config.supervisor {
+            sections.append("supervisor: changed; takes effect at the next start of warden (restart warden to apply it)")
             record(kind: "reload", severity: .warning, program: nil,
                    message: "supervisor settings changed; they take effect at the next start of warden")
         }
@@ -105,8 +127,9 @@ extension Supervisor {
         kept.supervisor = config.supervisor
         config = kept
         record(kind: "reload", severity: .info, program: nil,
-               message: "configuration reloaded: added [\(added.joined(separator: ", "))], removed [\(removed.joined(separator: ", "))], changed [\(changed.joined(separator: ", "))]")
-        return ReloadResponse(added: added, removed: removed, changed: changed, unchanged: unchanged)
+               message: "configuration reloaded: added [\(added.joined(separator: ", "))], removed [\(removed.joined(separator: ", "))], changed [\(changed.joined(separator: ", "))]"
+                + (sections.isEmpty ? "" : "; " + sections.joined(separator: "; ")))
+        return ReloadResponse(added: added, removed: removed, changed: changed, unchanged: unchanged, sections: sections)
     }
 
     /// Drops removed programs once they have stopped.

@@ -247,6 +247,9 @@ public actor Supervisor {
 
     func childEnvironment(_ spec: ProgramSpec, forPreStart: Bool = false) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
+        // Secrets of warden's own environment (systemd's credentials, WARDEN_SECRET_*) reach only the programs
+        // whose `pass_env` names them.
+        for k in env.keys where ProgramSpec.isSecretBearing(k) && !spec.passes(k) { env[k] = nil }
         for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
             env[k] = nil
         }

@@ -18,6 +18,7 @@ struct DashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         ParentDeath.arm()
+        ProcessBootstrap.privateFiles()
         let (cfg, paths) = await loadProgramConfiguration(config, program: "warden-dashboard")
         WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
         let logger = Logger(label: "dashboard")
@@ -36,7 +37,7 @@ struct DashboardCommand: AsyncParsableCommand {
         let app = DashboardServer(hub: hub, auth: auth, settings: d, connections: connections, logger: logger).application { listening.set() }
         logger.notice("dashboard on http://\(d.host):\(d.port) (token in \(paths.stateDir)/dashboard.token)")
         try await ProcessBootstrap.run([
-            app,
+            NamedListener(app: app, address: "\(d.host):\(d.port)", logger: logger),
             LinkPump(hub: hub),
             ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(d.port)/healthz", hub: hub, listening: listening,
                               connections: connections, logger: logger),
@@ -48,6 +49,27 @@ final class ListeningFlag: Sendable {
     private let flag = Mutex(false)
     func set() { flag.withLock { $0 = true } }
     var isSet: Bool { flag.withLock { $0 } }
+}
+
+/// Runs the HTTP application; a failure to listen names the address (a port clash said as "address already in
+/// use" alone does not tell the operator which setting to change).
+struct NamedListener<App: Service>: Service {
+    let app: App
+    let address: String
+    let logger: Logger
+    func run() async throws {
+        do {
+            try await app.run()
+        } catch {
+            let text = "\(error)"
+            if text.contains("Address already in use") || text.contains("errno: 98") {
+                logger.critical("cannot listen on \(address): the address is already in use (dashboard.host/dashboard.port)")
+                throw WardenError(.io, "cannot listen on \(address): address already in use; another process has this port (change dashboard.port)")
+            }
+            logger.critical("the HTTP listener on \(address) failed: \(error)")
+            throw error
+        }
+    }
 }
 
 /// Keeps the three links up and feeds their streams to the browsers.

@@ -135,6 +135,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         ParentDeath.arm()
+        ProcessBootstrap.privateFiles()
         let (cfg, paths) = try await options.load()
         WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
         let logger = Logger(label: "engine")

@@ -36,6 +36,8 @@ struct WardenCommand: AsyncParsableCommand {
         }
         WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
         let logger = Logger(label: "warden")
+        // As the systemd unit's UMask=0027: log files and what the programs create are not world-readable.
+        umask(0o027)
         let paths = WardenPaths.resolve(cfg)
         do {
             try paths.createDirectories()

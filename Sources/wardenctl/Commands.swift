@@ -200,6 +200,7 @@ struct Reload: AsyncParsableCommand {
         let r = try await common.withClient { try await $0.call("reload", Empty(), as: ReloadResponse.self, timeout: d) }
         if common.json { try printJSON(r); return }
         print("added: \(r.added.joined(separator: ", "))\nremoved: \(r.removed.joined(separator: ", "))\nchanged: \(r.changed.joined(separator: ", "))\nunchanged: \(r.unchanged.joined(separator: ", "))")
+        for line in r.sections ?? [] { print("section \(line)") }
     }
 }
 

@@ -14,8 +14,14 @@ struct CommonOptions: ParsableArguments {
     var socket: String?
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
-    @Option(name: .long, help: "Seconds to wait for an answer.")
+    @Option(name: .long, help: "Seconds to wait for an answer (0.1 … 3600).")
     var timeout: Double = 10
+
+    mutating func validate() throws {
+        guard timeout.isFinite, timeout >= 0.1, timeout <= 3600 else {
+            throw ValidationError("--timeout must be between 0.1 and 3600 seconds, got \(timeout)")
+        }
+    }
 
     func socketPath() async throws -> String {
         if let socket { return socket }
@@ -24,7 +30,16 @@ struct CommonOptions: ParsableArguments {
         do {
             return WardenPaths.resolve(try await ConfigLoader.load(path: file)).controlSocket
         } catch {
-            throw CLIError(code: 1, message: "cannot find control.sock: \(error)")
+            // A broken file must not cut the operator off from a running stack: a supervisor that is running
+            // has its control.sock bound, and the kernel lists bound Unix sockets.
+            let running = RunningSockets.controlSockets()
+            if running.count == 1 {
+                FileHandle.standardError.write(Data("wardenctl: \(file) does not load (\(error)); using the running supervisor's \(running[0])\n".utf8))
+                return running[0]
+            }
+            let hint = running.isEmpty ? "no running supervisor's control.sock was found"
+                : "running supervisors' sockets: \(running.joined(separator: ", ")); pick one with --socket PATH"
+            throw CLIError(code: 1, message: "cannot find control.sock: \(error)\n\(hint)")
         }
     }
 
@@ -61,7 +76,7 @@ struct CommonOptions: ParsableArguments {
         return text
     }
 
-    var duration: Duration { .milliseconds(Int64(timeout * 1000)) }
+    var duration: Duration { .milliseconds(Int64(min(max(timeout, 0.1), 3600) * 1000)) }
 }
 
 struct CLIError: Error, CustomStringConvertible {
@@ -138,5 +153,20 @@ struct WardenCtl: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// Bound Unix sockets named control.sock that exist and that this user may connect to.
+enum RunningSockets {
+    static func controlSockets(table: String = "/proc/net/unix") -> [String] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return [] }
+        var found: [String] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init),
+                  path.hasPrefix("/"), path.hasSuffix("/control.sock"), !found.contains(path),
+                  access(path, R_OK | W_OK) == 0 else { continue }
+            found.append(path)
+        }
+        return found
     }
 }
