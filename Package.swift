@@ -180,6 +180,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "warden-fuzz",
+            dependencies: ["WardenCore", "WardenDashboard", "WardenEngine", "WardenIPC", "WardenKit", "WardenSupervisor"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "warden-testchild",
             dependencies: [
                 "WardenKit", "CWardenOS",

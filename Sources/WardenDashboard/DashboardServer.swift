@@ -181,7 +181,7 @@ public struct DashboardServer: Sendable {
         router.get("/metrics") { req, ctx in
             if let refused = authorize(req, ctx, json: false) { return refused }
             let s = await hub.status()
-            return Self.text(StackMetrics.render(s, dashboardClients: hub.clientCount) + StackMetrics.hosts(s?.engine) + StackMetrics.cycles(s?.engine),
+            return Self.text(StackMetrics.render(s, dashboardClients: hub.clientCount, http: (connections.open, auth.bearerFailuresTotal)) + StackMetrics.hosts(s?.engine) + StackMetrics.cycles(s?.engine),
                              type: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.post("/control/:action") { req, ctx in try await control(req, ctx, ctx.parameters.get("action") ?? "", arg: nil) }

@@ -6,7 +6,7 @@ import Prometheus
 import WardenIPC
 
 enum StackMetrics {
-    static func render(_ status: StatusResponse?, dashboardClients: Int) -> String {
+    static func render(_ status: StatusResponse?, dashboardClients: Int, http: (open: Int, bearerFailures: UInt64)? = nil) -> String {
         let r = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Double) {
             r.makeGauge(name: name, labels: labels, help: help).set(v)
@@ -16,7 +16,19 @@ enum StackMetrics {
         }
         gauge("warden_up", "1 when the program answered this scrape, else 0", [("program", "supervisor")], status == nil ? 0 : 1)
         gauge("warden_dashboard_sse_clients", "Browsers following the live stream", [("program", "dashboard")], Double(dashboardClients))
+        if let h = http {
+            gauge("warden_http_connections_open", "HTTP connections open on the dashboard (capped)", [("program", "dashboard")], Double(h.open))
+            counter("warden_http_wrong_bearer_total", "Requests refused for a wrong bearer token", [("program", "dashboard")], Int(clamping: h.bearerFailures))
+        }
         guard let s = status else { return r.emitToString() }
+        if let c = s.supervisor.control_socket {
+            let l = [("program", "supervisor"), ("socket", "control")]
+            gauge("warden_ipc_connections_open", "Connections open on the socket", l, Double(c.connections_open))
+            counter("warden_ipc_connections_refused_total", "Connections refused over the socket's cap", l, Int(clamping: c.connections_refused_total))
+            counter("warden_ipc_hello_timeouts_total", "Connections closed for want of a hello", l, Int(clamping: c.hello_timeouts_total))
+            counter("warden_ipc_backpressure_pauses_total", "Times reading a connection paused on unread answers", l, Int(clamping: c.backpressure_pauses_total))
+            counter("warden_ipc_rejected_frames_total", "Malformed frames rejected", l, Int(clamping: c.rejected_frames_total))
+        }
         gauge("warden_uptime_seconds", "Seconds since the program started", [("program", "supervisor")], s.supervisor.uptime_s)
         for p in s.programs {
             let l = [("program", p.name)]

@@ -12,6 +12,9 @@ public final class PolymarketFake: Sendable {
         public var serverError = false
         public var reset = false
         public var malformed = false
+        /// What an outside probe sent (F58): a price with a combining mark, a size of 1e400, a 2 MB question,
+        /// a 1 MB endDate and a 5,000-character id, beside the good items.
+        public var hostile = false
         public var frozenTokens: Set<String> = []
         public init() {}
     }
@@ -173,7 +176,7 @@ public final class PolymarketFake: Sendable {
             let s = b.state
             switch (req.method, req.path) {
             case ("GET", "/markets/keyset"):
-                return keyset(req, s, malformed: faults.malformed)
+                return keyset(req, s, malformed: faults.malformed, hostile: faults.hostile)
             case ("GET", "/markets"):
                 return legacy(req, s, malformed: faults.malformed)
             case ("GET", let p) where p.hasPrefix("/markets/slug/"):
@@ -195,7 +198,16 @@ public final class PolymarketFake: Sendable {
                     return .json(#"{"error":"Invalid payload"}"#, status: 400)
                 }
                 guard list.count <= 500 else { return .json(#"{"error":"too many token ids (max 500)"}"#, status: 400) }
-                let books = list.compactMap { ($0["token_id"] as? String).flatMap { bookFor($0, &b.state, faults) } }
+                var books = list.compactMap { ($0["token_id"] as? String).flatMap { bookFor($0, &b.state, faults) } }
+                if faults.hostile {
+                    if var first = books.first, var bids = first["bids"] as? [[String: String]], !bids.isEmpty {
+                        bids[bids.count - 1]["price"] = "0.0\u{301}5"
+                        first["bids"] = bids
+                        books[0] = first
+                    }
+                    books.append(["asset_id": "hostile-1e400", "bids": [["price": "0.5", "size": Self.hugeNumberMarker]], "asks": [], "tick_size": "0.01"])
+                    return Self.withHugeNumbers(.jsonValue(books))
+                }
                 return .jsonValue(books)
             case ("GET", "/midpoint"):
                 guard let token = req.first("token_id"), let obj = bookFor(token, &b.state, faults),
@@ -271,7 +283,7 @@ public final class PolymarketFake: Sendable {
         case refused(FakeResponse)
     }
 
-    private func keyset(_ req: FakeRequest, _ s: State, malformed: Bool) -> FakeResponse {
+    private func keyset(_ req: FakeRequest, _ s: State, malformed: Bool, hostile: Bool = false) -> FakeResponse {
         if req.first("offset") != nil {
             return .json(#"{"type":"validation error","error":"offset is not supported, use after_cursor"}"#, status: 422)
         }
@@ -284,7 +296,23 @@ public final class PolymarketFake: Sendable {
         // `cursor=` is silently ignored, as upstream: only `after_cursor` pages.
         let start = req.first("after_cursor").flatMap { Int($0.dropFirst(2)) } ?? 0
         let page = Array(list.dropFirst(start).prefix(limit))
-        var body: [String: Any] = ["markets": page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }]
+        var markets = page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }
+        if hostile, start == 0, var extra = markets.first {
+            extra["id"] = "hostile-question"
+            extra["question"] = String(repeating: "Q", count: 2 << 20)
+            extra["clobTokenIds"] = "[\"hostile-a\", \"hostile-b\"]"
+            markets.append(extra)
+            extra["id"] = "hostile-end"
+            extra["question"] = "end"
+            extra["endDate"] = String(repeating: "2", count: 1 << 20)
+            extra["clobTokenIds"] = "[\"hostile-c\", \"hostile-d\"]"
+            markets.append(extra)
+            extra["id"] = String(repeating: "9", count: 5000)
+            extra["endDate"] = nil
+            extra["clobTokenIds"] = "[\"hostile-e\", \"hostile-f\"]"
+            markets.append(extra)
+        }
+        var body: [String: Any] = ["markets": markets]
         if start + limit < list.count { body["next_cursor"] = "c_\(start + limit)" }
         return .jsonValue(body)
     }
@@ -305,6 +333,15 @@ public final class PolymarketFake: Sendable {
         return .jsonValue(page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }, headers: deprecation)
     }
 
+    /// A JSON number no Double holds; JSONSerialization cannot write one, so a marker string is replaced in the text.
+    static let hugeNumberMarker = "__WARDEN_FAKE_1E400__"
+
+    static func withHugeNumbers(_ r: FakeResponse) -> FakeResponse {
+        var out = r
+        out.body = Data(String(decoding: r.body, as: UTF8.self).replacingOccurrences(of: "\"\(hugeNumberMarker)\"", with: "1e400").utf8)
+        return out
+    }
+
     // MARK: - Admin
 
     private func admin(_ req: FakeRequest) -> FakeAction {
@@ -322,6 +359,7 @@ public final class PolymarketFake: Sendable {
                 case "error": f.serverError = true
                 case "reset": f.reset = true
                 case "malformed": f.malformed = true
+                case "hostile": f.hostile = true
                 case "frozen": f.frozenTokens.formUnion((body["tokens"] as? [String]) ?? [])
                 default: return false
                 }

@@ -68,6 +68,8 @@ public final class IPCServer: Sendable {
     private let counter: IPCStatsCounter
     private let limits: IPCServerLimits
     private let listening = ListeningGate()
+    /// Connections that have not said hello yet, oldest first.
+    private let ungreeted = UngreetedConnections()
 
     /// - Parameters:
     ///   - allowedUIDs: peers allowed besides our own uid and root.
@@ -163,13 +165,23 @@ public final class IPCServer: Sendable {
 
     private func serve(_ connection: Connection) async {
         let channel = connection.channel
+        // At the cap, a new connection takes the place of the oldest one that has not said hello yet (a flood of
+        // silent connections cannot lock the operator out); only when every open one has said hello is it refused.
+        let ticket = ungreeted.add(channel)
+        defer { ungreeted.remove(ticket) }
         let admitted = counter.box.withLock { c -> Bool in
             c.connections_total += 1
-            guard c.connections_open < limits.maxConnections else { c.connections_refused_total += 1; return false }
-            c.connections_open += 1
-            return true
+            if c.connections_open < limits.maxConnections { c.connections_open += 1; return true }
+            return false
         }
-        guard admitted else {
+        var evicted: (any Channel)?
+        if !admitted { evicted = ungreeted.oldest(other: ticket) }
+        if let evicted {
+            counter.box.withLock { $0.connections_refused_total += 1; $0.connections_open += 1 }
+            logger.warning("connection cap reached: closing the oldest connection that never said hello", metadata: ["socket": "\(path)"])
+            evicted.close(promise: nil)
+        } else if !admitted {
+            counter.box.withLock { $0.connections_refused_total += 1 }
             logger.warning("connection refused: too many open", metadata: ["socket": "\(path)", "limit": "\(limits.maxConnections)"])
             await sendError(channel, id: nil, IPCError(.failed, "too many connections on \(role).sock (limit \(limits.maxConnections))"))
             try? await channel.close()
@@ -242,6 +254,7 @@ public final class IPCServer: Sendable {
                             peer.hello = h
                             greeted.set()
                             helloTimer.cancel()
+                            ungreeted.remove(ticket)
                             continue
                         }
                         guard frame.head.kind == .request else {
@@ -439,5 +452,28 @@ final class ListeningGate: Sendable {
             return list
         }
         for w in waiters { w.resume(with: outcome) }
+    }
+}
+
+/// Open connections that have not said hello yet, in the order they came.
+final class UngreetedConnections: Sendable {
+    private let state = Mutex((next: 0, list: [(id: Int, channel: any Channel)]()))
+
+    func add(_ channel: any Channel) -> Int {
+        state.withLock { s in
+            defer { s.next += 1 }
+            s.list.append((s.next, channel))
+            return s.next
+        }
+    }
+
+    func remove(_ id: Int) { state.withLock { $0.list.removeAll { $0.id == id } } }
+
+    /// Takes the oldest one other than `id` off the list.
+    func oldest(other id: Int) -> (any Channel)? {
+        state.withLock { s in
+            guard let i = s.list.firstIndex(where: { $0.id != id }) else { return nil }
+            return s.list.remove(at: i).channel
+        }
     }
 }

@@ -66,7 +66,7 @@ public final class NotifyReceiver: @unchecked Sendable {
         lock.lock(); stopped = true; lock.unlock()
     }
 
-    static func check(buf: [CChar], count n: Int, hasCred: Bool, truncated: Bool) -> NotifyRejection? {
+    public static func check(buf: [CChar], count n: Int, hasCred: Bool, truncated: Bool) -> NotifyRejection? {
         if truncated { return .truncated }
         if !hasCred { return .noCredentials }
         if n > 1, buf[0..<(n - 1)].contains(0) { return .embeddedNUL }

@@ -113,6 +113,8 @@ extension Supervisor {
                 unchanged.removeAll { $0 == section }
                 feed(section, .restart(by: "reload: the \(section) section changed"))
                 sections.append("\(section): changed; `\(section)` restarted to apply it")
+                record(kind: "reload", severity: .warning, program: section,
+                       message: "reload: the \(section) section changed; \(section) restarted to apply it")
             } else {
                 sections.append("\(section): changed; `\(section)` is \(rt.machine.state.rawValue) and reads it at its next start")
             }

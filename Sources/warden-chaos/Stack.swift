@@ -27,6 +27,7 @@ struct StackOptions {
     var engineEnv: [String: String] = [:]
     var engineProgram = ""     // extra keys of the engine program (four-space indented)
     var tmpfsStateMB: Int?     // the state directory on a tmpfs of this size (root only)
+    var dailyLoss = "100000"   // engine.risk.daily_loss
 }
 
 final class Stack: @unchecked Sendable {
@@ -103,7 +104,7 @@ final class Stack: @unchecked Sendable {
           # through hundreds of restarts.
           risk:
             loss_streak_cooldown: 20s
-            daily_loss: 100000
+            daily_loss: \(options.dailyLoss)
         \(options.engine)
         notifier:
           coalesce_window: 5s
@@ -139,6 +140,12 @@ final class Stack: @unchecked Sendable {
         \(options.programs)
         """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Changes the options and rewrites the configuration (the caller reloads).
+    func update(_ change: (inout StackOptions) -> Void) throws {
+        change(&options)
+        try writeConfig()
     }
 
     /// Adds a program to the configuration (the caller reloads).

@@ -19,6 +19,12 @@ struct Status: AsyncParsableCommand {
 enum StatusTable {
     static func render(_ s: StatusResponse) -> String {
         var out = "warden \(s.supervisor.version) · pid \(s.supervisor.pid) · up \(age(s.supervisor.uptime_s)) · \(s.supervisor.status_text)\n"
+        if let c = s.supervisor.control_socket,
+           c.connections_refused_total + c.hello_timeouts_total + c.backpressure_pauses_total + c.rejected_frames_total > 0 {
+            out += "control.sock: \(c.connections_open) connections · refused \(c.connections_refused_total) (over the cap) · "
+                + "\(c.hello_timeouts_total) without hello · \(c.backpressure_pauses_total) reads paused (unread answers) · "
+                + "\(c.rejected_frames_total) bad frames\n"
+        }
         if let st = s.storage {
             out += String(format: "state dir %@ · %.1f%% space, %.1f%% inodes free (measured %@ ago)\n",
                           st.path, st.free_percent, st.free_inodes_percent, age(st.measured_age_s))

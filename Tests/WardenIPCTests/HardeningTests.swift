@@ -52,10 +52,14 @@ private func withServer<T>(_ handler: Recorder = Recorder(), limits: IPCServerLi
 
 private let hello = #"{"v":1,"id":null,"kind":"event","type":"hello","body":{"protocol":1,"role":"raw","pid":1,"version":"t","boot_id":"s"}}"#
 
-private func rawClient(_ path: String) async throws -> RawSocket {
+private func rawClient(_ path: String, greeted: Bool = false) async throws -> RawSocket {
     let s = try RawSocket(path: path)
     _ = await s.nextFrame()  // the server's hello
     s.sendFrame(hello)
+    if greeted {  // a round trip, so the server has taken the hello
+        s.sendFrame(#"{"v":1,"id":999999,"kind":"request","type":"ping","body":{}}"#)
+        _ = await s.nextFrame()
+    }
     return s
 }
 
@@ -150,7 +154,8 @@ struct HardeningTests {
         limits.maxConnections = 3
         limits.helloTimeout = .milliseconds(300)
         try await withServer(limits: limits) { server, _, stats in
-            let held = [try await rawClient(server.path), try await rawClient(server.path), try await rawClient(server.path)]
+            let held = [try await rawClient(server.path, greeted: true), try await rawClient(server.path, greeted: true),
+                        try await rawClient(server.path, greeted: true)]
             let fourth = try RawSocket(path: server.path)
             let refusal = await fourth.nextFrame()
             #expect(refusal?.contains("too many connections") == true, "\(refusal ?? "nothing")")
@@ -163,6 +168,25 @@ struct HardeningTests {
             _ = await silent.nextFrame()  // the server's hello; we never answer
             #expect(await silent.closed(within: .seconds(10)), "closed for want of a hello")
             #expect(stats.snapshot.hello_timeouts_total == 1)
+        }
+    }
+
+    @Test("F59: at the cap, a new connection takes the place of the oldest one that never said hello")
+    func silentConnectionsEvicted() async throws {
+        var limits = IPCServerLimits()
+        limits.maxConnections = 3
+        try await withServer(limits: limits) { server, _, stats in
+            let silent = [try RawSocket(path: server.path), try RawSocket(path: server.path), try RawSocket(path: server.path)]
+            for s in silent { _ = await s.nextFrame() }  // each admitted: the server's hello
+            let (c, t) = try await client(server.path)
+            defer { t.cancel() }
+            _ = try await c.request("ping", Empty(), timeout: .seconds(5))
+            var closed = 0
+            for _ in 0..<50 where closed == 0 {
+                for s in silent where await s.closed(within: .milliseconds(20)) { closed += 1 }
+            }
+            #expect(closed == 1, "one silent connection made room (\(closed) closed)")
+            #expect(stats.snapshot.connections_refused_total == 1)
         }
     }
 

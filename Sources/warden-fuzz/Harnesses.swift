@@ -1,0 +1,84 @@
+// One harness per parser that takes bytes from outside (FAULTS.md F58). Each must return for any input:
+// a trap, an overflow or an ASan report is a defect, and the input that found it becomes a unit test.
+import Foundation
+import WardenCore
+import WardenDashboard
+import WardenEngine
+import WardenIPC
+import WardenKit
+import WardenSupervisor
+
+enum Harness: String, CaseIterable {
+    case market, books, frame, form, notify, config, numbers
+
+    /// What the harness feeds its input to.
+    var about: String {
+        switch self {
+        case .market: return "a Gamma market page (GammaParser.page)"
+        case .books: return "a CLOB /books answer (ClobParser.books)"
+        case .frame: return "an IPC frame payload and every request body type (Frame, Frame.body)"
+        case .form: return "a dashboard form body and a Host header (FormDecoding, HostPolicy)"
+        case .notify: return "an sd_notify datagram (NotifyReceiver.check and parse)"
+        case .config: return "a configuration file (ConfigLoader.load)"
+        case .numbers: return "decimal and duration text (Fixed.parse, Duration.parse)"
+        }
+    }
+
+    func run(_ data: Data) {
+        switch self {
+        case .market:
+            _ = try? GammaParser.page(data)
+        case .books:
+            _ = try? ClobParser.books(data, observedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        case .frame:
+            guard let frame = try? Frame(payload: data) else { return }
+            _ = frame.head.deadline(defaultMS: 30_000)
+            _ = try? frame.body(as: ProgramRequest.self)
+            _ = try? frame.body(as: LogsRequest.self)
+            _ = try? frame.body(as: EventsRequest.self)
+            _ = try? frame.body(as: EquityRequest.self)
+            _ = try? frame.body(as: TradesRequest.self)
+            if let p = try? frame.body(as: PauseRequest.self) {
+                _ = try? InputLimits.check(reason: p.reason, author: p.author, expiresInSeconds: p.expires_in_s)
+            }
+            _ = try? frame.body(as: SwitchRequest.self)
+            _ = try? frame.body(as: FlattenRequest.self)
+            _ = try? frame.body(as: SubscribeRequest.self)
+            _ = try? frame.body(as: NotifyRequest.self)
+            _ = try? frame.body(as: JSONValue.self)
+        case .form:
+            _ = try? FormDecoding.decode(data)
+            _ = HostPolicy(configured: "127.0.0.1").allows(String(decoding: data.prefix(400), as: UTF8.self))
+        case .notify:
+            let chars = data.prefix(4096).map { CChar(bitPattern: $0) }
+            if NotifyReceiver.check(buf: chars, count: chars.count, hasCred: true, truncated: false) == nil {
+                _ = NotifyReceiver.parse(String(decoding: data.prefix(4096), as: UTF8.self))
+            }
+        case .config:
+            Self.loadConfig(data)
+        case .numbers:
+            let text = String(decoding: data.prefix(64), as: UTF8.self)
+            if let m = Fixed.parse(text) {
+                _ = Fixed.text(m)
+                _ = Fixed.costUp(m, m)
+                _ = Fixed.proceedsDown(m, m)
+            }
+            if let d = Duration.parse(config: text) { _ = d.short; _ = d.seconds; _ = d.clampedMilliseconds() }
+        }
+    }
+
+    /// The configuration loader reads a file and is async: one file per process, overwritten per input.
+    static let configPath = FileManager.default.temporaryDirectory.appendingPathComponent("warden-fuzz-\(getpid()).yaml").path
+
+    static func loadConfig(_ data: Data) {
+        guard FileManager.default.createFile(atPath: configPath, contents: data) else { return }
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            if let cfg = try? await ConfigLoader.load(path: configPath, environment: [:]) {
+                for p in cfg.programs { _ = p.startTimeout.short; _ = p.stopTimeout.short; _ = p.watchdogSec?.microseconds }
+            }
+            done.signal()
+        }
+        done.wait()
+    }
+}
