@@ -4,7 +4,12 @@ SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
 APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk
 
-.PHONY: deps build test run demo clean bench chaos chaos-quick
+.PHONY: deps build test run demo clean bench chaos chaos-quick fuzz
+
+# libFuzzer + AddressSanitizer build of warden-fuzz (its own build folder: every module instrumented).
+FUZZ_SECONDS ?= 300
+FUZZ_BUILD  := $(SWIFT) build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -gnone --product warden-fuzz
+FUZZ_TARGETS := market books frame form notify config numbers
 
 # Idempotent: installs only the Debian packages that are missing.
 deps:
@@ -21,19 +26,27 @@ build: deps
 	$(SWIFT) build
 
 # The whole suite: unit tests and the integration tests that start the real binaries, then the chaos quick
-# pass (every stack scenario of warden-chaos once, after the tests so nothing competes for the CPU).
-# The last lines list every failure; the logs are in test-output/.
+# pass (every stack scenario of warden-chaos once, after the tests so nothing competes for the CPU), then the
+# fuzz corpora replayed and each libFuzzer harness run briefly. The last lines list every failure; the logs are
+# in test-output/.
 test: build
 	$(SWIFT) build --build-tests
 	@mkdir -p test-output
 	@set -o pipefail; BIN="$$($(SWIFT) build --show-bin-path)"; \
 	  WARDEN_BIN_DIR="$$BIN" $(SWIFT) test --skip-build --disable-xctest 2>&1 | tee test-output/test.log; tests=$$?; \
 	  "$$BIN/warden-chaos" --bin "$$BIN" --quick --report test-output/chaos-quick.md 2>&1 | tee test-output/chaos.log; chaos=$$?; \
-	  echo "---- failures (test-output/test.log, test-output/chaos.log) ----"; \
+	  fuzz=0; for t in $(FUZZ_TARGETS); do \
+	    dirs="Fuzz/corpus/$$t"; [ -d "Fuzz/crashes/$$t" ] && dirs="$$dirs Fuzz/crashes/$$t"; \
+	    "$$BIN/warden-fuzz" replay $$t $$dirs 2>&1 | tee -a test-output/fuzz.log || fuzz=1; \
+	  done; \
+	  { $(FUZZ_BUILD) > test-output/fuzz-build.log 2>&1 || { echo "FAIL fuzz build (test-output/fuzz-build.log)"; false; }; } && \
+	    Fuzz/run.sh .build-fuzz/debug/warden-fuzz 15 test-output/fuzz 2>&1 | tee -a test-output/fuzz.log || fuzz=1; \
+	  echo "---- failures (test-output/test.log, test-output/chaos.log, test-output/fuzz.log) ----"; \
 	  grep -E "✘|recorded an issue|error:" test-output/test.log | tail -60; \
 	  grep -E "FAIL|✘" test-output/chaos.log | tail -40; \
-	  echo "tests exit $$tests, chaos quick pass exit $$chaos"; \
-	  [ $$tests -eq 0 ] && [ $$chaos -eq 0 ]
+	  grep -E "FAIL" test-output/fuzz.log | tail -20; \
+	  echo "tests exit $$tests, chaos quick pass exit $$chaos, fuzz exit $$fuzz"; \
+	  [ $$tests -eq 0 ] && [ $$chaos -eq 0 ] && [ $$fuzz -eq 0 ]
 
 # The supervisor in the foreground on the shipped configuration; Ctrl-C stops everything.
 run: build
@@ -60,6 +73,11 @@ bench: deps
 chaos: build
 	$(SWIFT) build --build-tests
 	BIN="$$($(SWIFT) build --show-bin-path)"; SWIFT="$$(command -v $(SWIFT))" "$$BIN/warden-chaos" --bin "$$BIN" --kills 200 --tests --report Tests/FAULTS.md
+
+# Every fuzz harness for FUZZ_SECONDS each (default 300) on its seed corpus; report in test-output/fuzz/summary.md.
+fuzz: deps
+	$(FUZZ_BUILD)
+	Fuzz/run.sh .build-fuzz/debug/warden-fuzz $(FUZZ_SECONDS) test-output/fuzz
 
 # The quick pass alone (make test runs it after the tests): each stack scenario once, small counts.
 chaos-quick: build

@@ -6,18 +6,39 @@ import Foundation
 #if FUZZING
 nonisolated(unsafe) private var chosen: Harness?
 
+/// libFuzzer's driver, called from our own main (SwiftPM names an executable's entry point itself, so
+/// libFuzzer's `main` is not the one linked).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// The entry libFuzzer's own `main` (when the linker takes it) calls.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
-    if chosen == nil {
+public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    if chosen == nil { chosen = FuzzDriver.harness() }
+    guard let bytes else { return 0 }
+    chosen?.run(Data(bytes: bytes, count: count))
+    return 0
+}
+
+@main
+struct FuzzDriver {
+    static func harness() -> Harness {
         let name = ProcessInfo.processInfo.environment["WARDEN_FUZZ_TARGET"] ?? ""
         guard let h = Harness(rawValue: name) else {
             FileHandle.standardError.write(Data("WARDEN_FUZZ_TARGET must be one of \(Harness.allCases.map(\.rawValue)), got `\(name)`\n".utf8))
             exit(2)
         }
-        chosen = h
+        return h
     }
-    chosen?.run(Data(bytes: bytes, count: count))
-    return 0
+
+    static func main() {
+        chosen = harness()
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in fuzzOne(bytes, count) })
+    }
 }
 #else
 @main
