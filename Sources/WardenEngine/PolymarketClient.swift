@@ -64,9 +64,12 @@ public struct PolymarketClient: Sendable {
         var cursor: String?
         var pages = 0
         repeat {
-            var c = URLComponents(string: gammaURL + "/markets/keyset")!
+            guard var c = URLComponents(string: gammaURL + "/markets/keyset") else {
+                throw ParseError("gamma_url `\(gammaURL)` does not make a URL")
+            }
             c.queryItems = query + (cursor.map { [URLQueryItem(name: "after_cursor", value: $0)] } ?? [])
-            let page = try GammaParser.page(try await get(c.url!.absoluteString).body)
+            guard let url = c.url else { throw ParseError("no URL for the market listing from `\(gammaURL)`") }
+            let page = try GammaParser.page(try await get(url.absoluteString).body)
             markets += page.markets
             rejected += page.rejected
             pages += 1

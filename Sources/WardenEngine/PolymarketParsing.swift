@@ -106,7 +106,10 @@ public enum GammaParser {
 
     /// A list given as a JSON array, or as a JSON-encoded string of one (`"[\"Yes\", \"No\"]"`).
     static func stringList(_ v: Any?) -> [String]? {
-        if let a = v as? [Any] { return a.compactMap { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue }.count == a.count ? a.map { ($0 as? String) ?? ($0 as! NSNumber).stringValue } : nil }
+        if let a = v as? [Any] {
+            let strings = a.compactMap { ($0 as? String) ?? ($0 as? NSNumber)?.stringValue }
+            return strings.count == a.count ? strings : nil
+        }
         guard let s = v as? String, let data = s.data(using: .utf8),
               let inner = try? JSONSerialization.jsonObject(with: data) as? [Any] else { return nil }
         return stringList(inner)
@@ -153,8 +156,8 @@ public enum ClobParser {
             }
             return out
         }
-        guard let bids = levels("bids") else { return fail("`bids` missing, or a level's price or size is not a number in range") }
-        guard let asks = levels("asks") else { return fail("`asks` missing, or a level's price or size is not a number in range") }
+        guard let bids = levels("bids") else { return fail("`bids` missing or with a non-numeric level (or a number out of range)") }
+        guard let asks = levels("asks") else { return fail("`asks` missing or with a non-numeric level (or a number out of range)") }
         for l in bids + asks {
             if l.price <= 0 || l.price >= Fixed.one { return fail("price \(Fixed.text(l.price, decimals: 4)) outside (0, 1)") }
             if l.size < 0 { return fail("negative size") }

@@ -75,7 +75,7 @@ extension TradingEngine {
 
     public func trades(limit: Int, beforeID: Int64?) throws -> TradesResponse {
         guard let journal else { throw IPCError(.failed, "journal unusable: no trade history") }
-        let page = try journal.trades(limit: max(1, min(limit, 10_000)), beforeID: beforeID)
+        let page = try journal.trades(limit: max(1, min(limit, 2000)), beforeID: beforeID)  // 2,000 rows stay well inside one frame
         return TradesResponse(trades: page.rows, total: page.total)
     }
 

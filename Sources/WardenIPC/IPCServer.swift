@@ -23,9 +23,9 @@ public protocol IPCRequestHandler: Sendable {
     func ordering(of type: String) -> RequestOrdering
 }
 
-/// Requests of one connection are handled in the order they were sent. An `.ordered` request (a command) starts
-/// once every earlier request of its connection that changes state has finished; a `.concurrent` one (a read)
-/// waits for the same earlier commands, so it sees their effect, and then runs beside other reads.
+/// Commands of one connection are handled in the order they were sent: an `.ordered` request starts once the
+/// connection's previous ordered request has finished. A `.concurrent` one (a read: status, logs) starts at once
+/// and runs beside everything else, so a command waiting on a hung program never holds up a status read.
 public enum RequestOrdering: Sendable { case ordered, concurrent }
 
 extension IPCRequestHandler {
@@ -299,9 +299,10 @@ public final class IPCServer: Sendable {
                             guard await slots.acquire() else { break }
                         }
                         let p = peer
-                        let after = lastCommand
+                        let ordered = handler.ordering(of: frame.head.type) == .ordered
+                        let after = ordered ? lastCommand : nil
                         let done = Completion()
-                        if handler.ordering(of: frame.head.type) == .ordered { lastCommand = done }
+                        if ordered { lastCommand = done }
                         group.addTask {
                             await after?.wait()
                             await self.answer(frame, peer: p, channel: channel)

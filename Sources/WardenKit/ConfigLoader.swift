@@ -246,8 +246,11 @@ public enum ConfigLoader {
         r.oneOf("\(p).source", EngineSettings.Source.allCases.map(\.rawValue)).map { e.source = EngineSettings.Source(rawValue: $0)! }
         for (key, path) in [("gamma_url", \EngineSettings.gammaURL), ("clob_url", \EngineSettings.clobURL)] {
             if let url = r.string("\(p).\(key)") {
-                if url.hasPrefix("http://") || url.hasPrefix("https://") { e[keyPath: path] = url }
-                else { r.fail("\(p).\(key)", "`\(url)` is not an http(s) URL") }
+                if (url.hasPrefix("http://") || url.hasPrefix("https://")), URLComponents(string: url)?.host?.isEmpty == false {
+                    e[keyPath: path] = url
+                } else {
+                    r.fail("\(p).\(key)", "`\(url)` is not an http(s) URL with a host")
+                }
             }
         }
         r.string("\(p).replay_file").map { e.replayFile = $0 }

@@ -64,8 +64,16 @@ extension Supervisor {
         return LogsResponse(program: name, held: held, lines: tail)
     }
 
+    /// The newest `limit` events, as many as fit in one answer (well inside the frame limit).
     public func recentEvents(_ limit: Int) -> EventsResponse {
-        EventsResponse(held: events.count, events: Array(events.suffix(max(0, limit))))
+        var out: [LifecycleEvent] = []
+        var bytes = 0
+        for e in events.suffix(max(0, limit)).reversed() {
+            bytes += e.message.utf8.count + 200
+            if bytes > 768 * 1024 { break }
+            out.append(e)
+        }
+        return EventsResponse(held: events.count, events: out.reversed())
     }
 
     /// Re-reads the configuration; restarts only programs whose definition changed.
@@ -209,9 +217,10 @@ public struct ControlHandler: IPCRequestHandler {
         return try answer.body(as: JSONValue.self)
     }
 
-    /// Reads run beside each other; commands (and everything forwarded) in the order sent.
+    /// Reads (here and forwarded) run at once; commands, here and forwarded, one after another in the order sent.
     public func ordering(of type: String) -> RequestOrdering {
-        ["status", "logs", "events", "version"].contains(type) ? .concurrent : .ordered
+        ["status", "logs", "events", "version", "engine.snapshot", "engine.positions", "engine.equity", "engine.trades",
+         "notifier.status"].contains(type) ? .concurrent : .ordered
     }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {

@@ -152,7 +152,10 @@ public actor Supervisor {
         }
     }
 
-    func record(kind: String, severity: Severity, program: String?, message: String) {
+    func record(kind: String, severity: Severity, program: String?, message full: String) {
+        // A message carries text from programs (a pre_start's output, STATUS=): kept to 8 KiB, so every event
+        // fits in a frame with room to spare.
+        let message = full.utf8.count > 8192 ? String(decoding: Array(full.utf8.prefix(8192)), as: UTF8.self) + " … [cut]" : full
         let event = LifecycleEvent(at: isoNow(), kind: kind, severity: severity.rawValue, program: program, message: message)
         events.append(event)
         if events.count > config.supervisor.eventBuffer { events.removeFirst(events.count - config.supervisor.eventBuffer) }

@@ -27,12 +27,7 @@ extension Catalogue {
                             channel: { any($0, "market data malformed") },
                             channelExempt: "rejected items are alerted at most every 10 minutes (the F18 alert may already have gone out); counted on the other surfaces"),
                       from: t0, mark: mark, detectBound: 5)
-        try await Task.sleep(for: .seconds(run.settings.quick ? 6 : 15))
-        let after = await run.stack.status()
-        for p in before.programs {
-            let now = run.stack.program(after, p.name)
-            run.expect(now?.pid == p.pid && now?.restarts == p.restarts, "\(p.name) did not restart (pid \(p.pid ?? 0) → \(now?.pid ?? 0))")
-        }
+        let after = await run.unrestarted(since: before, holding: .seconds(run.settings.quick ? 6 : 15))
         run.expect(after?.engine?.trading_state != "PAUSED" || after?.engine?.reasons?.contains { $0.code == "operator_pause" } != true,
                    "the refused pause changed nothing")
         run.note("items rejected: \(rejected0) → \(after?.engine?.data?.rejected_items_total ?? 0); every program kept its pid")
@@ -83,12 +78,7 @@ extension Catalogue {
                             metrics: { ($0.value("warden_ipc_connections_refused_total") ?? 0) > 0 && ($0.value("warden_ipc_backpressure_pauses_total") ?? 0) > 0 },
                             channel: { _ in false }, channelExempt: "a local flood is counted and shown (status, /metrics), not alerted"),
                       from: t0, mark: mark, detectBound: 5)
-        try await Task.sleep(for: .seconds(run.settings.quick ? 8 : 20))
-        let during = await run.stack.status()
-        for p in before.programs {
-            let now = run.stack.program(during, p.name)
-            run.expect(now?.pid == p.pid && now?.restarts == p.restarts, "\(p.name) kept running through the flood (no watchdog kill)")
-        }
+        let during = await run.unrestarted(since: before, holding: .seconds(run.settings.quick ? 8 : 20))
         let rss0 = run.stack.program(before, "dashboard")?.rss_bytes ?? 0, rss1 = run.stack.program(during, "dashboard")?.rss_bytes ?? 0
         let w0 = before.supervisor.pid
         run.expect(during?.supervisor.pid == w0, "warden kept running")
@@ -143,6 +133,19 @@ extension Catalogue {
 }
 
 typealias PolymarketFakeFaults = PolymarketFake.Faults
+
+extension Run {
+    /// Waits `holding`, then expects every program of `before` to have its pid and restart count still; the status.
+    func unrestarted(since before: StatusResponse, holding: Duration) async -> StatusResponse? {
+        try? await Task.sleep(for: holding)
+        let now = await stack.status()
+        for p in before.programs {
+            let q = stack.program(now, p.name)
+            expect(q?.pid == p.pid && q?.restarts == p.restarts, "\(p.name) kept running, no restart (pid \(p.pid ?? 0) → \(q?.pid ?? 0))")
+        }
+        return now
+    }
+}
 
 func raiseOwnFileLimit() {
     var r = rlimit()

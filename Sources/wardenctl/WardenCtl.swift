@@ -158,8 +158,23 @@ struct WardenCtl: AsyncParsableCommand {
 
 /// Bound Unix sockets named control.sock that exist and that this user may connect to.
 enum RunningSockets {
+    /// A /proc file read to its end (its size is given as 0, so a reader that trusts the size stops early).
+    static func readAll(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func controlSockets(table: String = "/proc/net/unix") -> [String] {
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return [] }
+        guard let text = readAll(table) else { return [] }
         var found: [String] = []
         for line in text.split(separator: "\n").dropFirst() {
             guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init),

@@ -152,7 +152,6 @@ struct HardeningTests {
     func connectionCaps() async throws {
         var limits = IPCServerLimits()
         limits.maxConnections = 3
-        limits.helloTimeout = .milliseconds(300)
         try await withServer(limits: limits) { server, _, stats in
             let held = [try await rawClient(server.path, greeted: true), try await rawClient(server.path, greeted: true),
                         try await rawClient(server.path, greeted: true)]
@@ -163,6 +162,7 @@ struct HardeningTests {
             #expect(stats.snapshot.connections_refused_total == 1)
             _ = held
         }
+        limits.helloTimeout = .milliseconds(300)
         try await withServer(limits: limits) { server, _, stats in
             let silent = try RawSocket(path: server.path)
             _ = await silent.nextFrame()  // the server's hello; we never answer
