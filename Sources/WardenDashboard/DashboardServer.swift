@@ -280,6 +280,12 @@ public struct DashboardServer: Sendable {
                 [HTML.esc($0.name), $0.rss_bytes.map { "\($0 / 1_048_576) MB" } ?? "-", $0.fds.map(String.init) ?? "-",
                  $0.last_heartbeat_age_s.map(HTML.ago) ?? "-", String($0.restarts), HTML.esc($0.last_exit.map { "\($0.reason) at \($0.at)" } ?? "")]
             }, id: "resources")
+            if let d = s.engine?.data {
+                o += "<h2>Rejected market data</h2><p id=rejected-now>\(d.rejected_now ?? 0) items rejected now · \(d.rejected_items_total) since start (each counted once while it persists)</p>"
+                if let groups = d.rejections, !groups.isEmpty {
+                    o += HTML.table(["items", "reason", "example"], groups.map { [String($0.count), HTML.esc($0.reason), HTML.esc($0.example)] }, id: "rejections")
+                }
+            }
             if let hosts = s.engine?.hosts {
                 o += "<h2>Market APIs</h2>" + HTML.table(["host", "circuit", "requests", "errors", "error rate (30 s)", "rate-limit usage", "p99", "last error"], hosts.map {
                     [HTML.esc($0.host), $0.circuit, String($0.requests), String($0.failures), String(format: "%.0f%%", $0.error_rate * 100),

@@ -57,7 +57,8 @@ enum StackMetrics {
                     gauge("warden_trading_reason_active", "Active reasons restricting trading, by code", l + [("code", code)], Double(n))
                 }
                 if let age = e.data?.age_s { gauge("warden_market_data_age_seconds", "Seconds since the last successful market-data refresh", l, age) }
-                counter("warden_market_items_rejected_total", "Malformed market-data items rejected", l, e.data?.rejected_items_total ?? 0)
+                counter("warden_market_items_rejected_total", "Malformed market-data items rejected (each once while it persists)", l, e.data?.rejected_items_total ?? 0)
+                gauge("warden_market_items_rejected_now", "Market-data items rejected by the latest refreshes", l, Double(e.data?.rejected_now ?? 0))
                 for a in e.accounts ?? [] {
                     gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)
                     gauge("warden_realized_pnl_dollars", "Realised P&L net of fees per strategy", l + [("strategy", a.strategy)], a.realized_pnl)

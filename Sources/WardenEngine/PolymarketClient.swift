@@ -21,6 +21,8 @@ public struct PolymarketClient: Sendable {
     public let clobURL: String
     public var timeout: Duration
     public var connectTimeout: Duration
+    /// Rates for fee-enabled markets that give only their category.
+    public var fees = CategoryFeeRates()
 
     public init(http: HTTPClient, gammaURL: String, clobURL: String, timeout: Duration = .seconds(10),
                 connectTimeout: Duration = .seconds(3)) {
@@ -69,7 +71,9 @@ public struct PolymarketClient: Sendable {
             }
             c.queryItems = query + (cursor.map { [URLQueryItem(name: "after_cursor", value: $0)] } ?? [])
             guard let url = c.url else { throw ParseError("no URL for the market listing from `\(gammaURL)`") }
-            let page = try GammaParser.page(try await get(url.absoluteString).body)
+            let page = try GammaParser.page(try await get(url.absoluteString).body, fees: fees)
+            // A full last page still carries a cursor; the page after it is empty: the listing ends there.
+            if page.markets.isEmpty && page.rejected.isEmpty { break }
             markets += page.markets
             rejected += page.rejected
             pages += 1
@@ -83,7 +87,7 @@ public struct PolymarketClient: Sendable {
     public func market(id: String) async throws -> Market {
         let r = try await get(gammaURL + "/markets/" + (id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id))
         let obj = try JSONSerialization.jsonObject(with: r.body)
-        switch GammaParser.market(obj) {
+        switch GammaParser.market(obj, fees: fees) {
         case .success(let m): return m
         case .failure(let rejection): throw ParseError("\(rejection)")
         }

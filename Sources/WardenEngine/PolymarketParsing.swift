@@ -10,9 +10,35 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(item): \(reason)" }
 }
 
+/// Taker fee rates per category, for markets with `feesEnabled` and no `feeSchedule` (their `feeType`, such as
+/// `"crypto_fees"`, names the category). The defaults are Polymarket's published rates (EXTERNAL-APIS.md, Fees);
+/// `engine.fee_rates` overrides them.
+public struct CategoryFeeRates: Sendable, Equatable {
+    public var rates: [String: Double]
+
+    public static let published: [String: Double] = [
+        "crypto": 0.072, "sports": 0.03, "politics": 0.04, "finance": 0.04, "tech": 0.04, "mentions": 0.04,
+        "economics": 0.05, "culture": 0.05, "weather": 0.05, "other": 0.05, "geopolitics": 0,
+    ]
+
+    public init(_ overrides: [String: Double] = [:]) {
+        rates = Self.published.merging(overrides) { $1 }
+    }
+
+    /// The rate of a `feeType` (`crypto_fees` or `crypto`), nil when the category is not known.
+    public func rate(feeType: String) -> Double? {
+        let key = feeType.lowercased()
+        return rates[key.hasSuffix("_fees") ? String(key.dropLast(5)) : key]
+    }
+}
+
+/// Tick sizes: the documented four (0.1 … 0.0001) and the finer powers of ten a market or book may state
+/// (0.00001, 0.000001): the book's word wins over our list; a tick like 0.05 is no Polymarket tick.
+func acceptableTick(_ v: Micros) -> Bool { [1, 10, 100, 1_000, 10_000, 100_000].contains(v) }
+
 public enum GammaParser {
     /// A page of `/markets/keyset` (`{"markets":[…],"next_cursor":…}`) or of legacy `/markets` (a bare array).
-    public static func page(_ data: Data) throws -> (markets: [Market], rejected: [Rejection], nextCursor: String?) {
+    public static func page(_ data: Data, fees: CategoryFeeRates = CategoryFeeRates()) throws -> (markets: [Market], rejected: [Rejection], nextCursor: String?) {
         let json: Any
         do { json = try TolerantJSON.parse(data) } catch {
             throw ParseError("market list is not JSON: \(String(decoding: data.prefix(120), as: UTF8.self))")
@@ -32,7 +58,7 @@ public enum GammaParser {
         var markets: [Market] = []
         var rejected: [Rejection] = []
         for item in items {
-            switch market(item) {
+            switch market(item, fees: fees) {
             case .success(let m): markets.append(m)
             case .failure(let r): rejected.append(r)
             }
@@ -41,7 +67,7 @@ public enum GammaParser {
     }
 
     /// One market object.
-    public static func market(_ item: Any) -> Result<Market, Rejection> {
+    public static func market(_ item: Any, fees feeRates: CategoryFeeRates = CategoryFeeRates()) -> Result<Market, Rejection> {
         guard let o = item as? [String: Any] else { return .failure(Rejection(item: "?", reason: "not an object")) }
         let id = (o["id"] as? String) ?? (o["id"] as? NSNumber).map { $0.stringValue }
         guard let id, !id.isEmpty else { return .failure(Rejection(item: "?", reason: "missing id")) }
@@ -50,7 +76,12 @@ public enum GammaParser {
         }
         func fail(_ why: String) -> Result<Market, Rejection> { .failure(Rejection(item: "market \(id)", reason: why)) }
         guard let outcomes = stringList(o["outcomes"]) else { return fail("`outcomes` is missing or not a list") }
-        guard let tokenIDs = stringList(o["clobTokenIds"]) else { return fail("`clobTokenIds` is missing or not a list") }
+        // A protocol-V2 market (`version: "v2"`) has `clobTokenIds: null`; its outcome ids are `positionIds`.
+        let isV2 = (o["version"] as? String)?.lowercased() == "v2"
+        let ids = stringList(o["clobTokenIds"]) ?? (isV2 || o["clobTokenIds"] is NSNull || o["clobTokenIds"] == nil ? stringList(o["positionIds"]) : nil)
+        guard let tokenIDs = ids else {
+            return fail(isV2 ? "a v2 market without `positionIds`" : "`clobTokenIds` (or, for a v2 market, `positionIds`) is missing or not a list")
+        }
         guard outcomes.count == tokenIDs.count, outcomes.count >= 2 else {
             return fail("\(outcomes.count) outcomes but \(tokenIDs.count) token ids")
         }
@@ -61,7 +92,7 @@ public enum GammaParser {
         guard outcomes.count <= 64 else { return fail("\(outcomes.count) outcomes (at most 64 are accepted)") }
         var tick: Micros = 10_000
         if let t = o["orderPriceMinTickSize"] {
-            guard let v = micros(t), [100, 1_000, 10_000, 100_000].contains(v) else { return fail("tick size \(WireLimits.clip("\(t)", 40)) is not one of 0.1, 0.01, 0.001, 0.0001") }
+            guard let v = micros(t), acceptableTick(v) else { return fail("tick size \(WireLimits.clip("\(t)", 40)) is not a power of ten from 0.1 to 0.000001") }
             tick = v
         }
         var minSize: Micros = 5 * Fixed.one
@@ -77,7 +108,15 @@ public enum GammaParser {
             guard exponent.isFinite, exponent > 0 else { return fail("feeSchedule.exponent is not positive") }
             fees = FeeSchedule(rate: rate, exponent: exponent, takerOnly: (schedule["takerOnly"] as? Bool) ?? true)
         } else if feesEnabled {
-            return fail("feesEnabled without a feeSchedule: the fee is unknown")
+            // The category's published rate applies; a category we do not know leaves the fee unknown, and
+            // a market that cannot be priced is named, not traded on a guess.
+            guard let type = o["feeType"] as? String, !type.isEmpty else {
+                return fail("feesEnabled without a feeSchedule or a feeType: the fee is unknown")
+            }
+            guard let rate = feeRates.rate(feeType: type) else {
+                return fail("feesEnabled with feeType `\(WireLimits.clip(type, 40))`, a category without a known rate (engine.fee_rates): the fee is unknown")
+            }
+            fees = FeeSchedule(rate: rate, exponent: 1, takerOnly: true)
         }
         if !feesEnabled && o["feeSchedule"] != nil { fees = .none }
         var end: Date?
@@ -166,8 +205,8 @@ public enum ClobParser {
         if !zip(bids, bids.dropFirst()).allSatisfy({ $0.price < $1.price }) { return fail("bids not in ascending order (best last)") }
         if !zip(asks, asks.dropFirst()).allSatisfy({ $0.price > $1.price }) { return fail("asks not in descending order (best last)") }
         if let bb = bids.last?.price, let ba = asks.last?.price, bb >= ba { return fail("crossed book: bid \(Fixed.text(bb, decimals: 4)) ≥ ask \(Fixed.text(ba, decimals: 4))") }
-        guard let tick = micros(o["tick_size"] as Any), [100, 1_000, 10_000, 100_000].contains(tick) else {
-            return fail("tick_size missing or not one of 0.1, 0.01, 0.001, 0.0001")
+        guard let tick = micros(o["tick_size"] as Any), acceptableTick(tick) else {
+            return fail("tick_size missing, or not a power of ten from 0.1 to 0.000001")
         }
         let minSize = micros(o["min_order_size"] as Any) ?? 0
         var bookTime: Date?

@@ -33,7 +33,8 @@ public actor TradingEngine {
     var lastRefreshFailed: String?
     var lastBookRefresh: Date?
     var lastDiscovery: Date?
-    var rejectedItems = 0
+    var rejections = RejectionLedger()
+    var rejectedItems: Int { rejections.total }
     var rejectedSinceAlert = 0
     var lastRejectedAlert: ContinuousClock.Instant?
     /// Tokens the latest book refresh returned; a held market whose tokens are missing is looked up.
@@ -175,7 +176,7 @@ public actor TradingEngine {
         if lastDiscovery.map({ now.timeIntervalSince($0) >= settings.discoveryInterval.seconds }) ?? true {
             do {
                 let d = try await source.discover(now: now)
-                countRejected(d.rejected)
+                countRejected(d.rejected, from: .discovery)
                 var fresh: [String: Market] = [:]
                 for m in d.markets { fresh[m.id] = m }
                 for (id, m) in markets where fresh[id] == nil && holds(marketID: id) { fresh[id] = m }  // keep what we hold
@@ -192,7 +193,7 @@ public actor TradingEngine {
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
         do {
             let r = try await source.books(tokens)
-            countRejected(r.rejected)
+            countRejected(r.rejected, from: .books)
             lastBookTokens = Set(r.books.map(\.tokenID))
             let keep = max(settings.mrWindow * 2, 10)
             var ticksMoved = false
@@ -231,17 +232,20 @@ public actor TradingEngine {
         lastRefreshFailed = message
     }
 
-    func countRejected(_ r: [Rejection]) {
+    func countRejected(_ all: [Rejection], from source: RejectionLedger.Source) {
+        // Each distinct (item, reason) counts once while it persists: the same bad market on every discovery
+        // is one rejection, not one per discovery.
+        let r = rejections.record(all, from: source)
         guard !r.isEmpty else { return }
-        rejectedItems += r.count
         rejectedSinceAlert += r.count
-        // Every batch is activity; an alert at most every 10 minutes, with the count since the last one, so a
-        // market API sending garbage is told without an alert per refresh.
+        // Every new rejection is activity; an alert at most every 10 minutes, with every distinct reason and
+        // its count, so a market API sending garbage is told without an alert per refresh.
         let now = ContinuousClock.now
         let alert = lastRejectedAlert.map { now - $0 >= .seconds(600) } ?? true
+        let reasons = rejections.summary(limit: 5).map { "\($0.reason) ×\($0.count) (e.g. \($0.example))" }.joined(separator: "; ")
         emit(key: "data_rejected", kind: "data", severity: "warning",
-             message: alert ? "market data malformed: \(rejectedSinceAlert) items rejected and counted (first: \(r[0]))"
-                            : "\(r.count) malformed items rejected (first: \(r[0]))", alert: alert)
+             message: alert ? "market data malformed: \(rejectedSinceAlert) items rejected and counted; now rejected: \(reasons)"
+                            : "\(r.count) more malformed items rejected: \(reasons)", alert: alert)
         if alert {
             lastRejectedAlert = now
             rejectedSinceAlert = 0

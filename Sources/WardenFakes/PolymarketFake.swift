@@ -313,7 +313,8 @@ public final class PolymarketFake: Sendable {
             markets.append(extra)
         }
         var body: [String: Any] = ["markets": markets]
-        if start + limit < list.count { body["next_cursor"] = "c_\(start + limit)" }
+        // As upstream: a full page carries a cursor even when it is the last one (the page after it is empty).
+        if start + limit <= list.count { body["next_cursor"] = "c_\(start + limit)" }
         return .jsonValue(body)
     }
 

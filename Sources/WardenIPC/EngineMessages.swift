@@ -30,11 +30,26 @@ public struct DataInfo: Codable, Sendable, Equatable {
     public var age_s: Double?
     public var markets: Int
     public var stale_markets: Int
+    /// Distinct (item, reason) rejections since start, each counted once while it persists.
     public var rejected_items_total: Int
-    public init(source: String, status: String, last_refresh_at: String?, age_s: Double?, markets: Int, stale_markets: Int, rejected_items_total: Int) {
+    /// Items rejected by the latest discovery and book refresh.
+    public var rejected_now: Int?
+    /// Every distinct reason of what is rejected now, with how many items and one example.
+    public var rejections: [RejectionSummary]?
+    public init(source: String, status: String, last_refresh_at: String?, age_s: Double?, markets: Int, stale_markets: Int,
+                rejected_items_total: Int, rejected_now: Int? = nil, rejections: [RejectionSummary]? = nil) {
         self.source = source; self.status = status; self.last_refresh_at = last_refresh_at; self.age_s = age_s
         self.markets = markets; self.stale_markets = stale_markets; self.rejected_items_total = rejected_items_total
+        self.rejected_now = rejected_now; self.rejections = rejections
     }
+}
+
+/// One reason market data is being rejected: how many items, and one of them.
+public struct RejectionSummary: Codable, Sendable, Equatable {
+    public var reason: String
+    public var count: Int
+    public var example: String
+    public init(reason: String, count: Int, example: String) { self.reason = reason; self.count = count; self.example = example }
 }
 
 public struct AccountInfo: Codable, Sendable, Equatable {

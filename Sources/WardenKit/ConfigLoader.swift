@@ -43,6 +43,7 @@ public enum ConfigLoader {
         "source", "gamma_url", "clob_url", "replay_file", "replay_speed", "cycle", "book_refresh", "discovery_interval",
         "stale_market_after", "stale_data_after", "request_timeout", "connect_timeout", "filters", "health",
         "paper", "risk", "strategies", "strategy_errors", "backup_interval", "backups_keep", "equity_interval", "preflight",
+        "fee_rates",
     ]
     static let engineSections: [String: Set<String>] = [
         "filters": ["liquidity_min", "volume_min", "end_within_hours", "max_markets", "tag_ids"],
@@ -94,6 +95,14 @@ public enum ConfigLoader {
         let (programNames, channelNames) = validateShape(tree, reader: reader)
         readSupervisor(into: &config.supervisor, reader)
         readEngine(into: &config.engine, reader)
+        if let rates = tree?.mapping?["engine"]?.mapping?["fee_rates"]?.mapping {
+            // Category → taker rate, for fee-enabled markets that give only their `feeType` (categories are
+            // Polymarket's, so any name is taken; the published rates are the defaults).
+            for (k, _) in rates {
+                guard let category = k.string else { continue }
+                reader.double("engine.fee_rates.\(category)", in: 0...0.5).map { config.engine.feeRates[category.lowercased()] = $0 }
+            }
+        }
         readNotifier(into: &config.notifier, channels: channelNames, reader)
         readDashboard(into: &config.dashboard, reader)
         for name in programNames {

@@ -21,6 +21,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var endWithinHours: Double?
     /// Gamma tag ids (`tag_id`, repeatable): only markets carrying one of them.
     public var tagIDs: [String] = []
+    /// `engine.fee_rates`: taker rates per fee category over the published ones (`crypto: 0.072`, …).
+    public var feeRates: [String: Double] = [:]
     public var maxMarkets = 200
     public var healthErrorRate = 0.2
     public var healthRateLimitUsage = 0.9

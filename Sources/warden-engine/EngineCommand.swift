@@ -61,8 +61,10 @@ func liveSource(_ e: EngineSettings) -> LiveMarketData {
     filters.endWithinHours = e.endWithinHours
     filters.tagIDs = e.tagIDs
     filters.maxMarkets = e.maxMarkets
-    return LiveMarketData(client: PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
-                                                   timeout: e.requestTimeout, connectTimeout: e.connectTimeout), filters: filters)
+    var client = PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
+                                  timeout: e.requestTimeout, connectTimeout: e.connectTimeout)
+    client.fees = CategoryFeeRates(e.feeRates)
+    return LiveMarketData(client: client, filters: filters)
 }
 
 struct RecordCommand: AsyncParsableCommand {
