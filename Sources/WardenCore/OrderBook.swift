@@ -22,10 +22,16 @@ public struct OrderBook: Sendable, Equatable, Codable {
     public var bookTime: Date?
     /// When this process received it; the basis of every staleness decision.
     public var observedAt: Date
+    /// The exchange's content hash: unchanged while the book has not moved (its `timestamp` is only when the
+    /// answer was built, so it says nothing about that).
+    public var hash: String?
+    /// Our observation time of the first answer with this content (kept by the engine across refreshes):
+    /// a book whose content has not changed since long ago is frozen, however fresh the answer.
+    public var changedAt: Date?
 
     /// Builds a book from levels in any order (the CLOB sends best last); sorts best first and drops empty levels.
     public init(tokenID: String, bids: [BookLevel], asks: [BookLevel], tickSize: Micros, minOrderSize: Micros,
-                bookTime: Date?, observedAt: Date) {
+                bookTime: Date?, observedAt: Date, hash: String? = nil) {
         self.tokenID = tokenID
         self.bids = bids.filter { $0.size > 0 }.sorted { $0.price > $1.price }
         self.asks = asks.filter { $0.size > 0 }.sorted { $0.price < $1.price }
@@ -33,6 +39,13 @@ public struct OrderBook: Sendable, Equatable, Codable {
         self.minOrderSize = minOrderSize
         self.bookTime = bookTime
         self.observedAt = observedAt
+        self.hash = hash
+    }
+
+    /// Same content as `other`: the same hash when both have one, else the same levels, tick and minimum.
+    public func sameContent(as other: OrderBook) -> Bool {
+        if let h = hash, let o = other.hash { return h == o }
+        return bids == other.bids && asks == other.asks && tickSize == other.tickSize && minOrderSize == other.minOrderSize
     }
 
     public var bestBid: Micros? { bids.first?.price }

@@ -281,6 +281,10 @@ public struct DashboardServer: Sendable {
                  $0.last_heartbeat_age_s.map(HTML.ago) ?? "-", String($0.restarts), HTML.esc($0.last_exit.map { "\($0.reason) at \($0.at)" } ?? "")]
             }, id: "resources")
             if let d = s.engine?.data {
+                o += "<h2>Markets without a book</h2><p id=no-book>\(d.no_book_markets ?? 0) of \(d.markets) markets had no book for one of their outcomes at the last refresh; they are not traded</p>"
+                if let ids = d.no_book, !ids.isEmpty {
+                    o += "<ul class=feed id=no-book-list>" + ids.map { "<li>market \(HTML.esc($0))</li>" }.joined() + "</ul>"
+                }
                 o += "<h2>Rejected market data</h2><p id=rejected-now>\(d.rejected_now ?? 0) items rejected now · \(d.rejected_items_total) since start (each counted once while it persists)</p>"
                 if let groups = d.rejections, !groups.isEmpty {
                     o += HTML.table(["items", "reason", "example"], groups.map { [String($0.count), HTML.esc($0.reason), HTML.esc($0.example)] }, id: "rejections")

@@ -58,6 +58,7 @@ enum StackMetrics {
                 }
                 if let age = e.data?.age_s { gauge("warden_market_data_age_seconds", "Seconds since the last successful market-data refresh", l, age) }
                 counter("warden_market_items_rejected_total", "Malformed market-data items rejected (each once while it persists)", l, e.data?.rejected_items_total ?? 0)
+                gauge("warden_markets_no_book", "Open markets without a book for one of their outcomes", l, Double(e.data?.no_book_markets ?? 0))
                 gauge("warden_market_items_rejected_now", "Market-data items rejected by the latest refreshes", l, Double(e.data?.rejected_now ?? 0))
                 for a in e.accounts ?? [] {
                     gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)

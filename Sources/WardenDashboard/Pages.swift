@@ -116,7 +116,7 @@ enum Pages {
         var o = "<section id=trading><h2>Trading: <span id=trading-state class=\"ts \(e.trading_state ?? "")\">\(e.trading_state ?? "?")</span></h2>"
         o += "<p>snapshot \(HTML.age(e.snapshot_at)) · <span id=fills>\(e.fills_total ?? 0)</span> fills · storage \(HTML.esc(e.storage ?? "?"))</p>"
         if let d = e.data {
-            o += "<p id=data>market data (\(HTML.esc(d.source))): <strong class=\"data \(d.status)\">\(d.status)</strong>, last refresh \(HTML.age(d.last_refresh_at)) · \(d.markets) markets, \(d.stale_markets) stale · \(d.rejected_items_total) malformed items rejected</p>"
+            o += "<p id=data>market data (\(HTML.esc(d.source))): <strong class=\"data \(d.status)\">\(d.status)</strong>, last refresh \(HTML.age(d.last_refresh_at)) · \(d.markets) markets, \(d.stale_markets) stale, \(d.no_book_markets ?? 0) without a book · \(d.rejected_items_total) malformed items rejected</p>"
         }
         let reasons = e.reasons ?? []
         o += reasons.isEmpty ? "<p class=muted>no active reason</p>" : HTML.table(["effect", "reason", "message", "since", "by", "expires"], reasons.map { r in

@@ -215,8 +215,9 @@ public enum ClobParser {
             else if let s = ts as? String, let d = isoDate(s) { bookTime = d }
             else { return fail("timestamp \(WireLimits.clip("\(ts)", 40)) is neither Unix milliseconds nor ISO-8601") }
         }
+        let hash = (o["hash"] as? String).map { WireLimits.clip($0, WireLimits.identifier) }
         return .success(OrderBook(tokenID: token, bids: bids, asks: asks, tickSize: tick, minOrderSize: minSize,
-                                  bookTime: bookTime, observedAt: observedAt))
+                                  bookTime: bookTime, observedAt: observedAt, hash: hash))
     }
 }
 

@@ -13,9 +13,11 @@ extension TradingEngine {
         }
         let age = lastRefreshOK.map { now.timeIntervalSince($0) }
         let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.seconds } ?? false) ? "fresh" : "stale"
-        let data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
+        var data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
                             markets: markets.count, stale_markets: control.reasons.filter { $0.code == "market_stale" }.count,
                             rejected_items_total: rejectedItems, rejected_now: rejections.current, rejections: rejections.summary())
+        data.no_book_markets = noBookMarkets.count
+        data.no_book = Array(noBookMarkets.prefix(100))
         let accountInfos = accounts.values.sorted { $0.strategy < $1.strategy }.map { a -> AccountInfo in
             let equity = a.equity(marks: m)
             let h = health[a.strategy]

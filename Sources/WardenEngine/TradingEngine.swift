@@ -39,6 +39,10 @@ public actor TradingEngine {
     var lastRejectedAlert: ContinuousClock.Instant?
     /// Tokens the latest book refresh returned; a held market whose tokens are missing is looked up.
     var lastBookTokens: Set<String> = []
+    /// Open markets the last book refresh gave no book for one of their outcomes.
+    var noBookMarkets: [String] = []
+    /// Held markets whose missing book was alerted (a recovery is said when it is back).
+    var allNoBookAlerted: Set<String> = []
     var dayStart: [String: (day: Int, equity: Micros)] = [:]
     var cooldownUntil: [String: Date] = [:]
     var cycles = 0
@@ -195,9 +199,14 @@ public actor TradingEngine {
             let r = try await source.books(tokens)
             countRejected(r.rejected, from: .books)
             lastBookTokens = Set(r.books.map(\.tokenID))
+            // POST /books leaves out tokens without a book: such a token has no book now (never its old one).
+            for t in tokens where !lastBookTokens.contains(t) { books[t] = nil }
+            noBookMarkets = markets.values.filter { m in !m.closed && m.tokens.contains { !lastBookTokens.contains($0.tokenID) } }.map(\.id).sorted()
             let keep = max(settings.mrWindow * 2, 10)
             var ticksMoved = false
-            for b in r.books {
+            for var b in r.books {
+                // Frozen is judged by content (the hash), aged by our own observation of the first answer with it.
+                if let prev = books[b.tokenID], prev.sameContent(as: b) { b.changedAt = prev.changedAt ?? prev.observedAt } else { b.changedAt = b.observedAt }
                 // One lookup per book: the old book comes back from the store, the history is appended in place.
                 let old = books.updateValue(b, forKey: b.tokenID)
                 if old?.tickSize != b.tickSize || old?.minOrderSize != b.minOrderSize { ticksMoved = true }
@@ -272,6 +281,18 @@ public actor TradingEngine {
             emit(key: "data_stale", kind: "resumed", severity: "info", message: "market data fresh again; entries resumed",
                  duration: now.timeIntervalSince(gone.since))
         }
+        // A held market whose book is gone cannot be marked or exited at a known price: said, and said again
+        // when it is back.
+        let noBook = Set(noBookMarkets)
+        for id in noBook where holds(marketID: id) && !allNoBookAlerted.contains(id) {
+            allNoBookAlerted.insert(id)
+            emit(key: "no_book:\(id)", kind: "data", severity: "warning",
+                 message: "held market \(id) has no order book (the CLOB answered none for one of its outcomes); it is unmarked until one comes back")
+        }
+        for id in allNoBookAlerted where !noBook.contains(id) {
+            allNoBookAlerted.remove(id)
+            emit(key: "no_book:\(id)", kind: "resumed", severity: "info", message: "held market \(id) has an order book again")
+        }
         let marketBound = settings.staleMarketAfter.seconds
         // While all data is stale every book is, by consequence: one data_stale reason and alert say it, not
         // one more per market (an outage gave 1 + N alerts and N recoveries).
@@ -280,14 +301,14 @@ public actor TradingEngine {
             var oldest: Date?
             for t in m.tokens {
                 guard let b = books[t.tokenID] else { continue }
-                let at = b.bookTime ?? b.observedAt
+                let at = b.changedAt ?? b.observedAt
                 if oldest.map({ at < $0 }) ?? true { oldest = at }
             }
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
             if stale, let oldest {
                 if allStale { continue }
                 if control.raise(TradingReason(code: "market_stale", source: .degradation, effect: .PAUSED, since: oldest,
-                                               message: "book of market \(m.id) unchanged since \(isoString(oldest))", marketID: m.id)) {
+                                               message: "book of market \(m.id) unchanged (same content) since \(isoString(oldest))", marketID: m.id)) {
                     emit(key: "market_stale:\(m.id)", kind: "paused", severity: "warning",
                          message: "market \(m.id) paused for entries: its book has not moved since \(isoString(oldest))")
                 }

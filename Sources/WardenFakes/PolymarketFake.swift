@@ -241,7 +241,12 @@ public final class PolymarketFake: Sendable {
         guard let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { return nil }
         if m.closed { return nil }
         if faults.frozenTokens.contains(token) {
-            if let frozen = s.frozenBooks[token] { return frozen }
+            // As upstream: a book that has not moved keeps its content and hash; its timestamp is when the answer
+            // was built, so it is new every time.
+            if var frozen = s.frozenBooks[token] {
+                frozen["timestamp"] = String(Int64(Date().timeIntervalSince1970 * 1000))
+                return frozen
+            }
             let b = book(m, token: token, malformed: false)
             s.frozenBooks[token] = b
             return b

@@ -36,6 +36,10 @@ public struct DataInfo: Codable, Sendable, Equatable {
     public var rejected_now: Int?
     /// Every distinct reason of what is rejected now, with how many items and one example.
     public var rejections: [RejectionSummary]?
+    /// Open markets without a book for one of their outcomes at the last refresh ("no book"), and their ids
+    /// (at most 100).
+    public var no_book_markets: Int?
+    public var no_book: [String]?
     public init(source: String, status: String, last_refresh_at: String?, age_s: Double?, markets: Int, stale_markets: Int,
                 rejected_items_total: Int, rejected_now: Int? = nil, rejections: [RejectionSummary]? = nil) {
         self.source = source; self.status = status; self.last_refresh_at = last_refresh_at; self.age_s = age_s

@@ -32,6 +32,10 @@ enum StatusTable {
         if let e = s.engine {
             if e.reachable {
                 out += "trading \(e.trading_state ?? "?") · data \(e.data?.status ?? "?")\(e.data?.age_s.map { String(format: " (%.0fs old)", $0) } ?? "") · \(e.fills_total ?? 0) fills · storage \(e.storage ?? "?") (as of \(e.snapshot_at ?? "?"))\n"
+                if let d = e.data, let n = d.no_book_markets, n > 0 {
+                    out += "NO BOOK for \(n) of \(d.markets) markets (not traded until the CLOB answers a book for every outcome): "
+                        + (d.no_book ?? []).prefix(10).joined(separator: ", ") + (n > 10 ? ", …" : "") + "\n"
+                }
                 if let d = e.data, let now = d.rejected_now, now > 0 {
                     out += "market data rejected now: \(now) items (\(d.rejected_items_total) since start)\n"
                     for r in d.rejections ?? [] { out += "  \(r.count) × \(r.reason) (e.g. \(r.example))\n" }

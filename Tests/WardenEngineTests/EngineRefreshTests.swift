@@ -12,17 +12,18 @@ import WardenKit
 
 /// Markets and books set by the test; every book is stamped as just observed.
 private final class ScriptedSource: MarketDataSource {
-    struct Script { var markets: [Market] = []; var ticks: [String: Micros] = [:] }
+    struct Script { var markets: [Market] = []; var ticks: [String: Micros] = [:]; var missing: Set<String> = []; var hash: String? }
     let script = Mutex(Script())
     var name: String { "scripted" }
 
     func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { (script.withLock { $0.markets }, []) }
     func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
-        let ticks = script.withLock { $0.ticks }
+        let (ticks, missing, hash) = script.withLock { ($0.ticks, $0.missing, $0.hash) }
         let now = Date()
-        return (tokenIDs.map { t in
+        // As POST /books: tokens without a book are left out, and the answer comes in another order.
+        return (tokenIDs.filter { !missing.contains($0) }.reversed().map { t in
             OrderBook(tokenID: t, bids: [BookLevel(price: 400_000, size: 100 * Fixed.one)], asks: [BookLevel(price: 600_000, size: 100 * Fixed.one)],
-                      tickSize: ticks[t] ?? 10_000, minOrderSize: 5 * Fixed.one, bookTime: now, observedAt: now)
+                      tickSize: ticks[t] ?? 10_000, minOrderSize: 5 * Fixed.one, bookTime: now, observedAt: now, hash: hash)
         }, [])
     }
     func market(id: String) async throws -> Market {
@@ -75,5 +76,38 @@ struct EngineRefreshTests {
         await e.cycle()
         #expect(await e.markets["2"]?.tickSize == 1_000, "a market added later")
         #expect(await e.markets["1"]?.tickSize == 1_000)
+    }
+
+    @Test("issue 17: markets the CLOB answers no book for are 'no book' on status, and their old books are dropped")
+    func missingBooks() async throws {
+        let source = ScriptedSource()
+        source.script.withLock { $0.markets = (1...7).map { market(String($0)) } }
+        let e = engine(source, discoveryEvery: .seconds(86_400))
+        await e.cycle()
+        #expect(await e.snapshot().data.no_book_markets == 0)
+        source.script.withLock { $0.missing = ["1y", "2n", "3y", "4y", "5n"] }
+        await e.cycle()
+        let data = await e.snapshot().data
+        #expect(data.no_book_markets == 5 && data.no_book == ["1", "2", "3", "4", "5"], "\(String(describing: data))")
+        #expect(await e.books["1y"] == nil, "no old book stands in for a missing one")
+        source.script.withLock { $0.missing = [] }
+        await e.cycle()
+        #expect(await e.snapshot().data.no_book_markets == 0)
+    }
+
+    @Test("issue 17: a book is aged by the first observation of its content, not by the answer's timestamp")
+    func frozenByHash() async throws {
+        let source = ScriptedSource()
+        source.script.withLock { $0.markets = [market("1")]; $0.hash = "h1" }
+        let e = engine(source, discoveryEvery: .seconds(86_400))
+        await e.cycle()
+        let first = try #require(await e.books["1y"]?.changedAt)
+        try await Task.sleep(for: .milliseconds(20))
+        await e.cycle()
+        #expect(await e.books["1y"]?.changedAt == first, "same hash: unchanged since the first observation")
+        #expect(await e.books["1y"].map { $0.observedAt > first } == true, "while every answer is new")
+        source.script.withLock { $0.hash = "h2" }
+        await e.cycle()
+        #expect(await e.books["1y"].map { $0.changedAt! > first } == true, "a new hash is a change")
     }
 }
