@@ -121,9 +121,10 @@ struct HardeningTests {
                 let len = UInt32(json.count)
                 batch += [UInt8(len >> 24), UInt8(len >> 16 & 0xff), UInt8(len >> 8 & 0xff), UInt8(len & 0xff)] + json
             }
-            // 4,000 requests, 64 KiB answers each: 250 MiB if all were held. Sent without blocking: once the server
-            // stops reading, the socket buffer fills and the rest is not taken.
-            let all = Array(repeating: batch, count: 20).flatMap { $0 }
+            // 30,000 requests (1.8 MB, far past what the socket buffers hold), 64 KiB answers each: 1.9 GiB if all
+            // were held. Sent without blocking: once the server stops reading, the socket buffers fill and the
+            // rest is not taken.
+            let all = Array(repeating: batch, count: 150).flatMap { $0 }
             var offset = 0
             var stalls = 0
             while offset < all.count && stalls < 50 {
@@ -140,7 +141,7 @@ struct HardeningTests {
                 last = total
             }
             let handled = handler.running.withLock { $0.total }
-            #expect(handled < 400, "the server stopped reading the peer after a bounded number of answers (\(handled) of 4000 handled)")
+            #expect(handled < 400, "the server stopped reading the peer after a bounded number of answers (\(handled) of 30000 handled)")
             #expect(stats.snapshot.backpressure_pauses_total >= 1)
             let (c, t) = try await client(server.path)
             defer { t.cancel() }
