@@ -255,7 +255,8 @@ public final class PolymarketFake: Sendable {
         return book(m, token: token, malformed: faults.malformed)
     }
 
-    private static let orderFields: Set<String> = ["volume_num", "liquidity_num", "end_date", "start_date", "id", "volume24hr"]
+    /// `order` takes camelCase field names; snake_case ones get 422, as upstream.
+    private static let orderFields: Set<String> = ["volumeNum", "liquidityNum", "endDate", "startDate", "id", "volume24hr"]
 
     /// The markets a listing request selects, or the 422 it earns.
     private func filtered(_ req: FakeRequest, _ s: State) -> Listing {
@@ -277,7 +278,7 @@ public final class PolymarketFake: Sendable {
                 && volMin.map { m.spec.volume >= $0 } != false
                 && endMin.map { end >= $0 } != false && endMax.map { end <= $0 } != false
         }
-        if req.first("order")?.hasPrefix("volume_num") == true {
+        if req.first("order")?.hasPrefix("volumeNum") == true {
             list.sort { req.first("ascending") == "true" ? $0.spec.volume < $1.spec.volume : $0.spec.volume > $1.spec.volume }
         }
         return .markets(list)
@@ -298,8 +299,13 @@ public final class PolymarketFake: Sendable {
         case .refused(let r): return r
         }
         let limit = min(max(Int(req.first("limit") ?? "20") ?? 20, 1), 100)
-        // `cursor=` is silently ignored, as upstream: only `after_cursor` pages.
-        let start = req.first("after_cursor").flatMap { Int($0.dropFirst(2)) } ?? 0
+        // `cursor=` is silently ignored, as upstream: only `after_cursor` pages. A cursor names the last market of
+        // the page before (a keyset): markets that close meanwhile shift nothing, as with the real API.
+        let start: Int = req.first("after_cursor").map { c in
+            let lastID = String(c.dropFirst(2))
+            if let i = list.firstIndex(where: { $0.spec.id == lastID }) { return i + 1 }
+            return list.firstIndex { Self.idOrder(lastID, $0.spec.id) } ?? list.count
+        } ?? 0
         let page = Array(list.dropFirst(start).prefix(limit))
         var markets = page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }
         if hostile, start == 0, var extra = markets.first {
@@ -319,7 +325,7 @@ public final class PolymarketFake: Sendable {
         }
         var body: [String: Any] = ["markets": markets]
         // As upstream: a full page carries a cursor even when it is the last one (the page after it is empty).
-        if start + limit <= list.count { body["next_cursor"] = "c_\(start + limit)" }
+        if start + limit <= list.count, let last = page.last { body["next_cursor"] = "c_\(last.spec.id)" }
         return .jsonValue(body)
     }
 
@@ -337,6 +343,12 @@ public final class PolymarketFake: Sendable {
         let limit = min(max(Int(req.first("limit") ?? "20") ?? 20, 1), 100)
         let page = Array(list.dropFirst(offset).prefix(limit))
         return .jsonValue(page.enumerated().map { i, m in marketObject(m, malformed: malformed && i == 0) }, headers: deprecation)
+    }
+
+    /// True when market id `a` comes before `b` in the listing's order (numeric ids by value).
+    static func idOrder(_ a: String, _ b: String) -> Bool {
+        if let x = Int(a), let y = Int(b) { return x < y }
+        return a < b
     }
 
     /// A JSON number no Double holds; JSONSerialization cannot write one, so a marker string is replaced in the text.
