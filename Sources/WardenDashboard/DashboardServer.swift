@@ -399,7 +399,7 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard policy.allows(request.head.authority) else {
-            logger.warning("request refused: unexpected Host header", metadata: ["host": "\(HTML.esc(String((request.head.authority ?? "").prefix(80))))"])
+            logger.warning("request refused: unexpected Host header", metadata: ["host": "\(String((request.head.authority ?? "").prefix(80)))"])
             return Response(status: .misdirectedRequest, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: "this dashboard does not answer to that host name\n")))
         }
@@ -407,14 +407,13 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Open connections of the HTTP server, and the most it ever had.
+/// Open connections of the HTTP server.
 public final class ConnectionGauge: Sendable {
-    private let box = Mutex((open: 0, peak: 0, refusedWhileFull: UInt64(0)))
+    private let box = Mutex(0)
     public init() {}
-    public var open: Int { box.withLock { $0.open } }
-    public var peak: Int { box.withLock { $0.peak } }
-    func opened() { box.withLock { $0.open += 1; $0.peak = max($0.peak, $0.open) } }
-    func closed() { box.withLock { $0.open -= 1 } }
+    public var open: Int { box.withLock { $0 } }
+    func opened() { box.withLock { $0 += 1 } }
+    func closed() { box.withLock { $0 -= 1 } }
 }
 
 /// Hummingbird's accept gate: past `limit` open connections it stops accepting (they wait in the backlog)

@@ -67,9 +67,9 @@ public enum FormDecoding {
 public struct HostPolicy: Sendable {
     let names: Set<String>
 
-    /// `configured`: the dashboard's `host` setting; `extra`: further names an operator serves it under.
-    public init(configured: String, extra: [String] = []) {
-        names = Set((["localhost", configured] + extra).map { $0.lowercased() })
+    /// `configured`: the dashboard's `host` setting.
+    public init(configured: String) {
+        names = Set(["localhost", configured.lowercased()])
     }
 
     /// True for an IP literal (any address: an attacker's page cannot make a browser send one that is not the
@@ -77,10 +77,12 @@ public struct HostPolicy: Sendable {
     public func allows(_ authority: String?) -> Bool {
         guard let authority, !authority.isEmpty, authority.utf8.count <= 300 else { return false }
         var host = Substring(authority.lowercased())
-        if host.hasPrefix("[") {
+        if host.hasPrefix("[") {  // an IPv6 literal, with or without a port
             guard let end = host.firstIndex(of: "]") else { return false }
             let inner = host[host.index(after: host.startIndex)..<end]
-            return inner.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+            let rest = host[host.index(after: end)...]
+            let portOK = rest.isEmpty || (rest.first == ":" && rest.count > 1 && rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber })
+            return portOK && inner.contains(":") && inner.allSatisfy { ($0.isASCII && $0.isHexDigit) || $0 == ":" || $0 == "." }
         }
         if let colon = host.lastIndex(of: ":") {
             guard host[host.index(after: colon)...].allSatisfy(\.isNumber) else { return false }

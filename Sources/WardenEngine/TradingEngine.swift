@@ -42,7 +42,7 @@ public actor TradingEngine {
     /// Open markets the last book refresh gave no book for one of their outcomes.
     var noBookMarkets: [String] = []
     /// Held markets whose missing book was alerted (a recovery is said when it is back).
-    var allNoBookAlerted: Set<String> = []
+    var noBookAlerted: Set<String> = []
     var dayStart: [String: (day: Int, equity: Micros)] = [:]
     var cooldownUntil: [String: Date] = [:]
     var cycles = 0
@@ -205,11 +205,18 @@ public actor TradingEngine {
             let keep = max(settings.mrWindow * 2, 10)
             var ticksMoved = false
             for var b in r.books {
-                // Frozen is judged by content (the hash), aged by our own observation of the first answer with it.
-                if let prev = books[b.tokenID], prev.sameContent(as: b) { b.changedAt = prev.changedAt ?? prev.observedAt } else { b.changedAt = b.observedAt }
-                // One lookup per book: the old book comes back from the store, the history is appended in place.
-                let old = books.updateValue(b, forKey: b.tokenID)
-                if old?.tickSize != b.tickSize || old?.minOrderSize != b.minOrderSize { ticksMoved = true }
+                // One hash lookup per book: the old book is read and replaced through its index. Frozen is judged by
+                // content (the hash), aged by our own observation of the first answer with it.
+                if let i = books.index(forKey: b.tokenID) {
+                    let old = books.values[i]
+                    b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : b.observedAt
+                    if old.tickSize != b.tickSize || old.minOrderSize != b.minOrderSize { ticksMoved = true }
+                    books.values[i] = b
+                } else {
+                    b.changedAt = b.observedAt
+                    ticksMoved = true
+                    books[b.tokenID] = b
+                }
                 if let mid = b.mid { Self.appendMid(mid, to: &midHistory[b.tokenID, default: []], keep: keep) }
             }
             if ticksMoved || marketsChanged {
@@ -284,13 +291,13 @@ public actor TradingEngine {
         // A held market whose book is gone cannot be marked or exited at a known price: said, and said again
         // when it is back.
         let noBook = Set(noBookMarkets)
-        for id in noBook where holds(marketID: id) && !allNoBookAlerted.contains(id) {
-            allNoBookAlerted.insert(id)
+        for id in noBook where holds(marketID: id) && !noBookAlerted.contains(id) {
+            noBookAlerted.insert(id)
             emit(key: "no_book:\(id)", kind: "data", severity: "warning",
                  message: "held market \(id) has no order book (the CLOB answered none for one of its outcomes); it is unmarked until one comes back")
         }
-        for id in allNoBookAlerted where !noBook.contains(id) {
-            allNoBookAlerted.remove(id)
+        for id in noBookAlerted where !noBook.contains(id) {
+            noBookAlerted.remove(id)
             emit(key: "no_book:\(id)", kind: "resumed", severity: "info", message: "held market \(id) has an order book again")
         }
         let marketBound = settings.staleMarketAfter.seconds

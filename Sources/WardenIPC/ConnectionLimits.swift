@@ -117,13 +117,6 @@ final class Completion: Sendable {
     }
 }
 
-/// A flag set once, read from any thread.
-final class Flag: Sendable {
-    private let box = Mutex(false)
-    var isSet: Bool { box.withLock { $0 } }
-    func set() { box.withLock { $0 = true } }
-}
-
 /// Bounds on operator text where it enters (a request body): everything stored or published from it stays
 /// far below the frame limit.
 public enum InputLimits {

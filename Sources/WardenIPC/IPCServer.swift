@@ -189,9 +189,9 @@ public final class IPCServer: Sendable {
         }
         defer { counter.box.withLock { $0.connections_open -= 1 } }
         // A peer that connects and never says hello is closed after the bound (it holds an fd and a task).
-        let greeted = Flag()
-        let helloTimer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limits.helloTimeout.clampedMilliseconds(limit: 3_600_000)) * 1_000_000)) { [counter, logger, path] in
-            guard !greeted.isSet else { return }
+        let helloTimer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(limits.helloTimeout.clampedMilliseconds(limit: 3_600_000)))) {
+            [counter, logger, path, ungreeted] in
+            guard ungreeted.contains(ticket) else { return }  // greeted meanwhile (the cancel can race the timer)
             counter.box.withLock { $0.hello_timeouts_total += 1 }
             logger.warning("no hello within the bound; connection closed", metadata: ["socket": "\(path)"])
             channel.close(promise: nil)
@@ -252,9 +252,8 @@ public final class IPCServer: Sendable {
                                 break
                             }
                             peer.hello = h
-                            greeted.set()
-                            helloTimer.cancel()
                             ungreeted.remove(ticket)
+                            helloTimer.cancel()
                             continue
                         }
                         guard frame.head.kind == .request else {
@@ -294,7 +293,7 @@ public final class IPCServer: Sendable {
                             continue
                         }
                         // Wait for a free slot before reading on: a peer that never reads its answers stops here.
-                        if !(await slots.tryAcquire()) {
+                        if !slots.tryAcquire() {
                             counter.box.withLock { $0.backpressure_pauses_total += 1 }
                             guard await slots.acquire() else { break }
                         }
@@ -469,6 +468,8 @@ final class UngreetedConnections: Sendable {
     }
 
     func remove(_ id: Int) { state.withLock { $0.list.removeAll { $0.id == id } } }
+
+    func contains(_ id: Int) -> Bool { state.withLock { $0.list.contains { $0.id == id } } }
 
     /// Takes the oldest one other than `id` off the list.
     func oldest(other id: Int) -> (any Channel)? {

@@ -79,7 +79,7 @@ public final class LogSink: @unchecked Sendable {
         var out = ""
         var n = 0
         for ch in text.unicodeScalars {
-            n += String(ch).utf8.count
+            n += ch.utf8.count
             if n > maxLineBytes { break }
             out.unicodeScalars.append(ch)
         }

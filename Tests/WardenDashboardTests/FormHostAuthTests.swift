@@ -22,7 +22,7 @@ struct FormHostAuthTests {
     func host() {
         let p = HostPolicy(configured: "127.0.0.1")
         for ok in ["127.0.0.1:8787", "localhost:8787", "LOCALHOST", "[::1]:8787", "10.0.0.5:80"] { #expect(p.allows(ok), "\(ok)") }
-        for bad in ["evil.example:8787", "evil.example", "", "127.0.0.1.nip.io:8787", "[::1", "localhost:80x", "999.1.1.1"] {
+        for bad in ["evil.example:8787", "evil.example", "", "127.0.0.1.nip.io:8787", "[::1", "localhost:80x", "999.1.1.1", "[]", "[::1]evil", "[::1]:", "[evil]"] {
             #expect(!p.allows(bad), "\(bad)")
         }
         #expect(!p.allows(nil))
