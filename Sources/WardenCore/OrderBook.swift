@@ -10,6 +10,8 @@ public struct BookLevel: Sendable, Equatable, Codable {
     }
 }
 
+public enum BookSide: String, Sendable, Equatable, Codable { case bid, ask }
+
 public struct OrderBook: Sendable, Equatable, Codable {
     public var tokenID: String
     /// Best (highest) first.
@@ -57,6 +59,31 @@ public struct OrderBook: Sendable, Equatable, Codable {
     /// Shares available at or better than `limit` on the side a buyer (asks) or seller (bids) takes.
     public func depth(buying: Bool, limit: Micros) -> Micros {
         (buying ? asks.filter { $0.price <= limit } : bids.filter { $0.price >= limit }).reduce(0) { $0 + $1.size }
+    }
+
+    /// One level set to `size` (0 removes it), keeping each side best first: a binary search and one insert,
+    /// replace or remove.
+    public mutating func apply(_ side: BookSide, price: Micros, size: Micros) {
+        switch side {
+        case .bid: Self.set(&bids, price: price, size: size, better: >)
+        case .ask: Self.set(&asks, price: price, size: size, better: <)
+        }
+    }
+
+    /// The bids' and asks' levels equal `other`'s (hash and times aside): the content check of drift.
+    public func sameLevels(as other: OrderBook) -> Bool { bids == other.bids && asks == other.asks }
+
+    static func set(_ levels: inout [BookLevel], price: Micros, size: Micros, better: (Micros, Micros) -> Bool) {
+        var lo = 0, hi = levels.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if better(levels[mid].price, price) { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < levels.count && levels[lo].price == price {
+            if size > 0 { levels[lo].size = size } else { levels.remove(at: lo) }
+        } else if size > 0 {
+            levels.insert(BookLevel(price: price, size: size), at: lo)
+        }
     }
 
     /// Age of what we know, by our own observation time (Gamma and CLOB answers may be cached).

@@ -90,3 +90,26 @@ extension TradingEngine {
         if rows.isEmpty { publisher.setNextSeq(EngineTopic.alerts, UInt64(last) + 1) }
     }
 }
+
+/// Hands every notice of the market WebSocket to the engine as it arrives; stops the connections at shutdown.
+public struct MarketFeedService: Service {
+    let stream: MarketStream
+    let engine: TradingEngine
+
+    public init(stream: MarketStream, engine: TradingEngine) {
+        self.stream = stream
+        self.engine = engine
+    }
+
+    public func run() async throws {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                for await notice in stream.notices { await engine.apply(notice) }
+            } onGracefulShutdown: {
+                stream.stop()
+            }
+        } onCancel: {
+            stream.stop()
+        }
+    }
+}

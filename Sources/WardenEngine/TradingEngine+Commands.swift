@@ -18,6 +18,7 @@ extension TradingEngine {
                             rejected_items_total: rejectedItems, rejected_now: rejections.current, rejections: rejections.summary())
         data.no_book_markets = noBookMarkets.count
         data.no_book = Array(noBookMarkets.prefix(100))
+        data.feed = feedInfo(now)
         let accountInfos = accounts.values.sorted { $0.strategy < $1.strategy }.map { a -> AccountInfo in
             let equity = a.equity(marks: m)
             let h = health[a.strategy]

@@ -10,6 +10,9 @@ public actor TradingEngine {
     let settings: EngineSettings
     let journal: Journal?
     let source: any MarketDataSource
+    /// The market WebSocket (nil: REST only).
+    let stream: MarketStream?
+    var feed = FeedState()
     public nonisolated let publisher: EventPublisher
     let logger: Logger
     let broker: PaperBroker
@@ -70,8 +73,10 @@ public actor TradingEngine {
     var crashAfterIntentArmed = false
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
-                publisher: EventPublisher, stateDir: String, logger: Logger, hooks: EngineTestHooks = EngineTestHooks()) {
+                publisher: EventPublisher, stateDir: String, logger: Logger, hooks: EngineTestHooks = EngineTestHooks(),
+                stream: MarketStream? = nil) {
         self.settings = settings
+        self.stream = stream
         self.hooks = hooks
         self.journal = journal
         self.source = source
@@ -150,6 +155,7 @@ public actor TradingEngine {
         probeStorage(now)
         checkDisk(now)
         await refreshData(now)
+        checkFeedFrozen(now)
         assessFreshness(now)
         assessAPIHealth(now)
         await settleResolved(now)
@@ -186,6 +192,7 @@ public actor TradingEngine {
                 for (id, m) in markets where fresh[id] == nil && holds(marketID: id) { fresh[id] = m }  // keep what we hold
                 markets = fresh
                 lastDiscovery = now
+                followFeed()
             } catch {
                 dataFailed("market discovery failed: \(error)", now)
                 return
@@ -195,6 +202,9 @@ public actor TradingEngine {
         lastBookRefresh = now
         let tokens = markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
+        let fetchStarted = Date()
+        feed.fetchInFlight = true
+        defer { feed.fetchInFlight = false }
         do {
             let r = try await source.books(tokens)
             countRejected(r.rejected, from: .books)
@@ -209,6 +219,7 @@ public actor TradingEngine {
                 // content (the hash), aged by our own observation of the first answer with it.
                 if let i = books.index(forKey: b.tokenID) {
                     let old = books.values[i]
+                    checkDrift(old: old, snapshot: b, fetchStarted: fetchStarted, now: now)
                     b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : b.observedAt
                     if old.tickSize != b.tickSize || old.minOrderSize != b.minOrderSize { ticksMoved = true }
                     books.values[i] = b
@@ -230,6 +241,7 @@ public actor TradingEngine {
                 }
                 marketsChanged = false
             }
+            snapshotTaken(r.books.map(\.tokenID), fetchStarted: fetchStarted)
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
             booksValidFrom = nil
@@ -348,7 +360,8 @@ public actor TradingEngine {
             var market = markets[id]
             let ended = market?.endDate.map { $0 <= now } ?? false
             let missing = market.map { m in m.tokens.allSatisfy { !lastBookTokens.contains($0.tokenID) } } ?? true
-            if market == nil || ended || market?.closed == true || (lastRefreshFailed == nil && missing) {
+            let hinted = feed.resolvedHints.remove(id) != nil  // the market channel said it resolved
+            if market == nil || ended || hinted || market?.closed == true || (lastRefreshFailed == nil && missing) {
                 do {
                     market = try await source.market(id: id)
                     markets[id] = market
@@ -475,6 +488,7 @@ public actor TradingEngine {
     /// Fresh enough to trade on: observed within `freshFor`, and after any stall or suspend.
     func isTradable(_ book: OrderBook, now: Date, freshFor: TimeInterval) -> Bool {
         now.timeIntervalSince(book.observedAt) <= freshFor && booksValidFrom.map { book.observedAt >= $0 } != false
+            && feed.awaitingSnapshot[book.tokenID] == nil
     }
 
     func strategyError(_ name: String, _ message: String, _ h: inout StrategyHealth, _ now: Date) {

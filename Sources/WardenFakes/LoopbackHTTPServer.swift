@@ -3,6 +3,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
+import Synchronization
 
 public struct FakeRequest: Sendable {
     public var method: String
@@ -61,15 +63,32 @@ public final class LoopbackHTTPServer: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public static func start(host: String = "127.0.0.1", port: Int = 0, handler: @escaping Handler) async throws -> LoopbackHTTPServer {
+    /// `webSocket` serves WebSocket upgrades on its path (the accept answer decides per request).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, webSocket: FakeWebSocketRoute? = nil,
+                             handler: @escaping Handler) async throws -> LoopbackHTTPServer {
         let box = HandlerBox(handler: handler)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
-                child.pipeline.configureHTTPServerPipeline().flatMap {
-                    child.pipeline.addHandler(FakeHTTPHandler(handler: box.handler))
+                let http = FakeHTTPHandler(handler: box.handler)
+                guard let webSocket else {
+                    return child.pipeline.configureHTTPServerPipeline().flatMap { child.pipeline.addHandler(http) }
                 }
+                let upgrader = NIOWebSocketServerUpgrader(
+                    maxFrameSize: 1 << 24,
+                    shouldUpgrade: { ch, head in
+                        let path = URLComponents(string: head.uri)?.path ?? head.uri
+                        return ch.eventLoop.makeSucceededFuture(path == webSocket.path && webSocket.accept() ? HTTPHeaders() : nil)
+                    },
+                    upgradePipelineHandler: { ch, _ in
+                        let peer = FakeWebSocket(channel: ch)
+                        return ch.pipeline.addHandler(FakeWebSocketHandler(peer: peer)).map { webSocket.connected(peer) }
+                    })
+                let config: NIOHTTPServerUpgradeConfiguration = (upgraders: [upgrader], completionHandler: { _ in
+                    child.pipeline.removeHandler(http, promise: nil)
+                })
+                return child.pipeline.configureHTTPServerPipeline(withServerUpgrade: config).flatMap { child.pipeline.addHandler(http) }
             }
             .bind(host: host, port: port).get()
         return LoopbackHTTPServer(channel: channel, port: channel.localAddress?.port ?? port, handler: handler)
@@ -82,8 +101,79 @@ public final class LoopbackHTTPServer: Sendable {
 
 private struct HandlerBox: Sendable { let handler: LoopbackHTTPServer.Handler }
 
+/// Where a fake serves WebSocket connections, whether it accepts one now, and what it does with it.
+public struct FakeWebSocketRoute: Sendable {
+    public var path: String
+    public var accept: @Sendable () -> Bool
+    public var connected: @Sendable (FakeWebSocket) -> Void
+    public init(path: String, accept: @escaping @Sendable () -> Bool, connected: @escaping @Sendable (FakeWebSocket) -> Void) {
+        self.path = path; self.accept = accept; self.connected = connected
+    }
+}
+
+/// One server-side WebSocket connection of a fake: text out, text in, close.
+public final class FakeWebSocket: Sendable {
+    let channel: any Channel
+    private let inbound = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let closed = Mutex<(@Sendable () -> Void)?>(nil)
+    init(channel: any Channel) { self.channel = channel }
+
+    public func onText(_ f: @escaping @Sendable (String) -> Void) { inbound.withLock { $0 = f } }
+    public func onClose(_ f: @escaping @Sendable () -> Void) { closed.withLock { $0 = f } }
+    public var isOpen: Bool { channel.isActive }
+
+    public func send(_ text: String) {
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// Closes the TCP connection without a close frame (a dropped connection).
+    public func drop() { channel.close(promise: nil) }
+
+    func received(_ text: String) { inbound.withLock { $0 }?(text) }
+    func ended() { closed.withLock { $0 }?() }
+}
+
+/// Text frames to the fake; pings answered; a close frame echoed and the connection closed.
+private final class FakeWebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+    let peer: FakeWebSocket
+    var text = ""
+    init(peer: FakeWebSocket) { self.peer = peer }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        var payload = frame.unmaskedData
+        switch frame.opcode {
+        case .text, .continuation:
+            text += payload.readString(length: payload.readableBytes) ?? ""
+            if frame.fin {
+                let message = text
+                text = ""
+                peer.received(message)
+            }
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
+        case .connectionClose:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        peer.ended()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}
+
 /// Collects a request, asks the handler, writes the answer; keep-alive per HTTP/1.1.
-private final class FakeHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     let handler: LoopbackHTTPServer.Handler

@@ -16,6 +16,18 @@ public final class PolymarketFake: Sendable {
         /// a 1 MB endDate and a 5,000-character id, beside the good items.
         public var hostile = false
         public var frozenTokens: Set<String> = []
+        /// Market channel: drop every connection (and each new one as soon as it subscribes).
+        public var wsDrop = false
+        /// Market channel: refuse upgrades (the endpoint is down).
+        public var wsRefuse = false
+        /// Market channel: connections stay open and answer PING, and deliver nothing.
+        public var wsFreeze = false
+        /// Market channel: a malformed frame beside each batch.
+        public var wsMalformed = false
+        /// Market channel: deltas with wrong sizes under the true hash (the next snapshot disagrees).
+        public var wsDrift = false
+        /// Market channel: price changes in the older form, one level per message.
+        public var wsLegacy = false
         public init() {}
     }
 
@@ -34,12 +46,29 @@ public final class PolymarketFake: Sendable {
         var faults = Faults()
         var frozenBooks: [String: [String: Any]] = [:]
         var requests: [String: Int] = [:]
+        var subscribers: [ObjectIdentifier: Subscriber] = [:]
+        var wsConnections = 0
+        var announcedResolved: Set<String> = []
+    }
+    /// One market-channel connection: what it subscribed to and the books as last sent to it.
+    private struct Subscriber {
+        var peer: FakeWebSocket
+        var assets: [String] = []
+        var custom = false
+        var sent: [String: SentBook] = [:]
+    }
+    private struct SentBook {
+        var bids: [String: String]
+        var asks: [String: String]
+        var hash: String
+        var tick: String
     }
     private struct Box: @unchecked Sendable { var state: State }
     private let box: Mutex<Box>
     private let scenario: FakeScenario
     private let startedAt = Date()
     private let server: LoopbackHTTPServer
+    private let publisher = Mutex<Task<Void, Never>?>(nil)
 
     private init(scenario: FakeScenario, server: LoopbackHTTPServer, initial: State) {
         self.scenario = scenario
@@ -56,18 +85,29 @@ public final class PolymarketFake: Sendable {
             MarketState(spec: spec, yes: spec.startPrice, rng: SplitMix(state: scenario.seed &* 1_000_003 &+ UInt64(i)))
         }
         let holder = HandlerHolder()
-        let server = try await LoopbackHTTPServer.start(port: port) { req in await holder.handle(req) }
+        let route = FakeWebSocketRoute(path: "/ws/market", accept: { holder.fake.withLock { $0 }?.acceptsWebSocket() ?? false },
+                                       connected: { peer in holder.fake.withLock { $0 }?.connected(peer) })
+        let server = try await LoopbackHTTPServer.start(port: port, webSocket: route) { req in await holder.handle(req) }
         let fake = PolymarketFake(scenario: scenario, server: server, initial: State(markets: markets))
         holder.fake.withLock { $0 = fake }
+        fake.publisher.withLock { $0 = Task { await fake.publishLoop() } }
         return fake
     }
 
-    public func stop() async { await server.stop() }
+    public func stop() async {
+        publisher.withLock { $0?.cancel() }
+        let peers = box.withLock { b in b.state.subscribers.values.map(\.peer) }
+        for p in peers { p.drop() }
+        await server.stop()
+    }
 
     public var faults: Faults {
         get { box.withLock { $0.state.faults } }
     }
-    public func setFaults(_ f: Faults) { box.withLock { $0.state.faults = f } }
+    public func setFaults(_ f: Faults) {
+        box.withLock { $0.state.faults = f }
+        dropSocketsIfFaulted()
+    }
     public func requestCount(_ path: String) -> Int { box.withLock { $0.state.requests[path] ?? 0 } }
 
     // MARK: - Scenario clock and prices
@@ -94,6 +134,7 @@ public final class PolymarketFake: Sendable {
     }
 
     private func tickSize(_ spec: FakeMarketSpec) -> Double { Double(spec.tick) ?? 0.01 }
+
 
     private func roundTick(_ p: Double, _ tick: Double) -> Double { (p / tick).rounded() * tick }
 
@@ -379,11 +420,18 @@ public final class PolymarketFake: Sendable {
                 case "malformed": f.malformed = true
                 case "hostile": f.hostile = true
                 case "frozen": f.frozenTokens.formUnion((body["tokens"] as? [String]) ?? [])
+                case "ws_drop": f.wsDrop = true
+                case "ws_refuse": f.wsRefuse = true
+                case "ws_freeze": f.wsFreeze = true
+                case "ws_malformed": f.wsMalformed = true
+                case "ws_drift": f.wsDrift = true
+                case "ws_legacy": f.wsLegacy = true
                 default: return false
                 }
                 b.state.faults = f
                 return true
             }
+            if ok { dropSocketsIfFaulted() }
             return .respond(ok ? .json(#"{"ok":true}"#) : .json(#"{"error":"unknown mode"}"#, status: 400))
         case "/admin/resolve":
             guard let id = body["market"] as? String else { return .respond(.json(#"{"error":"market required"}"#, status: 400)) }
@@ -393,6 +441,17 @@ public final class PolymarketFake: Sendable {
                 let w = body["winner"] as? String ?? "yes"
                 b.state.markets[i].closed = true
                 b.state.markets[i].winner = w == "no" || w == m.spec.noToken ? m.spec.noToken : m.spec.yesToken
+                return true
+            }
+            return .respond(done ? .json(#"{"ok":true}"#) : .json(#"{"error":"no such market"}"#, status: 404))
+        case "/admin/tick":
+            // A tick size change, as upstream does when a price nears the edges.
+            guard let id = body["market"] as? String, let tick = body["tick"] as? String, ["0.1", "0.01", "0.001", "0.0001"].contains(tick) else {
+                return .respond(.json(#"{"error":"market and tick (0.1, 0.01, 0.001 or 0.0001) required"}"#, status: 400))
+            }
+            let done: Bool = box.withLock { b in
+                guard let i = b.state.markets.firstIndex(where: { $0.spec.id == id }) else { return false }
+                b.state.markets[i].spec.tick = tick
                 return true
             }
             return .respond(done ? .json(#"{"ok":true}"#) : .json(#"{"error":"no such market"}"#, status: 404))
@@ -407,13 +466,178 @@ public final class PolymarketFake: Sendable {
         case "/admin/state":
             let state = box.withLock { b -> [String: Any] in
                 ["faults": ["down": b.state.faults.down, "slow_ms": b.state.faults.slowMS, "malformed": b.state.faults.malformed,
-                            "frozen": Array(b.state.faults.frozenTokens)],
+                            "frozen": Array(b.state.faults.frozenTokens), "ws_drop": b.state.faults.wsDrop, "ws_freeze": b.state.faults.wsFreeze,
+                            "ws_drift": b.state.faults.wsDrift],
+                 "ws": ["open": b.state.subscribers.count, "connections_total": b.state.wsConnections,
+                        "assets": b.state.subscribers.values.reduce(0) { $0 + $1.assets.count }],
                  "requests": b.state.requests,
                  "markets": b.state.markets.map { ["id": $0.spec.id, "yes": $0.override ?? $0.yes, "closed": $0.closed, "winner": $0.winner ?? ""] }]
             }
             return .respond(.jsonValue(state))
         default:
             return .respond(.json(#"{"error":"unknown admin endpoint"}"#, status: 404))
+        }
+    }
+}
+
+// MARK: - The market channel (wss …/ws/market)
+
+extension PolymarketFake {
+    public struct WebSocketStats: Sendable, Equatable {
+        public var open: Int
+        public var connectionsTotal: Int
+    }
+
+    public var webSocketStats: WebSocketStats {
+        box.withLock { WebSocketStats(open: $0.state.subscribers.count, connectionsTotal: $0.state.wsConnections) }
+    }
+
+    fileprivate func acceptsWebSocket() -> Bool {
+        box.withLock { b in
+            b.state.requests["/ws/market", default: 0] += 1
+            let f = b.state.faults
+            return !(f.down || f.reset || f.wsRefuse)
+        }
+    }
+
+    fileprivate func connected(_ peer: FakeWebSocket) {
+        let id = ObjectIdentifier(peer)
+        let drop = box.withLock { b -> Bool in
+            b.state.wsConnections += 1
+            b.state.subscribers[id] = Subscriber(peer: peer)
+            return b.state.faults.wsDrop
+        }
+        peer.onClose { [weak self] in self?.box.withLock { _ = $0.state.subscribers.removeValue(forKey: id) } }
+        peer.onText { [weak self] text in self?.received(text, from: id) }
+        if drop { peer.drop() }
+    }
+
+    func dropSocketsIfFaulted() {
+        let peers = box.withLock { b -> [FakeWebSocket] in
+            let f = b.state.faults
+            guard f.down || f.reset || f.wsDrop || f.wsRefuse else { return [] }
+            return b.state.subscribers.values.map(\.peer)
+        }
+        for p in peers { p.drop() }
+    }
+
+    private func received(_ text: String, from id: ObjectIdentifier) {
+        if text == "PING" {
+            // Answered even while frozen: the failure this fake reproduces keeps the socket looking alive.
+            box.withLock { $0.state.subscribers[id]?.peer }?.send("PONG")
+            return
+        }
+        guard let o = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+              let assets = o["assets_ids"] as? [String] else {
+            box.withLock { $0.state.subscribers[id]?.peer }?.send(#"{"error":"invalid subscription"}"#)
+            return
+        }
+        let custom = o["custom_feature_enabled"] as? Bool ?? false
+        let (peer, frames) = box.withLock { b -> (FakeWebSocket?, [String]) in
+            advance(&b.state)
+            guard var sub = b.state.subscribers[id] else { return (nil, []) }
+            sub.assets = assets
+            sub.custom = custom
+            var snapshots: [[String: Any]] = []
+            for token in assets {
+                guard let m = b.state.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }), !m.closed else { continue }
+                var book = self.book(m, token: token, malformed: false)
+                sub.sent[token] = Self.sent(book)
+                book["event_type"] = "book"
+                snapshots.append(book)
+            }
+            b.state.subscribers[id] = sub
+            // Past 500 assets the server sends no snapshots (EXTERNAL-APIS.md); deltas still come.
+            if assets.count > 500 || b.state.faults.wsFreeze || snapshots.isEmpty { return (sub.peer, []) }
+            return (sub.peer, [Self.encode(snapshots)])
+        }
+        for f in frames { peer?.send(f) }
+    }
+
+    private static func sent(_ book: [String: Any]) -> SentBook {
+        func levels(_ k: String) -> [String: String] {
+            var out: [String: String] = [:]
+            for l in (book[k] as? [[String: String]]) ?? [] { out[l["price"] ?? ""] = l["size"] ?? "" }
+            return out
+        }
+        return SentBook(bids: levels("bids"), asks: levels("asks"), hash: book["hash"] as? String ?? "", tick: book["tick_size"] as? String ?? "")
+    }
+
+    private static func encode(_ v: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+
+    /// Every 50 ms: each subscriber gets what changed in its books since it was last sent (price changes, tick size
+    /// changes, resolutions), computed from the same model the REST answers come from.
+    fileprivate func publishLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
+            let out = box.withLock { b -> [(FakeWebSocket, [String])] in
+                guard !b.state.subscribers.isEmpty else { return [] }
+                advance(&b.state)
+                let f = b.state.faults
+                var out: [(FakeWebSocket, [String])] = []
+                var newlyResolved: [MarketState] = []
+                for m in b.state.markets where m.closed && !b.state.announcedResolved.contains(m.spec.id) {
+                    newlyResolved.append(m)
+                    b.state.announcedResolved.insert(m.spec.id)
+                }
+                for (id, var sub) in b.state.subscribers {
+                    var frames: [String] = []
+                    var changes: [[String: Any]] = []
+                    for token in sub.assets {
+                        guard let m = b.state.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { continue }
+                        if m.closed { continue }
+                        let book = self.book(m, token: token, malformed: false)
+                        let now = Self.sent(book)
+                        guard let before = sub.sent[token] else { sub.sent[token] = now; continue }
+                        if before.hash == now.hash && before.tick == now.tick { continue }
+                        sub.sent[token] = now
+                        if before.tick != now.tick {
+                            frames.append(Self.encode(["event_type": "tick_size_change", "asset_id": token, "market": m.spec.id,
+                                                       "old_tick_size": before.tick, "new_tick_size": now.tick,
+                                                       "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                            continue
+                        }
+                        for (side, old, new) in [("BUY", before.bids, now.bids), ("SELL", before.asks, now.asks)] {
+                            for (price, size) in new where old[price] != size {
+                                let shown = f.wsDrift ? String(format: "%.2f", (Double(size) ?? 1) * 2 + 1) : size
+                                changes.append(["asset_id": token, "price": price, "size": shown, "side": side, "hash": now.hash])
+                            }
+                            for price in old.keys where new[price] == nil {
+                                changes.append(["asset_id": token, "price": price, "size": "0", "side": side, "hash": now.hash])
+                            }
+                        }
+                    }
+                    if !changes.isEmpty {
+                        if f.wsLegacy {
+                            for c in changes {
+                                var one = c
+                                one["event_type"] = "price_change"
+                                one["market"] = "0x" + String(repeating: "ab", count: 32)
+                                frames.append(Self.encode(one))
+                            }
+                        } else {
+                            frames.append(Self.encode(["event_type": "price_change", "market": "0x" + String(repeating: "ab", count: 32),
+                                                       "price_changes": changes,
+                                                       "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                        }
+                    }
+                    if sub.custom {
+                        for m in newlyResolved where sub.assets.contains(m.spec.yesToken) || sub.assets.contains(m.spec.noToken) {
+                            frames.append(Self.encode(["event_type": "market_resolved", "market": "0x" + String(repeating: "cd", count: 32),
+                                                       "assets_ids": [m.spec.yesToken, m.spec.noToken], "winning_asset_id": m.winner ?? "",
+                                                       "id": m.spec.id, "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                        }
+                    }
+                    if f.wsMalformed && !frames.isEmpty { frames.append(#"{"event_type":"price_change","price_changes":[{"price":"#) }
+                    b.state.subscribers[id] = sub
+                    if f.wsFreeze { continue }  // the model moves on; nothing is sent
+                    if !frames.isEmpty { out.append((sub.peer, frames)) }
+                }
+                return out
+            }
+            for (peer, frames) in out { for f in frames { peer.send(f) } }
         }
     }
 }

@@ -40,11 +40,59 @@ public struct DataInfo: Codable, Sendable, Equatable {
     /// (at most 100).
     public var no_book_markets: Int?
     public var no_book: [String]?
+    /// The market WebSocket (absent: REST only).
+    public var feed: FeedInfo?
     public init(source: String, status: String, last_refresh_at: String?, age_s: Double?, markets: Int, stale_markets: Int,
                 rejected_items_total: Int, rejected_now: Int? = nil, rejections: [RejectionSummary]? = nil) {
         self.source = source; self.status = status; self.last_refresh_at = last_refresh_at; self.age_s = age_s
         self.markets = markets; self.stale_markets = stale_markets; self.rejected_items_total = rejected_items_total
         self.rejected_now = rejected_now; self.rejections = rejections
+    }
+}
+
+/// The market WebSocket: its connections, data age and what went wrong with it.
+public struct FeedInfo: Codable, Sendable, Equatable {
+    public var url: String
+    public var connections: Int
+    public var connected: Int
+    public var assets: Int
+    /// Age of the oldest connection's last data (nil: no data yet).
+    public var data_age_s: Double?
+    public var reconnects_total: Int
+    /// Connections found open and silent while their markets moved, and closed.
+    public var frozen_total: Int
+    /// Books whose deltas disagreed with the next snapshot of the same version.
+    public var drift_total: Int
+    public var deltas_total: Int
+    public var books_total: Int
+    /// Deltas dropped because their book had not been snapshotted since its connection came up.
+    public var dropped_untrusted_total: Int
+    /// Tokens waiting for that snapshot now.
+    public var awaiting_snapshot: Int
+    public var last_drift: String?
+    public var shards: [FeedShardInfo]?
+    public init(url: String, connections: Int, connected: Int, assets: Int, reconnects_total: Int, frozen_total: Int, drift_total: Int,
+                deltas_total: Int, books_total: Int, dropped_untrusted_total: Int, awaiting_snapshot: Int) {
+        self.url = url; self.connections = connections; self.connected = connected; self.assets = assets
+        self.reconnects_total = reconnects_total; self.frozen_total = frozen_total; self.drift_total = drift_total
+        self.deltas_total = deltas_total; self.books_total = books_total; self.dropped_untrusted_total = dropped_untrusted_total
+        self.awaiting_snapshot = awaiting_snapshot
+    }
+}
+
+public struct FeedShardInfo: Codable, Sendable, Equatable {
+    public var id: Int
+    /// connecting | connected | waiting | down (past max attempts) | stopped
+    public var state: String
+    public var assets: Int
+    public var data_age_s: Double?
+    public var connected_for_s: Double?
+    public var reconnects: Int
+    public var attempts: Int
+    public var last_error: String?
+    public init(id: Int, state: String, assets: Int, data_age_s: Double?, connected_for_s: Double?, reconnects: Int, attempts: Int, last_error: String?) {
+        self.id = id; self.state = state; self.assets = assets; self.data_age_s = data_age_s; self.connected_for_s = connected_for_s
+        self.reconnects = reconnects; self.attempts = attempts; self.last_error = last_error
     }
 }
 

@@ -43,7 +43,7 @@ public enum ConfigLoader {
         "source", "gamma_url", "clob_url", "replay_file", "replay_speed", "cycle", "book_refresh", "discovery_interval",
         "stale_market_after", "stale_data_after", "request_timeout", "connect_timeout", "filters", "health",
         "paper", "risk", "strategies", "strategy_errors", "backup_interval", "backups_keep", "equity_interval", "preflight",
-        "fee_rates",
+        "fee_rates", "ws",
     ]
     static let engineSections: [String: Set<String>] = [
         "filters": ["liquidity_min", "volume_min", "end_within_hours", "max_markets", "tag_ids"],
@@ -54,12 +54,15 @@ public enum ConfigLoader {
         "strategies": ["complement_arb", "near_resolution", "mean_reversion"],
         "strategy_errors": ["max", "window"],
         "preflight": ["block", "min_free_percent", "min_fds", "max_clock_skew"],
+        "ws": ["enabled", "url", "assets_per_connection", "ping_interval", "silent_after", "custom_features", "reconnect"],
     ]
     static let strategyKeys: [String: Set<String>] = [
         "complement_arb": ["enabled", "edge", "max_shares"],
         "near_resolution": ["enabled", "band_low", "band_high", "within_hours", "stake"],
         "mean_reversion": ["enabled", "window", "z_entry", "take_profit", "stop_loss", "stake"],
     ]
+    /// `engine.ws.reconnect` keys.
+    static let wsReconnectKeys: Set<String> = ["base", "multiplier", "cap", "jitter", "max_attempts", "stable_after"]
     static let sectionKeys: [String: Set<String>] = [
         "backoff": ["initial", "max", "multiplier", "jitter"],
         "intensity": ["max_restarts", "window"],
@@ -135,6 +138,9 @@ public enum ConfigLoader {
                 for (sk, sv) in v.mapping ?? [:] {
                     guard let name = sk.string, let allowed = engineSections[name] else { continue }
                     checkKeys(sv, path: "engine.\(name)", allowed: allowed, reader)
+                    if name == "ws", let reconnect = sv.mapping?["reconnect"] {
+                        checkKeys(reconnect, path: "engine.ws.reconnect", allowed: wsReconnectKeys, reader)
+                    }
                     if name == "strategies" {
                         for (stk, stv) in sv.mapping ?? [:] {
                             guard let st = stk.string, let keys = strategyKeys[st] else { continue }
@@ -262,6 +268,13 @@ public enum ConfigLoader {
                 }
             }
         }
+        if let url = r.string("\(p).ws.url") {
+            if (url.hasPrefix("ws://") || url.hasPrefix("wss://")), URLComponents(string: url)?.host?.isEmpty == false {
+                e.ws.url = url
+            } else {
+                r.fail("\(p).ws.url", "`\(url)` is not a ws(s) URL with a host")
+            }
+        }
         r.string("\(p).replay_file").map { e.replayFile = $0 }
         r.double("\(p).replay_speed", in: 0.01...10_000).map { e.replaySpeed = $0 }
         if e.source == .replay && e.replayFile == nil { r.fail("\(p).replay_file", "required when source is replay") }
@@ -279,8 +292,14 @@ public enum ConfigLoader {
             ("backup_interval", \.backupInterval, .seconds(1)...(.seconds(86400 * 7))),
             ("equity_interval", \.equityInterval, .seconds(1)...(.seconds(86400))),
             ("preflight.max_clock_skew", \.maxClockSkew, .milliseconds(100)...(.seconds(3600))),
+            ("ws.ping_interval", \.ws.pingInterval, .seconds(1)...(.seconds(60))),
+            ("ws.silent_after", \.ws.silentAfter, .seconds(1)...(.seconds(3600))),
+            ("ws.reconnect.base", \.ws.reconnectBase, .milliseconds(10)...(.seconds(600))),
+            ("ws.reconnect.cap", \.ws.reconnectCap, .milliseconds(10)...(.seconds(3600))),
+            ("ws.reconnect.stable_after", \.ws.stableAfter, .seconds(1)...(.seconds(86400))),
         ]
         for (key, path, range) in durations { r.duration("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
+        if e.ws.reconnectBase > e.ws.reconnectCap { r.fail("\(p).ws.reconnect.base", "must not exceed reconnect.cap (\(e.ws.reconnectCap))") }
         let doubles: [(String, WritableKeyPath<EngineSettings, Double>, ClosedRange<Double>)] = [
             ("health.error_rate", \.healthErrorRate, 0.01...1), ("health.rate_limit_usage", \.healthRateLimitUsage, 0.1...1),
             ("paper.bankroll", \.bankroll, 1...1e9), ("paper.slippage", \.slippage, 0...0.5),
@@ -294,6 +313,7 @@ public enum ConfigLoader {
             ("strategies.mean_reversion.z_entry", \.mrZEntry, 0.1...10), ("strategies.mean_reversion.take_profit", \.mrTakeProfit, 0.001...0.99),
             ("strategies.mean_reversion.stop_loss", \.mrStopLoss, 0.001...0.99), ("strategies.mean_reversion.stake", \.mrStake, 0.01...1e9),
             ("preflight.min_free_percent", \.minFreePercent, 0...100),
+            ("ws.reconnect.multiplier", \.ws.reconnectMultiplier, 1...10), ("ws.reconnect.jitter", \.ws.reconnectJitter, 0...0.9),
         ]
         for (key, path, range) in doubles { r.double("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
         let ints: [(String, WritableKeyPath<EngineSettings, Int>, ClosedRange<Int>)] = [
@@ -301,11 +321,13 @@ public enum ConfigLoader {
             ("risk.loss_streak", \.lossStreak, 1...1000), ("strategy_errors.max", \.strategyErrorsMax, 1...10_000),
             ("strategies.mean_reversion.window", \.mrWindow, 2...10_000), ("backups_keep", \.backupsKeep, 1...1000),
             ("preflight.min_fds", \.minFDs, 16...1_048_576),
+            ("ws.assets_per_connection", \.ws.assetsPerConnection, 1...500), ("ws.reconnect.max_attempts", \.ws.reconnectMaxAttempts, 1...1_000_000),
         ]
         for (key, path, range) in ints { r.int("\(p).\(key)", in: range).map { e[keyPath: path] = $0 } }
         let bools: [(String, WritableKeyPath<EngineSettings, Bool>)] = [
             ("strategies.complement_arb.enabled", \.complementArb), ("strategies.near_resolution.enabled", \.nearResolution),
             ("strategies.mean_reversion.enabled", \.meanReversion), ("preflight.block", \.preflightBlocks),
+            ("ws.enabled", \.ws.enabled), ("ws.custom_features", \.ws.customFeatures),
         ]
         for (key, path) in bools { r.bool("\(p).\(key)").map { e[keyPath: path] = $0 } }
         r.double("\(p).filters.liquidity_min", in: 0...1e12).map { e.liquidityMin = $0 }

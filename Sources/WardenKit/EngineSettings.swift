@@ -59,5 +59,41 @@ public struct EngineSettings: Sendable, Equatable {
     public var minFreePercent = 5.0
     public var minFDs = 1024
     public var maxClockSkew: Duration = .seconds(5)
+    /// `engine.ws`: the CLOB market WebSocket between REST snapshots.
+    public var ws = WebSocketSettings()
+    public init() {}
+
+    /// Polymarket's market channel when the CLOB is Polymarket's; otherwise (a proxy, the loopback fake) the same
+    /// host's `/ws/market`, so a test never mixes a fake CLOB with the real feed.
+    public var wsURL: String {
+        if let u = ws.url { return u }
+        if clobURL == EngineSettings().clobURL { return "wss://ws-subscriptions-clob.polymarket.com/ws/market" }
+        var base = clobURL.hasSuffix("/") ? String(clobURL.dropLast()) : clobURL
+        if base.hasPrefix("https://") { base = "wss://" + base.dropFirst("https://".count) }
+        else if base.hasPrefix("http://") { base = "ws://" + base.dropFirst("http://".count) }
+        return base + "/ws/market"
+    }
+}
+
+/// `engine.ws:` keys (seed 004's reconnect knobs included).
+public struct WebSocketSettings: Sendable, Equatable {
+    public var enabled = true
+    /// nil: derived from `clob_url` (see `EngineSettings.wsURL`).
+    public var url: String?
+    /// Assets per connection (the server sends no snapshots past 500).
+    public var assetsPerConnection = 500
+    public var pingInterval: Duration = .seconds(10)
+    /// An open connection that delivers nothing this long while REST shows its books moving is frozen.
+    public var silentAfter: Duration = .seconds(30)
+    public var customFeatures = true
+    public var reconnectBase: Duration = .seconds(1)
+    public var reconnectMultiplier = 2.0
+    public var reconnectCap: Duration = .seconds(60)
+    /// ± this fraction of each delay, at random.
+    public var reconnectJitter = 0.2
+    /// Failed attempts in a row before the global pause (attempts go on at the cap).
+    public var reconnectMaxAttempts = 10
+    /// A connection up this long resets the attempt count.
+    public var stableAfter: Duration = .seconds(60)
     public init() {}
 }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import WardenEngine
 import WardenHTTP
 import WardenIPC
@@ -175,8 +176,11 @@ struct Run: AsyncParsableCommand {
         }
         if !hooks.names.isEmpty { logger.warning("TEST HOOKS ACTIVE: \(hooks.names.joined(separator: ", ")) (from \(EngineTestHooks.variable))") }
         let publisher = EventPublisher(retainPerTopic: 5000)
+        // `source: live` follows the CLOB market channel between REST snapshots unless `ws.enabled: false`.
+        let stream = e.source == .live && e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: logger) : nil
+        if let stream { logger.notice("market WebSocket: \(stream.url), \(e.ws.assetsPerConnection) assets per connection") }
         let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
-                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, hooks: hooks)
+                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, hooks: hooks, stream: stream)
         do {
             try await engine.recover()
             try await engine.replayPersistedAlerts(retain: 5000)
@@ -189,7 +193,9 @@ struct Run: AsyncParsableCommand {
         }
         let server = IPCServer(path: paths.runtimeDir + "/engine.sock", role: "engine", handler: EngineHandler(engine: engine),
                                publisher: publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) }, logger: logger)
-        try await ProcessBootstrap.run([IPCServerService(server: server),
-                                        EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger)], logger: logger)
+        var services: [any Service] = [IPCServerService(server: server),
+                                       EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger)]
+        if let stream { services.append(MarketFeedService(stream: stream, engine: engine)) }
+        try await ProcessBootstrap.run(services, logger: logger)
     }
 }

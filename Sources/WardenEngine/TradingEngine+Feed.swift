@@ -1,0 +1,232 @@
+// The market WebSocket as the engine sees it: deltas applied to the books between REST snapshots, trusted only
+// after a snapshot taken since the connection came up; frozen connections found by data age against REST;
+// drift between deltas and snapshots counted; a feed that cannot connect pauses entries until it does.
+import Foundation
+import WardenCore
+import WardenIPC
+
+/// What the engine keeps of the feed.
+struct FeedState {
+    struct Shard {
+        var tokens: [String]
+        var connectedAt: Date?
+        var lastDataAt: Date?
+        var gaveUp = false
+        var frozenAt: Date?
+    }
+    var shards: [Int: Shard] = [:]
+    var shardOf: [String: Int] = [:]
+    /// Tokens whose connection (re)started at this time: their deltas are dropped and their books not traded
+    /// until a REST snapshot fetched after it.
+    var awaitingSnapshot: [String: Date] = [:]
+    /// Tokens whose book a delta moved during the REST fetch in flight (their snapshot may be older than the deltas).
+    var movedDuringFetch: Set<String> = []
+    var fetchInFlight = false
+    /// Tokens whose book a delta moved since the last snapshot (drift is judged on these).
+    var deltaApplied: Set<String> = []
+    var deltas = 0
+    var books = 0
+    var droppedUntrusted = 0
+    var rejected = 0
+    var reconnects = 0
+    var frozen = 0
+    var drift = 0
+    var driftByMarket: [String: Int] = [:]
+    var lastDrift: String?
+    var lastTradeAt: [String: Date] = [:]
+    /// Market ids a `market_resolved` event named: looked up at the next settlement check.
+    var resolvedHints: Set<String> = []
+    var lastDriftAlert: ContinuousClock.Instant?
+}
+
+extension TradingEngine {
+    /// Follows the open markets' tokens (new markets get connections, gone ones lose them).
+    func followFeed() {
+        guard let stream else { return }
+        stream.follow(Set(markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }))
+    }
+
+    /// One notice of the stream, applied as it comes (between cycles, so a delta reaches the book at once).
+    public func apply(_ notice: StreamNotice) {
+        switch notice {
+        case .events(let shard, let events, let rejected, let at):
+            feed.shards[shard, default: FeedState.Shard(tokens: [])].lastDataAt = at
+            if !rejected.isEmpty {
+                feed.rejected += rejected.count
+                countRejected(rejected, from: .books)
+            }
+            for e in events { applyEvent(e, at: at) }
+        case .connected(let shard, let assets, let at, let recovered):
+            var s = feed.shards[shard] ?? FeedState.Shard(tokens: assets)
+            let wasDown = s.gaveUp
+            s.tokens = assets
+            s.connectedAt = at
+            s.lastDataAt = nil
+            s.gaveUp = false
+            s.frozenAt = nil
+            feed.shards[shard] = s
+            for t in assets {
+                feed.shardOf[t] = shard
+                feed.awaitingSnapshot[t] = at
+            }
+            // Nothing missed while disconnected is replayed: a REST snapshot at the next cycle, before any delta counts.
+            lastBookRefresh = nil
+            if recovered || wasDown {
+                emit(key: "market_ws:\(shard)", kind: "resumed", severity: "info",
+                     message: "market WebSocket \(shard) connected again (\(assets.count) assets); books re-snapshotted before deltas are trusted")
+            }
+            clearFeedPauseIfUp(at)
+        case .disconnected(let shard, let reason, let attempt, let retryIn):
+            feed.reconnects += 1
+            if var s = feed.shards[shard] {
+                s.connectedAt = nil
+                feed.shards[shard] = s
+                // Until it is back, these books follow the REST snapshots alone (as with `ws.enabled: false`).
+                for t in s.tokens { feed.awaitingSnapshot[t] = nil }
+            }
+            emit(key: "market_ws_drop:\(shard)", kind: "data", severity: "info",
+                 message: "market WebSocket \(shard) disconnected (\(reason)); attempt \(attempt) in \(String(format: "%.2f", retryIn.seconds))s", alert: false)
+        case .gaveUp(let shard, let attempts, let reason):
+            feed.shards[shard, default: FeedState.Shard(tokens: [])].gaveUp = true
+            let now = Date()
+            if control.raise(TradingReason(code: "market_ws_down", source: .degradation, effect: .PAUSED, since: now,
+                                           message: "market WebSocket \(shard) failed \(attempts) connection attempts in a row (\(reason)); entries paused until it connects")) {
+                emit(key: "market_ws_down", kind: "paused", severity: "critical",
+                     message: "market WebSocket down: \(attempts) attempts failed on connection \(shard) (\(reason)); entries paused, still retrying")
+            }
+        }
+    }
+
+    func clearFeedPauseIfUp(_ now: Date) {
+        guard !feed.shards.values.contains(where: \.gaveUp), let gone = control.clear("market_ws_down") else { return }
+        emit(key: "market_ws_down", kind: "resumed", severity: "info", message: "market WebSocket connected again; entries resumed",
+             duration: now.timeIntervalSince(gone.since))
+    }
+
+    func applyEvent(_ event: MarketChannelEvent, at: Date) {
+        switch event {
+        case .book(var b):
+            guard trusted(b.tokenID), let i = books.index(forKey: b.tokenID) else { feed.droppedUntrusted += 1; return }
+            feed.books += 1
+            let old = books.values[i]
+            b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
+            books.values[i] = b
+            noteMoved(b.tokenID)
+        case .levels(let changes):
+            for c in changes {
+                guard trusted(c.tokenID), let i = books.index(forKey: c.tokenID) else { feed.droppedUntrusted += 1; continue }
+                feed.deltas += 1
+                books.values[i].apply(c.side, price: c.price, size: c.size)
+                if let h = c.hash { books.values[i].hash = h }
+                books.values[i].observedAt = at
+                books.values[i].changedAt = at
+                noteMoved(c.tokenID)
+            }
+        case .tickSize(let token, let tick):
+            // The book's prices are on the old tick: dropped, and snapshot again before trading on it.
+            books[token] = nil
+            feed.awaitingSnapshot[token] = at
+            lastBookRefresh = nil
+            let market = marketID(of: token) ?? "?"
+            emit(key: "tick_size:\(token)", kind: "data", severity: "info",
+                 message: "tick size of \(token) (market \(market)) changed to \(Fixed.text(tick, decimals: 6)); book dropped until the next snapshot", alert: false)
+        case .lastTrade(let token, _):
+            feed.lastTradeAt[token] = at
+        case .resolved(_, let tokens, let winner):
+            for t in tokens + [winner].compactMap({ $0 }) {
+                if let id = marketID(of: t) { feed.resolvedHints.insert(id) }
+            }
+        }
+    }
+
+    func noteMoved(_ token: String) {
+        feed.deltaApplied.insert(token)
+        if feed.fetchInFlight { feed.movedDuringFetch.insert(token) }
+        marksCache = nil
+    }
+
+    /// Deltas count only for tokens snapshotted since their connection came up.
+    func trusted(_ token: String) -> Bool { feed.awaitingSnapshot[token] == nil }
+
+    func marketID(of token: String) -> String? {
+        markets.values.first { $0.tokens.contains { $0.tokenID == token } }?.id
+    }
+
+    /// Called with each REST snapshot of a book before it replaces ours: drift is a book the deltas built whose
+    /// snapshot has the same hash (the same version upstream) but other levels, or, without hashes, other levels
+    /// while no delta moved it during the fetch. The snapshot wins either way.
+    func checkDrift(old: OrderBook, snapshot: OrderBook, fetchStarted: Date, now: Date) {
+        let token = snapshot.tokenID
+        guard stream != nil, feed.deltaApplied.contains(token), feed.awaitingSnapshot[token] == nil else { return }
+        let sameVersion: Bool
+        if let h = old.hash, let s = snapshot.hash { sameVersion = h == s } else { sameVersion = !feed.movedDuringFetch.contains(token) }
+        guard sameVersion, !old.sameLevels(as: snapshot) else { return }
+        feed.drift += 1
+        let market = marketID(of: token) ?? "?"
+        feed.driftByMarket[market, default: 0] += 1
+        let what = "book of \(token) (market \(market)) built from WebSocket deltas disagreed with the REST snapshot of the same version"
+            + " (best bid \(old.bestBid.map { Fixed.text($0, decimals: 4) } ?? "-") vs \(snapshot.bestBid.map { Fixed.text($0, decimals: 4) } ?? "-"),"
+            + " best ask \(old.bestAsk.map { Fixed.text($0, decimals: 4) } ?? "-") vs \(snapshot.bestAsk.map { Fixed.text($0, decimals: 4) } ?? "-")); the snapshot replaced it"
+        feed.lastDrift = what
+        let clock = ContinuousClock.now
+        let alert = feed.lastDriftAlert.map { clock - $0 >= .seconds(600) } ?? true
+        if alert { feed.lastDriftAlert = clock }
+        emit(key: "book_drift:\(market)", kind: "data", severity: "warning",
+             message: alert ? "book drift (\(feed.drift) since start): \(what)" : "book drift: \(what)", alert: alert)
+    }
+
+    /// Snapshot taken: tokens whose connection came up before the fetch began are trusted from now.
+    func snapshotTaken(_ tokens: [String], fetchStarted: Date) {
+        for t in tokens {
+            if let since = feed.awaitingSnapshot[t], since <= fetchStarted { feed.awaitingSnapshot[t] = nil }
+            feed.deltaApplied.remove(t)
+        }
+        feed.movedDuringFetch = []
+        feed.fetchInFlight = false
+    }
+
+    /// A connection up and silent past `silent_after` while REST shows its books moving is frozen: closed (so it
+    /// reconnects), counted, alerted. Liveness comes from data age, never from the socket being open.
+    func checkFeedFrozen(_ now: Date) {
+        guard let stream else { return }
+        let bound = settings.ws.silentAfter.seconds
+        for (id, s) in feed.shards {
+            guard let up = s.connectedAt, s.frozenAt == nil else { continue }
+            let quietSince = max(up, s.lastDataAt ?? up)
+            guard now.timeIntervalSince(quietSince) > bound else { continue }
+            // "While its markets trade": a book of this connection moved in REST snapshots since the feed went quiet.
+            let moving = s.tokens.contains { t in books[t].flatMap { $0.changedAt }.map { $0 > quietSince } ?? false }
+            guard moving else { continue }
+            feed.shards[id]?.frozenAt = now
+            feed.frozen += 1
+            for t in s.tokens { feed.awaitingSnapshot[t] = .distantFuture }
+            let silent = Int(now.timeIntervalSince(quietSince))
+            emit(key: "market_ws_frozen:\(id)", kind: "data", severity: "warning",
+                 message: "market WebSocket \(id) frozen: open but no data for \(silent)s while REST shows its books moving (\(s.tokens.count) assets); reconnecting (frozen \(feed.frozen) times since start)")
+            stream.recycle(shard: id, reason: "frozen: no data for \(silent)s while its markets moved")
+        }
+        // Shards the stream no longer has (their markets left) are forgotten.
+        let live = Set(stream.snapshot().map(\.id))
+        for id in feed.shards.keys where !live.contains(id) { feed.shards[id] = nil }
+    }
+
+    func feedInfo(_ now: Date) -> FeedInfo? {
+        guard let stream else { return nil }
+        let shards = stream.snapshot()
+        var info = FeedInfo(url: stream.url, connections: shards.count, connected: shards.filter { $0.state == .connected }.count,
+                            assets: shards.reduce(0) { $0 + $1.assets }, reconnects_total: feed.reconnects, frozen_total: feed.frozen,
+                            drift_total: feed.drift, deltas_total: feed.deltas, books_total: feed.books,
+                            dropped_untrusted_total: feed.droppedUntrusted,
+                            awaiting_snapshot: feed.awaitingSnapshot.count)
+        let ages = shards.compactMap { s in s.lastDataAt.map { now.timeIntervalSince($0) } }
+        info.data_age_s = ages.max()
+        info.last_drift = feed.lastDrift
+        info.shards = shards.prefix(50).map { s in
+            FeedShardInfo(id: s.id, state: s.gaveUp && s.state != .connected ? "down" : s.state.rawValue, assets: s.assets,
+                          data_age_s: s.lastDataAt.map { now.timeIntervalSince($0) },
+                          connected_for_s: s.connectedAt.map { now.timeIntervalSince($0) },
+                          reconnects: s.reconnects, attempts: s.attempts, last_error: s.lastError)
+        }
+        return info
+    }
+}

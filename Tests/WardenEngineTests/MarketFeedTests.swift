@@ -1,0 +1,260 @@
+// The market WebSocket: the parser on hand-made frames (both price_change forms, tick changes, resolutions),
+// and the engine following the loopback fake's market channel over a real WebSocket (WSClient) beside its REST
+// snapshots: deltas applied, drift counted, a frozen feed found and reconnected, a feed that cannot connect
+// pausing entries until it does, tick changes re-snapshotted, deltas untrusted until a snapshot after a connect.
+import Foundation
+import Logging
+import Testing
+import WardenCore
+import WardenFakes
+import WardenHTTP
+import WardenIPC
+import WardenKit
+@testable import WardenEngine
+
+@Suite("Market channel parsing")
+struct MarketChannelParsingTests {
+    let now = Date()
+
+    @Test("the newer price_change form: many books in one message, size 0 removes, side BUY is a bid")
+    func newerForm() throws {
+        let text = #"{"event_type":"price_change","market":"0xab","price_changes":[{"asset_id":"111","price":"0.45","size":"120","side":"BUY","hash":"h1","best_bid":"0.45","best_ask":"0.47"},{"asset_id":"222","price":"0.55","size":"0","side":"SELL","hash":"h2"}],"timestamp":"1782753357257"}"#
+        let r = MarketChannelParser.parse(text, observedAt: now)
+        #expect(r.rejected.isEmpty)
+        #expect(r.events == [.levels([LevelChange(tokenID: "111", side: .bid, price: 450_000, size: 120 * Fixed.one, hash: "h1"),
+                                      LevelChange(tokenID: "222", side: .ask, price: 550_000, size: 0, hash: "h2")])])
+    }
+
+    @Test("the older forms: one level at the top, or `changes` under one asset")
+    func olderForms() throws {
+        let one = #"{"event_type":"price_change","asset_id":"111","market":"0xab","price":"0.4","size":"10","side":"SELL","hash":"h"}"#
+        #expect(MarketChannelParser.parse(one, observedAt: now).events == [.levels([LevelChange(tokenID: "111", side: .ask, price: 400_000, size: 10 * Fixed.one, hash: "h")])])
+        let changes = #"{"event_type":"price_change","asset_id":"111","changes":[{"price":"0.4","size":"10","side":"BUY"},{"price":"0.41","size":"0","side":"BUY"}],"hash":"h"}"#
+        #expect(MarketChannelParser.parse(changes, observedAt: now).events == [.levels([
+            LevelChange(tokenID: "111", side: .bid, price: 400_000, size: 10 * Fixed.one, hash: "h"),
+            LevelChange(tokenID: "111", side: .bid, price: 410_000, size: 0, hash: "h")])])
+    }
+
+    @Test("an array of book snapshots (the initial dump), a tick size change, a resolution, PONG, unknown kinds")
+    func otherEvents() throws {
+        let dump = #"[{"event_type":"book","asset_id":"111","market":"0xab","bids":[{"price":".48","size":"30"},{"price":".49","size":"20"}],"asks":[{"price":".53","size":"60"},{"price":".52","size":"25"}],"timestamp":"1782753357257","hash":"0x1","tick_size":"0.01"},{"event_type":"best_bid_ask","asset_id":"111"}]"#
+        let r = MarketChannelParser.parse(dump, observedAt: now)
+        #expect(r.rejected.isEmpty)
+        guard case .book(let b)? = r.events.first else { Issue.record("no book in \(r.events)"); return }
+        #expect(r.events.count == 1, "best_bid_ask is not needed for books and is skipped")
+        #expect(b.bestBid == 490_000 && b.bestAsk == 520_000 && b.hash == "0x1")
+        #expect(MarketChannelParser.parse(#"{"event_type":"tick_size_change","asset_id":"111","old_tick_size":"0.01","new_tick_size":"0.001"}"#, observedAt: now).events
+                == [.tickSize(tokenID: "111", tick: 1_000)])
+        #expect(MarketChannelParser.parse(#"{"event_type":"market_resolved","market":"0xcd","assets_ids":["111","222"],"winning_asset_id":"111"}"#, observedAt: now).events
+                == [.resolved(condition: "0xcd", tokens: ["111", "222"], winner: "111")])
+        #expect(MarketChannelParser.parse("PONG", observedAt: now).pong)
+    }
+
+    @Test("bad frames and bad levels are rejected with their reason; the good events of a frame are kept")
+    func rejections() throws {
+        let cut = MarketChannelParser.parse(#"{"event_type":"price_change","price_changes":[{"price":"#, observedAt: now)
+        #expect(cut.events.isEmpty && cut.rejected.first?.reason.hasPrefix("not JSON") == true)
+        let mixed = #"[{"event_type":"price_change","asset_id":"1","price":"1.5","size":"1","side":"BUY"},{"event_type":"price_change","asset_id":"2","price":"0.5","size":"1","side":"SIDEWAYS"},{"event_type":"last_trade_price","asset_id":"3","price":"0.5","size":"3","side":"BUY"}]"#
+        let r = MarketChannelParser.parse(mixed, observedAt: now)
+        #expect(r.events == [.lastTrade(tokenID: "3", price: 500_000)])
+        #expect(r.rejected.map(\.reason) == ["price missing or outside (0, 1)", "side is neither BUY nor SELL"])
+    }
+
+    @Test("a level change keeps each side best first: insert, replace, remove")
+    func applyLevels() throws {
+        var b = OrderBook(tokenID: "t", bids: [BookLevel(price: 400_000, size: 10), BookLevel(price: 420_000, size: 10)],
+                          asks: [BookLevel(price: 500_000, size: 10)], tickSize: 10_000, minOrderSize: 0, bookTime: nil, observedAt: Date())
+        b.apply(.bid, price: 410_000, size: 5)
+        b.apply(.bid, price: 430_000, size: 7)
+        b.apply(.bid, price: 400_000, size: 0)
+        b.apply(.ask, price: 480_000, size: 3)
+        b.apply(.ask, price: 500_000, size: 9)
+        #expect(b.bids.map(\.price) == [430_000, 420_000, 410_000])
+        #expect(b.asks == [BookLevel(price: 480_000, size: 3), BookLevel(price: 500_000, size: 9)])
+    }
+
+    @Test("the reconnect delay grows by the multiplier up to the cap, moved by at most the jitter")
+    func backoff() throws {
+        var w = WebSocketSettings()
+        w.reconnectBase = .seconds(1); w.reconnectMultiplier = 2; w.reconnectCap = .seconds(10); w.reconnectJitter = 0.2
+        let p = ReconnectPolicy(w)
+        #expect(p.delay(attempt: 1, unit: 0.5) == .seconds(1))
+        #expect(p.delay(attempt: 3, unit: 0.5) == .seconds(4))
+        #expect(p.delay(attempt: 9, unit: 0.5) == .seconds(10))
+        #expect(p.delay(attempt: 9, unit: 0) == .seconds(8))
+        #expect(p.delay(attempt: 9, unit: 0.999_999) <= .seconds(12))
+    }
+}
+
+/// An engine on the fake's REST answers and its market channel, the feed applied as it arrives.
+private struct FeedRig {
+    let fake: PolymarketFake
+    let engine: TradingEngine
+    let stream: MarketStream
+    let consumer: Task<Void, Never>
+
+    static func start(_ tweak: (inout EngineSettings) -> Void = { _ in }) async throws -> FeedRig {
+        var markets: [FakeMarketSpec] = []
+        for i in 0..<3 {
+            var m = FakeMarketSpec(id: "\(700 + i)", question: "Feed market \(i)?", yesToken: "\(7000 + 2 * i)", noToken: "\(7001 + 2 * i)",
+                                   endsInHours: 100, startPrice: 0.3 + Double(i) * 0.2)
+            m.volatility = 0.01
+            markets.append(m)
+        }
+        let fake = try await PolymarketFake.start(FakeScenario(seed: 3, speed: 1, stepSeconds: 0.25, markets: markets))
+        var s = EngineSettings()
+        s.gammaURL = fake.baseURL
+        s.clobURL = fake.baseURL
+        s.bookRefresh = .milliseconds(500)
+        s.minFreePercent = 0
+        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
+        s.ws.pingInterval = .seconds(1)
+        s.ws.reconnectBase = .milliseconds(50)
+        s.ws.reconnectCap = .milliseconds(200)
+        tweak(&s)
+        var retry = RetryPolicy()
+        retry.maxAttempts = 1
+        let client = PolymarketClient(http: HTTPClient(retry: retry), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
+        var settings = MarketStream.Settings(s)
+        settings.connectTimeout = .seconds(10)
+        let stream = MarketStream(settings: settings, logger: Logger(label: "feed-test"))
+        let engine = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
+                                   publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "feed-test"), stream: stream)
+        let consumer = Task { for await n in stream.notices { await engine.apply(n) } }
+        return FeedRig(fake: fake, engine: engine, stream: stream, consumer: consumer)
+    }
+
+    func stop() async {
+        stream.stop()
+        consumer.cancel()
+        await fake.stop()
+    }
+
+    /// Runs cycles (every 100 ms) until `condition` holds of the engine's feed status, for at most `bound`.
+    @discardableResult
+    func until(_ what: String, within bound: Duration = .seconds(60), _ condition: (FeedInfo, EngineSnapshot) async -> Bool) async throws -> FeedInfo {
+        let end = ContinuousClock.now + bound
+        var last: FeedInfo?
+        while ContinuousClock.now < end {
+            await engine.cycle()
+            let snap = await engine.snapshot()
+            if let f = snap.data.feed {
+                last = f
+                if await condition(f, snap) { return f }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("not within \(bound): \(what); feed \(String(describing: last))")
+        throw CancellationError()
+    }
+
+    func fault(_ set: (inout PolymarketFake.Faults) -> Void) {
+        var f = fake.faults
+        set(&f)
+        fake.setFaults(f)
+    }
+}
+
+@Suite("Market WebSocket against the fake", .serialized)
+struct MarketFeedTests {
+    @Test("books follow the channel's deltas between REST snapshots, and agree with the snapshots (no drift)")
+    func deltasFollow() async throws {
+        let rig = try await FeedRig.start { $0.bookRefresh = .seconds(2) }
+        defer { Task { await rig.stop() } }
+        try await rig.until("connected, trusted and many deltas applied") { f, _ in
+            f.connected == 1 && f.awaiting_snapshot == 0 && f.deltas_total > 200
+        }
+        // Between two snapshots, the books moved by deltas alone.
+        let before = await rig.engine.books["7000"]?.hash
+        let restBefore = rig.fake.requestCount("/books")
+        try await Task.sleep(for: .milliseconds(600))
+        let after = await rig.engine.books["7000"]?.hash
+        #expect(before != after, "the book moved without a REST refresh")
+        let f = try await rig.until("several snapshots compared") { f, _ in rig.fake.requestCount("/books") >= restBefore + 3 }
+        #expect(f.drift_total == 0, "deltas built the same books the snapshots show: \(f.last_drift ?? "")")
+        #expect(f.frozen_total == 0)
+    }
+
+    @Test("F42: deltas that disagree with the next snapshot of the same version are counted as drift; the snapshot wins")
+    func drift() async throws {
+        let rig = try await FeedRig.start()
+        defer { Task { await rig.stop() } }
+        try await rig.until("trusted") { f, _ in f.connected == 1 && f.awaiting_snapshot == 0 && f.deltas_total > 20 }
+        rig.fault { $0.wsDrift = true }
+        let f = try await rig.until("drift counted") { f, _ in f.drift_total > 0 }
+        #expect(f.last_drift?.contains("disagreed with the REST snapshot") == true)
+        // The snapshot replaced the drifted book: after a refresh without a delta between, the book equals REST.
+        rig.fault { $0 = PolymarketFake.Faults() }
+    }
+
+    @Test("F41: a connection open and answering PING but silent while REST shows its books moving is frozen, closed and reconnected")
+    func frozen() async throws {
+        let rig = try await FeedRig.start { $0.ws.silentAfter = .seconds(2) }
+        defer { Task { await rig.stop() } }
+        try await rig.until("connected with data") { f, _ in f.connected == 1 && f.deltas_total > 10 }
+        let connectionsBefore = rig.fake.webSocketStats.connectionsTotal
+        rig.fault { $0.wsFreeze = true }
+        let f = try await rig.until("freeze detected") { f, _ in f.frozen_total >= 1 }
+        #expect(f.frozen_total >= 1)
+        try await rig.until("reconnected") { _, _ in rig.fake.webSocketStats.connectionsTotal > connectionsBefore }
+        rig.fault { $0 = PolymarketFake.Faults() }
+        try await rig.until("data again after the freeze") { f, _ in f.connected == 1 && (f.data_age_s ?? 99) < 1 }
+    }
+
+    @Test("F40: dropped again and again, past max attempts entries pause; connected again, they resume")
+    func dropped() async throws {
+        let rig = try await FeedRig.start { $0.ws.reconnectMaxAttempts = 3 }
+        defer { Task { await rig.stop() } }
+        try await rig.until("connected") { f, _ in f.connected == 1 }
+        rig.fault { $0.wsDrop = true }
+        let paused = try await rig.until("global pause") { _, s in s.reasons.contains { $0.code == "market_ws_down" } }
+        #expect(paused.reconnects_total >= 3)
+        #expect(paused.shards?.first?.state == "down" || paused.shards?.first?.state == "waiting" || paused.shards?.first?.state == "connecting")
+        rig.fault { $0 = PolymarketFake.Faults() }
+        try await rig.until("resumed") { f, s in f.connected == 1 && !s.reasons.contains { $0.code == "market_ws_down" } }
+    }
+
+    @Test("a tick size change drops the book until a snapshot, which brings the new tick")
+    func tickChange() async throws {
+        let rig = try await FeedRig.start()
+        defer { Task { await rig.stop() } }
+        try await rig.until("trusted") { f, _ in f.connected == 1 && f.awaiting_snapshot == 0 }
+        let body = try JSONSerialization.data(withJSONObject: ["market": "701", "tick": "0.001"])
+        let r = try await HTTPClient().send(HTTPRequest(method: "POST", url: rig.fake.baseURL + "/admin/tick", body: body, timeout: .seconds(5)))
+        #expect(r.status == 200)
+        try await rig.until("the market trades on the new tick") { _, _ in await rig.engine.markets["701"]?.tickSize == 1_000 }
+    }
+}
+
+@Suite("Deltas and snapshots")
+struct DeltaTrustTests {
+    @Test("after a (re)connect deltas are dropped and the book is not tradable until a REST snapshot taken since")
+    func untrustedUntilSnapshot() async throws {
+        var s = EngineSettings()
+        s.bookRefresh = .zero
+        s.minFreePercent = 0
+        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
+        let fake = try await PolymarketFake.start(.demo())
+        s.gammaURL = fake.baseURL
+        s.clobURL = fake.baseURL  // the channel on the fake too: nothing but loopback
+        s.ws.url = "ws://127.0.0.1:1/ws/market"  // and one that never connects: the notices below are fed by hand
+        let client = PolymarketClient(http: HTTPClient(), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
+        let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "t"))
+        defer { stream.stop(); Task { await fake.stop() } }
+        let e = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
+                              publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "t"), stream: stream)
+        await e.cycle()
+        let book = try #require(await e.books["9003"])
+        await e.apply(.connected(shard: 1, assets: ["9003", "9004"], at: Date(), recovered: false))
+        await e.apply(.events(shard: 1, [.levels([LevelChange(tokenID: "9003", side: .bid, price: 10_000, size: 77 * Fixed.one)])], rejected: [], at: Date()))
+        #expect(await e.books["9003"]?.bids == book.bids, "the delta is not applied before the snapshot")
+        #expect(await e.feed.droppedUntrusted == 1)
+        #expect(await e.isTradable(book, now: Date(), freshFor: 60) == false)
+        try await Task.sleep(for: .milliseconds(10))
+        await e.cycle()  // the snapshot the connect asked for
+        let fresh = try #require(await e.books["9003"])
+        #expect(await e.isTradable(fresh, now: Date(), freshFor: 60))
+        await e.apply(.events(shard: 1, [.levels([LevelChange(tokenID: "9003", side: .bid, price: 10_000, size: 77 * Fixed.one)])], rejected: [], at: Date()))
+        #expect(await e.books["9003"]?.bids.contains(BookLevel(price: 10_000, size: 77 * Fixed.one)) == true, "trusted after the snapshot")
+    }
+}
