@@ -285,6 +285,26 @@ public struct DashboardServer: Sendable {
                 if let ids = d.no_book, !ids.isEmpty {
                     o += "<ul class=feed id=no-book-list>" + ids.map { "<li>market \(HTML.esc($0))</li>" }.joined() + "</ul>"
                 }
+                if let f = d.feed {
+                    o += "<h2>Market WebSocket</h2><p id=feed-detail>\(HTML.esc(f.url)) · \(f.deltas_total) level changes and \(f.books_total) books applied · \(f.dropped_untrusted_total) dropped before a snapshot · \(f.reconnects_total) reconnects · \(f.frozen_total) frozen · \(f.drift_total) drift</p>"
+                    o += HTML.table(["connection", "state", "assets", "data age", "up for", "reconnects", "attempt", "last error"], (f.shards ?? []).map {
+                        ["ws#\($0.id)", "<strong class=\"state \($0.state == "connected" ? "ok" : "failing")\">\($0.state)</strong>", String($0.assets),
+                         $0.data_age_s.map { String(format: "%.1fs", $0) } ?? "-", $0.connected_for_s.map(NoiseFree.span) ?? "-",
+                         String($0.reconnects), String($0.attempts), HTML.esc($0.last_error ?? "")]
+                    }, id: "feed-shards")
+                    if let drift = f.last_drift { o += "<p class=muted id=last-drift>last drift: \(HTML.esc(drift))</p>" }
+                }
+                do {
+                    let rows = try await hub.engine.call("markets", EquityRequest(limit: limit), as: MarketsResponse.self, timeout: .seconds(2))
+                    o += "<h2>Markets</h2><p class=bounded>\(rows.markets.count) of \(rows.total) markets, the worst first (book age by our observation; unchanged by its hash)</p>"
+                    o += HTML.table(["market", "state", "book age", "unchanged for", "feed", "drift", "question"], rows.markets.map {
+                        [HTML.esc($0.id) + ($0.held ? " (held)" : ""), "<strong class=\"state \($0.state == "ok" ? "ok" : "failing")\">\(HTML.esc($0.state))</strong>",
+                         $0.book_age_s.map { String(format: "%.1fs", $0) } ?? "-", $0.unchanged_s.map { String(format: "%.1fs", $0) } ?? "-",
+                         HTML.esc($0.feed), String($0.drift), HTML.esc($0.question)]
+                    }, id: "markets")
+                } catch {
+                    o += "<h2>Markets</h2><p class=banner>market list unavailable: \(HTML.esc("\(error)"))</p>"
+                }
                 o += "<h2>Rejected market data</h2><p id=rejected-now>\(d.rejected_now ?? 0) items rejected now · \(d.rejected_items_total) since start (each counted once while it persists)</p>"
                 if let groups = d.rejections, !groups.isEmpty {
                     o += HTML.table(["items", "reason", "example"], groups.map { [String($0.count), HTML.esc($0.reason), HTML.esc($0.example)] }, id: "rejections")

@@ -59,6 +59,16 @@ enum StackMetrics {
                 if let age = e.data?.age_s { gauge("warden_market_data_age_seconds", "Seconds since the last successful market-data refresh", l, age) }
                 counter("warden_market_items_rejected_total", "Malformed market-data items rejected (each once while it persists)", l, e.data?.rejected_items_total ?? 0)
                 gauge("warden_markets_no_book", "Open markets without a book for one of their outcomes", l, Double(e.data?.no_book_markets ?? 0))
+                if let f = e.data?.feed {
+                    gauge("warden_ws_connections", "Market WebSocket connections", l, Double(f.connections))
+                    gauge("warden_ws_connected", "Market WebSocket connections up", l, Double(f.connected))
+                    if let age = f.data_age_s { gauge("warden_ws_data_age_seconds", "Age of the oldest connection's last data", l, age) }
+                    counter("warden_ws_reconnects_total", "Market WebSocket disconnects followed by a reconnect attempt", l, f.reconnects_total)
+                    counter("warden_ws_frozen_total", "Market WebSocket connections found open and silent while their markets moved", l, f.frozen_total)
+                    counter("warden_book_drift_total", "Books whose deltas disagreed with the next snapshot of the same version", l, f.drift_total)
+                    counter("warden_ws_deltas_total", "Book level changes applied from the market WebSocket", l, f.deltas_total)
+                    gauge("warden_ws_books_awaiting_snapshot", "Books not trusted until a snapshot after their connection came up", l, Double(f.awaiting_snapshot))
+                }
                 gauge("warden_market_items_rejected_now", "Market-data items rejected by the latest refreshes", l, Double(e.data?.rejected_now ?? 0))
                 for a in e.accounts ?? [] {
                     gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)

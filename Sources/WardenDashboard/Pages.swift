@@ -117,6 +117,13 @@ enum Pages {
         o += "<p>snapshot \(HTML.age(e.snapshot_at)) · <span id=fills>\(e.fills_total ?? 0)</span> fills · storage \(HTML.esc(e.storage ?? "?"))</p>"
         if let d = e.data {
             o += "<p id=data>market data (\(HTML.esc(d.source))): <strong class=\"data \(d.status)\">\(d.status)</strong>, last refresh \(HTML.age(d.last_refresh_at)) · \(d.markets) markets, \(d.stale_markets) stale, \(d.no_book_markets ?? 0) without a book · \(d.rejected_items_total) malformed items rejected</p>"
+            if let f = d.feed {
+                let up = f.connected == f.connections
+                o += "<p id=feed>market WebSocket: <strong class=\"data \(up ? "fresh" : "down")\">\(f.connected)/\(f.connections) connected</strong>, \(f.assets) assets, "
+                    + (f.data_age_s.map { "data \(String(format: "%.1f", $0))s old" } ?? "no data yet")
+                    + " · \(f.reconnects_total) reconnects · \(f.frozen_total) frozen · \(f.drift_total) drift"
+                    + (f.awaiting_snapshot > 0 ? " · \(f.awaiting_snapshot) books awaiting a snapshot" : "") + "</p>"
+            }
         }
         let reasons = e.reasons ?? []
         o += reasons.isEmpty ? "<p class=muted>no active reason</p>" : HTML.table(["effect", "reason", "message", "since", "by", "expires"], reasons.map { r in

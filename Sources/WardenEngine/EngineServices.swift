@@ -36,13 +36,14 @@ public struct EngineHandler: IPCRequestHandler {
 
     /// Reads run beside each other; commands in the order sent (pause then resume ends resumed, every time).
     public func ordering(of type: String) -> RequestOrdering {
-        ["snapshot", "positions", "equity", "trades"].contains(type) ? .concurrent : .ordered
+        ["snapshot", "positions", "equity", "trades", "markets"].contains(type) ? .concurrent : .ordered
     }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
         switch frame.head.type {
         case "snapshot": return await engine.snapshot()
         case "positions": return await engine.positions()
+        case "markets": return await engine.marketRows(limit: (try? frame.body(as: EquityRequest.self).limit) ?? 500)
         case "equity": return try await engine.equity(limit: try frame.body(as: EquityRequest.self).limit)
         case "trades":
             let r = try frame.body(as: TradesRequest.self)

@@ -4,6 +4,7 @@
 import Foundation
 import WardenCore
 import WardenIPC
+import WardenKit
 
 /// What the engine keeps of the feed.
 struct FeedState {
@@ -228,5 +229,38 @@ extension TradingEngine {
                           reconnects: s.reconnects, attempts: s.attempts, last_error: s.lastError)
         }
         return info
+    }
+}
+
+extension TradingEngine {
+    /// Every followed market with the age of its books, the oldest data first (at most `limit`).
+    public func marketRows(limit: Int, now: Date = Date()) -> MarketsResponse {
+        let noBook = Set(noBookMarkets)
+        let fresh = settings.staleMarketAfter.seconds
+        var rows: [MarketRow] = []
+        for m in markets.values {
+            var age: Double?, unchanged: Double?
+            var awaiting = false
+            for t in m.tokens {
+                if feed.awaitingSnapshot[t.tokenID] != nil { awaiting = true }
+                guard let b = books[t.tokenID] else { continue }
+                age = max(age ?? 0, now.timeIntervalSince(b.observedAt))
+                unchanged = max(unchanged ?? 0, now.timeIntervalSince(b.changedAt ?? b.observedAt))
+            }
+            let state: String
+            if m.closed { state = "closed" }
+            else if noBook.contains(m.id) || m.tokens.contains(where: { books[$0.tokenID] == nil }) { state = "no book" }
+            else if awaiting { state = "awaiting snapshot" }
+            else if control.has("market_stale", marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
+            else if !m.acceptingOrders { state = "not accepting orders" }
+            else { state = "ok" }
+            let shard = m.tokens.first.flatMap { feed.shardOf[$0.tokenID] }
+            let via = stream == nil ? "rest" : shard.map { id in feed.shards[id]?.connectedAt != nil ? "ws#\(id)+rest" : "rest (ws#\(id) down)" } ?? "rest"
+            rows.append(MarketRow(id: m.id, question: WireLimits.clip(m.question, 80), state: state, book_age_s: age, unchanged_s: unchanged,
+                                  feed: via, drift: feed.driftByMarket[m.id] ?? 0, held: holds(marketID: m.id)))
+        }
+        let rank = ["no book": 0, "stale": 1, "awaiting snapshot": 2, "not accepting orders": 3, "ok": 4, "closed": 5]
+        rows.sort { (rank[$0.state] ?? 9, $1.unchanged_s ?? 0, $0.id) < (rank[$1.state] ?? 9, $0.unchanged_s ?? 0, $1.id) }
+        return MarketsResponse(markets: Array(rows.prefix(max(1, min(limit, 5000)))), total: rows.count, at: isoString(now))
     }
 }

@@ -96,6 +96,33 @@ public struct FeedShardInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// `markets` on engine.sock (`wardenctl markets`): every market followed, with the age of its data.
+public struct MarketsResponse: Codable, Sendable, Equatable {
+    public var markets: [MarketRow]
+    public var total: Int
+    public var at: String
+    public init(markets: [MarketRow], total: Int, at: String) { self.markets = markets; self.total = total; self.at = at }
+}
+
+public struct MarketRow: Codable, Sendable, Equatable {
+    public var id: String
+    public var question: String
+    /// ok | no book | stale | awaiting snapshot | closed | not accepting orders
+    public var state: String
+    /// Age of the oldest outcome book, by our observation time.
+    public var book_age_s: Double?
+    /// How long the oldest outcome book's content has not changed (by its hash).
+    public var unchanged_s: Double?
+    /// Where its books come from: `ws+rest` (WebSocket connection id) or `rest`.
+    public var feed: String
+    public var drift: Int
+    public var held: Bool
+    public init(id: String, question: String, state: String, book_age_s: Double?, unchanged_s: Double?, feed: String, drift: Int, held: Bool) {
+        self.id = id; self.question = question; self.state = state; self.book_age_s = book_age_s; self.unchanged_s = unchanged_s
+        self.feed = feed; self.drift = drift; self.held = held
+    }
+}
+
 /// One reason market data is being rejected: how many items, and one of them.
 public struct RejectionSummary: Codable, Sendable, Equatable {
     public var reason: String

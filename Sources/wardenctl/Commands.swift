@@ -16,6 +16,21 @@ struct Status: AsyncParsableCommand {
     }
 }
 
+/// The market WebSocket on `wardenctl status`: one line, and a line per connection that is not up.
+enum FeedLines {
+    static func render(_ f: FeedInfo) -> String {
+        var out = "market ws: \(f.connected)/\(f.connections) connected · \(f.assets) assets · "
+            + (f.data_age_s.map { String(format: "data %.1fs old", $0) } ?? "no data yet")
+            + " · \(f.reconnects_total) reconnects · \(f.frozen_total) frozen · \(f.drift_total) drift"
+            + (f.awaiting_snapshot > 0 ? " · \(f.awaiting_snapshot) books awaiting a snapshot" : "") + "\n"
+        for s in f.shards ?? [] where s.state != "connected" {
+            out += "  ws#\(s.id) \(s.state.uppercased()) (\(s.assets) assets, attempt \(s.attempts))\(s.last_error.map { ": \($0)" } ?? "")\n"
+        }
+        if f.frozen_total > 0 || f.drift_total > 0, let d = f.last_drift { out += "  last drift: \(d)\n" }
+        return out
+    }
+}
+
 enum StatusTable {
     static func render(_ s: StatusResponse) -> String {
         var out = "warden \(s.supervisor.version) · pid \(s.supervisor.pid) · up \(age(s.supervisor.uptime_s)) · \(s.supervisor.status_text)\n"
@@ -36,6 +51,7 @@ enum StatusTable {
                     out += "NO BOOK for \(n) of \(d.markets) markets (not traded until the CLOB answers a book for every outcome): "
                         + (d.no_book ?? []).prefix(10).joined(separator: ", ") + (n > 10 ? ", …" : "") + "\n"
                 }
+                if let f = e.data?.feed { out += FeedLines.render(f) }
                 if let d = e.data, let now = d.rejected_now, now > 0 {
                     out += "market data rejected now: \(now) items (\(d.rejected_items_total) since start)\n"
                     for r in d.rejections ?? [] { out += "  \(r.count) × \(r.reason) (e.g. \(r.example))\n" }

@@ -83,6 +83,26 @@ struct Positions: AsyncParsableCommand {
     }
 }
 
+struct Markets: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Every market followed: no book, stale, awaiting a snapshot, with the age of its books.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "At most this many rows (the worst first).") var limit = 100
+    func run() async throws {
+        let d = common.duration
+        let r = try await common.withClient { try await $0.call("engine.markets", EquityRequest(limit: limit), as: MarketsResponse.self, timeout: d) }
+        if common.json { try printJSON(r); return }
+        if r.markets.isEmpty { print("no markets followed (as of \(r.at))"); return }
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        func secs(_ v: Double?) -> String { v.map { String(format: "%.1fs", $0) } ?? "-" }
+        print(pad("MARKET", 10) + " " + pad("STATE", 18) + " " + pad("BOOK AGE", 9) + " " + pad("UNCHANGED", 10) + " " + pad("FEED", 18) + " DRIFT  QUESTION")
+        for m in r.markets {
+            print(pad(m.id + (m.held ? "*" : ""), 10) + " " + pad(m.state.uppercased() == "OK" ? "ok" : m.state.uppercased(), 18) + " "
+                  + pad(secs(m.book_age_s), 9) + " " + pad(secs(m.unchanged_s), 10) + " " + pad(m.feed, 18) + " " + pad(String(m.drift), 6) + " " + m.question)
+        }
+        print("\(r.markets.count) of \(r.total) markets (* held) as of \(r.at)")
+    }
+}
+
 struct Trades: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Recent fills, newest first; --csv streams the whole history.")
     @OptionGroup var common: CommonOptions

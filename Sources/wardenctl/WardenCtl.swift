@@ -105,7 +105,7 @@ struct WardenCtl: AsyncParsableCommand {
         abstract: "Operate a running Warden: status, programs, logs, events.",
         discussion: "Exit codes: 0 ok, 1 failed, 2 usage error, 3 supervisor unreachable.",
         version: wardenVersion,
-        subcommands: [Status.self, Start.self, Stop.self, Restart.self, Logs.self, Events.self,
+        subcommands: [Status.self, Start.self, Stop.self, Restart.self, Logs.self, Events.self, Markets.self,
                       Pause.self, Resume.self, KillSwitch.self, ReduceOnly.self, HaltReset.self, Flatten.self,
                       Positions.self, Trades.self, Strategies.self, PreflightCmd.self, Notify.self, DashboardToken.self,
                       Reload.self, Shutdown.self, Version.self])
