@@ -207,7 +207,7 @@ let package = Package(
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestSupport"],
+            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestSupport", "WardenFakes"],
             swiftSettings: swiftSettings
         ),
     ]

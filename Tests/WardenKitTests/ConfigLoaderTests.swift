@@ -68,6 +68,35 @@ struct ConfigLoaderTests {
         #expect(found.contains { $0.hasPrefix("engine.filters.tag_ids: `politics` is not a numeric Gamma tag id") })
     }
 
+    @Test("engine.ws: its keys load; bad ones are named with their path (unknown, out of range, not a ws URL, base over cap)")
+    func webSocketKeys() async throws {
+        let c = try await ConfigLoader.load(path: try write("""
+        engine:
+          clob_url: http://127.0.0.1:18080
+          ws:
+            assets_per_connection: 250
+            silent_after: 45s
+            reconnect: {base: 500ms, multiplier: 3, cap: 30s, jitter: 0.1, max_attempts: 4, stable_after: 2m}
+        programs: {}
+        """))
+        #expect(c.engine.ws.assetsPerConnection == 250 && c.engine.ws.silentAfter == .seconds(45))
+        #expect(c.engine.ws.reconnectBase == .milliseconds(500) && c.engine.ws.reconnectMaxAttempts == 4 && c.engine.ws.stableAfter == .seconds(120))
+        #expect(c.engine.wsURL == "ws://127.0.0.1:18080/ws/market", "a CLOB elsewhere than Polymarket's gets its own host's channel")
+        #expect(EngineSettings().wsURL == "wss://ws-subscriptions-clob.polymarket.com/ws/market")
+        let found = try await issues("""
+        engine:
+          ws:
+            assets_per_connection: 501
+            url: http://example.invalid/ws
+            reconnect: {base: 2m, cap: 1m, max_attempt: 3}
+        programs: {}
+        """)
+        #expect(found.contains { $0.hasPrefix("engine.ws.assets_per_connection: 501") })
+        #expect(found.contains { $0.hasPrefix("engine.ws.url: `http://example.invalid/ws` is not a ws(s) URL") })
+        #expect(found.contains { $0.hasPrefix("engine.ws.reconnect.base: must not exceed reconnect.cap") })
+        #expect(found.contains { $0.hasPrefix("engine.ws.reconnect.max_attempt: unknown key") && $0.contains("max_attempts") })
+    }
+
     @Test("a wrong type is named with its path")
     func wrongType() async throws {
         let found = try await issues("programs:\n  engine:\n    command: [x]\n    critical: maybe\n    limits: {rss_mb: lots}\n")
