@@ -176,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenEngine", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
+                "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,17 +4,20 @@ import Foundation
 import WardenCore
 import WardenHTTP
 import WardenKit
+import Synchronization
 
-/// One line of a recording (JSON lines): the market list or a batch of books, as observed at `at` (Unix seconds).
+/// One line of a recording (JSON lines): the market list, a REST snapshot of the books, or what one WebSocket
+/// frame delivered (`deltas`: level changes, and full books of single tokens), as observed at `at` (Unix seconds).
 public struct ReplayRecord: Codable, Sendable {
-    public enum Kind: String, Codable, Sendable { case markets, books }
+    public enum Kind: String, Codable, Sendable { case markets, books, deltas }
     public var kind: Kind
     public var at: Double
     public var markets: [Market]?
     public var books: [OrderBook]?
+    public var changes: [LevelChange]?
 
-    public init(kind: Kind, at: Double, markets: [Market]? = nil, books: [OrderBook]? = nil) {
-        self.kind = kind; self.at = at; self.markets = markets; self.books = books
+    public init(kind: Kind, at: Double, markets: [Market]? = nil, books: [OrderBook]? = nil, changes: [LevelChange]? = nil) {
+        self.kind = kind; self.at = at; self.markets = markets; self.books = books; self.changes = changes
     }
 
     static let encoder: JSONEncoder = {
@@ -45,6 +48,8 @@ public struct ReplayMarketData: MarketDataSource {
     let startedAt: Date
     let marketSnapshots: [(at: Double, markets: [Market])]
     let bookSnapshots: [(at: Double, books: [String: OrderBook])]
+    /// WebSocket deltas in time order, applied on top of the snapshot before them.
+    let deltaRecords: [(at: Double, changes: [LevelChange], books: [OrderBook])]
     public var name: String { "replay" }
 
     /// Loads and checks the whole file; a bad line is named by its number.
@@ -56,6 +61,7 @@ public struct ReplayMarketData: MarketDataSource {
             throw ReplayError(description: "replay file \(path) cannot be read")
         }
         var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
+        var deltas: [(at: Double, changes: [LevelChange], books: [OrderBook])] = []
         for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 32 }) {
             let r: ReplayRecord
             do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
@@ -68,6 +74,11 @@ public struct ReplayMarketData: MarketDataSource {
             case .books:
                 guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
                 books.append((r.at, Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })))
+            case .deltas:
+                guard r.changes != nil || r.books != nil else {
+                    throw ReplayError(description: "replay file \(path) line \(n + 1): deltas record without `changes` or `books`")
+                }
+                deltas.append((r.at, r.changes ?? [], r.books ?? []))
             }
         }
         guard !markets.isEmpty, !books.isEmpty else {
@@ -75,10 +86,11 @@ public struct ReplayMarketData: MarketDataSource {
         }
         marketSnapshots = markets.sorted { $0.0 < $1.0 }.map { (at: $0.0, markets: $0.1) }
         bookSnapshots = books.sorted { $0.0 < $1.0 }.map { (at: $0.0, books: $0.1) }
+        deltaRecords = deltas.sorted { $0.at < $1.at }
     }
 
     var firstAt: Double { min(marketSnapshots[0].at, bookSnapshots[0].at) }
-    var lastAt: Double { max(marketSnapshots.last!.at, bookSnapshots.last!.at) }
+    var lastAt: Double { max(marketSnapshots.last!.at, bookSnapshots.last!.at, deltaRecords.last?.at ?? 0) }
 
     /// The recorded time being played at real time `now`.
     func replayTime(_ now: Date) -> Double { firstAt + now.timeIntervalSince(startedAt) * speed }
@@ -112,9 +124,28 @@ public struct ReplayMarketData: MarketDataSource {
         if let e = ended(now) { throw e }
         let t = replayTime(now)
         guard let snap = bookSnapshots.last(where: { $0.at <= t }) else { return ([], []) }
+        var current: [String: (book: OrderBook, at: Double)] = [:]
+        for id in tokenIDs { if let b = snap.books[id] { current[id] = (b, snap.at) } }
+        // The deltas recorded after that snapshot and up to now, as the live engine applied them.
+        var lo = 0, hi = deltaRecords.count
+        while lo < hi { let mid = (lo + hi) / 2; if deltaRecords[mid].at <= snap.at { lo = mid + 1 } else { hi = mid } }
+        var i = lo
+        while i < deltaRecords.count, deltaRecords[i].at <= t {
+            let d = deltaRecords[i]
+            for b in d.books where current[b.tokenID] != nil { current[b.tokenID] = (b, d.at) }
+            for c in d.changes {
+                guard var entry = current[c.tokenID] else { continue }
+                entry.book.apply(c.side, price: c.price, size: c.size)
+                if let h = c.hash { entry.book.hash = h }
+                entry.at = d.at
+                current[c.tokenID] = entry
+            }
+            i += 1
+        }
         let out = tokenIDs.compactMap { id -> OrderBook? in
-            guard var b = snap.books[id] else { return nil }
-            b.observedAt = real(snap.at, now: now)
+            guard let entry = current[id] else { return nil }
+            var b = entry.book
+            b.observedAt = real(entry.at, now: now)
             b.bookTime = b.bookTime.map { real($0.timeIntervalSince1970, now: now) }
             return b
         }
@@ -138,15 +169,56 @@ public struct MarketRecorder {
     let source: any MarketDataSource
     let bookRefresh: Duration
     let discoveryInterval: Duration
+    /// The market WebSocket, whose deltas are recorded too (nil: REST snapshots only).
+    let stream: MarketStream?
 
-    public init(source: any MarketDataSource, bookRefresh: Duration, discoveryInterval: Duration) {
-        self.source = source; self.bookRefresh = bookRefresh; self.discoveryInterval = discoveryInterval
+    public init(source: any MarketDataSource, bookRefresh: Duration, discoveryInterval: Duration, stream: MarketStream? = nil) {
+        self.source = source; self.bookRefresh = bookRefresh; self.discoveryInterval = discoveryInterval; self.stream = stream
+    }
+
+    /// Lines from the REST loop and the WebSocket, one at a time.
+    final class Writer: Sendable {
+        let handle: Mutex<FileHandle>
+        let written = Mutex(0)
+        init(_ h: FileHandle) { handle = Mutex(h) }
+        func write(_ r: ReplayRecord) throws {
+            let line = try r.line()
+            try handle.withLock { try $0.write(contentsOf: line) }
+            written.withLock { $0 += 1 }
+        }
     }
 
     /// Appends records to `handle`; a failed fetch is reported through `report` and retried next round, so the
     /// recording shows the same gaps the live data had. Returns how many records were written.
-    public func record(to handle: FileHandle, until: ContinuousClock.Instant, report: (String) -> Void) async throws -> Int {
-        var written = 0
+    public func record(to handle: FileHandle, until: ContinuousClock.Instant, report: @escaping @Sendable (String) -> Void) async throws -> Int {
+        let writer = Writer(handle)
+        let deltas = stream.map { stream in
+            Task {
+                for await notice in stream.notices {
+                    switch notice {
+                    case .events(_, let events, _, let at):
+                        var changes: [LevelChange] = [], books: [OrderBook] = []
+                        for e in events {
+                            if case .levels(let l) = e { changes += l }
+                            if case .book(let b) = e { books.append(b) }
+                        }
+                        guard !changes.isEmpty || !books.isEmpty else { continue }
+                        do { try writer.write(ReplayRecord(kind: .deltas, at: at.timeIntervalSince1970, books: books.isEmpty ? nil : books,
+                                                           changes: changes.isEmpty ? nil : changes)) } catch {
+                            report("deltas not written: \(error)")
+                        }
+                    case .disconnected(let shard, let reason, _, _):
+                        report("market WebSocket \(shard) disconnected (\(reason)); the recording has a gap in deltas until the next snapshot")
+                    default:
+                        continue
+                    }
+                }
+            }
+        }
+        defer {
+            stream?.stop()
+            deltas?.cancel()
+        }
         var markets: [Market] = []
         var lastDiscovery: ContinuousClock.Instant?
         while ContinuousClock.now < until && !Task.isCancelled {
@@ -155,8 +227,8 @@ public struct MarketRecorder {
             if lastDiscovery.map({ round - $0 >= discoveryInterval }) ?? true {
                 do {
                     markets = try await source.discover(now: now).markets
-                    try handle.write(contentsOf: try ReplayRecord(kind: .markets, at: now.timeIntervalSince1970, markets: markets).line())
-                    written += 1
+                    try writer.write(ReplayRecord(kind: .markets, at: now.timeIntervalSince1970, markets: markets))
+                    stream?.follow(Set(markets.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }))
                     lastDiscovery = round
                 } catch let e as CancellationError { throw e } catch {
                     report("discovery failed: \(error)")
@@ -166,8 +238,7 @@ public struct MarketRecorder {
             if !tokens.isEmpty {
                 do {
                     let books = try await source.books(tokens).books
-                    try handle.write(contentsOf: try ReplayRecord(kind: .books, at: Date().timeIntervalSince1970, books: books).line())
-                    written += 1
+                    try writer.write(ReplayRecord(kind: .books, at: Date().timeIntervalSince1970, books: books))
                 } catch let e as CancellationError { throw e } catch {
                     report("book refresh failed: \(error)")
                 }
@@ -175,6 +246,6 @@ public struct MarketRecorder {
             let spent = ContinuousClock.now - round
             if spent < bookRefresh { try await Task.sleep(for: bookRefresh - spent) }
         }
-        return written
+        return writer.written.withLock { $0 }
     }
 }

@@ -16,6 +16,9 @@ public final class PolymarketFake: Sendable {
         /// a 1 MB endDate and a 5,000-character id, beside the good items.
         public var hostile = false
         public var frozenTokens: Set<String> = []
+        /// Tokens `POST /books` leaves out (and `GET /book` answers 404 for), as upstream does for a market in
+        /// proposed resolution.
+        public var noBookTokens: Set<String> = []
         /// Market channel: drop every connection (and each new one as soon as it subscribes).
         public var wsDrop = false
         /// Market channel: refuse upgrades (the endpoint is down).
@@ -280,7 +283,7 @@ public final class PolymarketFake: Sendable {
 
     private func bookFor(_ token: String, _ s: inout State, _ faults: Faults) -> [String: Any]? {
         guard let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { return nil }
-        if m.closed { return nil }
+        if m.closed || faults.noBookTokens.contains(token) { return nil }
         if faults.frozenTokens.contains(token) {
             // As upstream: a book that has not moved keeps its content and hash; its timestamp is when the answer
             // was built, so it is new every time.
@@ -420,6 +423,7 @@ public final class PolymarketFake: Sendable {
                 case "malformed": f.malformed = true
                 case "hostile": f.hostile = true
                 case "frozen": f.frozenTokens.formUnion((body["tokens"] as? [String]) ?? [])
+                case "no_book": f.noBookTokens.formUnion((body["tokens"] as? [String]) ?? [])
                 case "ws_drop": f.wsDrop = true
                 case "ws_refuse": f.wsRefuse = true
                 case "ws_freeze": f.wsFreeze = true
@@ -587,7 +591,8 @@ extension PolymarketFake {
                     var changes: [[String: Any]] = []
                     for token in sub.assets {
                         guard let m = b.state.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { continue }
-                        if m.closed { continue }
+                        // A frozen book does not move here either; a token without a book has nothing to send.
+                        if m.closed || f.frozenTokens.contains(token) || f.noBookTokens.contains(token) { continue }
                         let book = self.book(m, token: token, malformed: false)
                         let now = Self.sent(book)
                         guard let before = sub.sent[token] else { sub.sent[token] = now; continue }

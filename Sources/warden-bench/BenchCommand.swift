@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events through each process of the running stack before its RSS is read again.") var events = 1_000_000
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
-    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, journal, cycle, stack); the report then holds only them.")
+    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, journal, cycle, feed, stack); the report then holds only them.")
     var only: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
@@ -75,6 +75,11 @@ struct BenchCommand: AsyncParsableCommand {
             cycleRows.append((markets, try await CycleBench.run(dir: disk, markets: markets, cycles: cycles)))
         }
         if wants("cycle") { r.cycle(cycleRows) }
+
+        if wants("feed") {
+            log("market WebSocket: delta apply, and frame to book at 2,000 assets")
+            r.feed(try await FeedBench.run(markets: 1000, levels: smoke ? 20_000 : 1_000_000, frames: smoke ? 200 : 5000))
+        }
 
         if wants("stack") {
             log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")

@@ -87,6 +87,18 @@ struct Report {
         sections.append(t)
     }
 
+    mutating func feed(_ r: FeedBench.Result) {
+        var t = "## 5b. Market WebSocket: deltas into books\n\n| measure | value | goal |\n| --- | --- | --- |\n"
+        t += "| level changes applied (parsed, 100 per notice) | \(Self.f(r.applyLevelsPerSecond, 0))/s | ≥ 200,000/s — \(Self.verdict(r.applyLevelsPerSecond >= 200_000)) |\n"
+        t += "| wire text parsed and applied | \(Self.f(r.parseAndApplyLevelsPerSecond, 0))/s | — |\n"
+        t += "| frame written → book updated in the engine, p50 | \(Self.f(r.endToEnd.p50, 2)) ms | — |\n"
+        t += "| frame written → book updated in the engine, p99 | \(Self.f(r.endToEnd.p99, 2)) ms | ≤ 5 ms — \(Self.verdict(r.endToEnd.p99 <= 5)) |\n"
+        t += "\n\(r.levels) level changes over \(r.assets) assets' books for the rates (one core: the engine is one actor). End to end: \(r.frames) "
+        t += "frames of one change each, about 1,000 a second, written by a loopback WebSocket server to the engine's connection (WSClient) "
+        t += "following \(r.assets) assets; the time from the write to the return of the engine's apply of that frame.\n"
+        sections.append(t)
+    }
+
     mutating func cycle(_ rows: [(markets: Int, summary: Summary)]) {
         var t = "## 5. Engine cycle CPU time (strategies, risk, paper fills, journal; no network)\n\n| markets | cycles | p50 | p99 | min | max |\n| --- | --- | --- | --- | --- | --- |\n"
         var goal = ""

@@ -6,7 +6,7 @@ import WardenIPC
 
 enum Catalogue {
     static func all(_ s: RunSettings) -> [Scenario] {
-        [f01(s), f02, f03, f04, f05, f06, f07, f10, f11(s), f13(s), f15(s), f16, f17, f18, f19, f20, f21, f23, f26, f27, f31] + hardening
+        [f01(s), f02, f03, f04, f05, f06, f07, f10, f11(s), f13(s), f15(s), f16, f17, f18, f19, f20, f21, f23, f26, f27, f31] + feed + hardening
     }
 
     // MARK: Processes
@@ -328,6 +328,35 @@ enum Catalogue {
                                  status: { $0.engine?.reasons?.contains { $0.code == "market_stale" && $0.market_id == "502" } == true && $0.engine?.trading_state == "ACTIVE" },
                                  metrics: { ($0.value("warden_trading_reason_active", ["code": "market_stale"]) ?? 0) > 0 },
                                  channel: { any($0, "market 502 paused for entries") })
+
+    // MARK: Market WebSocket (issue 17)
+
+    static let feed: [Scenario] = [f40, f41, f42, f43]
+
+    static let f40 = marketFault("F40", "market WebSocket dropped repeatedly",
+                                 "the fake drops every market-channel connection as soon as it subscribes (reconnect 200 ms … 1 s, 3 attempts): global pause with the reason, recovery said when it connects again", detect: 8,
+                                 set: { $0.wsDrop = true },
+                                 status: { reason($0, "market_ws_down") != nil && $0.engine?.trading_state == "PAUSED" && ($0.engine?.data?.feed?.connected ?? 1) == 0 },
+                                 metrics: { ($0.value("warden_trading_reason_active", ["code": "market_ws_down"]) ?? 0) > 0 && ($0.value("warden_ws_reconnects_total") ?? 0) >= 3 },
+                                 channel: { any($0, "engine: market WebSocket down") })
+    static let f41 = marketFault("F41", "market WebSocket frozen while open",
+                                 "the fake keeps the connection open and answers PING, and sends nothing while its books move (silent_after 3 s): detected, closed, reconnected, alerted", detect: 8,
+                                 set: { $0.wsFreeze = true },
+                                 status: { ($0.engine?.data?.feed?.frozen_total ?? 0) > 0 },
+                                 metrics: { ($0.value("warden_ws_frozen_total") ?? 0) > 0 },
+                                 channel: { any($0, "frozen: open but no data") }, recovery: false)
+    static let f42 = marketFault("F42", "book drift",
+                                 "the fake's deltas carry wrong sizes under the true hash, so the next REST snapshot of the same version disagrees: counted, the snapshot wins, per market", detect: 5,
+                                 set: { $0.wsDrift = true },
+                                 status: { ($0.engine?.data?.feed?.drift_total ?? 0) > 0 },
+                                 metrics: { ($0.value("warden_book_drift_total") ?? 0) > 0 },
+                                 channel: { any($0, "book drift") }, recovery: false)
+    static let f43 = marketFault("F43", "books missing for some markets",
+                                 "POST /books leaves out the tokens of markets 502 and 510 (as for a market in proposed resolution): 'no book' per market on every surface, never fresh", detect: 4,
+                                 set: { $0.noBookTokens = ["9004", "9100"] },
+                                 status: { ($0.engine?.data?.no_book ?? []).contains("502") && ($0.engine?.data?.no_book ?? []).contains("510") },
+                                 metrics: { ($0.value("warden_markets_no_book") ?? 0) >= 2 },
+                                 channel: { _ in false }, exempt: "a missing book is alerted only for a held market; which are held varies, so the channel is checked by the engine tests")
 
     // MARK: Alert channel
 

@@ -98,6 +98,11 @@ final class Stack: @unchecked Sendable {
           request_timeout: 1s
           connect_timeout: 500ms
           backup_interval: 1h
+          # The market WebSocket, time-compressed: frozen after 3 s of silence, paused after 3 failed attempts.
+          ws:
+            ping_interval: 2s
+            silent_after: 3s
+            reconnect: {base: 200ms, multiplier: 2, cap: 1s, jitter: 0.2, max_attempts: 3, stable_after: 10s}
           health:
             cooldown: 2s
           # The faults are the subject, not the risk limits: short cool-downs keep the strategies trading

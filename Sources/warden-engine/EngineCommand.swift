@@ -71,7 +71,7 @@ func liveSource(_ e: EngineSettings) -> LiveMarketData {
 struct RecordCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
-        abstract: "Record the live market data (markets and books, as the engine sees them) into a replay file for `source: replay`.")
+        abstract: "Record the live market data (markets, book snapshots and the WebSocket's deltas, as the engine sees them) into a replay file for `source: replay`.")
     @OptionGroup var options: CommonEngineOptions
     @Option(name: .long, help: "The replay file to write (appended to).") var out: String
     @Option(name: .long, help: "How long to record, e.g. 10m, 2h.") var duration: String = "10m"
@@ -88,7 +88,9 @@ struct RecordCommand: AsyncParsableCommand {
         defer { try? handle.close() }
         try handle.seekToEnd()
         let e = cfg.engine
-        let recorder = MarketRecorder(source: liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval)
+        // The WebSocket's deltas too, so a replay or backtest sees what the live engine saw between snapshots.
+        let stream = e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: Logger(label: "record")) : nil
+        let recorder = MarketRecorder(source: liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval, stream: stream)
         let n = try await recorder.record(to: handle, until: ContinuousClock.now + length) { problem in
             FileHandle.standardError.write(Data("warden-engine record: \(problem)\n".utf8))
         }

@@ -258,3 +258,55 @@ struct DeltaTrustTests {
         #expect(await e.books["9003"]?.bids.contains(BookLevel(price: 10_000, size: 77 * Fixed.one)) == true, "trusted after the snapshot")
     }
 }
+
+@Suite("Recording the feed")
+struct FeedRecordingTests {
+    @Test("a recording's WebSocket deltas are replayed on top of the snapshot before them, at their recorded times")
+    func replayAppliesDeltas() async throws {
+        let m = Market(id: "1", tokens: [OutcomeToken(tokenID: "a", outcome: "Yes"), OutcomeToken(tokenID: "b", outcome: "No")],
+                       tickSize: 10_000, minOrderSize: Fixed.one)
+        let t0 = 1_800_000_000.0
+        let book = OrderBook(tokenID: "a", bids: [BookLevel(price: 400_000, size: 10 * Fixed.one)], asks: [BookLevel(price: 600_000, size: 10 * Fixed.one)],
+                             tickSize: 10_000, minOrderSize: Fixed.one, bookTime: nil, observedAt: Date(timeIntervalSince1970: t0), hash: "h0")
+        let lines = [ReplayRecord(kind: .markets, at: t0, markets: [m]), ReplayRecord(kind: .books, at: t0, books: [book]),
+                     ReplayRecord(kind: .deltas, at: t0 + 1, changes: [LevelChange(tokenID: "a", side: .bid, price: 410_000, size: 5 * Fixed.one, hash: "h1")]),
+                     ReplayRecord(kind: .deltas, at: t0 + 3, changes: [LevelChange(tokenID: "a", side: .bid, price: 400_000, size: 0, hash: "h2")]),
+                     ReplayRecord(kind: .markets, at: t0 + 10, markets: [m])]
+        let path = tempDir() + "/rec.jsonl"
+        FileManager.default.createFile(atPath: path, contents: try lines.reduce(Data()) { $0 + (try $1.line()) })
+        func books(after seconds: Double) async throws -> OrderBook? {
+            let replay = try ReplayMarketData(path: path, speed: 1, startedAt: Date().addingTimeInterval(-seconds))
+            return try await replay.books(["a"]).books.first
+        }
+        let at2 = try #require(try await books(after: 2))
+        #expect(at2.bids.map(\.price) == [410_000, 400_000] && at2.hash == "h1")
+        let at4 = try #require(try await books(after: 4))
+        #expect(at4.bids.map(\.price) == [410_000] && at4.hash == "h2")
+        #expect(abs(at4.observedAt.timeIntervalSinceNow + 1) < 0.5, "observed when the last delta was, moved onto the real clock")
+    }
+
+    @Test("warden-engine record's recorder writes the WebSocket deltas beside the REST snapshots")
+    func recorderWritesDeltas() async throws {
+        let fake = try await PolymarketFake.start(FakeScenario(seed: 5, speed: 1, stepSeconds: 0.2, markets: FakeScenario.demo().markets))
+        defer { Task { await fake.stop() } }
+        var s = EngineSettings()
+        s.gammaURL = fake.baseURL
+        s.clobURL = fake.baseURL
+        let client = PolymarketClient(http: HTTPClient(), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
+        let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "record-test"))
+        let path = tempDir() + "/rec.jsonl"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        let recorder = MarketRecorder(source: LiveMarketData(client: client, filters: MarketFilters()), bookRefresh: .seconds(1),
+                                      discoveryInterval: .seconds(60), stream: stream)
+        let n = try await recorder.record(to: handle, until: ContinuousClock.now + .seconds(4)) { _ in }
+        try handle.close()
+        let kinds = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data($0.utf8)).kind
+        }
+        #expect(n == kinds.count)
+        #expect(kinds.filter { $0 == .deltas }.count > 5, "deltas recorded: \(kinds)")
+        #expect(kinds.contains(.books) && kinds.contains(.markets))
+        _ = try ReplayMarketData(path: path, speed: 1)
+    }
+}
