@@ -37,6 +37,8 @@ struct FeedState {
     var lastTradeAt: [String: Date] = [:]
     /// Market ids a `market_resolved` event named: looked up at the next settlement check.
     var resolvedHints: Set<String> = []
+    /// `market_resolved` events received.
+    var resolvedSeen = 0
     var lastDriftAlert: ContinuousClock.Instant?
 }
 
@@ -134,8 +136,15 @@ extension TradingEngine {
         case .lastTrade(let token, _):
             feed.lastTradeAt[token] = at
         case .resolved(_, let tokens, let winner):
+            feed.resolvedSeen += 1
+            var named: Set<String> = []
             for t in tokens + [winner].compactMap({ $0 }) {
-                if let id = marketID(of: t) { feed.resolvedHints.insert(id) }
+                if let id = marketID(of: t) { named.insert(id) }
+            }
+            feed.resolvedHints.formUnion(named)
+            for id in named.sorted() {
+                emit(key: "market_resolved:\(id)", kind: "data", severity: "info",
+                     message: "market \(id) resolved per the market channel\(winner.map { " (winner \($0))" } ?? ""); its resolution is checked now", alert: false)
             }
         }
     }

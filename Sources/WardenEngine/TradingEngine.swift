@@ -356,6 +356,7 @@ public actor TradingEngine {
     func settleResolved(_ now: Date) async {
         guard storageProblem == nil else { return }  // settled once storage works: nothing is paid out unrecorded
         let held = Set(accounts.values.flatMap { $0.positions.values.filter { $0.shares > 0 }.map(\.marketID) })
+        feed.resolvedHints.formIntersection(held)  // only held markets settle; the other hints have nothing to do
         for id in held {
             var market = markets[id]
             let ended = market?.endDate.map { $0 <= now } ?? false

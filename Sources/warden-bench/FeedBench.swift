@@ -98,10 +98,12 @@ enum FeedBench {
             }
         }
         await live.cycle()  // discovery: the stream connects for every asset
+        let shards = (markets * 2 + 499) / 500
         let deadline = ContinuousClock.now + .seconds(60)
-        while peers.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while peers.withLock({ $0.count }) < shards && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         try await Task.sleep(for: .milliseconds(300))
-        await live.cycle()  // the snapshot after the connect: deltas trusted from here
+        await live.cycle()  // the snapshot after the connects: deltas trusted from here
+        let dropped0 = await live.snapshot().data.feed?.dropped_untrusted_total ?? 0
         guard let peer = peers.withLock({ $0.first }) else { throw BenchError("the feed never connected") }
         let wire = changes(frames, markets: markets)
         for (i, c) in wire.enumerated() {
@@ -112,6 +114,8 @@ enum FeedBench {
         }
         let end = ContinuousClock.now + .seconds(30)
         while done.withLock({ $0.contains { $0.isNaN } }) && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(50)) }
+        let dropped = (await live.snapshot().data.feed?.dropped_untrusted_total ?? 0) - dropped0
+        if dropped > 0 { throw BenchError("\(dropped) frames were dropped as untrusted: the timing would not be of applied changes") }
         feed.stop()
         consumer.cancel()
         await server.stop()

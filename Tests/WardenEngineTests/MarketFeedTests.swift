@@ -183,8 +183,13 @@ struct MarketFeedTests {
         rig.fault { $0.wsDrift = true }
         let f = try await rig.until("drift counted") { f, _ in f.drift_total > 0 }
         #expect(f.last_drift?.contains("disagreed with the REST snapshot") == true)
-        // The snapshot replaced the drifted book: after a refresh without a delta between, the book equals REST.
+        // The snapshot wins: with the deltas right again, the engine's book equals the REST answer of the same version.
         rig.fault { $0 = PolymarketFake.Faults() }
+        let client = PolymarketClient(http: HTTPClient(), gammaURL: rig.fake.baseURL, clobURL: rig.fake.baseURL, timeout: .seconds(5))
+        try await rig.until("the engine's book equal to a REST answer of the same hash") { _, _ in
+            guard let rest = try? await client.books(["7000"]).books.first, let mine = await rig.engine.books["7000"] else { return false }
+            return rest.hash == mine.hash && rest.sameLevels(as: mine)
+        }
     }
 
     @Test("F41: a connection open and answering PING but silent while REST shows its books moving is frozen, closed and reconnected")
@@ -223,6 +228,35 @@ struct MarketFeedTests {
         let r = try await HTTPClient().send(HTTPRequest(method: "POST", url: rig.fake.baseURL + "/admin/tick", body: body, timeout: .seconds(5)))
         #expect(r.status == 200)
         try await rig.until("the market trades on the new tick") { _, _ in await rig.engine.markets["701"]?.tickSize == 1_000 }
+    }
+}
+
+extension MarketFeedTests {
+    @Test("a resolution on the fake reaches the engine as market_resolved (custom features), naming the market")
+    func resolvedEvent() async throws {
+        let rig = try await FeedRig.start()
+        defer { Task { await rig.stop() } }
+        try await rig.until("trusted") { f, _ in f.connected == 1 && f.awaiting_snapshot == 0 }
+        let body = try JSONSerialization.data(withJSONObject: ["market": "702", "winner": "no"])
+        _ = try await HTTPClient().send(HTTPRequest(method: "POST", url: rig.fake.baseURL + "/admin/resolve", body: body, timeout: .seconds(5)))
+        try await rig.until("market_resolved seen") { _, _ in await rig.engine.feed.resolvedSeen >= 1 }
+    }
+
+    @Test("shards hold at most assets_per_connection; tokens no longer followed close their shard, new ones get a new shard")
+    func sharding() async throws {
+        var s = EngineSettings()
+        s.ws.url = "ws://127.0.0.1:1/ws/market"  // never connects: only the bookkeeping is looked at
+        s.ws.assetsPerConnection = 500
+        let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "t"))
+        defer { stream.stop() }
+        stream.follow(Set((0..<1200).map { "t\($0)" }))
+        #expect(stream.snapshot().map(\.assets) == [500, 500, 200])
+        // The first shard's tokens (sorted: t0, t1, t10, …) leave: that shard closes; the others shrink or stay.
+        let first = Set(stream.snapshot()[0].tokens)
+        stream.follow(Set((0..<1200).map { "t\($0)" }).subtracting(first).union(["n1", "n2"]))
+        let after = stream.snapshot()
+        #expect(after.map(\.assets) == [500, 200, 2], "\(after.map(\.assets))")
+        #expect(Set(after.flatMap(\.tokens)).isDisjoint(with: first))
     }
 }
 

@@ -96,6 +96,13 @@ try:
     for path, name in (("/trades", "trades"), ("/strategies", "strategies"), ("/events", "events"), ("/alerts", "alerts"), ("/system", "system")):
         driver.get(args.url + path)
         wait_for(name + " page", lambda: driver.title.startswith("Warden · "))
+        if name == "system":
+            # The market WebSocket and the per-market table (issue 17): connected, with data age, every market listed.
+            wait_for("the market WebSocket's connections table", lambda: "connected" in driver.find_element(By.ID, "feed-shards").text)
+            rows = driver.find_elements(By.CSS_SELECTOR, "#markets tr")
+            if len(rows) < 3 or "ws#" not in driver.find_element(By.ID, "markets").text:
+                fail("the System page should list the markets with their feed: %r" % driver.find_element(By.ID, "markets").text[:300])
+            print("system page: " + driver.find_element(By.ID, "feed-detail").text[:120], flush=True)
         driver.save_screenshot(os.path.join(args.out, name + ".png"))
     driver.get(args.url + "/trades")
     caption = driver.find_element(By.ID, "trades-caption").text
