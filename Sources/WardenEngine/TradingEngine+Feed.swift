@@ -46,7 +46,10 @@ extension TradingEngine {
     /// Follows the open markets' tokens (new markets get connections, gone ones lose them).
     func followFeed() {
         guard let stream else { return }
-        stream.follow(Set(markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }))
+        let tokens = Set(markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) })
+        stream.follow(tokens)
+        // A token no longer followed waits for nothing (its count would say so forever).
+        for t in feed.awaitingSnapshot.keys where !tokens.contains(t) { feed.awaitingSnapshot[t] = nil }
     }
 
     /// One notice of the stream, applied as it comes (between cycles, so a delta reaches the book at once).

@@ -242,6 +242,19 @@ extension MarketFeedTests {
         try await rig.until("market_resolved seen") { _, _ in await rig.engine.feed.resolvedSeen >= 1 }
     }
 
+    @Test("malformed frames on the channel are rejected and counted; the good deltas beside them are applied")
+    func malformedFrames() async throws {
+        let rig = try await FeedRig.start()
+        defer { Task { await rig.stop() } }
+        try await rig.until("trusted") { f, _ in f.connected == 1 && f.awaiting_snapshot == 0 }
+        rig.fault { $0.wsMalformed = true }
+        let before = try await rig.until("deltas flowing") { f, _ in f.deltas_total > 0 }.deltas_total
+        let f = try await rig.until("malformed frames rejected, deltas still applied") { f, s in
+            s.data.rejected_items_total > 0 && f.deltas_total > before + 20
+        }
+        #expect(f.connected == 1, "a malformed frame does not cost the connection")
+    }
+
     @Test("shards hold at most assets_per_connection; tokens no longer followed close their shard, new ones get a new shard")
     func sharding() async throws {
         var s = EngineSettings()
