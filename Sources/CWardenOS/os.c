@@ -24,7 +24,7 @@ static void child_fail(int fd) {
 }
 
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, pid_t *pid_out) {
+                 int out_fd, int err_fd, const char *cgroup_procs, pid_t *pid_out) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t parent = getpid();
@@ -36,6 +36,13 @@ int warden_spawn(const char *path, char *const argv[], char *const envp[], const
         sigprocmask(SIG_SETMASK, &none, NULL);
         struct sigaction dfl; memset(&dfl, 0, sizeof dfl); dfl.sa_handler = SIG_DFL;
         for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+        /* Into the program's cgroup before anything else runs: every descendant is born inside it. */
+        if (cgroup_procs) {
+            int cg = open(cgroup_procs, O_WRONLY | O_CLOEXEC);
+            if (cg < 0) child_fail(pipefd[1]);
+            if (write(cg, "0", 1) != 1) child_fail(pipefd[1]);
+            close(cg);
+        }
         if (setsid() < 0) child_fail(pipefd[1]);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(pipefd[1]);
         if (getppid() != parent) _exit(126); /* supervisor died before we got here */
@@ -174,3 +181,31 @@ int warden_lock_file(const char *path) {
 }
 
 int warden_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int warden_test_orphan(const char *pidfile) {
+    int fd = open(pidfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    pid_t p = fork();
+    if (p < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (p == 0) {
+        setsid();
+        pid_t q = fork();
+        if (q != 0) _exit(q < 0 ? 1 : 0);
+        /* The grandchild: orphaned as soon as its parent exits; only async-signal-safe calls. */
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
+        char buf[24]; int n = 0; char tmp[24]; int t = 0;
+        unsigned v = (unsigned)getpid();
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v && t < 20);
+        while (t) buf[n++] = tmp[--t];
+        buf[n++] = '\n';
+        ssize_t w = write(fd, buf, (size_t)n);
+        (void)w;
+        close(fd);
+        for (;;) pause();
+    }
+    close(fd);
+    int st;
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
+    return 0;
+}

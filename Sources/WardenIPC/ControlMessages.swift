@@ -12,6 +12,8 @@ public struct SupervisorInfo: Codable, Sendable {
     public var control_socket: IPCServerStats?
     /// Datagrams dropped on notify.sock (no credentials, oversize, NUL, not a main pid).
     public var notify_rejected_total: UInt64?
+    /// How programs' processes are held: `cgroup <path>` or `subreaper …`, and why.
+    public var containment: String?
     public init(pid: Int32, version: String, started_at: String, uptime_s: Double, boot_id: String, config: String, status_text: String) {
         self.pid = pid; self.version = version; self.started_at = started_at; self.uptime_s = uptime_s
         self.boot_id = boot_id; self.config = config; self.status_text = status_text

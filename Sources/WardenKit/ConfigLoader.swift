@@ -31,7 +31,7 @@ public enum ConfigLoader {
     static let supervisorKeys: Set<String> = [
         "root", "state_dir", "runtime_dir", "logs_dir", "log_level", "journald", "log_max_bytes",
         "log_keep_files", "log_tail_lines", "resource_interval", "disk_warn_percent",
-        "disk_critical_percent", "event_buffer", "allowed_uids", "tick",
+        "disk_critical_percent", "event_buffer", "allowed_uids", "tick", "containment",
     ]
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
@@ -241,6 +241,7 @@ public enum ConfigLoader {
         r.string("\(p).runtime_dir").map { s.runtimeDir = $0 }
         r.string("\(p).logs_dir").map { s.logsDir = $0 }
         r.oneOf("\(p).log_level", Logger.Level.allCases.map(\.rawValue)).map { s.logLevel = Logger.Level(rawValue: $0)! }
+        r.oneOf("\(p).containment", ["auto", "cgroup", "subreaper"]).map { s.containment = $0 }
         r.oneOf("\(p).journald", JournaldMode.allCases.map(\.rawValue)).map { s.journald = JournaldMode(rawValue: $0)! }
         r.int("\(p).log_max_bytes", in: 4096...(1 << 40)).map { s.logMaxBytes = $0 }
         r.int("\(p).log_keep_files", in: 1...100).map { s.logKeepFiles = $0 }

@@ -94,6 +94,9 @@ public struct SupervisorSettings: Sendable, Equatable {
     public var eventBuffer = 2000
     public var allowedUIDs: [Int] = []
     public var tick: Duration = .milliseconds(20)
+    /// How programs' processes are held: auto (a cgroup v2 per program when one can be had, else subreaper
+    /// tracking), cgroup (required), subreaper.
+    public var containment = "auto"
     public init() {}
 }
 

@@ -36,16 +36,17 @@ public final class ProcessSpawner: @unchecked Sendable {
     }
 
     /// Spawns `argv[0]` (an absolute path) with `env` in `cwd`, output captured through pipes.
-    public func spawn(argv: [String], env: [String: String], cwd: String) async throws -> SpawnedChild {
+    /// `cgroupProcs`: the program's `cgroup.procs`, which the child joins before it execs.
+    public func spawn(argv: [String], env: [String: String], cwd: String, cgroupProcs: String? = nil) async throws -> SpawnedChild {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<SpawnedChild, any Error>) in
             condition.lock()
-            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd) }) }
+            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd, cgroupProcs: cgroupProcs) }) }
             condition.signal()
             condition.unlock()
         }
     }
 
-    private static func spawnNow(argv: [String], env: [String: String], cwd: String) throws -> SpawnedChild {
+    private static func spawnNow(argv: [String], env: [String: String], cwd: String, cgroupProcs: String?) throws -> SpawnedChild {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         guard warden_pipe_cloexec(&out) == 0 else { throw WardenError.posix("pipe") }
         guard warden_pipe_cloexec(&err) == 0 else {
@@ -59,7 +60,7 @@ public final class ProcessSpawner: @unchecked Sendable {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let r = warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], &pid)
+        let r = warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, &pid)
         let spawnErrno = errno
         close(out[1]); close(err[1])
         guard r == 0 else {

@@ -32,6 +32,7 @@ extension Supervisor {
                                   config: config.file, status_text: statusText())
         var withCounts = info
         withCounts.notify_rejected_total = notifyRejected
+        withCounts.containment = containment.why
         return StatusResponse(supervisor: withCounts, programs: list, storage: storageNow)
     }
 

@@ -13,6 +13,8 @@ public actor Supervisor {
     public nonisolated let publisher: EventPublisher
     let logSink: LogSink
     let spawner = ProcessSpawner()
+    /// Where each program's processes are held (cgroup or subreaper tracking).
+    public nonisolated let containment: Containment
     let systemd = SystemdNotifier()
     var programs: [String: ProgramRuntime] = [:]
     var order: [String] = []
@@ -42,7 +44,8 @@ public actor Supervisor {
     /// Messages from pids not (yet) known: a child may send READY=1 before its spawn is recorded.
     var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant)] = []
 
-    public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger) {
+    public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger, containment: Containment? = nil) {
+        self.containment = containment ?? (try? Containment(preference: "subreaper", instanceKey: "", runtimeDir: paths.runtimeDir))!
         self.config = config
         self.paths = paths
         self.logger = logger
@@ -67,6 +70,14 @@ public actor Supervisor {
             unclaimedExits[pid] = status
             if unclaimedExits.count > 512 { unclaimedExits.removeAll() }
             return
+        }
+        // What the main process leaves behind (workers, double-forked daemons) dies with it, before any restart:
+        // a leftover holding the port or lock would make every new start fail.
+        let left = containment.killLeftovers(name)
+        if !left.isEmpty {
+            record(kind: "leftovers", severity: .warning, program: name,
+                   message: "killed \(left.count) process\(left.count == 1 ? "" : "es") left by the exited main process \(pid): "
+                       + left.prefix(20).map(\.description).joined(separator: ", ") + (left.count > 20 ? ", …" : ""))
         }
         feed(name, .exited(status))
     }
@@ -178,7 +189,8 @@ public actor Supervisor {
                 try await runPreStart(spec, pre)
             }
             let argv = try resolveCommand(spec.command)
-            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec), cwd: paths.root)
+            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec), cwd: paths.root,
+                                                cgroupProcs: containment.prepare(spec.name))
             guard let rt = programs[spec.name], rt.generation == generation, !rt.removed else {
                 _ = kill(-child.pid, SIGKILL)  // superseded while spawning
                 PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
@@ -275,7 +287,13 @@ public actor Supervisor {
     /// Runs until shutdown completes; returns the process exit code.
     public func run() async -> Int32 {
         record(kind: "supervisor-start", severity: .info, program: nil,
-               message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file))")
+               message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file)); containment: \(containment.why)")
+        // A warden killed before us could not stop its programs' descendants: what it left is cleared now.
+        for (name, left) in containment.clearPredecessor().sorted(by: { $0.key < $1.key }) {
+            record(kind: "leftovers", severity: .warning, program: name,
+                   message: "killed \(left.count) process\(left.count == 1 ? "" : "es") of \(name) left by a previous warden: "
+                       + left.prefix(20).map(\.description).joined(separator: ", ") + (left.count > 20 ? ", …" : ""))
+        }
         while !finished {
             if Task.isShuttingDownGracefully && shutdownQueue == nil {
                 beginShutdown(reason: "received SIGTERM or SIGINT")
@@ -286,6 +304,7 @@ public actor Supervisor {
             try? await Task.sleep(for: config.supervisor.tick)
         }
         tellSystemd("STOPPING") { try $0.stopping() }
+        containment.tearDown(programs: order)
         publisher.finishAll()
         return exitCode
     }
@@ -367,6 +386,7 @@ public actor Supervisor {
     }
 
     func checkResources() {
+        containment.follow(mains: programs.compactMapValues { $0.machine.pid })
         for name in order {
             guard var rt = programs[name], let pid = rt.machine.pid else { continue }
             rt.rssBytes = ResourceProbe.rssBytes(pid)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import WardenKit
+import CWardenOS
 
 @main
 struct TestChild: ParsableCommand {
@@ -23,6 +24,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "STATUS= text sent with READY.") var status = "testchild ok"
     @Option(help: "Exit 0 after N ms.") var exitAfter: Int?
     @Option(help: "Write this file when started (to count starts).") var touch: String?
+    @Option(help: "At start, leave a grandchild in its own session (setsid + double fork) that writes its pid to this file and sleeps forever: what a daemon's workers do.") var orphan: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
 
     func run() throws {
@@ -33,6 +35,7 @@ struct TestChild: ParsableCommand {
             if let h = FileHandle(forWritingAtPath: touch) { h.seekToEndOfFile(); h.write(Data(line.utf8)); h.closeFile() }
             else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
         }
+        if let orphan, warden_test_orphan(orphan) != 0 { throw ExitCode(3) }
         let notifier = SystemdNotifier()
         let start = MonotonicInstant.now()
         let hbInterval: Duration? = heartbeat.map { .milliseconds($0) } ?? notifier.watchdogInterval().map { $0 / 2 }

@@ -20,6 +20,13 @@ struct WardenCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and exit.")
     var checkConfig = false
 
+    /// A short stable name for this tree (its cgroup sub-tree is `warden-<key>`): FNV-1a of the root path.
+    static func instanceKey(_ root: String) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in root.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return String(h, radix: 16)
+    }
+
     /// Exit codes: 78 invalid configuration, 75 another instance holds the lock, 73 directories unusable.
     func run() async throws {
         let path = config ?? WardenPaths.defaultConfigFile()
@@ -63,7 +70,17 @@ struct WardenCommand: AsyncParsableCommand {
         }
         signal(SIGPIPE, SIG_IGN)
 
-        let supervisor = Supervisor(config: cfg, paths: paths, logger: logger)
+        // Each program in a cgroup of its own when one can be had; else its descendants followed (we are their subreaper).
+        let containment: Containment
+        do {
+            containment = try Containment(preference: cfg.supervisor.containment, instanceKey: Self.instanceKey(paths.root),
+                                          runtimeDir: paths.runtimeDir)
+        } catch {
+            FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        logger.notice("containment: \(containment.why)")
+        let supervisor = Supervisor(config: cfg, paths: paths, logger: logger, containment: containment)
         let (inputs, sink) = AsyncStream<SupervisorInputService.Input>.makeStream()
         ChildReaper.shared.start { pid, status in sink.yield(.exited(pid, status)) }
         let receiver: NotifyReceiver

@@ -40,6 +40,7 @@ enum StatusTable {
                 + "\(c.hello_timeouts_total) without hello · \(c.backpressure_pauses_total) reads paused (unread answers) · "
                 + "\(c.rejected_frames_total) bad frames\n"
         }
+        if let c = s.supervisor.containment { out += "containment: \(c)\n" }
         if let st = s.storage {
             out += String(format: "state dir %@ · %.1f%% space, %.1f%% inodes free (measured %@ ago)\n",
                           st.path, st.free_percent, st.free_inodes_percent, age(st.measured_age_s))

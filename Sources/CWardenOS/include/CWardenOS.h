@@ -15,7 +15,10 @@ typedef struct warden_cred { int32_t pid; uint32_t uid; uint32_t gid; } warden_c
  * failed in the child). Call from a thread that lives as long as the process: the death signal
  * follows the forking thread. */
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, pid_t *pid_out);
+                 int out_fd, int err_fd, const char *cgroup_procs, pid_t *pid_out);
+/* Test helper (warden-testchild): a grandchild in its own session, orphaned at once, that writes its pid to
+   `pidfile` and sleeps until killed. Returns 0, or -1 with errno. */
+int warden_test_orphan(const char *pidfile);
 
 /* Blocking wait for any child. Returns the pid (>0), or -1 with errno (ECHILD: none).
  * kind: 0 exited (value = code), 1 killed by signal (value = signal, core set). */

@@ -1,0 +1,69 @@
+// F56 (issue 15, containment part): what a program leaves behind dies with it. The test child leaves a
+// grandchild in its own session (setsid + double fork), as daemons' workers are; it must be gone after the main
+// process is killed (before the restart), after a stop, and after kill -9 of warden once a new warden starts.
+// Both modes: a cgroup per program (root here, with a writable cgroup2 mount) and subreaper tracking.
+import Foundation
+import Testing
+import WardenIPC
+
+@Suite("Containment of every descendant", .serialized)
+struct ContainmentTests {
+    static func pids(_ file: String) -> [Int32] {
+        ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    func run(mode: String) async throws {
+        let tree = try TestTree(programs: "")
+        let orphans = tree.root + "/orphans.txt"
+        try tree.write(programs: """
+          daemon:
+            command: \(testChild("--orphan", orphans))
+            stop_timeout: 2s
+        """, supervisor: "  containment: \(mode)\n")
+        var w = try WardenProcess(tree)
+        defer { Task { [w] in await w.stop() } }
+        let first = try await waitRunning(tree, "daemon")
+        let s = try await status(tree)
+        #expect(s?.supervisor.containment?.hasPrefix(mode) == true, "status names the containment: \(s?.supervisor.containment ?? "none")")
+        let o1 = try await eventually("the first worker", within: .seconds(10)) { Self.pids(orphans).first }
+        #expect(isAlive(o1))
+        // Subreaper mode learns descendants at each resource check (200 ms here).
+        try await Task.sleep(for: .milliseconds(600))
+
+        // 1. The main process killed: the worker dies before the restart, and the event names it.
+        kill(first.pid!, SIGKILL)
+        _ = try await waitRunning(tree, "daemon", otherThanPID: first.pid)
+        try await eventually("the first worker gone", within: .seconds(10)) { isAlive(o1) ? nil : true }
+        let evs = try await events(tree)
+        #expect(evs.contains { $0.kind == "leftovers" && $0.program == "daemon" && $0.message.contains("\(o1)") }, "\(evs.map(\.message))")
+
+        // 2. Stopped by the operator: its worker goes with it.
+        let o2 = try await eventually("the second worker", within: .seconds(10)) { Self.pids(orphans).count >= 2 ? Self.pids(orphans)[1] : nil }
+        try await Task.sleep(for: .milliseconds(600))
+        let stop = try await wardenctl(tree, "stop", "daemon")
+        #expect(stop.code == 0, "\(stop.out)")
+        try await eventually("the second worker gone after stop", within: .seconds(10)) { isAlive(o2) ? nil : true }
+
+        // 3. warden killed with -9: the main dies by its death signal; the worker is cleared by the next warden.
+        _ = try await wardenctl(tree, "start", "daemon")
+        let o3 = try await eventually("the third worker", within: .seconds(10)) { Self.pids(orphans).count >= 3 ? Self.pids(orphans)[2] : nil }
+        try await Task.sleep(for: .milliseconds(600))
+        w.signal(SIGKILL)
+        _ = await w.waitExit(within: .seconds(10))
+        #expect(isAlive(o3), "a worker outlives a warden killed with -9 until the next one starts (the README says so)")
+        w = try WardenProcess(tree)
+        _ = try await waitRunning(tree, "daemon")
+        try await eventually("the third worker cleared by the new warden", within: .seconds(10)) { isAlive(o3) ? nil : true }
+        let evs2 = try await events(tree)
+        #expect(evs2.contains { $0.kind == "leftovers" && $0.message.contains("left by a previous warden") && $0.message.contains("\(o3)") }, "\(evs2.map(\.message))")
+        await w.stop()
+        for p in Self.pids(orphans) where isAlive(p) { kill(p, SIGKILL) }
+    }
+
+    @Test("F56 with a cgroup per program: a setsid + double-forked worker dies with its main process, its stop, and a killed warden's successor",
+          .enabled(if: geteuid() == 0, "cgroups need root here (or systemd's Delegate=yes)"))
+    func cgroup() async throws { try await run(mode: "cgroup") }
+
+    @Test("F56 without cgroups (subreaper tracking): the same worker dies in the same three cases")
+    func subreaper() async throws { try await run(mode: "subreaper") }
+}
