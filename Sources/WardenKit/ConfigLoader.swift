@@ -35,7 +35,7 @@ public enum ConfigLoader {
     ]
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
-        "stop_timeout", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
+        "stop_timeout", "stop_signal", "kill_mode", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
     /// `engine:` keys, and the keys of its sub-sections.
@@ -377,6 +377,13 @@ public enum ConfigLoader {
             else { spec.watchdogSec = w }
         }
         r.duration("\(p).stop_timeout", in: .milliseconds(10)...(.seconds(3600))).map { spec.stopTimeout = $0 }
+        if let name = r.string("\(p).stop_signal") {
+            let bare = name.uppercased().hasPrefix("SIG") ? String(name.uppercased().dropFirst(3)) : name.uppercased()
+            if let sig = stopSignalNames[bare] { spec.stopSignal = sig } else {
+                r.fail("\(p).stop_signal", "`\(name)` is not one of \(stopSignalNames.keys.sorted().joined(separator: ", "))")
+            }
+        }
+        r.oneOf("\(p).kill_mode", KillMode.allCases.map(\.rawValue)).map { spec.killMode = KillMode(rawValue: $0)! }
         r.oneOf("\(p).restart", RestartMode.allCases.map(\.rawValue)).map { spec.restart = RestartMode(rawValue: $0)! }
         r.duration("\(p).backoff.initial", in: .milliseconds(1)...(.seconds(3600))).map { spec.backoff.initial = $0 }
         r.duration("\(p).backoff.max", in: .milliseconds(1)...(.seconds(86400))).map { spec.backoff.max = $0 }

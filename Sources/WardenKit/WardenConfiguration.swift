@@ -1,4 +1,5 @@
 // The validated configuration of a Warden installation: supervisor settings and program specs.
+import Foundation
 import Logging
 
 /// How a program proves it is ready.
@@ -10,6 +11,16 @@ public enum ReadinessMode: String, Sendable, Equatable, CaseIterable {
 }
 
 /// When a program that exited is started again.
+/// Who gets the stop signal: the main process's group (default), the main process only with SIGKILL to the
+/// rest at the timeout (systemd's mixed), or the main process only.
+public enum KillMode: String, Sendable, Equatable, CaseIterable {
+    case group, mixed, process
+}
+
+/// Signals a program may name as its stop signal (what real daemons want: postgres INT, php-fpm QUIT, haproxy USR1).
+public let stopSignalNames: [String: Int32] = ["TERM": SIGTERM, "INT": SIGINT, "QUIT": SIGQUIT, "HUP": SIGHUP,
+                                               "USR1": SIGUSR1, "USR2": SIGUSR2, "WINCH": SIGWINCH]
+
 public enum RestartMode: String, Sendable, Equatable, CaseIterable {
     case always
     case onFailure = "on-failure"
@@ -61,6 +72,9 @@ public struct ProgramSpec: Sendable, Equatable {
     /// Heartbeat interval; nil means no watchdog.
     public var watchdogSec: Duration?
     public var stopTimeout: Duration = .seconds(10)
+    /// Sent to stop (and to restart) the program; SIGKILL follows after `stopTimeout`.
+    public var stopSignal: Int32 = SIGTERM
+    public var killMode: KillMode = .group
     public var restart: RestartMode = .always
     public var backoff = BackoffSettings()
     public var stableAfter: Duration = .seconds(10)

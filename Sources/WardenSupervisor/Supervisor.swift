@@ -143,10 +143,15 @@ public actor Supervisor {
                 let generation = rt.generation
                 let spec = rt.machine.spec
                 Task { await self.launch(spec, generation: generation) }
-            case .signal(let sig):
-                guard let pid = programs[name]?.machine.pid else { continue }
-                // SIGABRT goes to the main pid (for its core dump); TERM and KILL to the whole group.
-                if sig == SIGABRT || kill(-pid, sig) != 0 { _ = kill(pid, sig) }
+            case .signal(let requested):
+                guard let rt = programs[name], let pid = rt.machine.pid else { continue }
+                let spec = rt.machine.spec
+                // The machine asks for TERM to stop; the program may want another stop signal.
+                let sig = requested == SIGTERM ? spec.stopSignal : requested
+                // SIGABRT goes to the main pid (for its core dump). The stop signal to the group, or to the main
+                // process only (mixed, process); SIGKILL to the group except in process mode.
+                let toGroup = sig != SIGABRT && (spec.killMode == .group || (sig == SIGKILL && spec.killMode == .mixed))
+                if !toGroup || kill(-pid, sig) != 0 { _ = kill(pid, sig) }
             case .abort:
                 guard let pid = programs[name]?.machine.pid else { continue }
                 if ResourceProbe.isStopped(pid) {

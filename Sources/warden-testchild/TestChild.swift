@@ -25,6 +25,8 @@ struct TestChild: ParsableCommand {
     @Option(help: "Exit 0 after N ms.") var exitAfter: Int?
     @Option(help: "Write this file when started (to count starts).") var touch: String?
     @Option(help: "At start, leave a grandchild in its own session (setsid + double fork) that writes its pid to this file and sleeps forever: what a daemon's workers do.") var orphan: String?
+    @Option(help: "Exit 0 on this signal (INT, QUIT, USR1, …), writing its name to --signal-file first; SIGTERM is then ignored.") var exitOn: String?
+    @Option(help: "Where --exit-on writes the signal it got.") var signalFile: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
 
     func run() throws {
@@ -36,6 +38,21 @@ struct TestChild: ParsableCommand {
             else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
         }
         if let orphan, warden_test_orphan(orphan) != 0 { throw ExitCode(3) }
+        var sources: [any DispatchSourceSignal] = []
+        if let exitOn, let sig = stopSignalNames[exitOn.uppercased()] {
+            // A daemon with its own stop signal: it ignores SIGTERM and stops cleanly on its signal.
+            _ = Foundation.signal(SIGTERM, SIG_IGN)
+            _ = Foundation.signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            let file = signalFile
+            source.setEventHandler {
+                if let file { FileManager.default.createFile(atPath: file, contents: Data(exitOn.uppercased().utf8)) }
+                Foundation.exit(0)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        defer { _ = sources }
         let notifier = SystemdNotifier()
         let start = MonotonicInstant.now()
         let hbInterval: Duration? = heartbeat.map { .milliseconds($0) } ?? notifier.watchdogInterval().map { $0 / 2 }

@@ -67,3 +67,46 @@ struct ContainmentTests {
     @Test("F56 without cgroups (subreaper tracking): the same worker dies in the same three cases")
     func subreaper() async throws { try await run(mode: "subreaper") }
 }
+
+@Suite("Stop signals and kill modes")
+struct StopSignalTests {
+    @Test("F57 (part): a program's own stop signal stops it cleanly (stop_signal: INT on a child that ignores TERM), well inside stop_timeout")
+    func stopSignal() async throws {
+        let tree = try TestTree(programs: "")
+        let got = tree.root + "/signal.txt"
+        try tree.write(programs: """
+          pg:
+            command: \(testChild("--exit-on", "INT", "--signal-file", got))
+            stop_signal: SIGINT
+            stop_timeout: 20s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        _ = try await waitRunning(tree, "pg")
+        let t0 = ContinuousClock.now
+        let r = try await wardenctl(tree, "stop", "pg")
+        #expect(r.code == 0, "\(r.out)")
+        let stopped = try await eventually("stopped", within: .seconds(15)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "pg")
+            return p?.state == "STOPPED" ? p : nil
+        }
+        #expect(ContinuousClock.now - t0 < .seconds(10), "stopped by its own signal, not by SIGKILL after stop_timeout")
+        #expect((try? String(contentsOfFile: got, encoding: .utf8)) == "INT")
+        #expect(stopped.last_exit?.signal == nil && stopped.last_exit?.code == 0, "a clean exit: \(String(describing: stopped.last_exit))")
+        await w.stop()
+    }
+
+    @Test("a bad stop_signal or kill_mode is named with its key path (exit 78)")
+    func killModeAndConfig() async throws {
+        let tree = try TestTree(programs: """
+          a:
+            command: [/bin/true]
+            stop_signal: SIGFOO
+            kill_mode: everything
+        """)
+        let r = try await runTool("warden", ["--check-config", "--config", tree.configPath])
+        #expect(r.code == 78)
+        #expect(r.err.contains("programs.a.stop_signal: `SIGFOO` is not one of"), "\(r.err)")
+        #expect(r.err.contains("programs.a.kill_mode"), "\(r.err)")
+    }
+}
