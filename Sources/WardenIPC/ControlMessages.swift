@@ -25,6 +25,9 @@ public struct LastExitInfo: Codable, Sendable {
     public var signal: String?
     public var at: String
     public var reason: String
+    /// The last STATUS= and ERRNO= the process sent before it exited.
+    public var status_text: String?
+    public var errno: Int32?
     public init(code: Int32?, signal: String?, at: String, reason: String) {
         self.code = code; self.signal = signal; self.at = at; self.reason = reason
     }

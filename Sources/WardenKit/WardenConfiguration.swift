@@ -75,6 +75,8 @@ public struct ProgramSpec: Sendable, Equatable {
     /// Sent to stop (and to restart) the program; SIGKILL follows after `stopTimeout`.
     public var stopSignal: Int32 = SIGTERM
     public var killMode: KillMode = .group
+    /// Exit codes that are a clean exit, not a crash (always 0 among them unless listed otherwise).
+    public var exitOK: [Int32] = [0]
     public var restart: RestartMode = .always
     public var backoff = BackoffSettings()
     public var stableAfter: Duration = .seconds(10)

@@ -62,6 +62,8 @@ public enum ChildEvent: Sendable, Equatable {
     case resumedAfterPause(Duration)
     /// A resource limit was hit: restart the child.
     case limitExceeded(reason: String)
+    /// The program said STOPPING=1: its exit that follows is not a crash.
+    case stopping
 }
 
 /// One program's state machine. All timing comes from the `now` passed in.
@@ -86,6 +88,8 @@ public struct ChildStateMachine: Sendable {
     private var stopGrace: Duration = .zero
     private var killed = false
     private var restartAfterStop = false
+    /// STOPPING=1 received from the current process.
+    private var announcedStop = false
     /// Why the supervisor is killing it; set means the exit counts as a failure.
     private var failureReason: String?
     private var stopWhenSpawned = false
@@ -186,8 +190,15 @@ public struct ChildStateMachine: Sendable {
             if pid != nil { lastHeartbeat = now }
             return []
 
+        case .stopping:
+            if pid != nil { announcedStop = true }
+            return []
+
         case .exited(let status):
             let wasStable = ready && readyAt.map { now - $0 >= spec.stableAfter } == true
+            // A clean exit: a code the program declares fine (`exit_ok`, default 0), or any exit after STOPPING=1.
+            let clean = announcedStop || status.code.map { spec.exitOK.contains($0) } == true
+            announcedStop = false
             pid = nil
             ready = false
             stopDeadline = nil
@@ -207,12 +218,12 @@ public struct ChildStateMachine: Sendable {
             failureReason = nil
             lastExit = LastExit(status: status, at: now, reason: reason)
             if !wanted { enter(.STOPPED, now); return [] }
-            if spec.restart == .never || (spec.restart == .onFailure && status.isSuccess) {
+            if spec.restart == .never || (spec.restart == .onFailure && clean) {
                 enter(.EXITED, now)
-                return [.emit(kind: "exit", severity: status.isSuccess ? .info : .warning,
-                              message: "exited (\(reason)); restart policy \(spec.restart.rawValue): not restarted")]
+                return [.emit(kind: "exit", severity: clean ? .info : .warning,
+                              message: "exited (\(reason)\(clean ? ", clean" : "")); restart policy \(spec.restart.rawValue): not restarted")]
             }
-            return failed(now, reason: reason, jitterUnit: jitterUnit, wasStable: wasStable)
+            return failed(now, reason: reason, jitterUnit: jitterUnit, wasStable: wasStable, clean: clean)
 
         case .tick:
             return tick(now, jitterUnit: jitterUnit)
@@ -255,7 +266,10 @@ public struct ChildStateMachine: Sendable {
     }
 
     /// An exit or failed start we did not ask for: restart now, after a backoff, or go FATAL.
-    private mutating func failed(_ now: MonotonicInstant, reason: String, jitterUnit: Double, wasStable: Bool) -> [ChildAction] {
+    /// `clean`: an exit the program meant (said as "exit", not "crash"); restarted by the same rules.
+    private mutating func failed(_ now: MonotonicInstant, reason: String, jitterUnit: Double, wasStable: Bool, clean: Bool = false) -> [ChildAction] {
+        let kind = clean ? "exit" : "crash", severity: Severity = clean ? .info : .warning
+        let what = clean ? "exited cleanly (\(reason))" : reason
         restartTimes.append(now)
         restartTimes.removeAll { now - $0 > spec.intensity.window }
         if downSince == nil { downSince = (now, reason) }
@@ -275,14 +289,14 @@ public struct ChildStateMachine: Sendable {
             consecutiveFailures = 0
             enter(.STARTING, now)
             startedAt = now
-            return [.emit(kind: "crash", severity: .warning, message: "\(reason); restarting at once"), .spawn]
+            return [.emit(kind: kind, severity: severity, message: "\(what); restarting at once"), .spawn]
         }
         consecutiveFailures += 1
         let delay = RestartPolicy.nextDelay(after: consecutiveFailures, spec.backoff, jitterUnit: jitterUnit)
         backoffUntil = now + delay
         enter(.BACKOFF, now)
-        return [.emit(kind: "crash", severity: .warning,
-                      message: "\(reason); restart \(consecutiveFailures) in \(delay.short) (backoff)")]
+        return [.emit(kind: kind, severity: severity,
+                      message: "\(what); restart \(consecutiveFailures) in \(delay.short) (backoff)")]
     }
 
     private mutating func tick(_ now: MonotonicInstant, jitterUnit: Double) -> [ChildAction] {

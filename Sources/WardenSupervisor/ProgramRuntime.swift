@@ -4,6 +4,10 @@ import WardenKit
 struct ProgramRuntime {
     var machine: ChildStateMachine
     var statusText: String?
+    var lastErrno: Int32?
+    /// STATUS= and ERRNO= of the process that last exited.
+    var lastExitStatusText: String?
+    var lastExitErrno: Int32?
     var rssBytes: UInt64?
     var fds: Int?
     /// Limits already warned about (80 %) for the current process, so each warning is said once.

@@ -11,8 +11,11 @@ extension Supervisor {
         let list = order.compactMap { name -> ProgramStatus? in
             guard let rt = programs[name] else { return nil }
             let m = rt.machine
-            let lastExit = m.lastExit.map {
-                LastExitInfo(code: $0.status.code, signal: $0.status.signal.map(signalName), at: wallTime($0.at), reason: $0.reason)
+            let lastExit = m.lastExit.map { e -> LastExitInfo in
+                var info = LastExitInfo(code: e.status.code, signal: e.status.signal.map(signalName), at: wallTime(e.at), reason: e.reason)
+                info.status_text = rt.lastExitStatusText
+                info.errno = rt.lastExitErrno
+                return info
             }
             var next: Double?
             if m.state == .BACKOFF, let b = m.backoffUntil { next = (b - now).seconds }

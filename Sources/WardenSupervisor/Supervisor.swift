@@ -90,8 +90,10 @@ public actor Supervisor {
             return
         }
         let f = message.fields
-        if let status = f["STATUS"] { rt.statusText = String(status.prefix(16 * 1024)); programs[name] = rt }
-        if f["STOPPING"] == "1" { return }  // STOPPING wins over the rest of the message
+        if let status = f["STATUS"] { rt.statusText = String(status.prefix(16 * 1024)) }
+        if let e = f["ERRNO"], let n = Int32(e) { rt.lastErrno = n }
+        programs[name] = rt
+        if f["STOPPING"] == "1" { feed(name, .stopping); return }  // STOPPING wins over the rest of the message
         if f["READY"] == "1" { feed(name, .ready) }
         if f["WATCHDOG"] == "1" { feed(name, .heartbeat) }
         if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
@@ -128,7 +130,12 @@ public actor Supervisor {
         guard var rt = programs[name] else { return }
         let now = MonotonicInstant.now()
         let actions = rt.machine.handle(event, now: now, jitterUnit: Double.random(in: -1...1))
-        if case .exited = event { rt.warned = []; rt.rssBytes = nil; rt.fds = nil; rt.statusText = nil }
+        if case .exited = event {
+            rt.warned = []; rt.rssBytes = nil; rt.fds = nil
+            // The last STATUS= and ERRNO= stay with the exit (status and events show them).
+            rt.lastExitStatusText = rt.statusText; rt.lastExitErrno = rt.lastErrno
+            rt.statusText = nil; rt.lastErrno = nil
+        }
         programs[name] = rt
         perform(actions, for: name)
     }
@@ -160,7 +167,13 @@ public actor Supervisor {
                     _ = kill(pid, SIGABRT)
                 }
             case .emit(let kind, let severity, let message):
-                record(kind: kind, severity: severity, program: name, message: message)
+                // An exit carries what the process last said of itself (STATUS=, ERRNO=).
+                var text = message
+                if kind == "exit" || kind == "crash", let rt = programs[name] {
+                    if let st = rt.lastExitStatusText { text += " · last STATUS: \(st)" }
+                    if let e = rt.lastExitErrno { text += " · ERRNO=\(e)" }
+                }
+                record(kind: kind, severity: severity, program: name, message: text)
             case .escalate(let reason):
                 record(kind: "escalate", severity: .critical, program: name, message: "stopping all programs and exiting: \(reason)")
                 beginShutdown(reason: reason, exitCode: 70)

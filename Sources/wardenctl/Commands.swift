@@ -79,7 +79,10 @@ enum StatusTable {
         var rows = [["PROGRAM", "STATE", "PID", "UPTIME", "RESTARTS", "HEARTBEAT", "RSS", "FDS", "DETAIL"]]
         for p in s.programs {
             var detail = p.status_text ?? ""
-            if p.state != "RUNNING", let e = p.last_exit { detail = "last exit: \(e.reason) at \(e.at)" }
+            if p.state != "RUNNING", let e = p.last_exit {
+                detail = "last exit: \(e.reason) at \(e.at)" + (e.status_text.map { " · last STATUS: \($0)" } ?? "")
+                    + (e.errno.map { " · ERRNO=\($0)" } ?? "")
+            }
             if let n = p.next_start_in_s { detail = "next start in \(age(n)); " + detail }
             let hb: String
             if let a = p.last_heartbeat_age_s { hb = "\(age(a)) ago" + (p.watchdog_sec.map { " /\(age($0))" } ?? "") }

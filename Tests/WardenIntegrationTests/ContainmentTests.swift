@@ -110,3 +110,29 @@ struct StopSignalTests {
         #expect(r.err.contains("programs.a.kill_mode"), "\(r.err)")
     }
 }
+
+@Suite("Clean exits and what a process last said")
+struct CleanExitTests {
+    @Test("F57 (part): an exit 0 is an 'exit' event, not a 'crash'; the last STATUS= stays on status and in the event")
+    func cleanExit() async throws {
+        let tree = try TestTree(programs: """
+          job:
+            command: \(testChild("--exit-after", "400", "--status", "served 3 requests"))
+            backoff: {initial: 5s}
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await eventually("the first exit on status", within: .seconds(15)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "job")
+            return p?.last_exit != nil ? p : nil
+        }
+        #expect(p.last_exit?.code == 0 && p.last_exit?.status_text == "served 3 requests", "\(String(describing: p.last_exit))")
+        let evs = try await events(tree).filter { $0.program == "job" }
+        #expect(evs.contains { $0.kind == "exit" && $0.message.contains("exited cleanly") && $0.message.contains("last STATUS: served 3 requests") },
+                "\(evs.map { "\($0.kind): \($0.message)" })")
+        #expect(!evs.contains { $0.kind == "crash" })
+        let human = try await wardenctl(tree, "status")
+        #expect(human.out.contains("last STATUS: served 3 requests"), "\(human.out)")
+        await w.stop()
+    }
+}

@@ -189,6 +189,24 @@ struct ChildStateMachineTests {
         #expect(onFailure2.state == .BACKOFF)
     }
 
+    @Test("a clean exit (exit_ok, or any exit after STOPPING=1) is an 'exit', not a 'crash'; restarted by the same rules")
+    func cleanExit() {
+        func kinds(_ a: [ChildAction]) -> [String] { a.compactMap { if case .emit(let k, _, _) = $0 { return k }; return nil } }
+        var m = running(spec())
+        let zero = m.handle(.exited(.exited(0)), now: at(5))
+        #expect(kinds(zero) == ["exit"] && m.state == .BACKOFF)
+        var n = running(spec { $0.exitOK = [0, 75] })
+        #expect(kinds(n.handle(.exited(.exited(75)), now: at(5))) == ["exit"])
+        var o = running(spec())
+        _ = o.handle(.stopping, now: at(4))
+        #expect(kinds(o.handle(.exited(.exited(1)), now: at(5))) == ["exit"], "announced with STOPPING=1")
+        var p = running(spec())
+        #expect(kinds(p.handle(.exited(.exited(1)), now: at(5))) == ["crash"])
+        var q = running(spec { $0.restart = .onFailure; $0.exitOK = [0, 3] })
+        _ = q.handle(.exited(.exited(3)), now: at(5))
+        #expect(q.state == .EXITED, "on-failure: a declared-clean code is not a failure")
+    }
+
     @Test("a failed spawn (or pre_start) counts as a failed start")
     func spawnFailure() {
         var m = ChildStateMachine(spec: spec(), now: at(0))
