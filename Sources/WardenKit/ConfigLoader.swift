@@ -35,7 +35,7 @@ public enum ConfigLoader {
     ]
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
-        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
+        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
     /// `engine:` keys, and the keys of its sub-sections.
@@ -384,6 +384,7 @@ public enum ConfigLoader {
             }
         }
         r.oneOf("\(p).kill_mode", KillMode.allCases.map(\.rawValue)).map { spec.killMode = KillMode(rawValue: $0)! }
+        r.oneOf("\(p).notify_access", NotifyAccess.allCases.map(\.rawValue)).map { spec.notifyAccess = NotifyAccess(rawValue: $0)! }
         if let codes = r.intArray("\(p).exit_ok") {
             if let bad = codes.first(where: { !(0...255).contains($0) }) { r.fail("\(p).exit_ok", "\(bad) is not an exit code (0…255)") }
             else { spec.exitOK = codes.map(Int32.init) }

@@ -21,6 +21,12 @@ public enum KillMode: String, Sendable, Equatable, CaseIterable {
 public let stopSignalNames: [String: Int32] = ["TERM": SIGTERM, "INT": SIGINT, "QUIT": SIGQUIT, "HUP": SIGHUP,
                                                "USR1": SIGUSR1, "USR2": SIGUSR2, "WINCH": SIGWINCH]
 
+/// Whose sd_notify messages count for a program: its main process only, also its pre_start, or any of its
+/// processes (systemd's NotifyAccess=).
+public enum NotifyAccess: String, Sendable, Equatable, CaseIterable {
+    case main, exec, all
+}
+
 public enum RestartMode: String, Sendable, Equatable, CaseIterable {
     case always
     case onFailure = "on-failure"
@@ -77,6 +83,7 @@ public struct ProgramSpec: Sendable, Equatable {
     public var killMode: KillMode = .group
     /// Exit codes that are a clean exit, not a crash (always 0 among them unless listed otherwise).
     public var exitOK: [Int32] = [0]
+    public var notifyAccess: NotifyAccess = .main
     public var restart: RestartMode = .always
     public var backoff = BackoffSettings()
     public var stableAfter: Duration = .seconds(10)

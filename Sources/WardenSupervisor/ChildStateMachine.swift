@@ -64,6 +64,12 @@ public enum ChildEvent: Sendable, Equatable {
     case limitExceeded(reason: String)
     /// The program said STOPPING=1: its exit that follows is not a crash.
     case stopping
+    /// MAINPID=: another process of the program is its main process from now on.
+    case mainPID(Int32)
+    /// EXTEND_TIMEOUT_USEC=: the start (or stop) may take this much longer from now.
+    case extendTimeout(Duration)
+    /// WATCHDOG_USEC= at run time: the heartbeat interval from now on (zero: no watchdog).
+    case watchdogInterval(Duration)
 }
 
 /// One program's state machine. All timing comes from the `now` passed in.
@@ -90,6 +96,15 @@ public struct ChildStateMachine: Sendable {
     private var restartAfterStop = false
     /// STOPPING=1 received from the current process.
     private var announcedStop = false
+    /// The start may run until here (EXTEND_TIMEOUT_USEC= moved it past start_timeout).
+    private var startExtendedTo: MonotonicInstant?
+    /// WATCHDOG_USEC= sent by the current process (nil: spec.watchdogSec; zero: off).
+    public private(set) var watchdogOverride: Duration?
+    /// The watchdog interval in force.
+    public var watchdog: Duration? {
+        if let o = watchdogOverride { return o == .zero ? nil : o }
+        return spec.watchdogSec
+    }
     /// Why the supervisor is killing it; set means the exit counts as a failure.
     private var failureReason: String?
     private var stopWhenSpawned = false
@@ -194,7 +209,30 @@ public struct ChildStateMachine: Sendable {
             if pid != nil { announcedStop = true }
             return []
 
+        case .mainPID(let new):
+            guard let old = pid, new != old, new > 0 else { return [] }
+            pid = new
+            return [.emit(kind: "mainpid", severity: .info, message: "main process is now \(new) (was \(old), MAINPID=)")]
+
+        case .extendTimeout(let more):
+            guard pid != nil, more > .zero else { return [] }
+            switch state {
+            case .STARTING: startExtendedTo = max(startExtendedTo ?? now, now + more)
+            case .STOPPING: if let d = stopDeadline, !killed { stopDeadline = max(d, now + more) }
+            default: break
+            }
+            return []
+
+        case .watchdogInterval(let w):
+            guard pid != nil else { return [] }
+            watchdogOverride = w
+            if lastHeartbeat != nil { lastHeartbeat = now }  // the new interval runs from now
+            return [.emit(kind: "watchdog-changed", severity: .info,
+                          message: w == .zero ? "watchdog turned off by the program (WATCHDOG_USEC=0)" : "watchdog interval set to \(w.short) by the program (WATCHDOG_USEC=)")]
+
         case .exited(let status):
+            startExtendedTo = nil
+            watchdogOverride = nil
             let wasStable = ready && readyAt.map { now - $0 >= spec.stableAfter } == true
             // A clean exit: a code the program declares fine (`exit_ok`, default 0), or any exit after STOPPING=1.
             let clean = announcedStop || status.code.map { spec.exitOK.contains($0) } == true
@@ -302,14 +340,15 @@ public struct ChildStateMachine: Sendable {
     private mutating func tick(_ now: MonotonicInstant, jitterUnit: Double) -> [ChildAction] {
         switch state {
         case .STARTING:
-            if pid != nil, spec.ready == .notify, let s = startedAt, now - s > spec.startTimeout {
+            if pid != nil, spec.ready == .notify, let s = startedAt, now - s > spec.startTimeout,
+               startExtendedTo.map({ now > $0 }) ?? true {
                 failureReason = "not ready within start_timeout \(spec.startTimeout.short)"
                 return beginStop(now, signal: SIGKILL, message: "no READY=1 within \(spec.startTimeout.short); killing",
                                  severity: .warning, kind: "start-timeout")
             }
         case .RUNNING:
             if consecutiveFailures > 0, let r = readyAt, now - r >= spec.stableAfter { consecutiveFailures = 0 }
-            if let w = spec.watchdogSec, let hb = lastHeartbeat, now - hb > w {
+            if let w = watchdog, let hb = lastHeartbeat, now - hb > w {
                 failureReason = "watchdog timeout: no WATCHDOG=1 for \((now - hb).short) (watchdog_sec \(w.short))"
                 // A hung program gets 1 s to abort (and dump core), then SIGKILL, so the replacement runs within
                 // watchdog_sec + 1 s whatever stop_timeout says. (A stopped one is killed at once: see `.abort`.)

@@ -183,6 +183,20 @@ public final class Containment: @unchecked Sendable {
         if changed { saveLedger() }
     }
 
+    /// The program `pid` belongs to: its cgroup (cgroup mode), else the `WARDEN_PROGRAM` of its environment.
+    public func program(of pid: Int32) -> String? {
+        if mode == .cgroup, let base, let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) {
+            for line in text.split(separator: "\n") where line.hasPrefix("0::") {
+                let path = String(line.dropFirst(3))
+                guard let mount = Self.cgroup2Mount() else { break }
+                let full = path == "/" ? mount : mount + path
+                if full.hasPrefix(base + "/prog-") { return String(full.dropFirst((base + "/prog-").count)).split(separator: "/").first.map(String.init) }
+                return nil
+            }
+        }
+        return Self.programOf(pid)
+    }
+
     /// The `WARDEN_PROGRAM` of a process's environment (set by warden for each program, inherited below it).
     static func programOf(_ pid: Int32) -> String? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }

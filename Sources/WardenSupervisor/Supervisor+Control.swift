@@ -25,7 +25,7 @@ extension Supervisor {
                 uptime_s: m.pid != nil ? m.startedAt.map { (now - $0).seconds } : nil,
                 restarts: m.restarts, last_exit: lastExit,
                 last_heartbeat_age_s: m.pid != nil ? m.lastHeartbeat.map { (now - $0).seconds } : nil,
-                watchdog_sec: m.spec.watchdogSec?.seconds, status_text: rt.statusText,
+                watchdog_sec: m.watchdog?.seconds, status_text: rt.statusText,
                 rss_bytes: rt.rssBytes, fds: rt.fds, critical: m.spec.critical, next_start_in_s: next)
         }
         var storageNow = storage

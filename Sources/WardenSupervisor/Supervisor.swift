@@ -39,10 +39,12 @@ public actor Supervisor {
     var exitCode: Int32 = 0
     var finished = false
     var notifyRejected: UInt64 = 0
+    var rejectedSinceEvent = 0
+    var lastRejectedEvent: MonotonicInstant?
     /// The last sd_notify failure towards our own supervisor, logged once until it works again.
     var systemdNotifyError: String?
     /// Messages from pids not (yet) known: a child may send READY=1 before its spawn is recorded.
-    var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant)] = []
+    var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant, program: String?)] = []
 
     public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger, containment: Containment? = nil) {
         self.containment = containment ?? (try? Containment(preference: "subreaper", instanceKey: "", runtimeDir: paths.runtimeDir))!
@@ -84,12 +86,34 @@ public actor Supervisor {
 
     /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
     public func notified(_ message: NotifyMessage) {
-        guard let name = pidToProgram[message.pid], var rt = programs[name] else {
-            if pendingNotify.count >= 256 { expireNotify(pendingNotify.removeFirst().message) }
-            pendingNotify.append((message, MonotonicInstant.now()))
+        var owner = pidToProgram[message.pid]
+        // Whose process sent it, read now (a short-lived sender may be gone when the message is judged).
+        let sender = owner == nil ? containment.program(of: message.pid) : owner
+        if owner == nil, let name = sender, let rt = programs[name], rt.machine.spec.notifyAccess == .all, rt.machine.pid != nil {
+            owner = name  // notify_access: all — any process of the program speaks for it
+        }
+        guard let name = owner, var rt = programs[name] else {
+            if pendingNotify.count >= 256 { let e = pendingNotify.removeFirst(); expireNotify(e.message, program: e.program) }
+            pendingNotify.append((message, MonotonicInstant.now(), sender))
             return
         }
         let f = message.fields
+        if let text = f["MAINPID"], let new = Int32(text), new > 0, new != rt.machine.pid {
+            // Only a process of this program may become its main process (systemd requires it in the unit too).
+            if containment.program(of: new) == name, let old = rt.machine.pid {
+                pidToProgram[old] = nil
+                pidToProgram[new] = name
+                feed(name, .mainPID(new))
+                rt = programs[name] ?? rt
+                settlePendingNotify(registered: new)  // what the new main said before this message arrived
+            } else {
+                record(kind: "notify-rejected", severity: .warning, program: name,
+                       message: "MAINPID=\(new) refused: that process is not one of \(name)'s")
+            }
+        }
+        if let us = f["EXTEND_TIMEOUT_USEC"].flatMap({ UInt64($0) }) { feed(name, .extendTimeout(.microseconds(Int64(min(us, 86_400_000_000))))) }
+        if let us = f["WATCHDOG_USEC"].flatMap({ UInt64($0) }) { feed(name, .watchdogInterval(.microseconds(Int64(min(us, 86_400_000_000))))) }
+        rt = programs[name] ?? rt
         if let status = f["STATUS"] { rt.statusText = String(status.prefix(16 * 1024)) }
         if let e = f["ERRNO"], let n = Int32(e) { rt.lastErrno = n }
         programs[name] = rt
@@ -99,20 +123,32 @@ public actor Supervisor {
         if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
     }
 
-    func expireNotify(_ message: NotifyMessage) {
+    func expireNotify(_ message: NotifyMessage, program: String?) {
         notifyRejected += 1
         logger.warning("notify message from a pid that is no program's main pid; ignored",
                        metadata: ["pid": "\(message.pid)", "keys": "\(message.fields.keys.sorted().joined(separator: ","))"])
+        noteRejectedNotify("from pid \(message.pid)\(program.map { " (a process of \($0); notify_access: all would accept it)" } ?? "") with \(message.fields.keys.sorted().joined(separator: ", ")): not a program's main process", program: program)
+    }
+
+    /// Rejected notify messages as an event, at most one a minute with the count since the last.
+    func noteRejectedNotify(_ what: String, program: String?) {
+        rejectedSinceEvent += 1
+        let now = MonotonicInstant.now()
+        if let last = lastRejectedEvent, now - last < .seconds(60) { return }
+        lastRejectedEvent = now
+        record(kind: "notify-rejected", severity: .warning, program: program,
+               message: "\(rejectedSinceEvent) notify message\(rejectedSinceEvent == 1 ? "" : "s") rejected; the last \(what)")
+        rejectedSinceEvent = 0
     }
 
     /// Replays held messages of a pid that just became a program's main pid; expires old ones.
     func settlePendingNotify(registered pid: Int32? = nil, now: MonotonicInstant = .now()) {
         guard !pendingNotify.isEmpty else { return }
-        var keep: [(message: NotifyMessage, at: MonotonicInstant)] = []
+        var keep: [(message: NotifyMessage, at: MonotonicInstant, program: String?)] = []
         var replay: [NotifyMessage] = []
         for entry in pendingNotify {
             if entry.message.pid == pid { replay.append(entry.message) }
-            else if now - entry.at > .seconds(2) { expireNotify(entry.message) }
+            else if now - entry.at > .seconds(2) { expireNotify(entry.message, program: entry.program) }
             else { keep.append(entry) }
         }
         pendingNotify = keep
@@ -122,6 +158,7 @@ public actor Supervisor {
     public func notifyRejected(_ why: NotifyRejection, pid: Int32?) {
         notifyRejected += 1
         logger.warning("dropped notify datagram", metadata: ["reason": "\(why.rawValue)", "pid": "\(pid.map(String.init) ?? "?")"])
+        noteRejectedNotify("from pid \(pid.map(String.init) ?? "?"): \(why.rawValue)", program: pid.flatMap { containment.program(of: $0) })
     }
 
     // MARK: - Driving state machines

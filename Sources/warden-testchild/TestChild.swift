@@ -25,12 +25,17 @@ struct TestChild: ParsableCommand {
     @Option(help: "Exit 0 after N ms.") var exitAfter: Int?
     @Option(help: "Write this file when started (to count starts).") var touch: String?
     @Option(help: "At start, leave a grandchild in its own session (setsid + double fork) that writes its pid to this file and sleeps forever: what a daemon's workers do.") var orphan: String?
+    @Option(help: "Send this sd_notify text (`\\n` separates fields) and exit 0.") var sendNotify: String?
+    @Flag(help: "Do not die with the parent (a handed-over main process outlives the one that started it).") var noParentDeath = false
+    @Flag(help: "Hand over: start a copy of this program (ready at once, heartbeating), send MAINPID= with its pid, exit 0 after 300 ms.") var handover = false
+    @Option(help: "Until ready, send EXTEND_TIMEOUT_USEC= of this many ms every third of it.") var extendStart: Int?
+    @Flag(help: "READY=1 is sent by a child process, not by this main process.") var readyFromChild = false
     @Option(help: "Exit 0 on this signal (INT, QUIT, USR1, …), writing its name to --signal-file first; SIGTERM is then ignored.") var exitOn: String?
     @Option(help: "Where --exit-on writes the signal it got.") var signalFile: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
 
     func run() throws {
-        ParentDeath.arm(signal: SIGKILL)
+        if !noParentDeath { ParentDeath.arm(signal: SIGKILL) }
         if ignoreSigterm { _ = Foundation.signal(SIGTERM, SIG_IGN) }
         if let touch {
             let line = "\(getpid())\n"
@@ -38,6 +43,30 @@ struct TestChild: ParsableCommand {
             else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
         }
         if let orphan, warden_test_orphan(orphan) != 0 { throw ExitCode(3) }
+        let notifier0 = SystemdNotifier()
+        if let sendNotify {
+            try notifier0.notify(sendNotify.replacingOccurrences(of: "\\n", with: "\n"))
+            // Linger: the sender is known by its cgroup or environment, read when the message is taken (as with
+            // systemd's NotifyAccess=all, a sender gone by then cannot be placed).
+            sleep(2)
+            return
+        }
+        if handover {
+            let copy = Process()
+            copy.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+                                     : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
+            copy.arguments = ["--status", "the new main", "--no-parent-death"]
+            try copy.run()
+            try notifier0.notify("MAINPID=\(copy.processIdentifier)\nSTATUS=handing over to \(copy.processIdentifier)")
+            usleep(300_000)
+            return
+        }
+        if readyFromChild {
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            child.arguments = ["--send-notify", "READY=1\\nSTATUS=ready, said by a worker", "--no-parent-death"]
+            try child.run()
+        }
         var sources: [any DispatchSourceSignal] = []
         if let exitOn, let sig = stopSignalNames[exitOn.uppercased()] {
             // A daemon with its own stop signal: it ignores SIGTERM and stops cleanly on its signal.
@@ -66,7 +95,10 @@ struct TestChild: ParsableCommand {
         while true {
             let now = MonotonicInstant.now()
             let elapsedMS = Int((now - start).seconds * 1000)
-            if !ready, !neverReady, elapsedMS >= readyAfter {
+            if let e = extendStart, !ready, elapsedMS % max(1, e / 3) < 6 {
+                try notifier.notify("EXTEND_TIMEOUT_USEC=\(e * 1000)")
+            }
+            if !ready, !neverReady, !readyFromChild, elapsedMS >= readyAfter {
                 ready = true
                 try notifier.ready(status: status)
                 if let announce { Self.announce(to: announce) }

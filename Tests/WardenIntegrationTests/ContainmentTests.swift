@@ -136,3 +136,68 @@ struct CleanExitTests {
         await w.stop()
     }
 }
+
+@Suite("The rest of sd_notify")
+struct NotifyProtocolTests {
+    @Test("F57 (part): MAINPID= hands the program over to another of its processes: tracked, no crash, stop reaches the new main")
+    func mainPID() async throws {
+        let tree = try TestTree(programs: """
+          daemon:
+            command: \(testChild("--handover"))
+            stop_timeout: 3s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await eventually("running under the new main", within: .seconds(20)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "daemon")
+            return p?.state == "RUNNING" && p?.status_text == "the new main" ? p : nil
+        }
+        let newMain = try #require(p.pid)
+        try await Task.sleep(for: .milliseconds(800))  // the old main has exited by now
+        let again = program(try await status(tree), "daemon")
+        #expect(again?.pid == newMain && again?.state == "RUNNING" && again?.restarts == 0, "\(String(describing: again))")
+        let evs = try await events(tree).filter { $0.program == "daemon" }
+        #expect(evs.contains { $0.kind == "mainpid" && $0.message.contains("\(newMain)") })
+        #expect(!evs.contains { $0.kind == "crash" }, "\(evs.map(\.message))")
+        _ = try await wardenctl(tree, "stop", "daemon")
+        try await eventually("the new main stopped", within: .seconds(10)) { isAlive(newMain) ? nil : true }
+        await w.stop()
+    }
+
+    @Test("EXTEND_TIMEOUT_USEC= keeps a slow start alive past start_timeout")
+    func extendTimeout() async throws {
+        let tree = try TestTree(programs: """
+          slow:
+            command: \(testChild("--ready-after", "2500", "--extend-start", "900"))
+            start_timeout: 1s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await waitRunning(tree, "slow", within: .seconds(20))
+        #expect(p.restarts == 0, "never killed for start_timeout")
+        let evs = try await events(tree).filter { $0.program == "slow" }
+        #expect(!evs.contains { $0.kind == "start-timeout" })
+        await w.stop()
+    }
+
+    @Test("notify_access: all takes READY=1 from a worker; main (the default) refuses it, and the refusal is an event")
+    func notifyAccess() async throws {
+        let tree = try TestTree(programs: """
+          all:
+            command: \(testChild("--ready-from-child"))
+            notify_access: all
+          main:
+            command: \(testChild("--ready-from-child"))
+            start_timeout: 60s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await waitRunning(tree, "all", within: .seconds(20))
+        #expect(p.status_text == "ready, said by a worker")
+        try await eventually("the refused worker message as an event", within: .seconds(10)) { () async throws -> Bool? in
+            try await events(tree).contains { $0.kind == "notify-rejected" && $0.message.contains("notify_access: all would accept it") } ? true : nil
+        }
+        #expect(program(try await status(tree), "main")?.state == "STARTING")
+        await w.stop()
+    }
+}

@@ -207,6 +207,27 @@ struct ChildStateMachineTests {
         #expect(q.state == .EXITED, "on-failure: a declared-clean code is not a failure")
     }
 
+    @Test("WATCHDOG_USEC= at run time replaces watchdog_sec (0 turns it off); MAINPID= moves the main pid; EXTEND_TIMEOUT_USEC= moves the start bound")
+    func notifyExtras() {
+        var m = running(spec())  // watchdog_sec 2 s
+        _ = m.handle(.watchdogInterval(.seconds(5)), now: at(1))
+        #expect(m.watchdog == .seconds(5))
+        #expect(m.handle(.tick, now: at(4)).isEmpty, "no watchdog at 3 s of silence under a 5 s interval")
+        #expect(m.handle(.tick, now: at(6.5)).contains(.abort))
+        var off = running(spec())
+        _ = off.handle(.watchdogInterval(.zero), now: at(1))
+        #expect(off.watchdog == nil && off.handle(.tick, now: at(60)).isEmpty)
+        var moved = running(spec())
+        _ = moved.handle(.mainPID(222), now: at(1))
+        #expect(moved.pid == 222)
+        var slow = ChildStateMachine(spec: spec { $0.startTimeout = .seconds(1) }, now: at(0))
+        _ = slow.handle(.start(by: "test"), now: at(0))
+        _ = slow.handle(.spawned(pid: 7), now: at(0.01))
+        _ = slow.handle(.extendTimeout(.seconds(3)), now: at(0.5))
+        #expect(slow.handle(.tick, now: at(2)).isEmpty, "extended to 3.5 s")
+        #expect(!slow.handle(.tick, now: at(4)).isEmpty, "past the extension: start timeout")
+    }
+
     @Test("a failed spawn (or pre_start) counts as a failed start")
     func spawnFailure() {
         var m = ChildStateMachine(spec: spec(), now: at(0))
