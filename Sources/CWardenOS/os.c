@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "CWardenOS.h"
 #include <errno.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,7 +26,7 @@ static void child_fail(int fd) {
 }
 
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, const char *cgroup_procs, pid_t *pid_out) {
+                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity, pid_t *pid_out) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t parent = getpid();
@@ -44,6 +46,19 @@ int warden_spawn(const char *path, char *const argv[], char *const envp[], const
             close(cg);
         }
         if (setsid() < 0) child_fail(pipefd[1]);
+        if (identity) {
+            struct rlimit rl;
+            if (identity->limit_nofile >= 0) { rl.rlim_cur = rl.rlim_max = (rlim_t)identity->limit_nofile; if (setrlimit(RLIMIT_NOFILE, &rl) != 0) child_fail(pipefd[1]); }
+            if (identity->limit_core >= 0) { rl.rlim_cur = rl.rlim_max = (rlim_t)identity->limit_core; if (setrlimit(RLIMIT_CORE, &rl) != 0) child_fail(pipefd[1]); }
+            if (identity->umask >= 0) umask((mode_t)identity->umask);
+            /* Groups first, then the gid, then the uid: after setuid nothing else may be changed. */
+            if (identity->uid >= 0 || identity->gid >= 0) {
+                if (setgroups((size_t)(identity->ngroups > 0 ? identity->ngroups : 0), (const gid_t *)identity->groups) != 0) child_fail(pipefd[1]);
+            }
+            if (identity->gid >= 0 && setgid((gid_t)identity->gid) != 0) child_fail(pipefd[1]);
+            if (identity->uid >= 0 && setuid((uid_t)identity->uid) != 0) child_fail(pipefd[1]);
+        }
+        /* After any uid change: the kernel clears the death signal on one. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(pipefd[1]);
         if (getppid() != parent) _exit(126); /* supervisor died before we got here */
         int devnull = open("/dev/null", O_RDWR);

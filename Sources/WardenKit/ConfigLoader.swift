@@ -35,7 +35,8 @@ public enum ConfigLoader {
     ]
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
-        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
+        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "user", "group", "umask",
+        "working_dir", "limit_nofile", "limit_core", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
     /// `engine:` keys, and the keys of its sub-sections.
@@ -385,6 +386,14 @@ public enum ConfigLoader {
         }
         r.oneOf("\(p).kill_mode", KillMode.allCases.map(\.rawValue)).map { spec.killMode = KillMode(rawValue: $0)! }
         r.oneOf("\(p).notify_access", NotifyAccess.allCases.map(\.rawValue)).map { spec.notifyAccess = NotifyAccess(rawValue: $0)! }
+        r.string("\(p).user").map { spec.user = $0 }
+        r.string("\(p).group").map { spec.group = $0 }
+        if let m = r.string("\(p).umask") {
+            if let v = Int(m, radix: 8), (0...0o777).contains(v) { spec.umask = v } else { r.fail("\(p).umask", "`\(m)` is not an octal mask like 027") }
+        }
+        r.string("\(p).working_dir").map { spec.workingDir = $0 }
+        r.int("\(p).limit_nofile", in: 16...1_048_576).map { spec.limitNofile = $0 }
+        r.int("\(p).limit_core", in: 0...Int(Int32.max)).map { spec.limitCore = $0 }
         if let codes = r.intArray("\(p).exit_ok") {
             if let bad = codes.first(where: { !(0...255).contains($0) }) { r.fail("\(p).exit_ok", "\(bad) is not an exit code (0…255)") }
             else { spec.exitOK = codes.map(Int32.init) }

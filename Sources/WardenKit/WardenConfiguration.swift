@@ -84,6 +84,17 @@ public struct ProgramSpec: Sendable, Equatable {
     /// Exit codes that are a clean exit, not a crash (always 0 among them unless listed otherwise).
     public var exitOK: [Int32] = [0]
     public var notifyAccess: NotifyAccess = .main
+    /// Run as this user (name or uid) and group (default: the user's primary group), with the user's
+    /// supplementary groups; warden must be root to use them.
+    public var user: String?
+    public var group: String?
+    /// The file mode creation mask (octal, e.g. 027); nil: warden's own.
+    public var umask: Int?
+    /// Working directory (default: the configuration root).
+    public var workingDir: String?
+    /// RLIMIT_NOFILE and RLIMIT_CORE (soft and hard) for the program.
+    public var limitNofile: Int?
+    public var limitCore: Int?
     public var restart: RestartMode = .always
     public var backoff = BackoffSettings()
     public var stableAfter: Duration = .seconds(10)

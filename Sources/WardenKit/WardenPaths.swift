@@ -66,4 +66,11 @@ public struct WardenPaths: Sendable, Equatable {
         }
         return "/etc/warden/warden.yaml"
     }
+
+    /// A short stable name for this tree (its cgroup sub-tree is `warden-<key>`): FNV-1a of the root path.
+    public var instanceKey: String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in root.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return String(h, radix: 16)
+    }
 }

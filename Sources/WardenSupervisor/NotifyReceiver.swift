@@ -36,6 +36,48 @@ public final class NotifyReceiver: @unchecked Sendable {
         self.fd = fd
     }
 
+    /// The notify socket of a program that runs as another user: its own, in a directory only that user (and
+    /// root) can enter, under /run (the runtime and state directories stay closed to other users; `user:`
+    /// needs warden to be root, so /run is writable). Nil for programs running as warden.
+    public static func socketPath(for spec: ProgramSpec, paths: WardenPaths) -> String? {
+        spec.user == nil ? nil : topDir(paths) + "/" + spec.name + "/notify.sock"
+    }
+
+    static func topDir(_ paths: WardenPaths) -> String { "/run/warden-notify-" + paths.instanceKey }
+
+    /// At exit: the per-program sockets and their directories removed.
+    public static func removePerProgram(_ specs: [ProgramSpec], paths: WardenPaths) {
+        for spec in specs {
+            guard let path = socketPath(for: spec, paths: paths) else { continue }
+            unlink(path)
+            rmdir(topDir(paths) + "/" + spec.name)
+        }
+        rmdir(topDir(paths))
+    }
+
+    /// Binds the per-program sockets of programs with `user:`, each owned by its user (credentials still decide
+    /// which messages count).
+    public static func perProgram(_ specs: [ProgramSpec], paths: WardenPaths, logger: Logger) throws -> [NotifyReceiver] {
+        var out: [NotifyReceiver] = []
+        for spec in specs {
+            guard let path = socketPath(for: spec, paths: paths) else { continue }
+            let identity = try ProgramIdentity.resolve(spec)
+            let top = topDir(paths), dir = top + "/" + spec.name
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            guard chmod(top, 0o711) == 0, chmod(dir, 0o700) == 0,
+                  chown(dir, identity.uid ?? getuid(), identity.gid ?? getgid()) == 0 else {
+                throw WardenError.posix("prepare \(dir) for \(spec.name)'s notify socket")
+            }
+            unlink(path)
+            let r = try NotifyReceiver(path: path, logger: logger)
+            guard chown(path, identity.uid ?? getuid(), identity.gid ?? getgid()) == 0, chmod(path, 0o600) == 0 else {
+                throw WardenError.posix("chown \(path)")
+            }
+            out.append(r)
+        }
+        return out
+    }
+
     /// Starts the receiving thread. `onMessage` gets accepted messages, `onReject` dropped ones.
     public func start(onMessage: @escaping @Sendable (NotifyMessage) -> Void,
                       onReject: @escaping @Sendable (NotifyRejection, Int32?) -> Void) {

@@ -11,6 +11,63 @@ public struct SpawnedChild: Sendable {
     public var stderr: Int32
 }
 
+/// Who a program runs as, resolved from its configuration (names looked up in the parent, never after fork).
+public struct ProgramIdentity: Sendable, Equatable {
+    public var uid: uid_t?
+    public var gid: gid_t?
+    public var groups: [gid_t] = []
+    public var umask: Int?
+    public var limitNofile: Int?
+    public var limitCore: Int?
+
+    public init(uid: uid_t? = nil, gid: gid_t? = nil, groups: [gid_t] = [], umask: Int? = nil, limitNofile: Int? = nil, limitCore: Int? = nil) {
+        self.uid = uid; self.gid = gid; self.groups = groups; self.umask = umask; self.limitNofile = limitNofile; self.limitCore = limitCore
+    }
+
+    public var isDefault: Bool { uid == nil && gid == nil && umask == nil && limitNofile == nil && limitCore == nil }
+
+    /// Resolves `user` and `group` (names or numbers); the user's primary group and supplementary groups too.
+    public static func resolve(_ spec: ProgramSpec) throws -> ProgramIdentity {
+        var id = ProgramIdentity(umask: spec.umask, limitNofile: spec.limitNofile, limitCore: spec.limitCore)
+        if let user = spec.user {
+            var pw = passwd(), result: UnsafeMutablePointer<passwd>?
+            var buf = [CChar](repeating: 0, count: 16_384)
+            if let n = UInt32(user) {
+                getpwuid_r(n, &pw, &buf, buf.count, &result)
+            } else {
+                getpwnam_r(user, &pw, &buf, buf.count, &result)
+            }
+            guard result != nil else {
+                if let n = UInt32(user) { id.uid = n; return id }
+                throw WardenError(.configuration, "programs.\(spec.name).user: no user `\(user)` on this host")
+            }
+            id.uid = pw.pw_uid
+            id.gid = pw.pw_gid
+            var count: Int32 = 64
+            var list = [gid_t](repeating: 0, count: Int(count))
+            if getgrouplist(pw.pw_name, pw.pw_gid, &list, &count) < 0 {
+                list = [gid_t](repeating: 0, count: Int(count))
+                _ = getgrouplist(pw.pw_name, pw.pw_gid, &list, &count)
+            }
+            id.groups = Array(list.prefix(Int(max(0, count))))
+        }
+        if let group = spec.group {
+            var gr = Glibc.group(), result: UnsafeMutablePointer<Glibc.group>?
+            var buf = [CChar](repeating: 0, count: 16_384)
+            if let n = UInt32(group) { id.gid = n } else {
+                getgrnam_r(group, &gr, &buf, buf.count, &result)
+                guard result != nil else { throw WardenError(.configuration, "programs.\(spec.name).group: no group `\(group)` on this host") }
+                id.gid = gr.gr_gid
+            }
+            if !id.groups.contains(id.gid!) { id.groups.append(id.gid!) }
+        }
+        if (id.uid != nil || id.gid != nil) && geteuid() != 0 && (id.uid != geteuid() || id.gid != getegid()) {
+            throw WardenError(.configuration, "programs.\(spec.name): user/group need warden to run as root")
+        }
+        return id
+    }
+}
+
 /// Forks and execs on a dedicated thread that lives as long as the supervisor, so PR_SET_PDEATHSIG
 /// fires only when the supervisor itself dies.
 public final class ProcessSpawner: @unchecked Sendable {
@@ -37,16 +94,18 @@ public final class ProcessSpawner: @unchecked Sendable {
 
     /// Spawns `argv[0]` (an absolute path) with `env` in `cwd`, output captured through pipes.
     /// `cgroupProcs`: the program's `cgroup.procs`, which the child joins before it execs.
-    public func spawn(argv: [String], env: [String: String], cwd: String, cgroupProcs: String? = nil) async throws -> SpawnedChild {
+    public func spawn(argv: [String], env: [String: String], cwd: String, cgroupProcs: String? = nil,
+                      identity: ProgramIdentity = ProgramIdentity()) async throws -> SpawnedChild {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<SpawnedChild, any Error>) in
             condition.lock()
-            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd, cgroupProcs: cgroupProcs) }) }
+            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd, cgroupProcs: cgroupProcs, identity: identity) }) }
             condition.signal()
             condition.unlock()
         }
     }
 
-    private static func spawnNow(argv: [String], env: [String: String], cwd: String, cgroupProcs: String?) throws -> SpawnedChild {
+    private static func spawnNow(argv: [String], env: [String: String], cwd: String, cgroupProcs: String?,
+                                 identity: ProgramIdentity) throws -> SpawnedChild {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         guard warden_pipe_cloexec(&out) == 0 else { throw WardenError.posix("pipe") }
         guard warden_pipe_cloexec(&err) == 0 else {
@@ -60,7 +119,14 @@ public final class ProcessSpawner: @unchecked Sendable {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let r = warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, &pid)
+        let groups = identity.groups.map { UInt32($0) }
+        let r = groups.withUnsafeBufferPointer { g -> Int32 in
+            var ident = warden_identity(uid: identity.uid.map { Int($0) } ?? -1, gid: identity.gid.map { Int($0) } ?? -1,
+                                        groups: g.baseAddress, ngroups: Int32(g.count), umask: identity.umask ?? -1,
+                                        limit_nofile: identity.limitNofile ?? -1, limit_core: identity.limitCore ?? -1)
+            return identity.isDefault ? warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, nil, &pid)
+                                      : warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, &ident, &pid)
+        }
         let spawnErrno = errno
         close(out[1]); close(err[1])
         guard r == 0 else {

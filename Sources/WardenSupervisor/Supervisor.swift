@@ -244,8 +244,9 @@ public actor Supervisor {
                 try await runPreStart(spec, pre)
             }
             let argv = try resolveCommand(spec.command)
-            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec), cwd: paths.root,
-                                                cgroupProcs: containment.prepare(spec.name))
+            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec),
+                                                cwd: spec.workingDir.map { WardenPaths.absolute($0, against: paths.root) } ?? paths.root,
+                                                cgroupProcs: containment.prepare(spec.name), identity: try ProgramIdentity.resolve(spec))
             guard let rt = programs[spec.name], rt.generation == generation, !rt.removed else {
                 _ = kill(-child.pid, SIGKILL)  // superseded while spawning
                 PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
@@ -330,7 +331,7 @@ public actor Supervisor {
         env["RUNTIME_DIRECTORY"] = paths.runtimeDir
         env["LOGS_DIRECTORY"] = paths.logsDir
         if !forPreStart {
-            env["NOTIFY_SOCKET"] = paths.notifySocket
+            env["NOTIFY_SOCKET"] = NotifyReceiver.socketPath(for: spec, paths: paths) ?? paths.notifySocket
             if let w = spec.watchdogSec { env["WATCHDOG_USEC"] = String(w.microseconds) }
         }
         for (k, v) in spec.env { env[k] = v }

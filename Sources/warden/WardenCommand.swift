@@ -20,13 +20,6 @@ struct WardenCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and exit.")
     var checkConfig = false
 
-    /// A short stable name for this tree (its cgroup sub-tree is `warden-<key>`): FNV-1a of the root path.
-    static func instanceKey(_ root: String) -> String {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in root.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-        return String(h, radix: 16)
-    }
-
     /// Exit codes: 78 invalid configuration, 75 another instance holds the lock, 73 directories unusable.
     func run() async throws {
         let path = config ?? WardenPaths.defaultConfigFile()
@@ -73,7 +66,7 @@ struct WardenCommand: AsyncParsableCommand {
         // Each program in a cgroup of its own when one can be had; else its descendants followed (we are their subreaper).
         let containment: Containment
         do {
-            containment = try Containment(preference: cfg.supervisor.containment, instanceKey: Self.instanceKey(paths.root),
+            containment = try Containment(preference: cfg.supervisor.containment, instanceKey: paths.instanceKey,
                                           runtimeDir: paths.runtimeDir)
         } catch {
             FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
@@ -91,6 +84,15 @@ struct WardenCommand: AsyncParsableCommand {
             throw ExitCode(73)
         }
         receiver.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) })
+        // Programs running as another user cannot reach notify.sock in the 0700 runtime directory: each gets one.
+        let ownReceivers: [NotifyReceiver]
+        do {
+            ownReceivers = try NotifyReceiver.perProgram(cfg.programs, paths: paths, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
+            throw ExitCode(73)
+        }
+        for r in ownReceivers { r.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) }) }
         let socketStats = IPCStatsCounter()
         // A configured `engine` program gets a standing link for status and forwarded commands.
         let engineLink = cfg.program(named: "engine") == nil ? nil
@@ -120,6 +122,8 @@ struct WardenCommand: AsyncParsableCommand {
             if main.result == 0 { throw ExitCode(71) }
         }
         receiver.stop()
+        for r in ownReceivers { r.stop() }
+        NotifyReceiver.removePerProgram(cfg.programs, paths: paths)
         unlink(paths.controlSocket)
         unlink(paths.notifySocket)
         if main.result != 0 { throw ExitCode(main.result) }

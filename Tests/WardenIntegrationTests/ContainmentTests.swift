@@ -201,3 +201,74 @@ struct NotifyProtocolTests {
         await w.stop()
     }
 }
+
+@Suite("Programs running as another user")
+struct IdentityTests {
+    static func uid(of pid: Int32) -> UInt32? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Uid:") {
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { UInt32($0) }
+        }
+        return nil
+    }
+
+    @Test("user: nobody — the program runs as nobody with its umask and limits, reports ready through its own notify socket, and still dies with a warden killed with -9",
+          .enabled(if: geteuid() == 0, "user: needs warden to run as root"))
+    func asNobody() async throws {
+        let tree = try TestTree(programs: """
+          worker:
+            command: \(testChild())
+            user: nobody
+            umask: "077"
+            limit_nofile: 4096
+            watchdog_sec: 5s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await waitRunning(tree, "worker", within: .seconds(20))
+        let pid = try #require(p.pid)
+        #expect(Self.uid(of: pid) == 65534, "runs as nobody")
+        let limits = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+        #expect(limits.contains { _ in true } && limits.split(separator: "\n").contains { $0.hasPrefix("Max open files") && $0.contains("4096") }, "\(limits)")
+        let mask = ((try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "").split(separator: "\n").first { $0.hasPrefix("Umask:") }
+        #expect(mask?.hasSuffix("0077") == true, "\(String(describing: mask))")
+        // Heartbeats keep arriving through its own socket: still RUNNING past the watchdog interval.
+        try await Task.sleep(for: .seconds(6))
+        let later = program(try await status(tree), "worker")
+        #expect(later?.pid == pid && later?.state == "RUNNING", "\(String(describing: later))")
+        w.signal(SIGKILL)
+        _ = await w.waitExit(within: .seconds(10))
+        try await eventually("the program gone with warden (death signal set after the uid change)", within: .seconds(10)) { isAlive(pid) ? nil : true }
+    }
+
+    @Test("redis-server as user redis (supervised systemd): STARTING until it says READY=1 through its own socket, then RUNNING; restarted after kill -9",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/redis-server"), "needs root and Debian's redis-server (make deps installs it)"))
+    func redis() async throws {
+        let tree = try TestTree(programs: "")
+        let data = tree.root + "/redis"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        var pw = passwd(), result: UnsafeMutablePointer<passwd>?
+        var buf = [CChar](repeating: 0, count: 4096)
+        getpwnam_r("redis", &pw, &buf, buf.count, &result)
+        let redisUser = try #require(result, "the redis user exists")
+        chown(data, redisUser.pointee.pw_uid, redisUser.pointee.pw_gid)
+        let port = 20_000 + Int(getpid() % 20_000)
+        try tree.write(programs: """
+          redis:
+            command: [/usr/bin/redis-server, --port, "\(port)", --bind, 127.0.0.1, --supervised, systemd, --dir, "\(data)", --save, "", --appendonly, "no", --daemonize, "no"]
+            user: redis
+            stop_timeout: 10s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await waitRunning(tree, "redis", within: .seconds(30))
+        let pid = try #require(p.pid)
+        #expect(Self.uid(of: pid) == redisUser.pointee.pw_uid)
+        kill(pid, SIGKILL)
+        let again = try await waitRunning(tree, "redis", otherThanPID: pid, within: .seconds(30))
+        #expect(again.restarts == 1)
+        _ = try await wardenctl(tree, "stop", "redis")
+        try await eventually("redis stopped", within: .seconds(15)) { isAlive(again.pid!) ? nil : true }
+        await w.stop()
+    }
+}

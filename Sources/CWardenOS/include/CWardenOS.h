@@ -14,8 +14,19 @@ typedef struct warden_cred { int32_t pid; uint32_t uid; uint32_t gid; } warden_c
  * given fds (-1: /dev/null). Returns 0 and the pid, or -1 with errno (the exec's errno when exec
  * failed in the child). Call from a thread that lives as long as the process: the death signal
  * follows the forking thread. */
+/* What a program runs as; -1 (or NULL / 0 groups) leaves a field as warden's own. */
+typedef struct {
+    long uid;
+    long gid;
+    const unsigned int *groups;
+    int ngroups;
+    long umask;
+    long limit_nofile;
+    long limit_core;
+} warden_identity;
+
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, const char *cgroup_procs, pid_t *pid_out);
+                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity, pid_t *pid_out);
 /* Test helper (warden-testchild): a grandchild in its own session, orphaned at once, that writes its pid to
    `pidfile` and sleeps until killed. Returns 0, or -1 with errno. */
 int warden_test_orphan(const char *pidfile);
