@@ -35,7 +35,7 @@ public enum ConfigLoader {
     ]
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
-        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "user", "group", "umask",
+        "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "reload_signal", "reload_timeout", "user", "group", "umask",
         "working_dir", "limit_nofile", "limit_core", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
@@ -385,6 +385,13 @@ public enum ConfigLoader {
             }
         }
         r.oneOf("\(p).kill_mode", KillMode.allCases.map(\.rawValue)).map { spec.killMode = KillMode(rawValue: $0)! }
+        if let name = r.string("\(p).reload_signal") {
+            let bare = name.uppercased().hasPrefix("SIG") ? String(name.uppercased().dropFirst(3)) : name.uppercased()
+            if let sig = stopSignalNames[bare] { spec.reloadSignal = sig } else {
+                r.fail("\(p).reload_signal", "`\(name)` is not one of \(stopSignalNames.keys.sorted().joined(separator: ", "))")
+            }
+        }
+        r.duration("\(p).reload_timeout", in: .milliseconds(100)...(.seconds(3600))).map { spec.reloadTimeout = $0 }
         r.oneOf("\(p).notify_access", NotifyAccess.allCases.map(\.rawValue)).map { spec.notifyAccess = NotifyAccess(rawValue: $0)! }
         r.string("\(p).user").map { spec.user = $0 }
         r.string("\(p).group").map { spec.group = $0 }

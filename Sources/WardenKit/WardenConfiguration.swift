@@ -84,6 +84,10 @@ public struct ProgramSpec: Sendable, Equatable {
     /// Exit codes that are a clean exit, not a crash (always 0 among them unless listed otherwise).
     public var exitOK: [Int32] = [0]
     public var notifyAccess: NotifyAccess = .main
+    /// Sent by `wardenctl reload PROGRAM` (nil: the program cannot be reloaded, only restarted).
+    public var reloadSignal: Int32?
+    /// A reload (RELOADING=1 … READY=1) not confirmed within this is said as failed.
+    public var reloadTimeout: Duration = .seconds(90)
     /// Run as this user (name or uid) and group (default: the user's primary group), with the user's
     /// supplementary groups; warden must be root to use them.
     public var user: String?

@@ -37,6 +37,8 @@ public enum ChildAction: Sendable, Equatable {
     case spawn
     /// Send a signal to the child's process group.
     case signal(Int32)
+    /// Send a signal to the main process only (a reload).
+    case signalMain(Int32)
     /// A missed heartbeat: SIGABRT to the main pid (a hung program's backtrace and core dump), but SIGKILL to
     /// the group when the program is stopped (SIGSTOP, a debugger): continued to take the SIGABRT, it would run
     /// again on stale state — send what it held, take requests — while it dies.
@@ -70,6 +72,10 @@ public enum ChildEvent: Sendable, Equatable {
     case extendTimeout(Duration)
     /// WATCHDOG_USEC= at run time: the heartbeat interval from now on (zero: no watchdog).
     case watchdogInterval(Duration)
+    /// An operator asked for a reload (the reload signal is sent with it).
+    case reload(by: String)
+    /// RELOADING=1: the program is reloading; READY=1 ends it.
+    case reloading
 }
 
 /// One program's state machine. All timing comes from the `now` passed in.
@@ -100,6 +106,9 @@ public struct ChildStateMachine: Sendable {
     private var startExtendedTo: MonotonicInstant?
     /// WATCHDOG_USEC= sent by the current process (nil: spec.watchdogSec; zero: off).
     public private(set) var watchdogOverride: Duration?
+    /// A reload in progress: since when, and whether the program said RELOADING=1.
+    public private(set) var reloadingSince: MonotonicInstant?
+    private var reloadConfirmed = false
     /// The watchdog interval in force.
     public var watchdog: Duration? {
         if let o = watchdogOverride { return o == .zero ? nil : o }
@@ -195,6 +204,11 @@ public struct ChildStateMachine: Sendable {
             return failed(now, reason: "failed to start: \(reason)", jitterUnit: jitterUnit, wasStable: false)
 
         case .ready:
+            if state == .RUNNING, pid != nil, let since = reloadingSince {
+                reloadingSince = nil
+                lastHeartbeat = now
+                return [.emit(kind: "reloaded", severity: .info, message: "reloaded in \((now - since).short)")]
+            }
             guard state == .STARTING, pid != nil else {
                 if state == .RUNNING { lastHeartbeat = now }
                 return []
@@ -223,6 +237,21 @@ public struct ChildStateMachine: Sendable {
             }
             return []
 
+        case .reload(let by):
+            guard pid != nil, state == .RUNNING, let sig = spec.reloadSignal else { return [] }
+            reloadingSince = now
+            reloadConfirmed = false
+            return [.emit(kind: "reload", severity: .info, message: "reloading (\(signalName(sig)) sent, \(by))"), .signalMain(sig)]
+
+        case .reloading:
+            guard pid != nil else { return [] }
+            if reloadingSince == nil {
+                reloadingSince = now
+                return [.emit(kind: "reload", severity: .info, message: "reloading (RELOADING=1 from the program)")]
+            }
+            reloadConfirmed = true
+            return []
+
         case .watchdogInterval(let w):
             guard pid != nil else { return [] }
             watchdogOverride = w
@@ -232,6 +261,7 @@ public struct ChildStateMachine: Sendable {
 
         case .exited(let status):
             startExtendedTo = nil
+            reloadingSince = nil
             watchdogOverride = nil
             let wasStable = ready && readyAt.map { now - $0 >= spec.stableAfter } == true
             // A clean exit: a code the program declares fine (`exit_ok`, default 0), or any exit after STOPPING=1.
@@ -348,6 +378,12 @@ public struct ChildStateMachine: Sendable {
             }
         case .RUNNING:
             if consecutiveFailures > 0, let r = readyAt, now - r >= spec.stableAfter { consecutiveFailures = 0 }
+            if let since = reloadingSince, now - since > spec.reloadTimeout {
+                reloadingSince = nil
+                return [.emit(kind: "reload-failed", severity: .warning,
+                              message: reloadConfirmed ? "reload not finished within reload_timeout \(spec.reloadTimeout.short) (RELOADING=1 without READY=1)"
+                                                       : "reload not confirmed within reload_timeout \(spec.reloadTimeout.short) (no RELOADING=1 … READY=1 from the program)")]
+            }
             if let w = watchdog, let hb = lastHeartbeat, now - hb > w {
                 failureReason = "watchdog timeout: no WATCHDOG=1 for \((now - hb).short) (watchdog_sec \(w.short))"
                 // A hung program gets 1 s to abort (and dump core), then SIGKILL, so the replacement runs within

@@ -54,6 +54,13 @@ extension Supervisor {
         case "start": event = .start(by: who)
         case "stop": event = .stop(by: who)
         case "restart": event = .restart(by: who)
+        case "reload":
+            let m = programs[name]!.machine
+            guard m.spec.reloadSignal != nil else {
+                throw IPCError(.invalid, "program `\(name)` has no reload_signal: it can be restarted, not reloaded")
+            }
+            guard m.state == .RUNNING, m.pid != nil else { throw IPCError(.failed, "program `\(name)` is \(m.state.rawValue), not RUNNING: nothing to reload") }
+            event = .reload(by: who)
         default: throw IPCError(.unknownType, "unknown program command \(verb)")
         }
         programs[name]?.initialStartDone = true
@@ -240,10 +247,11 @@ public struct ControlHandler: IPCRequestHandler {
             return try await forward(engine, program: "engine", frame)
         case let type where type.hasPrefix("notifier."):
             return try await forward(notifier, program: "notifier", frame)
-        case "start", "stop", "restart":
+        case "start", "stop", "restart", "reload_program":
             let req = try frame.body(as: ProgramRequest.self)
             if let a = req.author { try InputLimits.check(author: a) }
-            return try await supervisor.control(frame.head.type, program: req.program, by: req.author.map { "\($0) (\(who))" } ?? who)
+            let verb = frame.head.type == "reload_program" ? "reload" : frame.head.type
+            return try await supervisor.control(verb, program: req.program, by: req.author.map { "\($0) (\(who))" } ?? who)
         case "logs":
             let req = try frame.body(as: LogsRequest.self)
             return try await supervisor.logs(req.program, lines: req.lines)

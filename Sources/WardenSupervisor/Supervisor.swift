@@ -118,6 +118,7 @@ public actor Supervisor {
         if let e = f["ERRNO"], let n = Int32(e) { rt.lastErrno = n }
         programs[name] = rt
         if f["STOPPING"] == "1" { feed(name, .stopping); return }  // STOPPING wins over the rest of the message
+        if f["RELOADING"] == "1" { feed(name, .reloading) }
         if f["READY"] == "1" { feed(name, .ready) }
         if f["WATCHDOG"] == "1" { feed(name, .heartbeat) }
         if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
@@ -196,6 +197,8 @@ public actor Supervisor {
                 // process only (mixed, process); SIGKILL to the group except in process mode.
                 let toGroup = sig != SIGABRT && (spec.killMode == .group || (sig == SIGKILL && spec.killMode == .mixed))
                 if !toGroup || kill(-pid, sig) != 0 { _ = kill(pid, sig) }
+            case .signalMain(let sig):
+                if let pid = programs[name]?.machine.pid { _ = kill(pid, sig) }
             case .abort:
                 guard let pid = programs[name]?.machine.pid else { continue }
                 if ResourceProbe.isStopped(pid) {

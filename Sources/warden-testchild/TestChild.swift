@@ -26,6 +26,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "Write this file when started (to count starts).") var touch: String?
     @Option(help: "At start, leave a grandchild in its own session (setsid + double fork) that writes its pid to this file and sleeps forever: what a daemon's workers do.") var orphan: String?
     @Option(help: "Send this sd_notify text (`\\n` separates fields) and exit 0.") var sendNotify: String?
+    @Flag(help: "On SIGHUP: RELOADING=1 (with MONOTONIC_USEC=), 300 ms of work, then READY=1 with STATUS=reloaded N.") var reloadOnHup = false
     @Flag(help: "Do not die with the parent (a handed-over main process outlives the one that started it).") var noParentDeath = false
     @Flag(help: "Hand over: start a copy of this program (ready at once, heartbeating), send MAINPID= with its pid, exit 0 after 300 ms.") var handover = false
     @Option(help: "Until ready, send EXTEND_TIMEOUT_USEC= of this many ms every third of it.") var extendStart: Int?
@@ -68,6 +69,20 @@ struct TestChild: ParsableCommand {
             try child.run()
         }
         var sources: [any DispatchSourceSignal] = []
+        if reloadOnHup {
+            _ = Foundation.signal(SIGHUP, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            nonisolated(unsafe) var reloads = 0
+            source.setEventHandler {
+                reloads += 1
+                let usec = MonotonicInstant.now().nanoseconds / 1000
+                try? SystemdNotifier().notify("RELOADING=1\nMONOTONIC_USEC=\(usec)")
+                usleep(300_000)
+                try? SystemdNotifier().notify("READY=1\nSTATUS=reloaded \(reloads)")
+            }
+            source.resume()
+            sources.append(source)
+        }
         if let exitOn, let sig = stopSignalNames[exitOn.uppercased()] {
             // A daemon with its own stop signal: it ignores SIGTERM and stops cleanly on its signal.
             _ = Foundation.signal(SIGTERM, SIG_IGN)

@@ -227,10 +227,17 @@ func followTopic<T: Codable & Sendable>(_ client: IPCClient, _ topic: String, no
 }
 
 struct Reload: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-read the configuration; restart only changed programs (as SIGHUP).")
+    static let configuration = CommandConfiguration(abstract: "Re-read the configuration and restart only changed programs (as SIGHUP); with a PROGRAM, send it its reload_signal and follow RELOADING=1 … READY=1.")
     @OptionGroup var common: CommonOptions
+    @Argument(help: "A program to reload (its reload_signal) instead of the configuration.") var program: String?
     func run() async throws {
         let d = common.duration
+        if let program {
+            let r = try await common.withClient { try await $0.call("reload_program", ProgramRequest(program: program), as: ProgramActionResponse.self, timeout: d) }
+            if common.json { try printJSON(r); return }
+            print("\(r.program): \(r.message) (follow it with `wardenctl events`)")
+            return
+        }
         let r = try await common.withClient { try await $0.call("reload", Empty(), as: ReloadResponse.self, timeout: d) }
         if common.json { try printJSON(r); return }
         print("added: \(r.added.joined(separator: ", "))\nremoved: \(r.removed.joined(separator: ", "))\nchanged: \(r.changed.joined(separator: ", "))\nunchanged: \(r.unchanged.joined(separator: ", "))")

@@ -272,3 +272,34 @@ struct IdentityTests {
         await w.stop()
     }
 }
+
+@Suite("Reloading a program")
+struct ProgramReloadTests {
+    @Test("F57 (part): wardenctl reload PROGRAM sends its reload_signal and follows RELOADING=1 … READY=1: no restart, 'reloaded' said; no reload_signal is refused")
+    func reload() async throws {
+        let tree = try TestTree(programs: """
+          web:
+            command: \(testChild("--reload-on-hup"))
+            reload_signal: HUP
+          plain:
+            command: \(testChild())
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let before = try await waitRunning(tree, "web")
+        _ = try await waitRunning(tree, "plain")
+        let r = try await wardenctl(tree, "reload", "web")
+        #expect(r.code == 0, "\(r.out) \(r.err)")
+        let p = try await eventually("reloaded", within: .seconds(10)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "web")
+            return p?.status_text == "reloaded 1" ? p : nil
+        }
+        #expect(p.pid == before.pid && p.restarts == 0)
+        let evs = try await events(tree).filter { $0.program == "web" }
+        #expect(evs.contains { $0.kind == "reload" && $0.message.contains("SIGHUP") })
+        #expect(evs.contains { $0.kind == "reloaded" })
+        let refused = try await wardenctl(tree, "reload", "plain")
+        #expect(refused.code != 0 && refused.err.contains("no reload_signal"), "\(refused.err)")
+        await w.stop()
+    }
+}

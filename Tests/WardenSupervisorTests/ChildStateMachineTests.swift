@@ -228,6 +228,21 @@ struct ChildStateMachineTests {
         #expect(!slow.handle(.tick, now: at(4)).isEmpty, "past the extension: start timeout")
     }
 
+    @Test("a reload: the signal to the main process only, READY=1 ends it; unconfirmed past reload_timeout it is said as failed, not a crash")
+    func reloadTracking() {
+        func kinds(_ a: [ChildAction]) -> [String] { a.compactMap { if case .emit(let k, _, _) = $0 { return k }; return nil } }
+        var m = running(spec { $0.reloadSignal = SIGHUP; $0.reloadTimeout = .seconds(3); $0.watchdogSec = nil })
+        let sent = m.handle(.reload(by: "test"), now: at(1))
+        #expect(sent.contains(.signalMain(SIGHUP)))
+        _ = m.handle(.reloading, now: at(1.1))
+        #expect(kinds(m.handle(.ready, now: at(1.5))) == ["reloaded"])
+        _ = m.handle(.reload(by: "test"), now: at(2))
+        #expect(kinds(m.handle(.tick, now: at(6))) == ["reload-failed"])
+        #expect(m.state == .RUNNING && m.restarts == 0)
+        var none = running(spec())
+        #expect(none.handle(.reload(by: "test"), now: at(1)).isEmpty, "no reload_signal: nothing sent")
+    }
+
     @Test("a failed spawn (or pre_start) counts as a failed start")
     func spawnFailure() {
         var m = ChildStateMachine(spec: spec(), now: at(0))
