@@ -303,3 +303,82 @@ struct ProgramReloadTests {
         await w.stop()
     }
 }
+
+@Suite("php-fpm under warden")
+struct PHPFPMTests {
+    static let binary = "/usr/sbin/php-fpm8.2"
+
+    @Test("php-fpm (master as root, workers as www-data): kill -9 of the master recovers by itself (workers killed, port free), USR2 reload tracked, SIGQUIT stop graceful",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/php-fpm8.2"), "needs root and Debian's php-fpm (make deps installs it)"))
+    func fpm() async throws {
+        let tree = try TestTree(programs: "")
+        let port = 30_000 + Int(getpid() % 20_000)
+        let conf = tree.root + "/fpm.conf"
+        try """
+        [global]
+        pid = \(tree.root)/fpm.pid
+        error_log = /proc/self/fd/2
+        daemonize = no
+        systemd_interval = 1
+
+        [www]
+        user = www-data
+        group = www-data
+        listen = 127.0.0.1:\(port)
+        pm = static
+        pm.max_children = 3
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        try tree.write(programs: """
+          fpm:
+            command: [\(Self.binary), --nodaemonize, --fpm-config, "\(conf)"]
+            stop_signal: QUIT
+            reload_signal: USR2
+            stop_timeout: 15s
+            restart: always
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let first = try await waitRunning(tree, "fpm", within: .seconds(30))
+        let master = try #require(first.pid)
+        let workers = try await eventually("three workers", within: .seconds(10)) { () -> [Int32]? in
+            let c = ContainmentTests.children(of: master)
+            return c.count >= 3 ? c : nil
+        }
+        // 1. The master killed: its workers (which hold the port) die with it, and the new master starts cleanly.
+        kill(master, SIGKILL)
+        let second = try await waitRunning(tree, "fpm", otherThanPID: master, within: .seconds(30))
+        #expect(second.restarts == 1)
+        for p in workers { #expect(!isAlive(p), "worker \(p) of the killed master is gone") }
+        let evs = try await events(tree).filter { $0.program == "fpm" }
+        #expect(evs.contains { $0.kind == "leftovers" && $0.message.contains("php-fpm") }, "\(evs.map(\.message))")
+        #expect(!evs.contains { $0.kind == "fatal" })
+        // 2. Reload with USR2: the master re-executes itself and says READY=1 again: "reloaded", same pid, no restart.
+        let r = try await wardenctl(tree, "reload", "fpm")
+        #expect(r.code == 0, "\(r.err)")
+        try await eventually("reloaded", within: .seconds(20)) { () async throws -> Bool? in
+            try await events(tree).contains { $0.program == "fpm" && $0.kind == "reloaded" } ? true : nil
+        }
+        let afterReload = program(try await status(tree), "fpm")
+        #expect(afterReload?.pid == second.pid && afterReload?.restarts == 1)
+        // 3. Stop with SIGQUIT (graceful): a clean stop, no SIGKILL.
+        _ = try await wardenctl(tree, "stop", "fpm")
+        let stopped = try await eventually("stopped", within: .seconds(20)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "fpm")
+            return p?.state == "STOPPED" ? p : nil
+        }
+        #expect(stopped.last_exit?.signal == nil, "\(String(describing: stopped.last_exit))")
+        let kills = try await events(tree).filter { $0.program == "fpm" && $0.kind == "kill" }
+        #expect(kills.isEmpty, "no SIGKILL was needed: \(kills.map(\.message))")
+        await w.stop()
+    }
+}
+
+extension ContainmentTests {
+    static func children(of pid: Int32) -> [Int32] {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return [] }
+        return tasks.flatMap { t -> [Int32] in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+    }
+}
