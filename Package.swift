@@ -198,7 +198,7 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),

@@ -10,6 +10,7 @@ import WardenFakes
 import WardenHTTP
 import WardenIPC
 import WardenKit
+import WSClient
 @testable import WardenEngine
 
 @Suite("Market channel parsing")
@@ -356,4 +357,52 @@ struct FeedRecordingTests {
         #expect(kinds.contains(.books) && kinds.contains(.markets))
         _ = try ReplayMarketData(path: path, speed: 1)
     }
+}
+
+
+@Suite("The fake's market channel")
+struct FakeMarketChannelTests {
+    /// The event types of what the fake sends within `window` after subscribing `assets`.
+    func received(_ fake: PolymarketFake, assets: [String], window: Duration) async throws -> [String] {
+        let seen = ResultList()
+        let sub = MarketChannelParser.subscription(assets, customFeatures: false)
+        let url = "ws://127.0.0.1:\(fake.port)/ws/market"
+        let task = Task {
+            try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24), logger: Logger(label: "t")) { inbound, outbound, _ in
+                try await outbound.writeTextMessage(sub)
+                for try await m in inbound.messages(maxSize: 1 << 24) {
+                    guard case .text(let t) = m else { continue }
+                    let parsed = MarketChannelParser.parse(t, observedAt: Date())
+                    for e in parsed.events {
+                        switch e {
+                        case .book: seen.append("book")
+                        case .levels: seen.append("price_change")
+                        default: seen.append("other")
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: window)
+        task.cancel()
+        return seen.all
+    }
+
+    @Test("as upstream: a subscription of more than 500 assets gets no snapshots (deltas still come); one within the limit gets them")
+    func assetLimit() async throws {
+        let fake = try await PolymarketFake.start(FakeScenario(seed: 2, speed: 1, stepSeconds: 0.1, markets: FakeScenario.demo().markets))
+        defer { Task { await fake.stop() } }
+        let real = FakeScenario.demo().markets.flatMap { [$0.yesToken, $0.noToken] }
+        let within = try await received(fake, assets: real, window: .seconds(1))
+        #expect(within.contains("book") && within.contains("price_change"), "\(Set(within))")
+        let past = try await received(fake, assets: real + (0..<490).map { "unknown-\($0)" }, window: .seconds(1))
+        #expect(!past.contains("book") && past.contains("price_change"), "\(Set(past))")
+    }
+}
+
+private final class ResultList: @unchecked Sendable {
+    private var items: [String] = []
+    private let lock = NSLock()
+    func append(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
