@@ -28,7 +28,7 @@ struct ContainmentTests {
         let o1 = try await eventually("the first worker", within: .seconds(10)) { Self.pids(orphans).first }
         #expect(isAlive(o1))
         // Subreaper mode learns descendants at each resource check (200 ms here).
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(1500))
 
         // 1. The main process killed: the worker dies before the restart, and the event names it.
         kill(first.pid!, SIGKILL)
@@ -39,7 +39,7 @@ struct ContainmentTests {
 
         // 2. Stopped by the operator: its worker goes with it.
         let o2 = try await eventually("the second worker", within: .seconds(10)) { Self.pids(orphans).count >= 2 ? Self.pids(orphans)[1] : nil }
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(1500))
         let stop = try await wardenctl(tree, "stop", "daemon")
         #expect(stop.code == 0, "\(stop.out)")
         try await eventually("the second worker gone after stop", within: .seconds(10)) { isAlive(o2) ? nil : true }
@@ -47,7 +47,7 @@ struct ContainmentTests {
         // 3. warden killed with -9: the main dies by its death signal; the worker is cleared by the next warden.
         _ = try await wardenctl(tree, "start", "daemon")
         let o3 = try await eventually("the third worker", within: .seconds(10)) { Self.pids(orphans).count >= 3 ? Self.pids(orphans)[2] : nil }
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(1500))
         w.signal(SIGKILL)
         _ = await w.waitExit(within: .seconds(10))
         #expect(isAlive(o3), "a worker outlives a warden killed with -9 until the next one starts (the README says so)")
