@@ -104,6 +104,13 @@ extension Supervisor {
             feed(name, .stop(by: "reload: removed"))
         }
         for spec in fresh.programs {
+            // A program running as another user needs its own notify socket before it starts.
+            if let path = NotifyReceiver.socketPath(for: spec, paths: paths), !FileManager.default.fileExists(atPath: path),
+               let open = openOwnNotifySocket {
+                do { try open(spec) } catch {
+                    record(kind: "reload-failed", severity: .warning, program: spec.name, message: "no notify socket for \(spec.name): \(error)")
+                }
+            }
             if var rt = programs[spec.name], !rt.removed {
                 if rt.machine.spec == spec { unchanged.append(spec.name); continue }
                 changed.append(spec.name)

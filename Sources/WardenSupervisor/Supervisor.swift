@@ -15,6 +15,11 @@ public actor Supervisor {
     let spawner = ProcessSpawner()
     /// Where each program's processes are held (cgroup or subreaper tracking).
     public nonisolated let containment: Containment
+    /// Binds and starts the notify socket of a program with `user:` (set by warden's main; a reload that adds
+    /// or changes such a program calls it before the program starts).
+    var openOwnNotifySocket: (@Sendable (ProgramSpec) throws -> Void)?
+
+    public func setNotifySocketOpener(_ f: @escaping @Sendable (ProgramSpec) throws -> Void) { openOwnNotifySocket = f }
     let systemd = SystemdNotifier()
     var programs: [String: ProgramRuntime] = [:]
     var order: [String] = []

@@ -2,6 +2,7 @@
 import ArgumentParser
 import CWardenOS
 import Foundation
+import Synchronization
 import Logging
 import WardenIPC
 import WardenKit
@@ -93,6 +94,13 @@ struct WardenCommand: AsyncParsableCommand {
             throw ExitCode(73)
         }
         for r in ownReceivers { r.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) }) }
+        let addedReceivers = Mutex<[NotifyReceiver]>([])
+        await supervisor.setNotifySocketOpener { spec in
+            for r in try NotifyReceiver.perProgram([spec], paths: paths, logger: logger) {
+                r.start(onMessage: { sink.yield(.notify($0)) }, onReject: { sink.yield(.rejected($0, $1)) })
+                addedReceivers.withLock { $0.append(r) }
+            }
+        }
         let socketStats = IPCStatsCounter()
         // A configured `engine` program gets a standing link for status and forwarded commands.
         let engineLink = cfg.program(named: "engine") == nil ? nil
@@ -122,8 +130,8 @@ struct WardenCommand: AsyncParsableCommand {
             if main.result == 0 { throw ExitCode(71) }
         }
         receiver.stop()
-        for r in ownReceivers { r.stop() }
-        NotifyReceiver.removePerProgram(cfg.programs, paths: paths)
+        for r in ownReceivers + addedReceivers.withLock({ $0 }) { r.stop() }
+        NotifyReceiver.removePerProgram(await supervisor.config.programs + cfg.programs, paths: paths)
         unlink(paths.controlSocket)
         unlink(paths.notifySocket)
         if main.result != 0 { throw ExitCode(main.result) }

@@ -241,6 +241,30 @@ struct IdentityTests {
         try await eventually("the program gone with warden (death signal set after the uid change)", within: .seconds(10)) { isAlive(pid) ? nil : true }
     }
 
+    @Test("a program with user: added by reload gets its own notify socket and becomes ready",
+          .enabled(if: geteuid() == 0, "user: needs warden to run as root"))
+    func addedByReload() async throws {
+        let tree = try TestTree(programs: """
+          first:
+            command: \(testChild())
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        _ = try await waitRunning(tree, "first")
+        try tree.write(programs: """
+          first:
+            command: \(testChild())
+          second:
+            command: \(testChild())
+            user: nobody
+        """)
+        let r = try await wardenctl(tree, "reload")
+        #expect(r.code == 0, "\(r.out) \(r.err)")
+        let p = try await waitRunning(tree, "second", within: .seconds(20))
+        #expect(Self.uid(of: p.pid!) == 65534)
+        await w.stop()
+    }
+
     @Test("redis-server as user redis (supervised systemd): STARTING until it says READY=1 through its own socket, then RUNNING; restarted after kill -9",
           .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/redis-server"), "needs root and Debian's redis-server (make deps installs it)"))
     func redis() async throws {
