@@ -43,7 +43,7 @@ public struct EngineHandler: IPCRequestHandler {
         switch frame.head.type {
         case "snapshot": return await engine.snapshot()
         case "positions": return await engine.positions()
-        case "markets": return await engine.marketRows(limit: (try? frame.body(as: EquityRequest.self).limit) ?? 500)
+        case "markets": return await engine.marketRows(limit: try frame.body(as: EquityRequest.self).limit)
         case "equity": return try await engine.equity(limit: try frame.body(as: EquityRequest.self).limit)
         case "trades":
             let r = try frame.body(as: TradesRequest.self)

@@ -63,7 +63,7 @@ public enum MarketChannelParser {
         }
         switch kind {
         case "book":
-            return ClobParser.book(o, observedAt: observedAt).map { .book($0) }
+            return ClobParser.book(o, observedAt: observedAt, requireTick: false).map { .book($0) }
         case "price_change":
             return priceChange(o).map { .levels($0) }
         case "tick_size_change":

@@ -177,7 +177,9 @@ public enum ClobParser {
     }
 
     /// One book (`GET /book` or an element of `/books`). Wire order: bids ascending, asks descending (best last).
-    public static func book(_ item: Any, observedAt: Date) -> Result<OrderBook, Rejection> {
+    /// `requireTick: false` (the market channel's `book` events, which carry no `tick_size` upstream): a missing
+    /// tick is 0, meaning "the book's tick as known", filled in by the engine from the book it replaces.
+    public static func book(_ item: Any, observedAt: Date, requireTick: Bool = true) -> Result<OrderBook, Rejection> {
         guard let o = item as? [String: Any] else { return .failure(Rejection(item: "book", reason: "not an object")) }
         guard let token = (o["asset_id"] as? String), !token.isEmpty else {
             return .failure(Rejection(item: "book", reason: WireLimits.clip((o["error"] as? String) ?? "missing asset_id", WireLimits.label)))
@@ -205,9 +207,10 @@ public enum ClobParser {
         if !zip(bids, bids.dropFirst()).allSatisfy({ $0.price < $1.price }) { return fail("bids not in ascending order (best last)") }
         if !zip(asks, asks.dropFirst()).allSatisfy({ $0.price > $1.price }) { return fail("asks not in descending order (best last)") }
         if let bb = bids.last?.price, let ba = asks.last?.price, bb >= ba { return fail("crossed book: bid \(Fixed.text(bb, decimals: 4)) ≥ ask \(Fixed.text(ba, decimals: 4))") }
-        guard let tick = micros(o["tick_size"] as Any), acceptableTick(tick) else {
-            return fail("tick_size missing, or not a power of ten from 0.1 to 0.000001")
-        }
+        let tick: Micros
+        if let t = micros(o["tick_size"] as Any), acceptableTick(t) { tick = t }
+        else if !requireTick && o["tick_size"] == nil { tick = 0 }
+        else { return fail("tick_size missing, or not a power of ten from 0.1 to 0.000001") }
         let minSize = micros(o["min_order_size"] as Any) ?? 0
         var bookTime: Date?
         if let ts = o["timestamp"] {

@@ -34,7 +34,6 @@ struct FeedState {
     var drift = 0
     var driftByMarket: [String: Int] = [:]
     var lastDrift: String?
-    var lastTradeAt: [String: Date] = [:]
     /// Market ids a `market_resolved` event named: looked up at the next settlement check.
     var resolvedHints: Set<String> = []
     /// `market_resolved` events received.
@@ -115,6 +114,9 @@ extension TradingEngine {
             guard trusted(b.tokenID), let i = books.index(forKey: b.tokenID) else { feed.droppedUntrusted += 1; return }
             feed.books += 1
             let old = books.values[i]
+            // The channel's book events carry no tick or minimum size: the known ones stay.
+            if b.tickSize == 0 { b.tickSize = old.tickSize }
+            if b.minOrderSize == 0 { b.minOrderSize = old.minOrderSize }
             b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
             books.values[i] = b
             noteMoved(b.tokenID)
@@ -136,8 +138,8 @@ extension TradingEngine {
             let market = marketID(of: token) ?? "?"
             emit(key: "tick_size:\(token)", kind: "data", severity: "info",
                  message: "tick size of \(token) (market \(market)) changed to \(Fixed.text(tick, decimals: 6)); book dropped until the next snapshot", alert: false)
-        case .lastTrade(let token, _):
-            feed.lastTradeAt[token] = at
+        case .lastTrade:
+            break  // not needed for books; freeze is judged against the REST snapshots
         case .resolved(_, let tokens, let winner):
             feed.resolvedSeen += 1
             var named: Set<String> = []

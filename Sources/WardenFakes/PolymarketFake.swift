@@ -548,6 +548,8 @@ extension PolymarketFake {
                 var book = self.book(m, token: token, malformed: false)
                 sub.sent[token] = Self.sent(book)
                 book["event_type"] = "book"
+                // As upstream: the channel's book carries no tick size, minimum size or neg_risk.
+                for k in ["tick_size", "min_order_size", "neg_risk", "last_trade_price"] { book[k] = nil }
                 snapshots.append(book)
             }
             b.state.subscribers[id] = sub

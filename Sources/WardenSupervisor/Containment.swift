@@ -33,6 +33,16 @@ public final class Containment: @unchecked Sendable {
         return body()
     }
 
+    /// Subreaper tracking, always available (what a supervisor built without a choice uses).
+    public init(subreaperIn runtimeDir: String) {
+        ledgerPath = runtimeDir + "/descendants.json"
+        (mode, base, why) = (.subreaper, nil, "subreaper: descendants followed through /proc")
+    }
+
+    /// Why the descendants could not be recorded for a successor (nil: they were); the supervisor says it once.
+    public var ledgerProblem: String? { locked { ledgerError } }
+    private var ledgerError: String?
+
     /// `preference`: auto (cgroup when possible), cgroup (required: fails if none) or subreaper.
     public init(preference: String, instanceKey: String, runtimeDir: String) throws {
         ledgerPath = runtimeDir + "/descendants.json"
@@ -102,12 +112,16 @@ public final class Containment: @unchecked Sendable {
         return text.withCString { Foundation.write(fd, $0, strlen($0)) } == text.utf8.count
     }
 
-    /// The program's cgroup, created if needed; the spawner writes the child into its `cgroup.procs`.
-    public func prepare(_ program: String) -> String? {
+    /// The program's cgroup, created if needed; the spawner clones the child into it. Throws (cgroup mode only)
+    /// when it cannot be had, so the caller can say the program runs uncontained.
+    public func prepare(_ program: String) throws -> String? {
         guard mode == .cgroup, let base else { return nil }
         let dir = base + "/prog-" + program
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return access(dir + "/cgroup.procs", W_OK) == 0 ? dir + "/cgroup.procs" : nil
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard access(dir + "/cgroup.procs", W_OK) == 0 else {
+            throw WardenError.posix("cgroup \(dir) not writable")
+        }
+        return dir + "/cgroup.procs"
     }
 
     func members(_ program: String) -> [Int32] {
@@ -244,8 +258,12 @@ public final class Containment: @unchecked Sendable {
 
     private func saveLedger() {
         let snapshot = locked { tracked.mapValues { Array($0.values) } }
-        guard let data = try? JSONEncoder().encode(snapshot) else { return }
-        try? data.write(to: URL(fileURLWithPath: ledgerPath), options: .atomic)
+        do {
+            try JSONEncoder().encode(snapshot).write(to: URL(fileURLWithPath: ledgerPath), options: .atomic)
+            locked { ledgerError = nil }
+        } catch {
+            locked { ledgerError = "\(ledgerPath): \(error)" }
+        }
     }
 
     // MARK: - /proc

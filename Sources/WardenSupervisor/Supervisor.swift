@@ -45,6 +45,7 @@ public actor Supervisor {
     var finished = false
     var notifyRejected: UInt64 = 0
     var rejectedSinceEvent = 0
+    var lastLedgerProblem: String?
     var lastRejectedEvent: MonotonicInstant?
     /// The last sd_notify failure towards our own supervisor, logged once until it works again.
     var systemdNotifyError: String?
@@ -52,7 +53,7 @@ public actor Supervisor {
     var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant, program: String?)] = []
 
     public init(config: WardenConfiguration, paths: WardenPaths, logger: Logger, containment: Containment? = nil) {
-        self.containment = containment ?? (try? Containment(preference: "subreaper", instanceKey: "", runtimeDir: paths.runtimeDir))!
+        self.containment = containment ?? Containment(subreaperIn: paths.runtimeDir)
         self.config = config
         self.paths = paths
         self.logger = logger
@@ -252,9 +253,15 @@ public actor Supervisor {
                 try await runPreStart(spec, pre)
             }
             let argv = try resolveCommand(spec.command)
+            var procs: String?
+            do { procs = try containment.prepare(spec.name) } catch {
+                // Started all the same (availability first), but said: its descendants are not held this time.
+                record(kind: "containment", severity: .warning, program: spec.name,
+                       message: "started outside its cgroup: \(error); what it leaves behind may outlive it")
+            }
             let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec),
                                                 cwd: spec.workingDir.map { WardenPaths.absolute($0, against: paths.root) } ?? paths.root,
-                                                cgroupProcs: containment.prepare(spec.name), identity: try ProgramIdentity.resolve(spec))
+                                                cgroupProcs: procs, identity: try ProgramIdentity.resolve(spec))
             guard let rt = programs[spec.name], rt.generation == generation, !rt.removed else {
                 _ = kill(-child.pid, SIGKILL)  // superseded while spawning
                 PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
@@ -451,6 +458,14 @@ public actor Supervisor {
 
     func checkResources() {
         containment.follow(mains: programs.compactMapValues { $0.machine.pid })
+        let ledger = containment.ledgerProblem
+        if ledger != lastLedgerProblem {
+            lastLedgerProblem = ledger
+            if let ledger {
+                record(kind: "containment", severity: .warning, program: nil,
+                       message: "descendants not recorded (\(ledger)): a warden started after this one is killed cannot clear them")
+            }
+        }
         for name in order {
             guard var rt = programs[name], let pid = rt.machine.pid else { continue }
             rt.rssBytes = ResourceProbe.rssBytes(pid)

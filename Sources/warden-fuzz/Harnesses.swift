@@ -9,13 +9,14 @@ import WardenKit
 import WardenSupervisor
 
 enum Harness: String, CaseIterable {
-    case market, books, frame, form, notify, config, numbers
+    case market, books, channel, frame, form, notify, config, numbers
 
     /// What the harness feeds its input to.
     var about: String {
         switch self {
         case .market: return "a Gamma market page (GammaParser.page)"
         case .books: return "a CLOB /books answer (ClobParser.books)"
+        case .channel: return "a market WebSocket text frame (MarketChannelParser.parse), applied to a book"
         case .frame: return "an IPC frame payload and every request body type (Frame, Frame.body)"
         case .form: return "a dashboard form body and a Host header (FormDecoding, HostPolicy)"
         case .notify: return "an sd_notify datagram (NotifyReceiver.check and parse)"
@@ -30,6 +31,12 @@ enum Harness: String, CaseIterable {
             _ = try? GammaParser.page(data)
         case .books:
             _ = try? ClobParser.books(data, observedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        case .channel:
+            var book = OrderBook(tokenID: "1", bids: [], asks: [], tickSize: 10_000, minOrderSize: 0, bookTime: nil,
+                                 observedAt: Date(timeIntervalSince1970: 1_700_000_000))
+            for e in MarketChannelParser.parse(String(decoding: data, as: UTF8.self), observedAt: Date(timeIntervalSince1970: 1_700_000_000)).events {
+                if case .levels(let l) = e { for c in l { book.apply(c.side, price: c.price, size: c.size) } }
+            }
         case .frame:
             guard let frame = try? Frame(payload: data) else { return }
             _ = frame.head.deadline(defaultMS: 30_000)

@@ -49,6 +49,10 @@ struct MarketChannelParsingTests {
         #expect(MarketChannelParser.parse(#"{"event_type":"market_resolved","market":"0xcd","assets_ids":["111","222"],"winning_asset_id":"111"}"#, observedAt: now).events
                 == [.resolved(condition: "0xcd", tokens: ["111", "222"], winner: "111")])
         #expect(MarketChannelParser.parse("PONG", observedAt: now).pong)
+        // Upstream's channel book has no tick_size: accepted with tick 0 ("as known"), the engine keeps its own.
+        let bare = MarketChannelParser.parse(#"{"event_type":"book","asset_id":"111","market":"0xab","bids":[{"price":".48","size":"30"}],"asks":[{"price":".52","size":"25"}],"timestamp":"123456789000","hash":"0x2"}"#, observedAt: now)
+        guard case .book(let nb)? = bare.events.first else { Issue.record("no book in \(bare)"); return }
+        #expect(bare.rejected.isEmpty && nb.tickSize == 0)
     }
 
     @Test("bad frames and bad levels are rejected with their reason; the good events of a frame are kept")
@@ -311,6 +315,12 @@ struct DeltaTrustTests {
         #expect(await e.isTradable(fresh, now: Date(), freshFor: 60))
         await e.apply(.events(shard: 1, [.levels([LevelChange(tokenID: "9003", side: .bid, price: 10_000, size: 77 * Fixed.one)])], rejected: [], at: Date()))
         #expect(await e.books["9003"]?.bids.contains(BookLevel(price: 10_000, size: 77 * Fixed.one)) == true, "trusted after the snapshot")
+        // A channel book (no tick size upstream) replaces the levels and keeps the known tick and minimum.
+        let replacement = OrderBook(tokenID: "9003", bids: [BookLevel(price: 400_000, size: Fixed.one)], asks: [BookLevel(price: 600_000, size: Fixed.one)],
+                                    tickSize: 0, minOrderSize: 0, bookTime: nil, observedAt: Date(), hash: "ws")
+        await e.apply(.events(shard: 1, [.book(replacement)], rejected: [], at: Date()))
+        let after = try #require(await e.books["9003"])
+        #expect(after.hash == "ws" && after.tickSize == fresh.tickSize && after.minOrderSize == fresh.minOrderSize && after.bestBid == 400_000)
     }
 }
 

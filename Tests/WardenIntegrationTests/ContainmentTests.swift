@@ -12,6 +12,16 @@ struct ContainmentTests {
         ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
     }
 
+    /// Waits until warden holds `pid`: in its program's cgroup at once; in subreaper mode once a resource check
+    /// has recorded it in var/run/descendants.json.
+    static func held(_ pid: Int32, tree: TestTree, mode: String) async throws {
+        guard mode == "subreaper" else { return }
+        try await eventually("worker \(pid) recorded", within: .seconds(20)) { () -> Bool? in
+            let text = (try? String(contentsOfFile: tree.runtimeDir + "/descendants.json", encoding: .utf8)) ?? ""
+            return text.contains("\"pid\":\(pid)") ? true : nil
+        }
+    }
+
     func run(mode: String) async throws {
         let tree = try TestTree(programs: "")
         let orphans = tree.root + "/orphans.txt"
@@ -27,8 +37,7 @@ struct ContainmentTests {
         #expect(s?.supervisor.containment?.hasPrefix(mode) == true, "status names the containment: \(s?.supervisor.containment ?? "none")")
         let o1 = try await eventually("the first worker", within: .seconds(10)) { Self.pids(orphans).first }
         #expect(isAlive(o1))
-        // Subreaper mode learns descendants at each resource check (200 ms here).
-        try await Task.sleep(for: .milliseconds(1500))
+        try await Self.held(o1, tree: tree, mode: mode)
 
         // 1. The main process killed: the worker dies before the restart, and the event names it.
         kill(first.pid!, SIGKILL)
@@ -39,7 +48,7 @@ struct ContainmentTests {
 
         // 2. Stopped by the operator: its worker goes with it.
         let o2 = try await eventually("the second worker", within: .seconds(10)) { Self.pids(orphans).count >= 2 ? Self.pids(orphans)[1] : nil }
-        try await Task.sleep(for: .milliseconds(1500))
+        try await Self.held(o2, tree: tree, mode: mode)
         let stop = try await wardenctl(tree, "stop", "daemon")
         #expect(stop.code == 0, "\(stop.out)")
         try await eventually("the second worker gone after stop", within: .seconds(10)) { isAlive(o2) ? nil : true }
@@ -47,7 +56,7 @@ struct ContainmentTests {
         // 3. warden killed with -9: the main dies by its death signal; the worker is cleared by the next warden.
         _ = try await wardenctl(tree, "start", "daemon")
         let o3 = try await eventually("the third worker", within: .seconds(10)) { Self.pids(orphans).count >= 3 ? Self.pids(orphans)[2] : nil }
-        try await Task.sleep(for: .milliseconds(1500))
+        try await Self.held(o3, tree: tree, mode: mode)
         w.signal(SIGKILL)
         _ = await w.waitExit(within: .seconds(10))
         #expect(isAlive(o3), "a worker outlives a warden killed with -9 until the next one starts (the README says so)")
