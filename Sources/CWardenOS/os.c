@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "CWardenOS.h"
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -50,7 +52,8 @@ static pid_t fork_into(int cgroup_fd, int *placed) {
 }
 
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity, pid_t *pid_out) {
+                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity,
+                 const int *pass_fds, int npass, int listen_pid_slot, pid_t *pid_out) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
     pid_t parent = getpid();
@@ -105,13 +108,34 @@ int warden_spawn(const char *path, char *const argv[], char *const envp[], const
         if (dup2(devnull, 0) < 0) child_fail(pipefd[1]);
         if (dup2(out_fd >= 0 ? out_fd : devnull, 1) < 0) child_fail(pipefd[1]);
         if (dup2(err_fd >= 0 ? err_fd : devnull, 2) < 0) child_fail(pipefd[1]);
-        /* Close every other inherited fd except the error pipe (which is close-on-exec). */
         int ep = pipefd[1];
-        if (ep > 3 && syscall(SYS_close_range, 3, ep - 1, 0) != 0) { for (int fd = 3; fd < ep; fd++) close(fd); }
+        int top = 3;
+        if (npass > 0) {
+            /* Passed fds (socket activation, the fd store) become 3, 4, … in order. Everything involved is first
+               moved above that range, so no dup2 overwrites an fd still to be moved. */
+            top = 3 + npass;
+            int nep = fcntl(ep, F_DUPFD_CLOEXEC, top);
+            if (nep < 0) child_fail(ep);
+            ep = nep;
+            int moved[WARDEN_MAX_PASSED_FDS];
+            if (npass > WARDEN_MAX_PASSED_FDS) child_fail(ep);
+            for (int i = 0; i < npass; i++) { moved[i] = fcntl(pass_fds[i], F_DUPFD_CLOEXEC, top); if (moved[i] < 0) child_fail(ep); }
+            for (int i = 0; i < npass; i++) { if (dup2(moved[i], 3 + i) < 0) child_fail(ep); }  /* dup2 clears CLOEXEC */
+            /* LISTEN_PID names this process: written into the slot the parent reserved (copy-on-write memory). */
+            if (listen_pid_slot >= 0 && envp[listen_pid_slot]) {
+                char digits[24]; int nd = 0; unsigned long v = (unsigned long)getpid();
+                do { digits[nd++] = (char)('0' + v % 10); v /= 10; } while (v && nd < 23);
+                char *w = envp[listen_pid_slot] + strlen("LISTEN_PID=");
+                while (nd) *w++ = digits[--nd];
+                *w = 0;
+            }
+        }
+        /* Close every other inherited fd except the error pipe (which is close-on-exec). */
+        if (ep > top && syscall(SYS_close_range, top, ep - 1, 0) != 0) { for (int fd = top; fd < ep; fd++) close(fd); }
         if (syscall(SYS_close_range, ep + 1, ~0U, 0) != 0) { for (int fd = ep + 1; fd < 4096; fd++) close(fd); }
-        if (cwd && chdir(cwd) != 0) child_fail(pipefd[1]);
+        if (cwd && chdir(cwd) != 0) child_fail(ep);
         execve(path, argv, envp);
-        child_fail(pipefd[1]);
+        child_fail(ep);
     }
     close(pipefd[1]);
     if (cgroup_fd >= 0) close(cgroup_fd);
@@ -178,7 +202,8 @@ int warden_dgram_send(const char *path, const char *msg, size_t len) {
 }
 
 ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int *has_cred,
-                          int *truncated, int timeout_ms) {
+                          int *truncated, int timeout_ms, int *fds, int fds_cap, int *nfds) {
+    if (nfds) *nfds = 0;
     if (timeout_ms >= 0) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int r;
@@ -187,7 +212,7 @@ ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int 
         if (r == 0) { errno = EAGAIN; return -1; }
     }
     struct iovec iov = { .iov_base = buf, .iov_len = cap };
-    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)]; } ctl;
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * WARDEN_MAX_PASSED_FDS)]; } ctl;
     struct msghdr m; memset(&m, 0, sizeof m);
     m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = ctl.b; m.msg_controllen = sizeof ctl.b;
     ssize_t n;
@@ -201,11 +226,13 @@ ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int 
             struct ucred u; memcpy(&u, CMSG_DATA(c), sizeof u);
             cred->pid = u.pid; cred->uid = u.uid; cred->gid = u.gid; *has_cred = 1;
         } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            /* Nobody may pass us fds through the notify socket: close them. */
+            /* FDSTORE=1: handed to the caller, which keeps or closes them (never leaked). Past its room: closed. */
             int nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            int fds[16]; if (nfd > 16) nfd = 16;
-            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)nfd);
-            for (int i = 0; i < nfd; i++) close(fds[i]);
+            int got[WARDEN_MAX_PASSED_FDS]; if (nfd > WARDEN_MAX_PASSED_FDS) nfd = WARDEN_MAX_PASSED_FDS;
+            memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)nfd);
+            for (int i = 0; i < nfd; i++) {
+                if (fds && nfds && *nfds < fds_cap) fds[(*nfds)++] = got[i]; else close(got[i]);
+            }
         }
     }
     return n;
@@ -263,4 +290,60 @@ int warden_test_orphan(const char *pidfile) {
     int st;
     while (waitpid(p, &st, 0) < 0 && errno == EINTR) {}
     return 0;
+}
+
+int warden_listen_inet(const char *host, int port, int backlog) {
+    struct addrinfo hints; memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC; hints.ai_socktype = SOCK_STREAM; hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    char service[16]; snprintf(service, sizeof service, "%d", port);
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(host, service, &hints, &res);
+    if (g != 0) { errno = EINVAL; return -1; }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) { int e = errno; freeaddrinfo(res); errno = e; return -1; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+        int e = errno; close(fd); freeaddrinfo(res); errno = e; return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int warden_listen_unix(const char *path, int backlog, int mode) {
+    struct sockaddr_un a; memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || chmod(path, (mode_t)mode) != 0 || listen(fd, backlog) != 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+
+int warden_send_fds(const char *path, const char *msg, size_t len, const int *fds, int nfds) {
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct sockaddr_un a; memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a.sun_path) { close(s); errno = ENAMETOOLONG; return -1; }
+    strcpy(a.sun_path, path);
+    struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * WARDEN_MAX_PASSED_FDS)]; } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr m; memset(&m, 0, sizeof m);
+    m.msg_name = &a; m.msg_namelen = sizeof a; m.msg_iov = &iov; m.msg_iovlen = 1;
+    if (nfds > 0) {
+        if (nfds > WARDEN_MAX_PASSED_FDS) { close(s); errno = EINVAL; return -1; }
+        m.msg_control = ctl.b; m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n = sendmsg(s, &m, 0);
+    int e = errno; close(s); errno = e;
+    return n == (ssize_t)len ? 0 : -1;
 }

@@ -49,14 +49,20 @@ public struct ProgramStatus: Codable, Sendable {
     public var fds: Int?
     public var critical: Bool
     public var next_start_in_s: Double?
+    /// Sockets warden holds bound for the program (`listen:`).
+    public var listen: [String]?
+    /// Fds the program keeps in warden's fd store (FDSTORE=1).
+    public var fds_stored: Int?
     public init(name: String, state: String, pid: Int32?, ready: Bool, since: String, uptime_s: Double?, restarts: Int,
                 last_exit: LastExitInfo?, last_heartbeat_age_s: Double?, watchdog_sec: Double?, status_text: String?,
-                rss_bytes: UInt64?, fds: Int?, critical: Bool, next_start_in_s: Double?) {
+                rss_bytes: UInt64?, fds: Int?, critical: Bool, next_start_in_s: Double?,
+                listen: [String]? = nil, fds_stored: Int? = nil) {
         self.name = name; self.state = state; self.pid = pid; self.ready = ready; self.since = since
         self.uptime_s = uptime_s; self.restarts = restarts; self.last_exit = last_exit
         self.last_heartbeat_age_s = last_heartbeat_age_s; self.watchdog_sec = watchdog_sec
         self.status_text = status_text; self.rss_bytes = rss_bytes; self.fds = fds; self.critical = critical
         self.next_start_in_s = next_start_in_s
+        self.listen = listen; self.fds_stored = fds_stored
     }
 }
 

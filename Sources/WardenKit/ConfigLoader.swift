@@ -36,7 +36,7 @@ public enum ConfigLoader {
     static let programKeys: Set<String> = [
         "command", "env", "pass_env", "after", "critical", "autostart", "ready", "start_timeout", "watchdog_sec",
         "stop_timeout", "stop_signal", "kill_mode", "exit_ok", "notify_access", "reload_signal", "reload_timeout", "user", "group", "umask",
-        "working_dir", "limit_nofile", "limit_core", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
+        "working_dir", "limit_nofile", "limit_core", "listen", "fd_store_max", "restart", "backoff", "stable_after", "intensity", "cooldown", "limits",
         "pre_start", "pre_start_timeout",
     ]
     /// `engine:` keys, and the keys of its sub-sections.
@@ -401,6 +401,14 @@ public enum ConfigLoader {
         r.string("\(p).working_dir").map { spec.workingDir = $0 }
         r.int("\(p).limit_nofile", in: 16...1_048_576).map { spec.limitNofile = $0 }
         r.int("\(p).limit_core", in: 0...Int(Int32.max)).map { spec.limitCore = $0 }
+        for (i, text) in (r.stringArray("\(p).listen") ?? []).enumerated() {
+            switch ListenAddress.parse(text) {
+            case .success(let a):
+                if spec.listen.contains(a) { r.fail("\(p).listen[\(i)]", "`\(text)` is listed twice") } else { spec.listen.append(a) }
+            case .failure(let e): r.fail("\(p).listen[\(i)]", e.message)
+            }
+        }
+        r.int("\(p).fd_store_max", in: 0...48).map { spec.fdStoreMax = $0 }
         if let codes = r.intArray("\(p).exit_ok") {
             if let bad = codes.first(where: { !(0...255).contains($0) }) { r.fail("\(p).exit_ok", "\(bad) is not an exit code (0…255)") }
             else { spec.exitOK = codes.map(Int32.init) }

@@ -99,6 +99,12 @@ public struct ProgramSpec: Sendable, Equatable {
     /// RLIMIT_NOFILE and RLIMIT_CORE (soft and hard) for the program.
     public var limitNofile: Int?
     public var limitCore: Int?
+    /// Sockets warden binds for the program and passes to it (socket activation, LISTEN_FDS): they stay bound
+    /// across its restarts, so no connection is refused while it restarts.
+    public var listen: [ListenAddress] = []
+    /// How many fds the program may keep in warden's fd store (FDSTORE=1); 0 (the default, as systemd's
+    /// FileDescriptorStoreMax) refuses them, said as an event.
+    public var fdStoreMax = 0
     public var restart: RestartMode = .always
     public var backoff = BackoffSettings()
     public var stableAfter: Duration = .seconds(10)
@@ -163,5 +169,51 @@ extension ProgramSpec {
     /// Whether `pass_env` lets `name` through.
     public func passes(_ name: String) -> Bool {
         passEnv.contains { $0.hasSuffix("*") ? name.hasPrefix($0.dropLast()) : $0 == name }
+    }
+}
+
+/// A socket `listen:` binds: a numeric host and port, or a Unix socket path.
+public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    case inet(host: String, port: Int)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .inet(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): return path
+        }
+    }
+
+    /// `127.0.0.1:8080`, `[::1]:8080`, `/run/app.sock` or `unix:relative/app.sock` (resolved against the
+    /// configuration's root when bound).
+    public static func parse(_ text: String) -> Result<ListenAddress, WardenError> {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("/") { return .success(.unix(path: t)) }
+        if t.hasPrefix("unix:") {
+            let rest = String(t.dropFirst(5))
+            guard !rest.isEmpty else { return .failure(WardenError(.configuration, "`\(text)`: no path after unix:")) }
+            return .success(.unix(path: rest))
+        }
+        var host: Substring, port: Substring
+        if t.hasPrefix("[") {
+            guard let close = t.firstIndex(of: "]"), t[t.index(after: close)...].hasPrefix(":") else {
+                return .failure(WardenError(.configuration, "`\(text)` is not [IPv6]:port"))
+            }
+            host = t[t.index(after: t.startIndex)..<close]
+            port = t[t.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = t.lastIndex(of: ":") else {
+                return .failure(WardenError(.configuration, "`\(text)` is neither host:port nor a socket path (/… or unix:…)"))
+            }
+            host = t[..<colon]; port = t[t.index(after: colon)...]
+        }
+        guard let p = Int(port), (1...65535).contains(p) else {
+            return .failure(WardenError(.configuration, "`\(text)`: port `\(port)` is not 1…65535"))
+        }
+        var v4 = in_addr(), v6 = in6_addr()
+        guard inet_pton(AF_INET, String(host), &v4) == 1 || inet_pton(AF_INET6, String(host), &v6) == 1 else {
+            return .failure(WardenError(.configuration, "`\(text)`: host `\(host)` is not a numeric IP address"))
+        }
+        return .success(.inet(host: String(host), port: p))
     }
 }

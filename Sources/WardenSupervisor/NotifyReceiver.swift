@@ -8,6 +8,16 @@ import WardenKit
 public struct NotifyMessage: Sendable, Equatable {
     public var pid: Int32
     public var fields: [String: String]
+    /// Fds passed with the message (SCM_RIGHTS, for FDSTORE=1), owned by whoever takes the message: stored or
+    /// closed, never leaked.
+    public var fds: [Int32] = []
+
+    public init(pid: Int32, fields: [String: String], fds: [Int32] = []) {
+        self.pid = pid; self.fields = fields; self.fds = fds
+    }
+
+    /// Closes the passed fds (a message refused, or fds nobody asked to store).
+    public func closeFDs() { for fd in fds { close(fd) } }
 }
 
 /// Why a datagram was dropped (counted and logged, never acted on).
@@ -87,16 +97,19 @@ public final class NotifyReceiver: @unchecked Sendable {
                 lock.lock(); let done = stopped; lock.unlock()
                 if done { break }
                 var cred = warden_cred(), hasCred: Int32 = 0, truncated: Int32 = 0
-                let n = warden_dgram_recv(fd, &buf, buf.count, &cred, &hasCred, &truncated, 200)
+                var fds = [Int32](repeating: -1, count: Int(WARDEN_MAX_PASSED_FDS)), nfds: Int32 = 0
+                let n = warden_dgram_recv(fd, &buf, buf.count, &cred, &hasCred, &truncated, 200, &fds, Int32(fds.count), &nfds)
                 if n < 0 { continue }  // timeout or EINTR: loop to check `stopped`
+                let passed = Array(fds.prefix(Int(nfds)))
                 if let rejection = Self.check(buf: buf, count: n, hasCred: hasCred != 0, truncated: truncated != 0) {
+                    for f in passed { close(f) }
                     onReject(rejection, hasCred != 0 ? cred.pid : nil)
                     continue
                 }
                 let text = buf.withUnsafeBufferPointer { p in
                     String(decoding: UnsafeRawBufferPointer(start: p.baseAddress, count: n), as: UTF8.self)
                 }
-                onMessage(NotifyMessage(pid: cred.pid, fields: Self.parse(text)))
+                onMessage(NotifyMessage(pid: cred.pid, fields: Self.parse(text), fds: passed))
             }
             close(fd)
         }

@@ -94,18 +94,20 @@ public final class ProcessSpawner: @unchecked Sendable {
 
     /// Spawns `argv[0]` (an absolute path) with `env` in `cwd`, output captured through pipes.
     /// `cgroupProcs`: the program's `cgroup.procs`, which the child joins before it execs.
+    /// `passFDs` become the child's fds 3, 4, … (the caller keeps its own and closes them when it likes); with
+    /// them, a `LISTEN_PID` in `env` is set to the child's own pid.
     public func spawn(argv: [String], env: [String: String], cwd: String, cgroupProcs: String? = nil,
-                      identity: ProgramIdentity = ProgramIdentity()) async throws -> SpawnedChild {
+                      identity: ProgramIdentity = ProgramIdentity(), passFDs: [Int32] = []) async throws -> SpawnedChild {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<SpawnedChild, any Error>) in
             condition.lock()
-            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd, cgroupProcs: cgroupProcs, identity: identity) }) }
+            jobs.append { c.resume(with: Result { try Self.spawnNow(argv: argv, env: env, cwd: cwd, cgroupProcs: cgroupProcs, identity: identity, passFDs: passFDs) }) }
             condition.signal()
             condition.unlock()
         }
     }
 
     private static func spawnNow(argv: [String], env: [String: String], cwd: String, cgroupProcs: String?,
-                                 identity: ProgramIdentity) throws -> SpawnedChild {
+                                 identity: ProgramIdentity, passFDs: [Int32]) throws -> SpawnedChild {
         var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
         guard warden_pipe_cloexec(&out) == 0 else { throw WardenError.posix("pipe") }
         guard warden_pipe_cloexec(&err) == 0 else {
@@ -113,7 +115,10 @@ public final class ProcessSpawner: @unchecked Sendable {
             throw WardenError.posix("pipe")
         }
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let entries = env.sorted { $0.key < $1.key }
+        var cEnv: [UnsafeMutablePointer<CChar>?] = entries.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        // LISTEN_PID's value (a 20-digit placeholder) is overwritten by the child with its own pid.
+        let listenPIDSlot = passFDs.isEmpty ? -1 : Int32(entries.firstIndex { $0.key == "LISTEN_PID" } ?? -1)
         defer {
             cArgs.forEach { free($0) }
             cEnv.forEach { free($0) }
@@ -124,8 +129,11 @@ public final class ProcessSpawner: @unchecked Sendable {
             var ident = warden_identity(uid: identity.uid.map { Int($0) } ?? -1, gid: identity.gid.map { Int($0) } ?? -1,
                                         groups: g.baseAddress, ngroups: Int32(g.count), umask: identity.umask ?? -1,
                                         limit_nofile: identity.limitNofile ?? -1, limit_core: identity.limitCore ?? -1)
-            return identity.isDefault ? warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, nil, &pid)
-                                      : warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, &ident, &pid)
+            return passFDs.withUnsafeBufferPointer { fds in
+                identity.isDefault
+                    ? warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, nil, fds.baseAddress, Int32(fds.count), listenPIDSlot, &pid)
+                    : warden_spawn(argv[0], &cArgs, &cEnv, cwd, out[1], err[1], cgroupProcs, &ident, fds.baseAddress, Int32(fds.count), listenPIDSlot, &pid)
+            }
         }
         let spawnErrno = errno
         close(out[1]); close(err[1])

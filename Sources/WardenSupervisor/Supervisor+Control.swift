@@ -26,7 +26,9 @@ extension Supervisor {
                 restarts: m.restarts, last_exit: lastExit,
                 last_heartbeat_age_s: m.pid != nil ? m.lastHeartbeat.map { (now - $0).seconds } : nil,
                 watchdog_sec: m.watchdog?.seconds, status_text: rt.statusText,
-                rss_bytes: rt.rssBytes, fds: rt.fds, critical: m.spec.critical, next_start_in_s: next)
+                rss_bytes: rt.rssBytes, fds: rt.fds, critical: m.spec.critical, next_start_in_s: next,
+                listen: held[name].map { $0.listening.isEmpty ? nil : $0.boundFrom.map(\.description) } ?? nil,
+                fds_stored: held[name].map { $0.stored.isEmpty ? nil : $0.stored.count } ?? nil)
         }
         var storageNow = storage
         storageNow?.measured_age_s = (now - storageMeasuredAt).seconds
@@ -164,6 +166,9 @@ extension Supervisor {
     func pruneRemoved() {
         for name in order where programs[name]?.removed == true && programs[name]?.machine.pid == nil {
             programs[name] = nil
+            held[name]?.closeListening()
+            _ = held[name]?.flush()
+            held[name] = nil
             order.removeAll { $0 == name }
         }
     }

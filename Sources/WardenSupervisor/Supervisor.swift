@@ -25,7 +25,11 @@ public actor Supervisor {
     var order: [String] = []
     var events: [LifecycleEvent] = []
     var pidToProgram: [Int32: String] = [:]
+    /// Listening sockets bound for programs and the fds they stored, passed at each start.
+    var held: [String: HeldDescriptors] = [:]
     var preStartWaiters: [Int32: CheckedContinuation<ExitStatus, Never>] = [:]
+    /// Running pre_start commands by pid: with `notify_access: exec` (or all) their STATUS= counts.
+    var preStartPIDs: [Int32: String] = [:]
     var unclaimedExits: [Int32: ExitStatus] = [:]
     let startedAt = Date()
     let startedMono = MonotonicInstant.now()
@@ -92,6 +96,13 @@ public actor Supervisor {
 
     /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
     public func notified(_ message: NotifyMessage) {
+        if let name = preStartPIDs[message.pid], let rt = programs[name], rt.machine.spec.notifyAccess != .main {
+            // notify_access: exec — a pre_start may say what it is doing (STATUS=, shown while it runs); the rest
+            // of its message has no process to act on yet.
+            message.closeFDs()
+            if let text = message.fields["STATUS"] { programs[name]?.statusText = String(text.prefix(16 * 1024)) }
+            return
+        }
         var owner = pidToProgram[message.pid]
         // Whose process sent it, read now (a short-lived sender may be gone when the message is judged).
         let sender = owner == nil ? containment.program(of: message.pid) : owner
@@ -104,6 +115,7 @@ public actor Supervisor {
             return
         }
         let f = message.fields
+        takeStoredFDs(message, program: name)
         if let text = f["MAINPID"], let new = Int32(text), new > 0, new != rt.machine.pid {
             // Only a process of this program may become its main process (systemd requires it in the unit too).
             if containment.program(of: new) == name, let old = rt.machine.pid {
@@ -131,10 +143,42 @@ public actor Supervisor {
     }
 
     func expireNotify(_ message: NotifyMessage, program: String?) {
+        message.closeFDs()
         notifyRejected += 1
         logger.warning("notify message from a pid that is no program's main pid; ignored",
                        metadata: ["pid": "\(message.pid)", "keys": "\(message.fields.keys.sorted().joined(separator: ","))"])
         noteRejectedNotify("from pid \(message.pid)\(program.map { " (a process of \($0); notify_access: all would accept it)" } ?? "") with \(message.fields.keys.sorted().joined(separator: ", ")): not a program's main process", program: program)
+    }
+
+    /// FDSTORE=1 keeps the passed fds (up to `fd_store_max`), FDSTOREREMOVE=1 drops those named FDNAME=; fds
+    /// passed otherwise, or past the room, are closed and said.
+    func takeStoredFDs(_ message: NotifyMessage, program name: String) {
+        let f = message.fields
+        let fdName = f["FDNAME"] ?? "stored"
+        if f["FDSTOREREMOVE"] == "1" {
+            message.closeFDs()
+            guard let n = held[name]?.remove(name: fdName), n > 0 else { return }
+            record(kind: "fd-store", severity: .info, program: name, message: "removed \(n) stored fd\(n == 1 ? "" : "s") named \(fdName)")
+            return
+        }
+        guard !message.fds.isEmpty else { return }
+        guard f["FDSTORE"] == "1", HeldDescriptors.validName(fdName), let spec = programs[name]?.machine.spec else {
+            message.closeFDs()
+            noteRejectedNotify("from \(name): \(message.fds.count) fd\(message.fds.count == 1 ? "" : "s") "
+                + (f["FDSTORE"] != "1" ? "passed without FDSTORE=1" : "with an invalid FDNAME (1…255 printable characters, no colon)")
+                + "; closed", program: name)
+            return
+        }
+        let refused = held[name, default: HeldDescriptors()].store(message.fds, name: fdName, max: spec.fdStoreMax)
+        let kept = held[name]?.stored.count ?? 0
+        if refused > 0 {
+            record(kind: "notify-rejected", severity: .warning, program: name,
+                   message: "FDSTORE=1: \(refused) fd\(refused == 1 ? "" : "s") named \(fdName) closed: the store is full (fd_store_max: \(spec.fdStoreMax)\(spec.fdStoreMax == 0 ? ", the default: set it to let \(name) store fds" : ""))")
+        }
+        if message.fds.count > refused {
+            record(kind: "fd-store", severity: .info, program: name,
+                   message: "stored fds named \(fdName); \(kept) held, passed back at its next start")
+        }
     }
 
     /// Rejected notify messages as an event, at most one a minute with the count since the last.
@@ -181,6 +225,10 @@ public actor Supervisor {
             rt.statusText = nil; rt.lastErrno = nil
         }
         programs[name] = rt
+        // A program stopped (not restarting) gives up its fd store, as under systemd.
+        if rt.machine.state == .STOPPED, rt.machine.pid == nil, let n = held[name]?.flush(), n > 0 {
+            record(kind: "fd-store", severity: .info, program: name, message: "\(n) stored fd\(n == 1 ? "" : "s") closed: \(name) was stopped")
+        }
         perform(actions, for: name)
     }
 
@@ -253,15 +301,24 @@ public actor Supervisor {
                 try await runPreStart(spec, pre)
             }
             let argv = try resolveCommand(spec.command)
+            // Sockets of `listen:` are bound once and kept across restarts; with the stored fds they are passed
+            // as fds 3, 4, … Duplicates go to the spawn (the originals may be flushed while it runs).
+            try held[spec.name, default: HeldDescriptors()].bind(spec, root: paths.root)
+            let pass = held[spec.name]?.passed ?? []
+            let dups = pass.map { fcntl($0.fd, F_DUPFD_CLOEXEC, 3) }
+            defer { for fd in dups where fd >= 0 { close(fd) } }
+            if dups.contains(where: { $0 < 0 }) { throw WardenError.posix("dup the fds passed to \(spec.name)") }
+            var env = childEnvironment(spec)
+            env.merge(HeldDescriptors.environment(pass)) { _, new in new }
             var procs: String?
             do { procs = try containment.prepare(spec.name) } catch {
                 // Started all the same (availability first), but said: its descendants are not held this time.
                 record(kind: "containment", severity: .warning, program: spec.name,
                        message: "started outside its cgroup: \(error); what it leaves behind may outlive it")
             }
-            let child = try await spawner.spawn(argv: argv, env: childEnvironment(spec),
+            let child = try await spawner.spawn(argv: argv, env: env,
                                                 cwd: spec.workingDir.map { WardenPaths.absolute($0, against: paths.root) } ?? paths.root,
-                                                cgroupProcs: procs, identity: try ProgramIdentity.resolve(spec))
+                                                cgroupProcs: procs, identity: try ProgramIdentity.resolve(spec), passFDs: dups)
             guard let rt = programs[spec.name], rt.generation == generation, !rt.removed else {
                 _ = kill(-child.pid, SIGKILL)  // superseded while spawning
                 PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
@@ -294,6 +351,9 @@ public actor Supervisor {
             status = early
         } else {
             let pid = child.pid
+            preStartPIDs[pid] = spec.name
+            defer { preStartPIDs[pid] = nil }
+            settlePendingNotify(registered: pid)  // what it said before its pid was known
             let timeout = spec.preStartTimeout
             let killer = Task {
                 try await Task.sleep(for: timeout)
@@ -345,8 +405,10 @@ public actor Supervisor {
         env["STATE_DIRECTORY"] = paths.stateDir
         env["RUNTIME_DIRECTORY"] = paths.runtimeDir
         env["LOGS_DIRECTORY"] = paths.logsDir
-        if !forPreStart {
+        if !forPreStart || spec.notifyAccess != .main {
             env["NOTIFY_SOCKET"] = NotifyReceiver.socketPath(for: spec, paths: paths) ?? paths.notifySocket
+        }
+        if !forPreStart {
             if let w = spec.watchdogSec { env["WATCHDOG_USEC"] = String(w.microseconds) }
         }
         for (k, v) in spec.env { env[k] = v }
@@ -375,6 +437,7 @@ public actor Supervisor {
             try? await Task.sleep(for: config.supervisor.tick)
         }
         tellSystemd("STOPPING") { try $0.stopping() }
+        for name in held.keys { held[name]?.closeListening(); _ = held[name]?.flush() }
         containment.tearDown(programs: order)
         publisher.finishAll()
         return exitCode

@@ -34,6 +34,9 @@ struct TestChild: ParsableCommand {
     @Option(help: "Exit 0 on this signal (INT, QUIT, USR1, …), writing its name to --signal-file first; SIGTERM is then ignored.") var exitOn: String?
     @Option(help: "Where --exit-on writes the signal it got.") var signalFile: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
+    @Flag(help: "Serve the sockets passed with LISTEN_FDS (socket activation): each connection gets `<pid> <fd name>\\n`.") var serveListen = false
+    @Option(help: "The fd store: when LISTEN_FDNAMES has NAME, read what that fd holds into --fd-report; else store a pipe holding `from <pid>` under NAME (FDSTORE=1).") var storeFd: String?
+    @Option(help: "Where --store-fd reports what it inherited (`inherited NAME: <text>` or `stored NAME`).") var fdReport: String?
 
     func run() throws {
         if !noParentDeath { ParentDeath.arm(signal: SIGKILL) }
@@ -97,6 +100,9 @@ struct TestChild: ParsableCommand {
             sources.append(source)
         }
         defer { _ = sources }
+        let passed = Self.listenFDs()
+        if serveListen { Self.serve(passed) }
+        if let storeFd { try Self.fdStore(storeFd, passed: passed, report: fdReport) }
         let notifier = SystemdNotifier()
         let start = MonotonicInstant.now()
         let hbInterval: Duration? = heartbeat.map { .milliseconds($0) } ?? notifier.watchdogInterval().map { $0 / 2 }
@@ -149,6 +155,52 @@ struct TestChild: ParsableCommand {
             }
             usleep(5000)
         }
+    }
+
+    /// The fds passed to us (sd_listen_fds(3)): fd numbers from 3 with their names, when LISTEN_PID is ours.
+    static func listenFDs() -> [(fd: Int32, name: String)] {
+        let env = ProcessInfo.processInfo.environment
+        guard env["LISTEN_PID"] == String(getpid()), let n = env["LISTEN_FDS"].flatMap(Int32.init), n > 0 else { return [] }
+        let names = (env["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        return (0..<n).map { i in (3 + i, Int(i) < names.count ? names[Int(i)] : "unknown") }
+    }
+
+    /// Accepts on every passed listening socket, answering each connection with our pid and the fd's name.
+    static func serve(_ passed: [(fd: Int32, name: String)]) {
+        for (fd, name) in passed {
+            var type: Int32 = 0, len = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0, type == Int32(SOCK_STREAM.rawValue) else { continue }
+            let t = Thread {
+                while true {
+                    let c = accept(fd, nil, nil)
+                    if c < 0 { if errno == EINTR { continue }; return }
+                    let line = "\(getpid()) \(name)\n"
+                    _ = line.withCString { write(c, $0, strlen($0)) }
+                    close(c)
+                }
+            }
+            t.start()
+        }
+    }
+
+    static func fdStore(_ name: String, passed: [(fd: Int32, name: String)], report: String?) throws {
+        if let got = passed.first(where: { $0.name == name }) {
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = read(got.fd, &buf, buf.count)
+            let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "(nothing: \(n < 0 ? String(cString: strerror(errno)) : "empty"))"
+            if let report { FileManager.default.createFile(atPath: report, contents: Data("inherited \(name): \(text)".utf8)) }
+            return
+        }
+        var p: [Int32] = [0, 0]
+        guard pipe(&p) == 0 else { throw ExitCode(4) }
+        let text = "from \(getpid())"
+        _ = text.withCString { write(p[1], $0, strlen($0)) }
+        close(p[1])
+        let msg = "FDSTORE=1\nFDNAME=\(name)"
+        guard let socketPath = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"],
+              msg.withCString({ warden_send_fds(socketPath, $0, strlen($0), [p[0]], 1) }) == 0 else { throw ExitCode(5) }
+        close(p[0])
+        if let report { FileManager.default.createFile(atPath: report, contents: Data("stored \(name)".utf8)) }
     }
 
     /// "pid" as one datagram to a Unix socket; a benchmark's clock stops when it arrives.

@@ -84,6 +84,8 @@ enum StatusTable {
                     + (e.errno.map { " · ERRNO=\($0)" } ?? "")
             }
             if let n = p.next_start_in_s { detail = "next start in \(age(n)); " + detail }
+            if let l = p.listen { detail += (detail.isEmpty ? "" : " · ") + "listening on " + l.joined(separator: ", ") }
+            if let n = p.fds_stored { detail += (detail.isEmpty ? "" : " · ") + "\(n) fd\(n == 1 ? "" : "s") stored" }
             let hb: String
             if let a = p.last_heartbeat_age_s { hb = "\(age(a)) ago" + (p.watchdog_sec.map { " /\(age($0))" } ?? "") }
             else { hb = "-" }

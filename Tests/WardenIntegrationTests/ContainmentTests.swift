@@ -211,6 +211,29 @@ struct NotifyProtocolTests {
     }
 }
 
+extension NotifyProtocolTests {
+    @Test("notify_access: exec — a pre_start's STATUS= is shown while it runs, before the program starts")
+    func notifyAccessExec() async throws {
+        let tree = try TestTree(programs: """
+          migrating:
+            pre_start: \(testChild("--send-notify", "STATUS=migrating the schema"))
+            command: \(testChild())
+            notify_access: exec
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let during = try await eventually("the pre_start's STATUS= on status", within: .seconds(20)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "migrating")
+            return p?.status_text == "migrating the schema" ? p : nil
+        }
+        #expect(during.pid == nil, "said while pre_start ran, before the program itself")
+        let p = try await waitRunning(tree, "migrating", within: .seconds(20))
+        #expect(p.status_text == "testchild ok")
+        #expect(!(try await events(tree)).contains { $0.kind == "notify-rejected" })
+        await w.stop()
+    }
+}
+
 @Suite("Programs running as another user")
 struct IdentityTests {
     static func uid(of pid: Int32) -> UInt32? {

@@ -175,7 +175,7 @@ struct ProcessFaultTests {
         func receive(_ timeoutMS: Int32) -> (pid: Int32, text: String)? {
             var buf = [CChar](repeating: 0, count: 4096)
             var cred = warden_cred(), has: Int32 = 0, trunc: Int32 = 0
-            let n = warden_dgram_recv(fd, &buf, buf.count, &cred, &has, &trunc, timeoutMS)
+            let n = warden_dgram_recv(fd, &buf, buf.count, &cred, &has, &trunc, timeoutMS, nil, 0, nil)
             guard n > 0 else { return nil }
             return (cred.pid, buf.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer(start: $0.baseAddress, count: n), as: UTF8.self) })
         }

@@ -25,8 +25,12 @@ typedef struct {
     long limit_core;
 } warden_identity;
 
+/* pass_fds (npass of them) become fds 3, 4, … of the child (socket activation, the fd store); when
+ * listen_pid_slot >= 0, envp[listen_pid_slot] is a writable "LISTEN_PID=" string with room for 20 digits that
+ * the child fills with its own pid before exec. */
 int warden_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity, pid_t *pid_out);
+                 int out_fd, int err_fd, const char *cgroup_procs, const warden_identity *identity,
+                 const int *pass_fds, int npass, int listen_pid_slot, pid_t *pid_out);
 /* Test helper (warden-testchild): a grandchild in its own session, orphaned at once, that writes its pid to
    `pidfile` and sleeps until killed. Returns 0, or -1 with errno. */
 int warden_test_orphan(const char *pidfile);
@@ -41,8 +45,17 @@ int warden_dgram_bind(const char *path);
 int warden_dgram_send(const char *path, const char *msg, size_t len);
 /* Receive one datagram with its sender's credentials. Returns bytes, or -1 with errno.
  * *truncated is set when the message was larger than cap; *has_cred when credentials came. */
+#define WARDEN_MAX_PASSED_FDS 64
+/* fds passed with the datagram (SCM_RIGHTS, close-on-exec) go to fds (up to fds_cap, *nfds of them); any
+ * more, or all when fds is NULL, are closed. */
 ssize_t warden_dgram_recv(int fd, char *buf, size_t cap, warden_cred *cred, int *has_cred,
-                          int *truncated, int timeout_ms);
+                          int *truncated, int timeout_ms, int *fds, int fds_cap, int *nfds);
+/* A listening TCP socket on a numeric host (IPv4 or IPv6) and port, SO_REUSEADDR, close-on-exec; -1 with errno. */
+int warden_listen_inet(const char *host, int port, int backlog);
+/* A listening Unix stream socket at path (an existing file replaced) with the given mode; -1 with errno. */
+int warden_listen_unix(const char *path, int backlog, int mode);
+/* One datagram with fds attached (SCM_RIGHTS): the test child's FDSTORE=1. 0, or -1 with errno. */
+int warden_send_fds(const char *path, const char *msg, size_t len, const int *fds, int nfds);
 
 /* SO_PEERCRED of a connected Unix socket. */
 int warden_peer_cred(int fd, warden_cred *out);

@@ -1,0 +1,153 @@
+// F57 (part): sockets warden holds for a program (`listen:`, socket activation) and the fds a program keeps in
+// warden's store (FDSTORE=1), passed back at every start with LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID.
+import CWardenOS
+import Foundation
+import Testing
+import WardenIPC
+
+/// One line read from a TCP or Unix stream socket, on a thread of its own (never on the cooperative pool),
+/// with a receive bound.
+func readLine(host: String = "127.0.0.1", port: Int? = nil, unixPath: String? = nil, timeout: Int = 20) async -> Result<String, TestFailure> {
+    await withCheckedContinuation { c in
+        Thread {
+            let fd: Int32
+            if let unixPath {
+                fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+                var a = sockaddr_un(); a.sun_family = sa_family_t(AF_UNIX)
+                withUnsafeMutableBytes(of: &a.sun_path) { raw in for (i, b) in unixPath.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b } }
+                let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+                if r != 0 { let e = errno; close(fd); c.resume(returning: .failure(TestFailure(description: "connect \(unixPath): \(String(cString: strerror(e)))"))); return }
+            } else {
+                fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port ?? 0).bigEndian)
+                inet_pton(AF_INET, host, &a.sin_addr)
+                let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                if r != 0 { let e = errno; close(fd); c.resume(returning: .failure(TestFailure(description: "connect \(host):\(port ?? 0): \(String(cString: strerror(e)))"))); return }
+            }
+            var tv = timeval(tv_sec: timeout, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var buf = [UInt8](repeating: 0, count: 512), got = 0
+            while got < buf.count {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
+                if n <= 0 { break }
+                got += n
+                if buf[0..<got].contains(UInt8(ascii: "\n")) { break }
+            }
+            close(fd)
+            let text = String(decoding: buf[0..<got], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            c.resume(returning: text.isEmpty ? .failure(TestFailure(description: "no answer within \(timeout)s")) : .success(text))
+        }.start()
+    }
+}
+
+@Suite("Socket activation and the fd store")
+struct SocketActivationTests {
+    @Test("listen: warden binds TCP and Unix sockets for a program, passes them as LISTEN_FDS, and keeps them through a kill -9: a connection made while it restarts is served by the new process, not refused")
+    func listen() async throws {
+        let port = try freePort()
+        let tree = try TestTree(programs: """
+          web:
+            command: \(testChild("--serve-listen"))
+            listen: ["127.0.0.1:\(port)", "unix:var/run/web.sock"]
+            backoff: {initial: 1s, max: 1s}
+            stable_after: 100s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let first = try await waitRunning(tree, "web", within: .seconds(30))
+        let pid = try #require(first.pid)
+        #expect(first.listen == ["127.0.0.1:\(port)", "var/run/web.sock"], "\(String(describing: first.listen))")
+        #expect(try await readLine(port: port).get() == "\(pid) web")
+        #expect(try await readLine(unixPath: tree.runtimeDir + "/web.sock").get() == "\(pid) web")
+        // Killed, and restarted after a 1 s backoff: the connection made in between waits in the backlog of the
+        // socket warden holds and is answered by the next process.
+        kill(pid, SIGKILL)
+        try await eventually("web no longer running pid \(pid)", within: .seconds(10)) { () async throws -> Bool? in
+            program(try await status(tree), "web")?.pid != pid ? true : nil
+        }
+        let during = try await readLine(port: port, timeout: 30).get()
+        let second = try await waitRunning(tree, "web", otherThanPID: pid, within: .seconds(30))
+        #expect(during == "\(second.pid ?? -1) web", "the connection made during the restart is served by the new process")
+        let s = try await wardenctl(tree, "status")
+        #expect(s.out.contains("listening on 127.0.0.1:\(port), var/run/web.sock"), "\(s.out)")
+        await w.stop()
+    }
+
+    @Test("listen: an address already taken stops the start with the address named, not a crash loop in silence")
+    func clash() async throws {
+        let port = try freePort()
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr)
+        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && Glibc.listen(holder, 1) == 0)
+        let tree = try TestTree(programs: """
+          web:
+            command: \(testChild("--serve-listen"))
+            listen: ["127.0.0.1:\(port)"]
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        try await eventually("a spawn failure naming the address", within: .seconds(20)) { () async throws -> Bool? in
+            try await events(tree).contains { $0.program == "web" && $0.message.contains("listen 127.0.0.1:\(port): Address already in use") } ? true : nil
+        }
+        #expect(program(try await status(tree), "web")?.pid == nil)
+        await w.stop()
+    }
+
+    @Test("a listen: entry that is not an address is named with its key path (exit 78)")
+    func badAddress() async throws {
+        let tree = try TestTree(programs: """
+          web:
+            command: \(testChild())
+            listen: ["localhost:80", "127.0.0.1:99999"]
+        """)
+        let r = try await runTool("warden", ["--check-config", "--config", tree.configPath])
+        #expect(r.code == 78)
+        #expect(r.err.contains("programs.web.listen[0]") && r.err.contains("not a numeric IP address"), "\(r.err)")
+        #expect(r.err.contains("programs.web.listen[1]") && r.err.contains("1…65535"), "\(r.err)")
+    }
+
+    @Test("FDSTORE=1: a stored fd is passed back to the next start after a kill -9 (LISTEN_FDNAMES names it); a stop closes the store; with fd_store_max 0 the fd is refused as an event")
+    func fdStore() async throws {
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("fdstore-\(UUID().uuidString.prefix(6))").path
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let tree = try TestTree(programs: """
+          keeper:
+            command: \(testChild("--store-fd", "state", "--fd-report", report))
+            fd_store_max: 4
+            backoff: {initial: 200ms, max: 200ms}
+          refused:
+            command: \(testChild("--store-fd", "state"))
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let first = try await waitRunning(tree, "keeper", within: .seconds(30))
+        let pid = try #require(first.pid)
+        let stored = try await eventually("keeper's fd in the store", within: .seconds(10)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "keeper")
+            return p?.fds_stored == 1 ? p : nil
+        }
+        #expect(stored.pid == pid)
+        #expect((try? String(contentsOfFile: report, encoding: .utf8)) == "stored state")
+        kill(pid, SIGKILL)
+        _ = try await waitRunning(tree, "keeper", otherThanPID: pid, within: .seconds(30))
+        let text = try await eventually("the next start reports what it inherited", within: .seconds(10)) { () -> String? in
+            let t = try? String(contentsOfFile: report, encoding: .utf8)
+            return t?.hasPrefix("inherited") == true ? t : nil
+        }
+        #expect(text == "inherited state: from \(pid)")
+        #expect(program(try await status(tree), "keeper")?.fds_stored == 1, "still held after being passed")
+        let evs = try await events(tree)
+        #expect(evs.contains { $0.program == "refused" && $0.kind == "notify-rejected" && $0.message.contains("fd_store_max: 0, the default") },
+                "\(evs.filter { $0.program == "refused" }.map(\.message))")
+        _ = try await wardenctl(tree, "stop", "keeper")
+        try await eventually("the store closed at stop", within: .seconds(20)) { () async throws -> Bool? in
+            let p = program(try await status(tree), "keeper")
+            return p?.state == "STOPPED" && p?.fds_stored == nil ? true : nil
+        }
+        #expect(try await events(tree).contains { $0.program == "keeper" && $0.kind == "fd-store" && $0.message.contains("closed: keeper was stopped") })
+        await w.stop()
+    }
+}
