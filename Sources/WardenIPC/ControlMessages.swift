@@ -14,6 +14,9 @@ public struct SupervisorInfo: Codable, Sendable {
     public var notify_rejected_total: UInt64?
     /// How programs' processes are held: `cgroup <path>` or `subreaper …`, and why.
     public var containment: String?
+    /// Passes of the supervisor's loop since start: it sleeps until its next deadline, so an idle warden
+    /// makes few (a handful a second, from resource checks).
+    public var loop_passes: UInt64?
     public init(pid: Int32, version: String, started_at: String, uptime_s: Double, boot_id: String, config: String, status_text: String) {
         self.pid = pid; self.version = version; self.started_at = started_at; self.uptime_s = uptime_s
         self.boot_id = boot_id; self.config = config; self.status_text = status_text

@@ -67,7 +67,7 @@ public enum ConfigLoader {
     static let sectionKeys: [String: Set<String>] = [
         "backoff": ["initial", "max", "multiplier", "jitter"],
         "intensity": ["max_restarts", "window"],
-        "limits": ["rss_mb", "fds"],
+        "limits": ["rss_mb", "fds", "pids"],
     ]
 
     /// Loads `path`, applying `WARDEN_…` overrides from `environment`.
@@ -427,6 +427,7 @@ public enum ConfigLoader {
         r.duration("\(p).cooldown", in: .seconds(1)...(.seconds(86400 * 7))).map { spec.cooldown = $0 }
         r.int("\(p).limits.rss_mb", in: 1...1_048_576).map { spec.limits.rssMB = $0 }
         r.int("\(p).limits.fds", in: 8...1_048_576).map { spec.limits.fds = $0 }
+        r.int("\(p).limits.pids", in: 1...4_194_304).map { spec.limits.pids = $0 }
         if let pre = r.stringArray("\(p).pre_start") {
             if pre.isEmpty || pre[0].isEmpty { r.fail("\(p).pre_start", "must name an executable") }
             spec.preStart = pre

@@ -55,10 +55,14 @@ public struct IntensitySettings: Sendable, Equatable {
     public init() {}
 }
 
-/// Resource limits enforced from /proc: warn at 80 %, restart at 100 %.
+/// Resource limits: warn at 80 %, restart at 100 % (measured from the program's cgroup where the controllers
+/// are delegated, else from /proc for its main process); with the controllers, also enforced by the kernel
+/// (memory.max, pids.max) for the whole program.
 public struct ResourceLimits: Sendable, Equatable {
     public var rssMB: Int?
     public var fds: Int?
+    /// Processes and threads of the whole program (pids.max); needs the pids controller.
+    public var pids: Int?
     public init() {}
 }
 

@@ -367,6 +367,28 @@ public struct ChildStateMachine: Sendable {
                       message: "\(what); restart \(consecutiveFailures) in \(delay.short) (backoff)")]
     }
 
+    /// The earliest time a `.tick` can do something (the supervisor's loop sleeps until then); nil: nothing
+    /// is timed. Mirrors `tick`: a deadline passed with no action is harmless, a missed one is not.
+    public func nextDeadline() -> MonotonicInstant? {
+        var due: [MonotonicInstant?] = []
+        switch state {
+        case .STARTING:
+            if pid != nil, spec.ready == .notify, let s = startedAt {
+                let limit = s + spec.startTimeout + .nanoseconds(1)
+                due.append(startExtendedTo.map { Swift.max($0 + .nanoseconds(1), limit) } ?? limit)
+            }
+        case .RUNNING:
+            if consecutiveFailures > 0, let r = readyAt { due.append(r + spec.stableAfter) }
+            if let since = reloadingSince { due.append(since + spec.reloadTimeout + .nanoseconds(1)) }
+            if let w = watchdog, let hb = lastHeartbeat { due.append(hb + w + .nanoseconds(1)) }
+        case .STOPPING: due.append(stopDeadline)
+        case .BACKOFF: due.append(backoffUntil)
+        case .FATAL: due.append(fatalRetryAt)
+        case .STOPPED, .EXITED: break
+        }
+        return due.compactMap { $0 }.min()
+    }
+
     private mutating func tick(_ now: MonotonicInstant, jitterUnit: Double) -> [ChildAction] {
         switch state {
         case .STARTING:

@@ -23,6 +23,9 @@ public final class Containment: @unchecked Sendable {
     /// Why the mode is what it is (said at start and on status).
     public let why: String
     private let ledgerPath: String
+    /// Controllers enabled for the programs' cgroups (`memory`, `pids`) where delegated: limits are then the
+    /// kernel's (memory.max, pids.max) and usage is the whole program's (memory.current, pids.current).
+    public private(set) var controllers: Set<String> = []
     private let lock = NSLock()
     /// Subreaper mode: the descendants seen of each program's main process.
     private var tracked: [String: [Int32: Leftover]] = [:]
@@ -52,6 +55,7 @@ public final class Containment: @unchecked Sendable {
         }
         if let found = Self.findCgroupBase(instanceKey: instanceKey) {
             (mode, base, why) = (.cgroup, found.path, found.why)
+            controllers = Self.enableControllers(in: found.path)
             return
         }
         if preference == "cgroup" {
@@ -60,7 +64,31 @@ public final class Containment: @unchecked Sendable {
         (mode, base, why) = (.subreaper, nil, "subreaper: no writable cgroup v2 hierarchy (run under systemd with Delegate=yes, or as root, for cgroups)")
     }
 
+    /// cgroup mode over an existing cgroup directory (tests use a directory shaped like one).
+    init(cgroupBase: String, runtimeDir: String) {
+        ledgerPath = runtimeDir + "/descendants.json"
+        (mode, base, why) = (.cgroup, cgroupBase, "cgroup: \(cgroupBase)")
+        controllers = Self.enableControllers(in: cgroupBase)
+    }
+
     public var summary: String { mode == .cgroup ? "cgroup \(base ?? "")" : "subreaper (descendants followed through /proc)" }
+
+    /// Which of `memory` and `pids` the base offers, enabled for its children (cgroup.subtree_control).
+    static func enableControllers(in base: String) -> Set<String> {
+        guard let offered = try? String(contentsOfFile: base + "/cgroup.controllers", encoding: .utf8) else { return [] }
+        var enabled: Set<String> = []
+        for c in ["memory", "pids"] where offered.split(whereSeparator: \.isWhitespace).contains(Substring(c)) {
+            if write("+\(c)", to: base + "/cgroup.subtree_control") { enabled.insert(c) }
+        }
+        return enabled
+    }
+
+    /// Said at start: what the limits are measured and enforced by.
+    public var limitsNote: String {
+        guard mode == .cgroup else { return "limits measured from /proc for each main process (no cgroup)" }
+        if controllers.isEmpty { return "no memory or pids controller delegated: limits measured from /proc for each main process, not enforced by the kernel" }
+        return "controllers \(controllers.sorted().joined(separator: ", ")): limits enforced by the kernel for each whole program"
+    }
 
     // MARK: - cgroup v2
 
@@ -112,16 +140,60 @@ public final class Containment: @unchecked Sendable {
         return text.withCString { Foundation.write(fd, $0, strlen($0)) } == text.utf8.count
     }
 
-    /// The program's cgroup, created if needed; the spawner clones the child into it. Throws (cgroup mode only)
-    /// when it cannot be had, so the caller can say the program runs uncontained.
-    public func prepare(_ program: String) throws -> String? {
+    /// The program's cgroup, created if needed, with its limits (memory.max from `rss_mb`, pids.max from `pids`;
+    /// "max" when unset, so a limit removed by reload is lifted); the spawner clones the child into it. Throws
+    /// (cgroup mode only) when it cannot be had, so the caller can say the program runs uncontained.
+    public func prepare(_ program: String, limits: ResourceLimits = ResourceLimits()) throws -> String? {
         guard mode == .cgroup, let base else { return nil }
         let dir = base + "/prog-" + program
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         guard access(dir + "/cgroup.procs", W_OK) == 0 else {
             throw WardenError.posix("cgroup \(dir) not writable")
         }
+        if controllers.contains("memory") {
+            let value = limits.rssMB.map { String(UInt64($0) * 1_048_576) } ?? "max"
+            guard Self.write(value, to: dir + "/memory.max") else { throw WardenError.posix("write \(dir)/memory.max") }
+        }
+        if controllers.contains("pids") {
+            guard Self.write(limits.pids.map(String.init) ?? "max", to: dir + "/pids.max") else { throw WardenError.posix("write \(dir)/pids.max") }
+        }
         return dir + "/cgroup.procs"
+    }
+
+    /// The whole program's resident memory: memory.current without its page cache (`file` of memory.stat, which
+    /// the kernel reclaims before it would kill); nil without the memory controller.
+    public func memoryBytes(_ program: String) -> UInt64? {
+        guard controllers.contains("memory"), let dir = base.map({ $0 + "/prog-" + program }),
+              let current = Self.readNumber(dir + "/memory.current") else { return nil }
+        let file = Self.readKeyed(dir + "/memory.stat")["file"] ?? 0
+        return current > file ? current - file : 0
+    }
+
+    /// Processes and threads in the program's cgroup (pids.current); nil without the pids controller.
+    public func taskCount(_ program: String) -> Int? {
+        guard controllers.contains("pids"), let base else { return nil }
+        return Self.readNumber(base + "/prog-" + program + "/pids.current").map { Int($0) }
+    }
+
+    /// How many times the kernel's OOM killer has killed in the program's cgroup (memory.events `oom_kill`).
+    public func oomKills(_ program: String) -> UInt64? {
+        guard controllers.contains("memory"), let base else { return nil }
+        return Self.readKeyed(base + "/prog-" + program + "/memory.events")["oom_kill"]
+    }
+
+    static func readNumber(_ path: String) -> UInt64? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func readKeyed(_ path: String) -> [String: UInt64] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var out: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let v = UInt64(parts[1]) { out[String(parts[0])] = v }
+        }
+        return out
     }
 
     func members(_ program: String) -> [Int32] {

@@ -16,6 +16,8 @@ struct ProgramRuntime {
     /// Bumped per spawn; a spawn result from an older generation is stale.
     var generation = 0
     var removed = false
+    /// The cgroup's OOM-kill count when the current process started (memory controller only).
+    var oomKillsAtStart: UInt64?
 
     init(spec: ProgramSpec, now: MonotonicInstant) {
         machine = ChildStateMachine(spec: spec, now: now)

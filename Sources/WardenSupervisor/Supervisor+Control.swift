@@ -38,6 +38,7 @@ extension Supervisor {
         var withCounts = info
         withCounts.notify_rejected_total = notifyRejected
         withCounts.containment = containment.why
+        withCounts.loop_passes = loopPasses
         return StatusResponse(supervisor: withCounts, programs: list, storage: storageNow)
     }
 
@@ -159,6 +160,7 @@ extension Supervisor {
         record(kind: "reload", severity: .info, program: nil,
                message: "configuration reloaded: added [\(added.joined(separator: ", "))], removed [\(removed.joined(separator: ", "))], changed [\(changed.joined(separator: ", "))]"
                 + (sections.isEmpty ? "" : "; " + sections.joined(separator: "; ")))
+        wake()  // added programs start at the loop's next pass
         return ReloadResponse(added: added, removed: removed, changed: changed, unchanged: unchanged, sections: sections)
     }
 

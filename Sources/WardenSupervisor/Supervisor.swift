@@ -53,6 +53,11 @@ public actor Supervisor {
     var lastRejectedEvent: MonotonicInstant?
     /// The last sd_notify failure towards our own supervisor, logged once until it works again.
     var systemdNotifyError: String?
+    /// The loop's sleep (cancelled by `wake()`) and when it planned to wake.
+    var sleeper: Task<Void, Never>?
+    var plannedWake: MonotonicInstant?
+    /// Passes of the loop since start (status shows them: an idle warden barely runs).
+    public internal(set) var loopPasses: UInt64 = 0
     /// Messages from pids not (yet) known: a child may send READY=1 before its spawn is recorded.
     var pendingNotify: [(message: NotifyMessage, at: MonotonicInstant, program: String?)] = []
 
@@ -83,6 +88,13 @@ public actor Supervisor {
             if unclaimedExits.count > 512 { unclaimedExits.removeAll() }
             return
         }
+        // Killed by the kernel at memory.max (the cgroup's OOM killer): said as such, not as a bare SIGKILL.
+        if let before = programs[name]?.oomKillsAtStart, let after = containment.oomKills(name), after > before {
+            record(kind: "oom", severity: .warning, program: name,
+                   message: "the kernel's OOM killer killed \(after - before) process\(after - before == 1 ? "" : "es") at memory.max"
+                       + (programs[name]?.machine.spec.limits.rssMB.map { " (limits.rss_mb \($0) MB)" } ?? ""))
+            programs[name]?.oomKillsAtStart = after
+        }
         // What the main process leaves behind (workers, double-forked daemons) dies with it, before any restart:
         // a leftover holding the port or lock would make every new start fail.
         let left = containment.killLeftovers(name)
@@ -94,128 +106,11 @@ public actor Supervisor {
         feed(name, .exited(status))
     }
 
-    /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
-    public func notified(_ message: NotifyMessage) {
-        if let name = preStartPIDs[message.pid], let rt = programs[name], rt.machine.spec.notifyAccess != .main {
-            // notify_access: exec — a pre_start may say what it is doing (STATUS=, shown while it runs); the rest
-            // of its message has no process to act on yet.
-            message.closeFDs()
-            if let text = message.fields["STATUS"] { programs[name]?.statusText = String(text.prefix(16 * 1024)) }
-            return
-        }
-        var owner = pidToProgram[message.pid]
-        // Whose process sent it, read now (a short-lived sender may be gone when the message is judged).
-        let sender = owner == nil ? containment.program(of: message.pid) : owner
-        if owner == nil, let name = sender, let rt = programs[name], rt.machine.spec.notifyAccess == .all, rt.machine.pid != nil {
-            owner = name  // notify_access: all — any process of the program speaks for it
-        }
-        guard let name = owner, var rt = programs[name] else {
-            if pendingNotify.count >= 256 { let e = pendingNotify.removeFirst(); expireNotify(e.message, program: e.program) }
-            pendingNotify.append((message, MonotonicInstant.now(), sender))
-            return
-        }
-        let f = message.fields
-        takeStoredFDs(message, program: name)
-        if let text = f["MAINPID"], let new = Int32(text), new > 0, new != rt.machine.pid {
-            // Only a process of this program may become its main process (systemd requires it in the unit too).
-            if containment.program(of: new) == name, let old = rt.machine.pid {
-                pidToProgram[old] = nil
-                pidToProgram[new] = name
-                feed(name, .mainPID(new))
-                rt = programs[name] ?? rt
-                settlePendingNotify(registered: new)  // what the new main said before this message arrived
-            } else {
-                record(kind: "notify-rejected", severity: .warning, program: name,
-                       message: "MAINPID=\(new) refused: that process is not one of \(name)'s")
-            }
-        }
-        if let us = f["EXTEND_TIMEOUT_USEC"].flatMap({ UInt64($0) }) { feed(name, .extendTimeout(.microseconds(Int64(min(us, 86_400_000_000))))) }
-        if let us = f["WATCHDOG_USEC"].flatMap({ UInt64($0) }) { feed(name, .watchdogInterval(.microseconds(Int64(min(us, 86_400_000_000))))) }
-        rt = programs[name] ?? rt
-        if let status = f["STATUS"] { rt.statusText = String(status.prefix(16 * 1024)) }
-        if let e = f["ERRNO"], let n = Int32(e) { rt.lastErrno = n }
-        programs[name] = rt
-        if f["STOPPING"] == "1" { feed(name, .stopping); return }  // STOPPING wins over the rest of the message
-        if f["RELOADING"] == "1" { feed(name, .reloading) }
-        if f["READY"] == "1" { feed(name, .ready) }
-        if f["WATCHDOG"] == "1" { feed(name, .heartbeat) }
-        if f["WATCHDOG"] == "trigger" { feed(name, .limitExceeded(reason: "the program triggered its own watchdog")) }
-    }
-
-    func expireNotify(_ message: NotifyMessage, program: String?) {
-        message.closeFDs()
-        notifyRejected += 1
-        logger.warning("notify message from a pid that is no program's main pid; ignored",
-                       metadata: ["pid": "\(message.pid)", "keys": "\(message.fields.keys.sorted().joined(separator: ","))"])
-        noteRejectedNotify("from pid \(message.pid)\(program.map { " (a process of \($0); notify_access: all would accept it)" } ?? "") with \(message.fields.keys.sorted().joined(separator: ", ")): not a program's main process", program: program)
-    }
-
-    /// FDSTORE=1 keeps the passed fds (up to `fd_store_max`), FDSTOREREMOVE=1 drops those named FDNAME=; fds
-    /// passed otherwise, or past the room, are closed and said.
-    func takeStoredFDs(_ message: NotifyMessage, program name: String) {
-        let f = message.fields
-        let fdName = f["FDNAME"] ?? "stored"
-        if f["FDSTOREREMOVE"] == "1" {
-            message.closeFDs()
-            guard let n = held[name]?.remove(name: fdName), n > 0 else { return }
-            record(kind: "fd-store", severity: .info, program: name, message: "removed \(n) stored fd\(n == 1 ? "" : "s") named \(fdName)")
-            return
-        }
-        guard !message.fds.isEmpty else { return }
-        guard f["FDSTORE"] == "1", HeldDescriptors.validName(fdName), let spec = programs[name]?.machine.spec else {
-            message.closeFDs()
-            noteRejectedNotify("from \(name): \(message.fds.count) fd\(message.fds.count == 1 ? "" : "s") "
-                + (f["FDSTORE"] != "1" ? "passed without FDSTORE=1" : "with an invalid FDNAME (1…255 printable characters, no colon)")
-                + "; closed", program: name)
-            return
-        }
-        let refused = held[name, default: HeldDescriptors()].store(message.fds, name: fdName, max: spec.fdStoreMax)
-        let kept = held[name]?.stored.count ?? 0
-        if refused > 0 {
-            record(kind: "notify-rejected", severity: .warning, program: name,
-                   message: "FDSTORE=1: \(refused) fd\(refused == 1 ? "" : "s") named \(fdName) closed: the store is full (fd_store_max: \(spec.fdStoreMax)\(spec.fdStoreMax == 0 ? ", the default: set it to let \(name) store fds" : ""))")
-        }
-        if message.fds.count > refused {
-            record(kind: "fd-store", severity: .info, program: name,
-                   message: "stored fds named \(fdName); \(kept) held, passed back at its next start")
-        }
-    }
-
-    /// Rejected notify messages as an event, at most one a minute with the count since the last.
-    func noteRejectedNotify(_ what: String, program: String?) {
-        rejectedSinceEvent += 1
-        let now = MonotonicInstant.now()
-        if let last = lastRejectedEvent, now - last < .seconds(60) { return }
-        lastRejectedEvent = now
-        record(kind: "notify-rejected", severity: .warning, program: program,
-               message: "\(rejectedSinceEvent) notify message\(rejectedSinceEvent == 1 ? "" : "s") rejected; the last \(what)")
-        rejectedSinceEvent = 0
-    }
-
-    /// Replays held messages of a pid that just became a program's main pid; expires old ones.
-    func settlePendingNotify(registered pid: Int32? = nil, now: MonotonicInstant = .now()) {
-        guard !pendingNotify.isEmpty else { return }
-        var keep: [(message: NotifyMessage, at: MonotonicInstant, program: String?)] = []
-        var replay: [NotifyMessage] = []
-        for entry in pendingNotify {
-            if entry.message.pid == pid { replay.append(entry.message) }
-            else if now - entry.at > .seconds(2) { expireNotify(entry.message, program: entry.program) }
-            else { keep.append(entry) }
-        }
-        pendingNotify = keep
-        for m in replay { notified(m) }
-    }
-
-    public func notifyRejected(_ why: NotifyRejection, pid: Int32?) {
-        notifyRejected += 1
-        logger.warning("dropped notify datagram", metadata: ["reason": "\(why.rawValue)", "pid": "\(pid.map(String.init) ?? "?")"])
-        noteRejectedNotify("from pid \(pid.map(String.init) ?? "?"): \(why.rawValue)", program: pid.flatMap { containment.program(of: $0) })
-    }
-
     // MARK: - Driving state machines
 
     func feed(_ name: String, _ event: ChildEvent) {
         guard var rt = programs[name] else { return }
+        wake()
         let now = MonotonicInstant.now()
         let actions = rt.machine.handle(event, now: now, jitterUnit: Double.random(in: -1...1))
         if case .exited = event {
@@ -311,7 +206,7 @@ public actor Supervisor {
             var env = childEnvironment(spec)
             env.merge(HeldDescriptors.environment(pass)) { _, new in new }
             var procs: String?
-            do { procs = try containment.prepare(spec.name) } catch {
+            do { procs = try containment.prepare(spec.name, limits: spec.limits) } catch {
                 // Started all the same (availability first), but said: its descendants are not held this time.
                 record(kind: "containment", severity: .warning, program: spec.name,
                        message: "started outside its cgroup: \(error); what it leaves behind may outlive it")
@@ -326,6 +221,7 @@ public actor Supervisor {
                 return
             }
             pidToProgram[child.pid] = spec.name
+            programs[spec.name]?.oomKillsAtStart = containment.oomKills(spec.name)
             PipeReader.start(fd: child.stdout, program: spec.name, stream: "stdout", sink: logSink)
             PipeReader.start(fd: child.stderr, program: spec.name, stream: "stderr", sink: logSink)
             feed(spec.name, .spawned(pid: child.pid))
@@ -420,7 +316,11 @@ public actor Supervisor {
     /// Runs until shutdown completes; returns the process exit code.
     public func run() async -> Int32 {
         record(kind: "supervisor-start", severity: .info, program: nil,
-               message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file)); containment: \(containment.why)")
+               message: "warden \(wardenVersion) started (pid \(getpid()), \(order.count) programs, config \(config.file)); containment: \(containment.why); \(containment.limitsNote)")
+        for name in order where programs[name]?.machine.spec.limits.pids != nil && !containment.controllers.contains("pids") {
+            record(kind: "containment", severity: .warning, program: name,
+                   message: "limits.pids is not enforced: no pids controller is delegated to warden's cgroup (\(containment.mode.rawValue) mode)")
+        }
         // A warden killed before us could not stop its programs' descendants: what it left is cleared now.
         for (name, left) in containment.clearPredecessor().sorted(by: { $0.key < $1.key }) {
             record(kind: "leftovers", severity: .warning, program: name,
@@ -433,14 +333,44 @@ public actor Supervisor {
             }
             tick()
             if finished { break }
-            // Cancellation only comes with the group's end; the loop itself decides when it is done.
-            try? await Task.sleep(for: config.supervisor.tick)
+            // Asleep until the next deadline (a start timeout, a backoff, a heartbeat due, a resource check,
+            // systemd's watchdog), or until an input (an exit, a notify message, a command) wakes it. At least
+            // `tick` between passes (bursts coalesce), at most a second (pauses are measured against the plan).
+            let now = MonotonicInstant.now()
+            let until = min(max(nextDeadline(now), now + config.supervisor.tick), now + Self.longestSleep)
+            plannedWake = until
+            let sleeper = Task { _ = try? await Task.sleep(for: until - now) }
+            self.sleeper = sleeper
+            await sleeper.value
+            self.sleeper = nil
+            loopPasses += 1
         }
         tellSystemd("STOPPING") { try $0.stopping() }
         for name in held.keys { held[name]?.closeListening(); _ = held[name]?.flush() }
         containment.tearDown(programs: order)
         publisher.finishAll()
         return exitCode
+    }
+
+    /// The loop never sleeps longer than this: a pause of warden itself is measured against its plan.
+    static let longestSleep: Duration = .seconds(1)
+
+    /// Ends the loop's sleep now: something changed that may move the next deadline.
+    func wake() { sleeper?.cancel() }
+
+    /// The earliest moment the loop has work: a program's timer, the resource check, systemd's watchdog ping,
+    /// a held notify message expiring.
+    func nextDeadline(_ now: MonotonicInstant) -> MonotonicInstant {
+        var next = lastResourceCheck + config.supervisor.resourceInterval
+        for name in order { if let d = programs[name]?.machine.nextDeadline() { next = min(next, d) } }
+        if let interval = systemd.watchdogInterval() { next = min(next, lastWatchdogPing + interval / 4) }
+        if let oldest = pendingNotify.first?.at { next = min(next, oldest + .seconds(2)) }
+        // A dependency still starting holds its dependents until its start timeout.
+        for name in order {
+            guard let m = programs[name]?.machine, m.state == .STARTING, let s = m.startedAt else { continue }
+            next = min(next, max(now, s + m.spec.startTimeout + .milliseconds(1)))
+        }
+        return next
     }
 
     func tick() {
@@ -474,6 +404,8 @@ public actor Supervisor {
     func detectPauses(now: MonotonicInstant, boot: UInt64, wall: Date) {
         let mono = now - lastTick
         let bootDelta = Duration.nanoseconds(Int64(boot &- lastBoot))
+        // Late against the planned wake-up by more than a second (or a tick's 50-fold): warden did not run.
+        let late = plannedWake.map { now - $0 } ?? .zero
         let threshold = max(Duration.seconds(1), config.supervisor.tick * 50)
         let suspended = bootDelta - mono
         var pause: Duration = .zero
@@ -481,7 +413,7 @@ public actor Supervisor {
             pause = bootDelta
             record(kind: "suspend", severity: .warning, program: nil,
                    message: "system was suspended for about \(suspended.short); heartbeats re-armed")
-        } else if mono > threshold {
+        } else if late > threshold {
             pause = mono
             record(kind: "stall", severity: .warning, program: nil,
                    message: "supervisor did not run for \(mono.short) (stopped or starved); heartbeats re-armed")
@@ -531,10 +463,19 @@ public actor Supervisor {
         }
         for name in order {
             guard var rt = programs[name], let pid = rt.machine.pid else { continue }
-            rt.rssBytes = ResourceProbe.rssBytes(pid)
+            // The whole program from its cgroup where the controller is delegated, else the main process.
+            rt.rssBytes = containment.memoryBytes(name) ?? ResourceProbe.rssBytes(pid)
             rt.fds = ResourceProbe.openFDs(pid)
             let limits = rt.machine.spec.limits
             var exceeded: String?
+            if let maxTasks = limits.pids, let tasks = containment.taskCount(name) {
+                if tasks >= maxTasks { exceeded = "\(tasks) processes and threads reached limit \(maxTasks) (pids.max)" }
+                else if tasks * 10 >= maxTasks * 8, !rt.warned.contains("pids") {
+                    rt.warned.insert("pids")
+                    record(kind: "limit-warning", severity: .warning, program: name,
+                           message: "\(tasks) processes and threads is over 80 % of limit \(maxTasks)")
+                }
+            }
             if let mb = limits.rssMB, let rss = rt.rssBytes {
                 let limit = UInt64(mb) * 1024 * 1024
                 if rss >= limit { exceeded = "RSS \(rss / 1_048_576) MB reached limit \(mb) MB" }
@@ -635,6 +576,7 @@ public actor Supervisor {
         record(kind: "supervisor-stop", severity: code == 0 ? .info : .critical, program: nil, message: "shutting down: \(reason)")
         tellSystemd("STOPPING") { try $0.stopping() }
         shutdownQueue = order.reversed()
+        wake()
     }
 
     func advanceShutdown(_ now: MonotonicInstant) {

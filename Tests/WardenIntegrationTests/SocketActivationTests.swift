@@ -151,3 +151,28 @@ struct SocketActivationTests {
         await w.stop()
     }
 }
+
+@Suite("The supervisor's loop")
+struct SupervisorLoopTests {
+    @Test("an idle warden sleeps until its next deadline: a few passes a second (resource checks), not one per 10 ms tick; a crash is still answered at once")
+    func sleepsUntilDeadline() async throws {
+        let tree = try TestTree(programs: """
+          idle:
+            command: \(testChild())
+            stable_after: 1s
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let p = try await waitRunning(tree, "idle", within: .seconds(30))
+        let before = try #require(try await status(tree)?.supervisor.loop_passes)
+        try await Task.sleep(for: .seconds(3))
+        let after = try #require(try await status(tree)?.supervisor.loop_passes)
+        // Polling every 10 ms would make ~300 passes in 3 s; resource checks every 200 ms make ~15.
+        #expect(after - before < 100, "\(after - before) passes in 3 s")
+        // Asleep, yet an exit wakes it: the stable program is restarted at once.
+        kill(try #require(p.pid), SIGKILL)
+        let again = try await waitRunning(tree, "idle", otherThanPID: p.pid, within: .seconds(20))
+        #expect(again.restarts == 1)
+        await w.stop()
+    }
+}
