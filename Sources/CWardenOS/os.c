@@ -292,6 +292,44 @@ int warden_test_orphan(const char *pidfile) {
     return 0;
 }
 
+static int worker_report_fd = -1;
+static void worker_on_signal(int sig) {
+    char buf[16] = "signal ";
+    int n = 7;
+    if (sig >= 10) buf[n++] = (char)('0' + sig / 10);
+    buf[n++] = (char)('0' + sig % 10);
+    buf[n++] = '\n';
+    ssize_t w = write(worker_report_fd, buf, (size_t)n);
+    (void)w;
+    _exit(0);
+}
+
+int warden_test_worker(const char *report) {
+    int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    pid_t p = fork();
+    if (p < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (p == 0) {
+        /* The worker: same process group and session as its parent; notes the first stop-like signal. */
+        worker_report_fd = fd;
+        int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
+        for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+            struct sigaction sa; memset(&sa, 0, sizeof sa); sa.sa_handler = worker_on_signal;
+            sigaction(sigs[i], &sa, NULL);
+        }
+        char buf[32] = "worker "; int n = 7; char tmp[24]; int t = 0;
+        unsigned v = (unsigned)getpid();
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v && t < 20);
+        while (t) buf[n++] = tmp[--t];
+        buf[n++] = '\n';
+        ssize_t w = write(fd, buf, (size_t)n);
+        (void)w;
+        for (;;) pause();
+    }
+    close(fd);
+    return 0;
+}
+
 int warden_listen_inet(const char *host, int port, int backlog) {
     struct addrinfo hints; memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC; hints.ai_socktype = SOCK_STREAM; hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;

@@ -34,6 +34,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "Exit 0 on this signal (INT, QUIT, USR1, …), writing its name to --signal-file first; SIGTERM is then ignored.") var exitOn: String?
     @Option(help: "Where --exit-on writes the signal it got.") var signalFile: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
+    @Option(help: "At start, fork a worker in our process group that reports its pid and the first stop signal it gets to this file.") var worker: String?
     @Flag(help: "Serve the sockets passed with LISTEN_FDS (socket activation): each connection gets `<pid> <fd name>\\n`.") var serveListen = false
     @Option(help: "The fd store: when LISTEN_FDNAMES has NAME, read what that fd holds into --fd-report; else store a pipe holding `from <pid>` under NAME (FDSTORE=1).") var storeFd: String?
     @Option(help: "Where --store-fd reports what it inherited (`inherited NAME: <text>` or `stored NAME`).") var fdReport: String?
@@ -47,6 +48,7 @@ struct TestChild: ParsableCommand {
             else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
         }
         if let orphan, warden_test_orphan(orphan) != 0 { throw ExitCode(3) }
+        if let worker, warden_test_worker(worker) != 0 { throw ExitCode(3) }
         let notifier0 = SystemdNotifier()
         if let sendNotify {
             try notifier0.notify(sendNotify.replacingOccurrences(of: "\\n", with: "\n"))

@@ -105,6 +105,48 @@ struct StopSignalTests {
         await w.stop()
     }
 
+    @Test("kill_mode: group signals the whole process group; mixed and process signal the main process only, and what is left is killed once it exits")
+    func killModes() async throws {
+        let tree = try TestTree(programs: "")
+        func entry(_ mode: String) -> String {
+            """
+              \(mode):
+                command: \(testChild("--exit-on", "TERM", "--signal-file", tree.root + "/\(mode).main", "--worker", tree.root + "/\(mode).worker"))
+                kill_mode: \(mode)
+                stop_timeout: 20s
+            """
+        }
+        try tree.write(programs: ["group", "mixed", "process"].map(entry).joined(separator: "\n"))
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        var workers: [String: Int32] = [:]
+        for mode in ["group", "mixed", "process"] {
+            _ = try await waitRunning(tree, mode, within: .seconds(30))
+            workers[mode] = try await eventually("\(mode)'s worker started", within: .seconds(10)) { () -> Int32? in
+                let text = (try? String(contentsOfFile: tree.root + "/\(mode).worker", encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").first.flatMap { $0.hasPrefix("worker ") ? Int32($0.dropFirst(7)) : nil }
+            }
+        }
+        for mode in ["group", "mixed", "process"] {
+            _ = try await wardenctl(tree, "stop", mode)
+            let stopped = try await eventually("\(mode) stopped", within: .seconds(15)) { () async throws -> ProgramStatus? in
+                let p = program(try await status(tree), mode)
+                return p?.state == "STOPPED" ? p : nil
+            }
+            #expect(stopped.last_exit?.code == 0, "\(mode): the main exited on its stop signal")
+            #expect((try? String(contentsOfFile: tree.root + "/\(mode).main", encoding: .utf8)) == "TERM")
+            let worker = try #require(workers[mode])
+            try await eventually("\(mode)'s worker gone", within: .seconds(10)) { isAlive(worker) ? nil : true }
+            let report = (try? String(contentsOfFile: tree.root + "/\(mode).worker", encoding: .utf8)) ?? ""
+            if mode == "group" {
+                #expect(report.contains("signal 15"), "group: the worker got SIGTERM too: \(report)")
+            } else {
+                #expect(!report.contains("signal"), "\(mode): the worker got no stop signal, it was killed as what was left: \(report)")
+            }
+        }
+        await w.stop()
+    }
+
     @Test("a bad stop_signal or kill_mode is named with its key path (exit 78)")
     func killModeAndConfig() async throws {
         let tree = try TestTree(programs: """

@@ -35,6 +35,10 @@ int warden_spawn(const char *path, char *const argv[], char *const envp[], const
    `pidfile` and sleeps until killed. Returns 0, or -1 with errno. */
 int warden_test_orphan(const char *pidfile);
 
+/* Test helper (warden-testchild): a worker child in the caller's process group that writes `worker <pid>` to
+   `report`, then `signal <n>` on the first TERM/INT/QUIT/HUP/USR1/USR2 it gets, and exits. */
+int warden_test_worker(const char *report);
+
 /* Blocking wait for any child. Returns the pid (>0), or -1 with errno (ECHILD: none).
  * kind: 0 exited (value = code), 1 killed by signal (value = signal, core set). */
 pid_t warden_wait_any(int *kind, int *value, int *core);
