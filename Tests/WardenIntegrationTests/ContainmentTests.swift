@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import WardenIPC
+import WardenTestSupport
 
 @Suite("Containment of every descendant", .serialized)
 struct ContainmentTests {
@@ -406,8 +407,9 @@ struct ProgramReloadTests {
 struct PHPFPMTests {
     static let binary = "/usr/sbin/php-fpm8.2"
 
-    @Test("php-fpm (master as root, workers as www-data): kill -9 of the master recovers by itself (workers killed, port free), USR2 reload tracked, SIGQUIT stop graceful",
-          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/php-fpm8.2"), "needs root and Debian's php-fpm (make deps installs it)"))
+    @Test("php-fpm (master as root, workers as www-data): kill -9 of the master recovers by itself (workers killed, port free), USR2 reload tracked, SIGQUIT stop graceful: an in-flight request completes",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/php-fpm8.2") && FileManager.default.fileExists(atPath: "/usr/bin/cgi-fcgi"),
+                   "needs root, Debian's php-fpm and cgi-fcgi (make deps installs them)"))
     func fpm() async throws {
         let tree = try TestTree(programs: "")
         let port = 30_000 + Int(getpid() % 20_000)
@@ -418,6 +420,8 @@ struct PHPFPMTests {
         error_log = /proc/self/fd/2
         daemonize = no
         systemd_interval = 1
+        ; a graceful stop (SIGQUIT) waits this long for requests in flight
+        process_control_timeout = 10s
 
         [www]
         user = www-data
@@ -458,8 +462,22 @@ struct PHPFPMTests {
         }
         let afterReload = program(try await status(tree), "fpm")
         #expect(afterReload?.pid == second.pid && afterReload?.restarts == 1)
-        // 3. Stop with SIGQUIT (graceful): a clean stop, no SIGKILL.
+        // 3. Stop with SIGQUIT (graceful) while a request is in flight: the request completes, a clean stop, no SIGKILL.
+        let web = tree.root + "/www"
+        try FileManager.default.createDirectory(atPath: web, withIntermediateDirectories: true)
+        chmod(web, 0o777)
+        try "<?php file_put_contents('\(web)/started', '1'); usleep(2000000); echo 'finished the slow request';"
+            .write(toFile: web + "/slow.php", atomically: true, encoding: .utf8)
+        let request = Task {
+            try await BoundedRun.run("/usr/bin/cgi-fcgi", ["-bind", "-connect", "127.0.0.1:\(port)"],
+                                     env: ["SCRIPT_FILENAME": web + "/slow.php", "REQUEST_METHOD": "GET"], limit: .seconds(60))
+        }
+        try await eventually("the slow request running in a worker", within: .seconds(30)) {
+            FileManager.default.fileExists(atPath: web + "/started") ? true : nil
+        }
         _ = try await wardenctl(tree, "stop", "fpm")
+        let answer = try await request.value
+        #expect(answer.out.contains("finished the slow request"), "the in-flight request completed: \(answer.out) \(answer.err)")
         let stopped = try await eventually("stopped", within: .seconds(20)) { () async throws -> ProgramStatus? in
             let p = program(try await status(tree), "fpm")
             return p?.state == "STOPPED" ? p : nil
