@@ -1,6 +1,7 @@
 // Issue 15's rows on the running stack: a program's escaped grandchild (F56) and a daemon's own protocol (F57).
 import Foundation
 import WardenIPC
+import WardenTestSupport
 
 extension Catalogue {
     static let supervision: [Scenario] = [f56, f57]
@@ -47,15 +48,21 @@ extension Catalogue {
     }
 
     static let f57 = Scenario(id: "F57", title: "real daemon's own protocol",
-                              scenario: "a program that stops on INT (ignoring TERM) and reloads on HUP with RELOADING=1 … READY=1: reload tracked without a restart, stop clean without SIGKILL") { run in
+                              scenario: "a program that stops on INT (ignoring TERM) and reloads on HUP with RELOADING=1 … READY=1: reload tracked without a restart, stop clean without SIGKILL; a socket-activated program killed with -9: a connection made while it restarts is served by the next process") { run in
         let mark = run.mark
         let got = run.stack.root + "/signal.txt"
+        let port = try freePort()
         try run.stack.addProgram("""
           pgish:
             command: ["\(run.settings.bin)/warden-testchild", "--exit-on", "INT", "--signal-file", "\(got)", "--reload-on-hup"]
             stop_signal: INT
             reload_signal: HUP
             stop_timeout: 20s
+          webish:
+            command: ["\(run.settings.bin)/warden-testchild", "--serve-listen"]
+            listen: ["127.0.0.1:\(port)"]
+            backoff: {initial: 1s, max: 1s}
+            stable_after: 100s
         """)
         let r = try await run.stack.ctl(["reload"])
         run.expect(r.code == 0, "reload: \(r.out)\(r.err)")
@@ -76,6 +83,17 @@ extension Catalogue {
         run.expect((try? String(contentsOfFile: got, encoding: .utf8)) == "INT", "the program got SIGINT")
         let ev = (try? await run.stack.ctl(["events", "--json", "-n", "500"]))?.out ?? ""
         run.expect(ev.contains("reloaded in"), "'reloaded' said")
+        // Socket activation: warden holds the listening socket through a kill -9 and the 1 s backoff.
+        guard let web = await run.eventually("webish running", within: .seconds(20), { await run.program("webish").flatMap { $0.state == "RUNNING" ? $0 : nil } }),
+              let old = web.pid else { return }
+        kill(old, SIGKILL)
+        _ = await run.eventually("webish restarting", within: .seconds(10), { await run.program("webish")?.pid != old ? true : nil })
+        let t2 = ContinuousClock.now
+        let answer = await readLine(port: port, timeout: 30)
+        if let next = await run.eventually("webish running again", within: .seconds(20), { await run.program("webish").flatMap { $0.state == "RUNNING" && $0.pid != old ? $0 : nil } }) {
+            run.expect((try? answer.get()) == "\(next.pid ?? -1) webish", "the connection made during the restart served by the new process: \(answer)")
+            run.note(String(format: "a connection made during the restart answered by the next process after %.2f s, none refused", seconds(since: t2)))
+        }
         _ = mark
     }
 }
