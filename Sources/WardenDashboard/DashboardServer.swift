@@ -33,9 +33,7 @@ public struct DashboardServer: Sendable {
 
     /// The application, a Service for the process's ServiceGroup; `onListening` runs once it accepts.
     public func application(onListening: @escaping @Sendable () async -> Void) -> some ApplicationProtocol {
-        let router = Router(context: Context.self)
-        router.add(middleware: HostCheck(policy: HostPolicy(configured: settings.host), logger: logger))
-        routes(router)
+        let router = self.router()
         // Bounded: at most `maxConnections` open (more wait in the backlog), and a connection that sends no
         // complete request within `idleTimeout` (half-open, slow headers, idle keep-alive) is closed.
         return Application(router: router,
@@ -43,6 +41,15 @@ public struct DashboardServer: Sendable {
                            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "warden",
                                                 availableConnectionsDelegate: ConnectionCap(gauge: connections, limit: Self.maxConnections)),
                            onServerRunning: { _ in await onListening() }, logger: logger)
+    }
+
+    /// Every route behind the Host check; served by `application` (bound by address) or by an
+    /// `InheritedListener` (a socket passed by warden).
+    public func router() -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: HostCheck(policy: HostPolicy(configured: settings.host), logger: logger))
+        routes(router)
+        return router
     }
 
     /// Connections served at once; further ones wait in the listen backlog.

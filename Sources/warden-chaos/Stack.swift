@@ -139,6 +139,7 @@ final class Stack: @unchecked Sendable {
         \(options.engineEnv.isEmpty ? "" : "    env: \(engineEnv)\n")\(options.engineProgram)
           dashboard:
             command: ["\(bin)/warden-dashboard"]
+            listen: ["127.0.0.1:\(dashPort)"]
             after: [engine]
             watchdog_sec: \(options.dashboardWatchdog)
             stop_timeout: 2s

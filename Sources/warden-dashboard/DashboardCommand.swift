@@ -34,12 +34,24 @@ struct DashboardCommand: AsyncParsableCommand {
         let listening = ListeningFlag()
         let connections = ConnectionGauge()
         raiseOpenFileLimit(logger: logger)
-        let app = DashboardServer(hub: hub, auth: auth, settings: d, connections: connections, logger: logger).application { listening.set() }
-        logger.notice("dashboard on http://\(d.host):\(d.port) (token in \(paths.stateDir)/dashboard.token)")
+        let server = DashboardServer(hub: hub, auth: auth, settings: d, connections: connections, logger: logger)
+        let listener: any Service
+        var port = d.port
+        if let passed = PassedSocket.fromEnvironment() {
+            // Socket activation (`listen:` in warden's program entry): warden keeps the socket bound while this
+            // process restarts, so no connection is refused meanwhile.
+            if passed.port != d.port { logger.warning("the socket passed by warden (\(passed.address)) is not dashboard.port \(d.port); serving on it") }
+            port = passed.port
+            listener = InheritedListener(socket: passed, server: server) { listening.set() }
+            logger.notice("dashboard on http://\(passed.address), a socket held by warden (token in \(paths.stateDir)/dashboard.token)")
+        } else {
+            listener = NamedListener(app: server.application { listening.set() }, address: "\(d.host):\(d.port)", logger: logger)
+            logger.notice("dashboard on http://\(d.host):\(d.port) (token in \(paths.stateDir)/dashboard.token)")
+        }
         try await ProcessBootstrap.run([
-            NamedListener(app: app, address: "\(d.host):\(d.port)", logger: logger),
+            listener,
             LinkPump(hub: hub),
-            ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(d.port)/healthz", hub: hub, listening: listening,
+            ListenerHeartbeat(url: "http://\(d.host == "0.0.0.0" ? "127.0.0.1" : d.host):\(port)/healthz", hub: hub, listening: listening,
                               connections: connections, logger: logger),
         ], logger: logger)
     }

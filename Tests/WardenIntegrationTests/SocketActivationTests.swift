@@ -142,3 +142,42 @@ struct SupervisorLoopTests {
         await w.stop()
     }
 }
+
+@Suite("The dashboard, socket-activated")
+struct DashboardSocketActivationTests {
+    @Test("listen: on the dashboard's program — it serves on the socket warden holds, and a request made while it restarts after kill -9 is answered by the next process, not refused")
+    func dashboard() async throws {
+        let port = try freePort()
+        let tree = try TestTree(programs: """
+          dashboard:
+            command: ["\(Bin.path("warden-dashboard"))"]
+            listen: ["127.0.0.1:\(port)"]
+            watchdog_sec: 5s
+            stable_after: 1h
+            backoff: {initial: 1s, max: 1s, jitter: 0}
+        """, supervisor: """
+        dashboard:
+          port: \(port)
+
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let first = try await waitRunning(tree, "dashboard", within: .seconds(40))
+        let pid = try #require(first.pid)
+        func healthz() async throws -> String {
+            try await BoundedRun.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "40",
+                                                       "http://127.0.0.1:\(port)/healthz"], limit: .seconds(60)).out
+        }
+        #expect(try await healthz() == "200")
+        kill(pid, SIGKILL)
+        try await eventually("the dashboard down", within: .seconds(10)) { () async throws -> Bool? in
+            program(try await status(tree), "dashboard")?.pid != pid ? true : nil
+        }
+        #expect(try await healthz() == "200", "answered by the next dashboard, not refused")
+        let next = try await waitRunning(tree, "dashboard", otherThanPID: pid, within: .seconds(40))
+        #expect(next.restarts == 1)
+        let logs = try await wardenctl(tree, "logs", "dashboard", "-n", "200")
+        #expect(logs.out.contains("a socket held by warden"), "\(logs.out.suffix(2000))")
+        await w.stop()
+    }
+}
