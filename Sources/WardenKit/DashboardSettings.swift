@@ -14,16 +14,7 @@ public struct DashboardSettings: Sendable, Equatable {
 }
 
 extension ConfigLoader {
-    static let dashboardKeys: Set<String> = ["host", "port", "session_ttl", "login_attempts_per_minute", "list_limit"]
-
     static func readDashboard(into d: inout DashboardSettings, _ r: StrictReader) {
-        let p = "dashboard"
-        if let host = r.string("\(p).host") {
-            if host.isEmpty || host.contains("/") || host.contains(" ") { r.fail("\(p).host", "`\(host)` is not a host name or address") } else { d.host = host }
-        }
-        r.int("\(p).port", in: 1...65_535).map { d.port = $0 }
-        r.duration("\(p).session_ttl", in: .seconds(60)...(.seconds(30 * 86_400))).map { d.sessionTTL = $0 }
-        r.int("\(p).login_attempts_per_minute", in: 1...1000).map { d.loginAttemptsPerMinute = $0 }
-        r.int("\(p).list_limit", in: 5...10_000).map { d.listLimit = $0 }
+        DashboardSettings.readDeclared(into: &d, prefix: "dashboard", r)
     }
 }

@@ -1,0 +1,308 @@
+// Every key of warden.yaml, declared once per section: name, type and bounds, default (the section's own
+// initial value) and the comment `warden config keys` prints. ConfigLoader reads them from here, the
+// unknown-key check walks them, and a test holds etc/warden.yaml to them.
+import Foundation
+import Logging
+
+private func httpURL(_ url: String) -> String? {
+    (url.hasPrefix("http://") || url.hasPrefix("https://")) && URLComponents(string: url)?.host?.isEmpty == false
+        ? nil : "`\(url)` is not an http(s) URL with a host"
+}
+
+extension SupervisorSettings: ConfigSection {
+    public static let configPath = "supervisor"
+    public static var defaults: SupervisorSettings { SupervisorSettings() }
+    public static let configKeys: [ConfigKey<SupervisorSettings>] = [
+        .string("root", \.root, "Base for relative paths, relative to the configuration file's folder"),
+        .string("state_dir", \.stateDir, "Databases and the dashboard token (free space is watched); STATE_DIRECTORY wins"),
+        .string("runtime_dir", \.runtimeDir, "Sockets and the instance lock (made 0700); RUNTIME_DIRECTORY wins"),
+        .string("logs_dir", \.logsDir, "<program>.log files when journald is not used; LOGS_DIRECTORY wins"),
+        .oneOf("log_level", \.logLevel, "Log level of warden and its programs"),
+        .oneOf("journald", \.journald, "Children's output to journald: auto (when its socket exists), on, off"),
+        .int("log_max_bytes", \.logMaxBytes, in: 4096...(1 << 40), "Rotate <program>.log at this size"),
+        .int("log_keep_files", \.logKeepFiles, in: 1...100, "Rotated log files kept"),
+        .int("log_tail_lines", \.logTailLines, in: 10...100_000, "Lines per program kept in memory for `wardenctl logs`"),
+        .duration("resource_interval", \.resourceInterval, in: .milliseconds(100)...(.seconds(3600)),
+                  "How often RSS, open fds, free space (and, without cgroups, descendants) are read"),
+        .custom("containment", type: "one of: auto, cgroup, subreaper",
+                "How programs' processes are held: a cgroup v2 per program when one can be had (auto), required (cgroup), or subreaper tracking",
+                read: { s, r, p in r.oneOf(p, ["auto", "cgroup", "subreaper"]).map { s.containment = $0 } }, render: { $0.containment }),
+        .double("disk_warn_percent", \.diskWarnPercent, in: 0...100, "Free space or inodes of state_dir below this: warning event"),
+        .double("disk_critical_percent", \.diskCriticalPercent, in: 0...100, "Below this: critical event"),
+        .int("event_buffer", \.eventBuffer, in: 10...1_000_000, "Lifecycle events kept for `wardenctl events` and replay to subscribers"),
+        .custom("allowed_uids", type: "list of integers", "Uids besides warden's own and root allowed on control.sock",
+                read: { s, r, p in r.intArray(p).map { s.allowedUIDs = $0 } }, render: { "[" + $0.allowedUIDs.map(String.init).joined(separator: ", ") + "]" }),
+        .duration("tick", \.tick, in: .milliseconds(1)...(.seconds(1)),
+                  "Shortest pause between two passes of the supervisor's loop (it otherwise sleeps until its next deadline)"),
+    ]
+}
+
+extension DashboardSettings: ConfigSection {
+    public static let configPath = "dashboard"
+    public static var defaults: DashboardSettings { DashboardSettings() }
+    public static let configKeys: [ConfigKey<DashboardSettings>] = [
+        .string("host", \.host, "Address the dashboard listens on (loopback: put a TLS reverse proxy in front)") { host in
+            host.isEmpty || host.contains("/") || host.contains(" ") ? "`\(host)` is not a host name or address" : nil
+        },
+        .int("port", \.port, in: 1...65_535, "TCP port"),
+        .duration("session_ttl", \.sessionTTL, in: .seconds(60)...(.seconds(30 * 86_400)), "A login lasts this long"),
+        .int("login_attempts_per_minute", \.loginAttemptsPerMinute, in: 1...1000, "Failed logins per client address per minute before 429"),
+        .int("list_limit", \.listLimit, in: 5...10_000, "Rows a page lists before it says \"last N of M\""),
+    ]
+}
+
+extension ProgramSpec: ConfigSection {
+    public static let configPath = "programs.<name>"
+    public static var defaults: ProgramSpec { ProgramSpec(name: "<name>", command: []) }
+
+    static func signal(_ key: String, _ set: @escaping (inout ProgramSpec, Int32) -> Void) -> (inout ProgramSpec, StrictReader, String) -> Void {
+        { s, r, p in
+            guard let name = r.string(p) else { return }
+            let bare = name.uppercased().hasPrefix("SIG") ? String(name.uppercased().dropFirst(3)) : name.uppercased()
+            if let sig = stopSignalNames[bare] { set(&s, sig) } else {
+                r.fail(p, "`\(name)` is not one of \(stopSignalNames.keys.sorted().joined(separator: ", "))")
+            }
+        }
+    }
+
+    static func signalName(_ sig: Int32) -> String { stopSignalNames.first { $0.value == sig }?.key ?? String(sig) }
+
+    public static let configKeys: [ConfigKey<ProgramSpec>] = [
+        .custom("command", type: "list of strings (required)", "Executable and arguments; a bare name resolves next to warden, then PATH",
+                read: { s, r, p in
+                    if let command = r.stringArray(p) {
+                        if command.isEmpty || command[0].isEmpty { r.fail(p, "must name an executable") }
+                        s.command = command
+                    } else {
+                        r.fail(p, "required: the executable and its arguments, as a list")
+                    }
+                }, render: { "[" + $0.command.map(quoted).joined(separator: ", ") + "]" }),
+        .custom("env.<VAR>", type: "string", "Extra environment of the program (secrets belong in credentials, never here)",
+                read: { _, _, _ in }, render: { s in s.env.isEmpty ? "{}" : nil }),
+        .custom("pass_env", type: "list of variable names (a trailing * matches a prefix)",
+                "Secret-bearing variables of warden's environment (CREDENTIALS_DIRECTORY, WARDEN_SECRET_*) this program receives",
+                read: { s, r, p in
+                    r.stringArray(p).map { names in
+                        for n in names where n.isEmpty || n.dropLast(n.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+                            r.fail(p, "`\(n)` is not a variable name (letters, digits, _; a trailing * matches a prefix)")
+                        }
+                        s.passEnv = names
+                    }
+                }, render: { "[" + $0.passEnv.map(quoted).joined(separator: ", ") + "]" }),
+        .strings("after", \.after, "Start after these programs are ready (or their start_timeout passed)"),
+        .bool("critical", \.critical, "FATAL here stops every program and exits warden with 70"),
+        .bool("autostart", \.autostart, "Start with warden (false: only by `wardenctl start`)"),
+        .oneOf("ready", \.ready, "notify: wait for READY=1 over sd_notify; spawn: ready once started"),
+        .duration("start_timeout", \.startTimeout, in: .milliseconds(10)...(.seconds(3600)), "No READY=1 within this: killed, a failed start"),
+        .custom("watchdog_sec", type: "duration 0 (off) or 100ms…1h", "WATCHDOG=1 expected at least this often (passed as WATCHDOG_USEC)",
+                read: { s, r, p in
+                    guard let w = r.duration(p, in: .zero...(.seconds(3600))) else { return }
+                    if w == .zero { s.watchdogSec = nil }
+                    else if w < .milliseconds(100) { r.fail(p, "must be 0 (off) or at least 100ms, got \(w.short)") }
+                    else { s.watchdogSec = w }
+                }, render: { $0.watchdogSec?.short ?? "0" }),
+        .duration("stop_timeout", \.stopTimeout, in: .milliseconds(10)...(.seconds(3600)), "SIGKILL after the stop signal and this long"),
+        .custom("stop_signal", type: "signal: " + stopSignalNames.keys.sorted().joined(separator: ", "), "Sent to stop (and restart) the program",
+                read: signal("stop_signal") { $0.stopSignal = $1 }, render: { signalName($0.stopSignal) }),
+        .oneOf("kill_mode", \.killMode, "group: the stop signal to the process group; mixed: to the main process, SIGKILL to the group; process: the main process only"),
+        .custom("exit_ok", type: "list of exit codes 0…255", "Exit codes that are a clean exit, not a crash",
+                read: { s, r, p in
+                    guard let codes = r.intArray(p) else { return }
+                    if let bad = codes.first(where: { !(0...255).contains($0) }) { r.fail(p, "\(bad) is not an exit code (0…255)") }
+                    else { s.exitOK = codes.map(Int32.init) }
+                }, render: { "[" + $0.exitOK.map(String.init).joined(separator: ", ") + "]" }),
+        .oneOf("notify_access", \.notifyAccess, "Whose sd_notify messages count: main, exec (also pre_start's STATUS=), all"),
+        .custom("reload_signal", type: "signal (unset: the program can only be restarted)", "`wardenctl reload PROGRAM` sends this to the main process",
+                read: signal("reload_signal") { $0.reloadSignal = $1 }, render: { $0.reloadSignal.map(signalName) }),
+        .duration("reload_timeout", \.reloadTimeout, in: .milliseconds(100)...(.seconds(3600)), "A reload not confirmed (RELOADING=1 … READY=1) within this is said as failed"),
+        .optionalString("user", \.user, "Run as this user (name or uid; warden must be root)"),
+        .optionalString("group", \.group, "Run with this group (default: the user's primary group)"),
+        .custom("umask", type: "octal mask, quoted (\"027\")", "File mode creation mask of the program",
+                read: { s, r, p in
+                    guard let m = r.string(p) else { return }
+                    if let v = Int(m, radix: 8), (0...0o777).contains(v) { s.umask = v } else { r.fail(p, "`\(m)` is not an octal mask like 027") }
+                }, render: { $0.umask.map { "\"" + String($0, radix: 8) + "\"" } }),
+        .optionalString("working_dir", \.workingDir, "Working directory (default: the configuration root)"),
+        .optionalInt("limit_nofile", \.limitNofile, in: 16...1_048_576, "RLIMIT_NOFILE (soft and hard)"),
+        .optionalInt("limit_core", \.limitCore, in: 0...Int(Int32.max), "RLIMIT_CORE (soft and hard)"),
+        .custom("listen", type: "list of addresses (host:port, [IPv6]:port, /path.sock, unix:relative.sock)",
+                "Sockets warden binds and passes as LISTEN_FDS (socket activation), held across restarts",
+                read: { s, r, p in
+                    for (i, text) in (r.stringArray(p) ?? []).enumerated() {
+                        switch ListenAddress.parse(text) {
+                        case .success(let a):
+                            if s.listen.contains(a) { r.fail("\(p)[\(i)]", "`\(text)` is listed twice") } else { s.listen.append(a) }
+                        case .failure(let e): r.fail("\(p)[\(i)]", e.message)
+                        }
+                    }
+                }, render: { "[" + $0.listen.map { quoted($0.description) }.joined(separator: ", ") + "]" }),
+        .int("fd_store_max", \.fdStoreMax, in: 0...48, "Fds the program may keep in warden's store (FDSTORE=1); 0 refuses them"),
+        .oneOf("restart", \.restart, "always, on-failure or never"),
+        .duration("backoff.initial", \.backoff.initial, in: .milliseconds(1)...(.seconds(3600)), "First delay before restarting a program that was not stable"),
+        .duration("backoff.max", \.backoff.max, in: .milliseconds(1)...(.seconds(86400)), "Longest delay"),
+        .double("backoff.multiplier", \.backoff.multiplier, in: 1...100, "Growth of the delay per restart"),
+        .double("backoff.jitter", \.backoff.jitter, in: 0...1, "± this fraction of each delay, at random"),
+        .duration("stable_after", \.stableAfter, in: .zero...(.seconds(86400)), "Ready this long = stable: a crash then restarts at once"),
+        .int("intensity.max_restarts", \.intensity.maxRestarts, in: 1...100_000, "More restarts than this within the window: FATAL"),
+        .duration("intensity.window", \.intensity.window, in: .seconds(1)...(.seconds(86400)), "The window of max_restarts"),
+        .duration("cooldown", \.cooldown, in: .seconds(1)...(.seconds(86400 * 7)), "A FATAL non-critical program is retried after this"),
+        .optionalInt("limits.rss_mb", \.limits.rssMB, in: 1...1_048_576, "MiB of resident memory: warn at 80 %, restart at 100 % (memory.max where delegated)"),
+        .optionalInt("limits.fds", \.limits.fds, in: 8...1_048_576, "Open fds: warn at 80 %, restart at 100 %"),
+        .optionalInt("limits.pids", \.limits.pids, in: 1...4_194_304, "Processes and threads of the whole program (pids.max; needs the pids controller)"),
+        .custom("pre_start", type: "list of strings (unset by default)", "Run to completion before each start; a failure is a failed start",
+                read: { s, r, p in
+                    guard let pre = r.stringArray(p) else { return }
+                    if pre.isEmpty || pre[0].isEmpty { r.fail(p, "must name an executable") }
+                    s.preStart = pre
+                }, render: { $0.preStart.map { "[" + $0.map(quoted).joined(separator: ", ") + "]" } }),
+        .duration("pre_start_timeout", \.preStartTimeout, in: .milliseconds(10)...(.seconds(3600)), "pre_start killed after this"),
+    ]
+}
+
+extension EngineSettings: ConfigSection {
+    public static let configPath = "engine"
+    public static var defaults: EngineSettings { EngineSettings() }
+    public static let configKeys: [ConfigKey<EngineSettings>] = [
+        .oneOf("source", \.source, "live (Polymarket's APIs) or replay (a recording); never switched automatically"),
+        .string("gamma_url", \.gammaURL, "Polymarket Gamma (market discovery)", check: httpURL),
+        .string("clob_url", \.clobURL, "Polymarket CLOB (order books)", check: httpURL),
+        .optionalString("replay_file", \.replayFile, "The recording played by source: replay, relative to the root"),
+        .double("replay_speed", \.replaySpeed, in: 0.01...10_000, "Recorded seconds played per real second"),
+        .duration("cycle", \.cycle, in: .milliseconds(50)...(.seconds(600)), "One engine cycle (data, risk, strategies, fills)"),
+        .duration("book_refresh", \.bookRefresh, in: .milliseconds(100)...(.seconds(3600)), "How often order books are refreshed through POST /books"),
+        .duration("discovery_interval", \.discoveryInterval, in: .seconds(1)...(.seconds(86400)), "How often the market list is re-read"),
+        .duration("stale_market_after", \.staleMarketAfter, in: .milliseconds(100)...(.seconds(86400)), "A book unchanged this long pauses its market's entries"),
+        .duration("stale_data_after", \.staleDataAfter, in: .milliseconds(100)...(.seconds(86400)), "No successful refresh this long pauses entries everywhere"),
+        .duration("request_timeout", \.requestTimeout, in: .milliseconds(100)...(.seconds(300)), "Total timeout of every API call"),
+        .duration("connect_timeout", \.connectTimeout, in: .milliseconds(100)...(.seconds(60)), "Connect timeout of every API call"),
+        .custom("fee_rates.<category>", type: "number 0…0.5", "Taker fee rate of a fee category, over Polymarket's published ones",
+                read: { _, _, _ in }, render: { _ in nil }),
+        .bool("ws.enabled", \.ws.enabled, "The CLOB market WebSocket between REST snapshots (false: REST only)"),
+        .custom("ws.url", type: "ws(s) URL (default: from clob_url)", "The market channel's URL",
+                read: { s, r, p in
+                    guard let url = r.string(p) else { return }
+                    if (url.hasPrefix("ws://") || url.hasPrefix("wss://")), URLComponents(string: url)?.host?.isEmpty == false { s.ws.url = url }
+                    else { r.fail(p, "`\(url)` is not a ws(s) URL with a host") }
+                }, render: { $0.ws.url.map(quoted) }),
+        .int("ws.assets_per_connection", \.ws.assetsPerConnection, in: 1...500, "Assets per connection (no snapshots past 500)"),
+        .duration("ws.ping_interval", \.ws.pingInterval, in: .seconds(1)...(.seconds(60)), "The text PING on each connection"),
+        .duration("ws.silent_after", \.ws.silentAfter, in: .seconds(1)...(.seconds(3600)), "Silent this long while REST shows movement: frozen, reconnected"),
+        .bool("ws.custom_features", \.ws.customFeatures, "Ask for market_resolved events"),
+        .duration("ws.reconnect.base", \.ws.reconnectBase, in: .milliseconds(10)...(.seconds(600)), "First reconnect delay"),
+        .double("ws.reconnect.multiplier", \.ws.reconnectMultiplier, in: 1...10, "Growth of the delay per attempt"),
+        .duration("ws.reconnect.cap", \.ws.reconnectCap, in: .milliseconds(10)...(.seconds(3600)), "Longest delay"),
+        .double("ws.reconnect.jitter", \.ws.reconnectJitter, in: 0...0.9, "± this fraction of each delay"),
+        .int("ws.reconnect.max_attempts", \.ws.reconnectMaxAttempts, in: 1...1_000_000, "Failures in a row before entries pause globally"),
+        .duration("ws.reconnect.stable_after", \.ws.stableAfter, in: .seconds(1)...(.seconds(86400)), "Up this long resets the attempt count"),
+        .optionalDouble("filters.liquidity_min", \.liquidityMin, in: 0...1e12, "Only markets with at least this liquidity"),
+        .optionalDouble("filters.volume_min", \.volumeMin, in: 0...1e12, "Only markets with at least this volume"),
+        .optionalDouble("filters.end_within_hours", \.endWithinHours, in: 0.01...87600, "Only markets ending within this many hours"),
+        .custom("filters.tag_ids", type: "list of numeric strings", "Only markets with one of these Gamma tag ids",
+                read: { s, r, p in
+                    r.stringArray(p).map { ids in
+                        for id in ids where Int(id) == nil { r.fail(p, "`\(id)` is not a numeric Gamma tag id") }
+                        s.tagIDs = ids
+                    }
+                }, render: { "[" + $0.tagIDs.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
+        .int("filters.max_markets", \.maxMarkets, in: 1...100_000, "At most this many markets are tracked"),
+        .double("health.error_rate", \.healthErrorRate, in: 0.01...1, "API error rate (last 30 s) that pauses entries"),
+        .double("health.rate_limit_usage", \.healthRateLimitUsage, in: 0.1...1, "Rate-limit usage that pauses entries"),
+        .duration("health.cooldown", \.healthCooldown, in: .seconds(1)...(.seconds(86400)), "How long the health pause lasts"),
+        .double("paper.bankroll", \.bankroll, in: 1...1e9, "Starting cash of each strategy's paper sub-account (dollars)"),
+        .double("paper.slippage", \.slippage, in: 0...0.5, "Worst price accepted beyond the best level, per share"),
+        .double("risk.max_drawdown", \.maxDrawdown, in: 0.01...1, "Drawdown from peak equity that HALTs trading"),
+        .double("risk.daily_loss", \.dailyLoss, in: 0...1e9, "Loss since the start of the UTC day that stops entries"),
+        .double("risk.max_exposure_per_market", \.maxExposurePerMarket, in: 0...1e9, "Cost of open positions allowed per market"),
+        .double("risk.max_total_exposure", \.maxTotalExposure, in: 0...1e9, "Cost of open positions allowed in all"),
+        .int("risk.max_open_positions", \.maxOpenPositions, in: 1...100_000, "Open positions allowed"),
+        .int("risk.loss_streak", \.lossStreak, in: 1...1000, "Losses in a row that stop a strategy's entries for the cooldown"),
+        .duration("risk.loss_streak_cooldown", \.lossStreakCooldown, in: .zero...(.seconds(86400 * 7)), "That cooldown"),
+        .bool("strategies.complement_arb.enabled", \.complementArb, "Buy both outcomes when asks + fees < 1 − edge"),
+        .double("strategies.complement_arb.edge", \.arbEdge, in: 0...0.5, "Edge required"),
+        .double("strategies.complement_arb.max_shares", \.arbMaxShares, in: 1...1e7, "Shares per trade at most"),
+        .bool("strategies.near_resolution.enabled", \.nearResolution, "Buy an outcome priced in the band near its end; hold to resolution"),
+        .double("strategies.near_resolution.band_low", \.favouriteBandLow, in: 0.01...0.99, "Lowest price bought"),
+        .double("strategies.near_resolution.band_high", \.favouriteBandHigh, in: 0.01...0.99, "Highest price bought"),
+        .double("strategies.near_resolution.within_hours", \.favouriteWithinHours, in: 0.01...8760, "Hours before the end"),
+        .double("strategies.near_resolution.stake", \.favouriteStake, in: 0.01...1e9, "Dollars per trade"),
+        .bool("strategies.mean_reversion.enabled", \.meanReversion, "Buy when the mid is z_entry deviations below its mean"),
+        .int("strategies.mean_reversion.window", \.mrWindow, in: 2...10_000, "Refreshes in the mean"),
+        .double("strategies.mean_reversion.z_entry", \.mrZEntry, in: 0.1...10, "Deviations below the mean to buy"),
+        .double("strategies.mean_reversion.take_profit", \.mrTakeProfit, in: 0.001...0.99, "Exit this far above the entry (per share)"),
+        .double("strategies.mean_reversion.stop_loss", \.mrStopLoss, in: 0.001...0.99, "Exit this far below the entry (per share)"),
+        .double("strategies.mean_reversion.stake", \.mrStake, in: 0.01...1e9, "Dollars per trade"),
+        .int("strategy_errors.max", \.strategyErrorsMax, in: 1...10_000, "Errors within the window that disable a strategy"),
+        .duration("strategy_errors.window", \.strategyErrorsWindow, in: .seconds(1)...(.seconds(86400)), "That window"),
+        .duration("backup_interval", \.backupInterval, in: .seconds(1)...(.seconds(86400 * 7)), "Online backups of engine.db"),
+        .int("backups_keep", \.backupsKeep, in: 1...1000, "Newest backups kept"),
+        .duration("equity_interval", \.equityInterval, in: .seconds(1)...(.seconds(86400)), "How often each strategy's equity is recorded"),
+        .bool("preflight.block", \.preflightBlocks, "A preflight failure blocks the start (false: warns only)"),
+        .double("preflight.min_free_percent", \.minFreePercent, in: 0...100, "Free space of the state directory required"),
+        .int("preflight.min_fds", \.minFDs, in: 16...1_048_576, "Open-file limit required"),
+        .duration("preflight.max_clock_skew", \.maxClockSkew, in: .milliseconds(100)...(.seconds(3600)), "Clock skew against the APIs allowed"),
+    ]
+}
+
+extension NotifierSettings: ConfigSection {
+    public static let configPath = "notifier"
+    public static var defaults: NotifierSettings { NotifierSettings() }
+
+    static func clock(_ text: Int?) -> String { text.map { String(format: "\"%02d:%02d\"", $0 / 60, $0 % 60) } ?? "\"off\"" }
+
+    public static let configKeys: [ConfigKey<NotifierSettings>] = [
+        .duration("coalesce_window", \.coalesceWindow, in: .zero...(.seconds(86_400)), "Alerts with the same key within this window are sent once, then summarised"),
+        .duration("give_up_after", \.giveUpAfter, in: .seconds(1)...(.seconds(30 * 86_400)), "A message not taken after this long is given up, visibly"),
+        .custom("quiet_hours.start", type: "UTC time of day (07:30) or off", "Info alerts wait out these UTC hours, then arrive as one digest",
+                read: { _, _, _ in }, render: { clock($0.quietStart) }),
+        .custom("quiet_hours.end", type: "UTC time of day (07:30) or off", "End of the quiet hours", read: { _, _, _ in }, render: { clock($0.quietEnd) }),
+        .duration("pause_stuck_after", \.pauseStuckAfter, in: .seconds(1)...(.seconds(30 * 86_400)), "A pause or halt in force this long is escalated, once"),
+        .custom("digest_at", type: "UTC time of day (08:00) or off", "The daily digest", read: { _, _, _ in }, render: { clock($0.digestAt) }),
+        .duration("request_timeout", \.requestTimeout, in: .milliseconds(100)...(.seconds(300)), "Total timeout of every channel call"),
+        .duration("connect_timeout", \.connectTimeout, in: .milliseconds(100)...(.seconds(60)), "Connect timeout of every channel call"),
+        .duration("backoff.initial", \.backoffInitial, in: .milliseconds(10)...(.seconds(3600)), "First retry delay of a failing channel"),
+        .duration("backoff.max", \.backoffMax, in: .milliseconds(10)...(.seconds(86_400)), "Longest retry delay"),
+    ]
+}
+
+extension ChannelSettings: ConfigSection {
+    public static let configPath = "notifier.channels.<name>"
+    public static var defaults: ChannelSettings { ChannelSettings(name: "<name>", kind: .log) }
+    public static let configKeys: [ConfigKey<ChannelSettings>] = [
+        .custom("kind", type: "one of: telegram, webhook, log (required)", "What the channel is",
+                read: { _, _, _ in }, render: { $0.kind.rawValue }),
+        .oneOf("format", \.format, "Webhook body: slack {\"text\"}, discord {\"content\"} or json"),
+        .string("api_url", \.apiURL, "Telegram Bot API base URL") { url in
+            url.hasPrefix("http://") || url.hasPrefix("https://") ? nil : "`\(url)` is not an http(s) URL"
+        },
+        .string("token_credential", \.tokenCredential, "Credential holding the Telegram bot token"),
+        .string("chat_credential", \.chatCredential, "Credential holding the Telegram chat id"),
+        .string("url_credential", \.urlCredential, "Credential holding the webhook URL (a secret)"),
+        .oneOf("min_severity", \.minSeverity, "The least severe alert this channel takes"),
+        .strings("kinds", \.kinds, "Only these alert kinds (empty: all)"),
+        .duration("min_interval", \.minInterval, in: .zero...(.seconds(3600)), "At most one message per this interval"),
+        .int("per_minute", \.perMinute, in: 1...100_000, "At most this many messages a minute"),
+        .int("max_length", \.maxLength, in: 100...100_000, "Longer messages are cut, saying so (default: the channel's own limit)"),
+    ]
+}
+
+/// Every section's declared keys, with full paths: what `warden config keys` prints and the docs test checks.
+public struct DeclaredKey: Sendable {
+    public var path: String
+    public var type: String
+    public var defaultValue: String?
+    public var doc: String
+}
+
+extension ConfigLoader {
+    static func declared<S: ConfigSection>(_ section: S.Type) -> [DeclaredKey] {
+        S.configKeys.map { DeclaredKey(path: S.configPath + "." + $0.name, type: $0.type, defaultValue: $0.render(S.defaults), doc: $0.doc) }
+    }
+
+    /// Every key of warden.yaml, in the file's order of sections.
+    public static var allKeys: [DeclaredKey] {
+        declared(SupervisorSettings.self) + declared(EngineSettings.self) + declared(NotifierSettings.self)
+            + declared(ChannelSettings.self) + declared(DashboardSettings.self) + declared(ProgramSpec.self)
+    }
+
+    static func keyTree<S: ConfigSection>(_ section: S.Type) -> KeyTree { KeyTree(S.configKeys.map(\.name)) }
+}
