@@ -44,7 +44,7 @@ extension DashboardSettings: ConfigSection {
         .string("host", \.host, "Address the dashboard listens on (loopback: put a TLS reverse proxy in front)") { host in
             host.isEmpty || host.contains("/") || host.contains(" ") ? "`\(host)` is not a host name or address" : nil
         },
-        .int("port", \.port, in: 1...65_535, "TCP port"),
+        .int("port", \.port, in: 1...65_535, "TCP port the dashboard listens on"),
         .duration("session_ttl", \.sessionTTL, in: .seconds(60)...(.seconds(30 * 86_400)), "A login lasts this long"),
         .int("login_attempts_per_minute", \.loginAttemptsPerMinute, in: 1...1000, "Failed logins per client address per minute before 429"),
         .int("list_limit", \.listLimit, in: 5...10_000, "Rows a page lists before it says \"last N of M\""),
@@ -305,4 +305,36 @@ extension ConfigLoader {
     }
 
     static func keyTree<S: ConfigSection>(_ section: S.Type) -> KeyTree { KeyTree(S.configKeys.map(\.name)) }
+}
+
+extension ConfigLoader {
+    /// The effective value of every key (names filled in), in the order of `allKeys`; environment values that may
+    /// carry a secret are masked.
+    public static func effective(_ c: WardenConfiguration) -> [(path: String, value: String)] {
+        var out: [(String, String)] = []
+        func add<S: ConfigSection>(_ s: S, _ prefix: String) {
+            for key in S.configKeys where !key.name.contains("<") {
+                if let v = key.render(s) { out.append((prefix + "." + key.name, v)) }
+            }
+        }
+        add(c.supervisor, "supervisor")
+        add(c.engine, "engine")
+        for (category, rate) in c.engine.feeRates.sorted(by: { $0.key < $1.key }) { out.append(("engine.fee_rates.\(category)", number(rate))) }
+        add(c.notifier, "notifier")
+        for ch in c.notifier.channels { add(ch, "notifier.channels.\(ch.name)") }
+        add(c.dashboard, "dashboard")
+        for p in c.programs {
+            add(p, "programs.\(p.name)")
+            for (k, v) in p.env.sorted(by: { $0.key < $1.key }) {
+                out.append(("programs.\(p.name).env.\(k)", mayBeSecret(k) ? "\"****\" (masked)" : quoted(v)))
+            }
+        }
+        return out
+    }
+
+    /// An environment variable whose name says it may hold a secret.
+    static func mayBeSecret(_ name: String) -> Bool {
+        let n = name.uppercased()
+        return ProgramSpec.isSecretBearing(n) || ["SECRET", "TOKEN", "KEY", "PASS", "CREDENTIAL", "URL", "AUTH", "DSN"].contains { n.contains($0) }
+    }
 }

@@ -13,7 +13,16 @@ struct WardenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden",
         abstract: "Supervises Warden's programs: spawns, watchdogs and restarts them.",
-        version: wardenVersion)
+        version: wardenVersion,
+        subcommands: [RunCommand.self, ConfigCommand.self],
+        defaultSubcommand: RunCommand.self)
+}
+
+/// `warden [--config FILE] [--check-config]`: the supervisor itself (the default subcommand).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the supervisor (the default: `warden --config FILE` is `warden run --config FILE`).")
 
     @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, else etc/warden.yaml of this checkout, else /etc/warden/warden.yaml).")
     var config: String?
