@@ -35,6 +35,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "Where --exit-on writes the signal it got.") var signalFile: String?
     @Option(help: "Once ready, send a datagram with our pid to this Unix socket (benchmarks time restarts by it).") var announce: String?
     @Option(help: "At start, fork a worker in our process group that reports its pid and the first stop signal it gets to this file.") var worker: String?
+    @Option(help: "Once ready, send this sd_notify text (`\\n` separates fields) from the main process, once.") var notifyAfterReady: String?
     @Flag(help: "Serve the sockets passed with LISTEN_FDS (socket activation): each connection gets `<pid> <fd name>\\n`.") var serveListen = false
     @Option(help: "The fd store: when LISTEN_FDNAMES has NAME, read what that fd holds into --fd-report; else store a pipe holding `from <pid>` under NAME (FDSTORE=1).") var storeFd: String?
     @Option(help: "Where --store-fd reports what it inherited (`inherited NAME: <text>` or `stored NAME`).") var fdReport: String?
@@ -125,6 +126,7 @@ struct TestChild: ParsableCommand {
                 ready = true
                 try notifier.ready(status: status)
                 if let announce { Self.announce(to: announce) }
+                if let text = notifyAfterReady { try notifier.notify(text.replacingOccurrences(of: "\\n", with: "\n")) }
             }
             if let hb = hbInterval, ready || neverReady, now - lastBeat >= hb,
                stopHeartbeatAfter.map({ elapsedMS < $0 }) ?? true {

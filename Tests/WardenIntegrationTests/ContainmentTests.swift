@@ -216,6 +216,30 @@ struct NotifyProtocolTests {
         await w.stop()
     }
 
+    @Test("WATCHDOG_USEC= at run time replaces watchdog_sec: a program that asks for 700 ms and then stays silent is aborted for it; its ERRNO= stays on status with the exit")
+    func runtimeWatchdog() async throws {
+        let tree = try TestTree(programs: """
+          dog:
+            command: \(testChild("--notify-after-ready", "WATCHDOG_USEC=700000\\nERRNO=5\\nSTATUS=asked for 700 ms", "--stop-heartbeat-after", "0"))
+            watchdog_sec: 60s
+            stable_after: 1h
+            backoff: {initial: 30s, max: 30s}
+        """)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let first = try await waitRunning(tree, "dog", within: .seconds(20))
+        let killed = try await eventually("aborted for its own 700 ms watchdog", within: .seconds(20)) { () async throws -> LifecycleEvent? in
+            try await events(tree).first { $0.program == "dog" && $0.kind == "watchdog" }
+        }
+        #expect(killed.message.contains("watchdog_sec 700ms"), "\(killed.message)")
+        let after = try await eventually("the exit on status", within: .seconds(20)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "dog")
+            return p?.pid != first.pid && p?.last_exit != nil ? p : nil
+        }
+        #expect(after.last_exit?.errno == 5 && after.last_exit?.status_text == "asked for 700 ms", "\(String(describing: after.last_exit))")
+        await w.stop()
+    }
+
     @Test("EXTEND_TIMEOUT_USEC= keeps a slow start alive past start_timeout")
     func extendTimeout() async throws {
         let tree = try TestTree(programs: """
