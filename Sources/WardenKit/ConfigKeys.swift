@@ -12,7 +12,7 @@ private func httpURL(_ url: String) -> String? {
 extension SupervisorSettings: ConfigSection {
     public static let configPath = "supervisor"
     public static var defaults: SupervisorSettings { SupervisorSettings() }
-    public static let configKeys: [ConfigKey<SupervisorSettings>] = [
+    public static let configKeys: [KeyDeclaration<SupervisorSettings>] = [
         .string("root", \.root, "Base for relative paths, relative to the configuration file's folder"),
         .string("state_dir", \.stateDir, "Databases and the dashboard token (free space is watched); STATE_DIRECTORY wins"),
         .string("runtime_dir", \.runtimeDir, "Sockets and the instance lock (made 0700); RUNTIME_DIRECTORY wins"),
@@ -40,7 +40,7 @@ extension SupervisorSettings: ConfigSection {
 extension DashboardSettings: ConfigSection {
     public static let configPath = "dashboard"
     public static var defaults: DashboardSettings { DashboardSettings() }
-    public static let configKeys: [ConfigKey<DashboardSettings>] = [
+    public static let configKeys: [KeyDeclaration<DashboardSettings>] = [
         .string("host", \.host, "Address the dashboard listens on (loopback: put a TLS reverse proxy in front)") { host in
             host.isEmpty || host.contains("/") || host.contains(" ") ? "`\(host)` is not a host name or address" : nil
         },
@@ -67,7 +67,7 @@ extension ProgramSpec: ConfigSection {
 
     static func signalName(_ sig: Int32) -> String { stopSignalNames.first { $0.value == sig }?.key ?? String(sig) }
 
-    public static let configKeys: [ConfigKey<ProgramSpec>] = [
+    public static let configKeys: [KeyDeclaration<ProgramSpec>] = [
         .custom("command", type: "list of strings (required)", "Executable and arguments; a bare name resolves next to warden, then PATH",
                 read: { s, r, p in
                     if let command = r.stringArray(p) {
@@ -162,7 +162,7 @@ extension ProgramSpec: ConfigSection {
 extension EngineSettings: ConfigSection {
     public static let configPath = "engine"
     public static var defaults: EngineSettings { EngineSettings() }
-    public static let configKeys: [ConfigKey<EngineSettings>] = [
+    public static let configKeys: [KeyDeclaration<EngineSettings>] = [
         .oneOf("source", \.source, "live (Polymarket's APIs) or replay (a recording); never switched automatically"),
         .string("gamma_url", \.gammaURL, "Polymarket Gamma (market discovery)", check: httpURL),
         .string("clob_url", \.clobURL, "Polymarket CLOB (order books)", check: httpURL),
@@ -249,7 +249,7 @@ extension NotifierSettings: ConfigSection {
 
     static func clock(_ text: Int?) -> String { text.map { String(format: "\"%02d:%02d\"", $0 / 60, $0 % 60) } ?? "\"off\"" }
 
-    public static let configKeys: [ConfigKey<NotifierSettings>] = [
+    public static let configKeys: [KeyDeclaration<NotifierSettings>] = [
         .duration("coalesce_window", \.coalesceWindow, in: .zero...(.seconds(86_400)), "Alerts with the same key within this window are sent once, then summarised"),
         .duration("give_up_after", \.giveUpAfter, in: .seconds(1)...(.seconds(30 * 86_400)), "A message not taken after this long is given up, visibly"),
         .custom("quiet_hours.start", type: "UTC time of day (07:30) or off", "Info alerts wait out these UTC hours, then arrive as one digest",
@@ -267,7 +267,7 @@ extension NotifierSettings: ConfigSection {
 extension ChannelSettings: ConfigSection {
     public static let configPath = "notifier.channels.<name>"
     public static var defaults: ChannelSettings { ChannelSettings(name: "<name>", kind: .log) }
-    public static let configKeys: [ConfigKey<ChannelSettings>] = [
+    public static let configKeys: [KeyDeclaration<ChannelSettings>] = [
         .custom("kind", type: "one of: telegram, webhook, log (required)", "What the channel is",
                 read: { _, _, _ in }, render: { $0.kind.rawValue }),
         .oneOf("format", \.format, "Webhook body: slack {\"text\"}, discord {\"content\"} or json"),

@@ -218,37 +218,51 @@ public enum ConfigLoader {
     }
 }
 
-/// Reads typed values from providers in order; every failure is recorded with its key path.
+/// Reads typed values through swift-configuration's `ConfigReader` (the environment over the file), strictly:
+/// a value that is present but cannot be read as the type asked is a problem with its key path, never a silent
+/// default (the lenient getters' nil is told apart from "absent" by the reader's access events). `scoped(to:)`
+/// gives a section's reader (ConfigReader's scoped reader) that names problems with their full paths.
 public final class StrictReader: @unchecked Sendable {
-    private let providers: [any ConfigProvider]
-    private(set) var issues: [ConfigIssue] = []
+    private let reader: ConfigReader
+    private let prefix: String
+    private let box: Problems
 
-    init(providers: [any ConfigProvider]) { self.providers = providers }
+    /// The problems found so far (shared by a reader and its scoped readers).
+    var issues: [ConfigIssue] { box.issues }
 
-    public func fail(_ path: String, _ reason: String) {
-        if !issues.contains(where: { $0.keyPath == path && $0.reason == reason }) {
-            issues.append(ConfigIssue(keyPath: path, reason: reason))
+    init(providers: [any ConfigProvider]) {
+        let box = Problems()
+        self.box = box
+        self.prefix = ""
+        self.reader = ConfigReader(providers: providers, accessReporter: box)
+    }
+
+    private init(reader: ConfigReader, prefix: String, box: Problems) {
+        self.reader = reader; self.prefix = prefix; self.box = box
+    }
+
+    /// The reader of the keys under `section` (dotted), e.g. `engine` or `programs.engine`.
+    public func scoped(to section: String) -> StrictReader {
+        StrictReader(reader: reader.scoped(to: Configuration.ConfigKey(section.split(separator: ".").map(String.init))),
+                     prefix: full(section), box: box)
+    }
+
+    private func full(_ path: String) -> String { prefix.isEmpty ? path : prefix + "." + path }
+
+    public func fail(_ path: String, _ reason: String) { box.add(ConfigIssue(keyPath: full(path), reason: reason)) }
+
+    /// Reads with `get`; a provider's error or a failed conversion for that access becomes a problem.
+    private func read<T>(_ path: String, expected: String, _ get: (Configuration.ConfigKey) -> T?) -> T? {
+        let mark = box.mark()
+        let value = get(Configuration.ConfigKey(path.split(separator: ".").map(String.init)))
+        if let provider = box.failure(since: mark) {
+            fail(path, "expected \(expected)\(provider.map { " (from \($0))" } ?? "")")
+            return nil
         }
+        return value
     }
 
-    /// The first provider's value for `path`, or nil when no provider has one.
-    private func content(_ path: String, _ type: ConfigType, expected: String) -> ConfigContent? {
-        let key = AbsoluteConfigKey(path.split(separator: ".").map(String.init))
-        for provider in providers {
-            do {
-                if let value = try provider.value(forKey: key, type: type).value { return value.content }
-            } catch {
-                fail(path, "expected \(expected) (from \(provider.providerName))")
-                return nil
-            }
-        }
-        return nil
-    }
-
-    public func string(_ path: String) -> String? {
-        guard case .string(let s)? = content(path, .string, expected: "a string") else { return nil }
-        return s
-    }
+    public func string(_ path: String) -> String? { read(path, expected: "a string") { reader.string(forKey: $0) } }
 
     public func oneOf(_ path: String, _ allowed: [String]) -> String? {
         guard let s = string(path) else { return nil }
@@ -259,13 +273,10 @@ public final class StrictReader: @unchecked Sendable {
         return s
     }
 
-    public func bool(_ path: String) -> Bool? {
-        guard case .bool(let b)? = content(path, .bool, expected: "true or false") else { return nil }
-        return b
-    }
+    public func bool(_ path: String) -> Bool? { read(path, expected: "true or false") { reader.bool(forKey: $0) } }
 
     public func int(_ path: String, in range: ClosedRange<Int>) -> Int? {
-        guard case .int(let i)? = content(path, .int, expected: "an integer") else { return nil }
+        guard let i = read(path, expected: "an integer", { reader.int(forKey: $0) }) else { return nil }
         guard range.contains(i) else {
             fail(path, "\(i) is out of range \(range.lowerBound)…\(range.upperBound)")
             return nil
@@ -274,7 +285,7 @@ public final class StrictReader: @unchecked Sendable {
     }
 
     public func double(_ path: String, in range: ClosedRange<Double>) -> Double? {
-        guard case .double(let d)? = content(path, .double, expected: "a number") else { return nil }
+        guard let d = read(path, expected: "a number", { reader.double(forKey: $0) }) else { return nil }
         guard d.isFinite, range.contains(d) else {
             fail(path, "\(d) is out of range \(range.lowerBound)…\(range.upperBound)")
             return nil
@@ -295,13 +306,42 @@ public final class StrictReader: @unchecked Sendable {
         return d
     }
 
-    public func stringArray(_ path: String) -> [String]? {
-        guard case .stringArray(let a)? = content(path, .stringArray, expected: "a list of strings") else { return nil }
-        return a
+    public func stringArray(_ path: String) -> [String]? { read(path, expected: "a list of strings") { reader.stringArray(forKey: $0) } }
+
+    public func intArray(_ path: String) -> [Int]? { read(path, expected: "a list of integers") { reader.intArray(forKey: $0) } }
+}
+
+/// The reader's access events, kept as problems: which accesses failed (a provider threw, or the value did not
+/// convert), and the problems said.
+final class Problems: AccessReporter, @unchecked Sendable {
+    private let lock = NSLock()
+    private var failures: [String?] = []   // per failed access: the provider that failed, if known
+    private var seen = 0
+    private var list: [ConfigIssue] = []
+
+    func report(_ event: AccessEvent) {
+        let failedProvider = event.providerResults.first { if case .failure = $0.result { return true }; return false }
+        guard failedProvider != nil || event.conversionError != nil else {
+            lock.lock(); seen += 1; lock.unlock()
+            return
+        }
+        lock.lock(); failures.append(failedProvider?.providerName); seen += 1; lock.unlock()
     }
 
-    public func intArray(_ path: String) -> [Int]? {
-        guard case .intArray(let a)? = content(path, .intArray, expected: "a list of integers") else { return nil }
-        return a
+    /// A position in the failure list, taken before an access.
+    func mark() -> Int { lock.lock(); defer { lock.unlock() }; return failures.count }
+
+    /// The first failure since `mark`: `.some(provider name or nil)`, or nil when the access went well.
+    func failure(since mark: Int) -> String?? {
+        lock.lock(); defer { lock.unlock() }
+        guard failures.count > mark else { return nil }
+        return .some(failures[mark])
     }
+
+    func add(_ issue: ConfigIssue) {
+        lock.lock(); defer { lock.unlock() }
+        if !list.contains(where: { $0.keyPath == issue.keyPath && $0.reason == issue.reason }) { list.append(issue) }
+    }
+
+    var issues: [ConfigIssue] { lock.lock(); defer { lock.unlock() }; return list }
 }

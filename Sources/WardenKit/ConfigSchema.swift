@@ -3,7 +3,7 @@
 // `warden config show` and the test that etc/warden.yaml documents every key all work from these declarations.
 
 /// One key of a section `S`: read strictly into an `S`, described, and shown.
-public struct ConfigKey<S>: @unchecked Sendable {
+public struct KeyDeclaration<S>: @unchecked Sendable {
     /// Dotted path inside the section (`ws.reconnect.base`); a `<…>` segment stands for any name
     /// (`fee_rates.<category>`, `env.<VAR>`).
     public let name: String
@@ -28,7 +28,7 @@ public struct ConfigKey<S>: @unchecked Sendable {
 public protocol ConfigSection {
     /// Where the section sits: `supervisor`, `programs.<name>`, `notifier.channels.<name>`, …
     static var configPath: String { get }
-    static var configKeys: [ConfigKey<Self>] { get }
+    static var configKeys: [KeyDeclaration<Self>] { get }
     /// The section as it is when the file says nothing.
     static var defaults: Self { get }
 }
@@ -36,13 +36,14 @@ public protocol ConfigSection {
 extension ConfigSection {
     /// Reads every declared key under `prefix` (the section's path with names filled in).
     static func readDeclared(into s: inout Self, prefix: String, _ r: StrictReader) {
-        for key in configKeys where !key.name.contains("<") { key.read(&s, r, prefix + "." + key.name) }
+        let section = r.scoped(to: prefix)  // ConfigReader's scoped reader; problems keep their full paths
+        for key in configKeys where !key.name.contains("<") { key.read(&s, section, key.name) }
     }
 }
 
 // MARK: - Declaring keys
 
-extension ConfigKey {
+extension KeyDeclaration {
     public static func string(_ name: String, _ path: WritableKeyPath<S, String>, _ doc: String,
                               check: (@Sendable (String) -> String?)? = nil) -> Self {
         Self(name, type: "string", doc: doc, read: { s, r, p in

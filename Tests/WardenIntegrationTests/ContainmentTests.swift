@@ -227,14 +227,16 @@ struct NotifyProtocolTests {
         """)
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
-        let first = try await waitRunning(tree, "dog", within: .seconds(20))
-        let killed = try await eventually("aborted for its own 700 ms watchdog", within: .seconds(20)) { () async throws -> LifecycleEvent? in
+        // Ready, then killed 700 ms later: waited for by its events, not by catching it RUNNING (a loaded machine
+        // may not look within that window).
+        let killed = try await eventually("aborted for its own 700 ms watchdog", within: .seconds(60)) { () async throws -> LifecycleEvent? in
             try await events(tree).first { $0.program == "dog" && $0.kind == "watchdog" }
         }
         #expect(killed.message.contains("watchdog_sec 700ms"), "\(killed.message)")
-        let after = try await eventually("the exit on status", within: .seconds(20)) { () async throws -> ProgramStatus? in
+        #expect(try await events(tree).contains { $0.program == "dog" && $0.kind == "ready" })
+        let after = try await eventually("the exit on status", within: .seconds(30)) { () async throws -> ProgramStatus? in
             let p = program(try await status(tree), "dog")
-            return p?.pid != first.pid && p?.last_exit != nil ? p : nil
+            return p?.last_exit != nil ? p : nil
         }
         #expect(after.last_exit?.errno == 5 && after.last_exit?.status_text == "asked for 700 ms", "\(String(describing: after.last_exit))")
         await w.stop()
