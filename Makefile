@@ -22,15 +22,18 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all present"; fi
 
+# Every import must be a declared dependency of its target (Package.swift says what each module uses).
+CHECKS      := --explicit-target-dependency-import-check=error
+
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build $(CHECKS)
 
 # The whole suite: unit tests and the integration tests that start the real binaries, then the chaos quick
 # pass (every stack scenario of warden-chaos once, after the tests so nothing competes for the CPU), then the
 # fuzz corpora replayed and each libFuzzer harness run briefly. The last lines list every failure; the logs are
 # in test-output/.
 test: build
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests $(CHECKS)
 	@mkdir -p test-output
 	@set -o pipefail; BIN="$$($(SWIFT) build --show-bin-path)"; \
 	  WARDEN_BIN_DIR="$$BIN" $(SWIFT) test --skip-build --disable-xctest 2>&1 | tee test-output/test.log; tests=$$?; \

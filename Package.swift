@@ -4,6 +4,9 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    // Our code builds without a warning; a new one fails the build (and CI) instead of piling up.
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 
 let package = Package(
@@ -44,6 +47,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -69,7 +73,7 @@ let package = Package(
         .target(
             name: "WardenDashboard",
             dependencies: [
-                "WardenHTTP", "WardenIPC", "WardenKit",
+                "WardenIPC", "WardenKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -91,7 +95,6 @@ let package = Package(
         .target(
             name: "WardenFakes",
             dependencies: [
-                "WardenCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -168,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "warden-chaos",
             dependencies: [
-                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
+                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -200,12 +203,12 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",

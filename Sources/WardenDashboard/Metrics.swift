@@ -9,10 +9,10 @@ enum StackMetrics {
     static func render(_ status: StatusResponse?, dashboardClients: Int, http: (open: Int, bearerFailures: UInt64)? = nil) -> String {
         let r = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Double) {
-            r.makeGauge(name: name, labels: labels, help: help).set(v)
+            r.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(v)
         }
         func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Int) {
-            r.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(max(0, v)))
+            r.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).increment(by: Int64(max(0, v)))
         }
         gauge("warden_up", "1 when the program answered this scrape, else 0", [("program", "supervisor")], status == nil ? 0 : 1)
         gauge("warden_dashboard_sse_clients", "Browsers following the live stream", [("program", "dashboard")], Double(dashboardClients))
@@ -109,12 +109,12 @@ enum StackMetrics {
         let r = PrometheusCollectorRegistry()
         for h in hosts {
             let l = [("program", "engine"), ("host", h.host)]
-            r.makeCounter(name: "warden_http_requests_total", labels: l, help: "Market API requests per host").increment(by: Int64(h.requests))
-            r.makeCounter(name: "warden_http_errors_total", labels: l, help: "Failed market API requests per host").increment(by: Int64(h.failures))
-            r.makeCounter(name: "warden_http_rate_limited_total", labels: l, help: "429 answers per host").increment(by: Int64(h.rate_limited))
-            r.makeGauge(name: "warden_http_error_ratio", labels: l, help: "Error rate over the last 30 s (0..1)").set(h.error_rate)
-            r.makeGauge(name: "warden_http_rate_limit_usage_ratio", labels: l, help: "Rate-limit usage of the busiest bucket (0..1)").set(h.rate_limit_usage)
-            r.makeGauge(name: "warden_http_latency_p99_seconds", labels: l, help: "p99 latency of recent requests").set(h.latency_p99_ms / 1000)
+            r.makeCounter(descriptor: MetricNameDescriptor(metricName: "warden_http_requests_total", unitName: "", helpText: "Market API requests per host"), labels: l).increment(by: Int64(h.requests))
+            r.makeCounter(descriptor: MetricNameDescriptor(metricName: "warden_http_errors_total", unitName: "", helpText: "Failed market API requests per host"), labels: l).increment(by: Int64(h.failures))
+            r.makeCounter(descriptor: MetricNameDescriptor(metricName: "warden_http_rate_limited_total", unitName: "", helpText: "429 answers per host"), labels: l).increment(by: Int64(h.rate_limited))
+            r.makeGauge(descriptor: MetricNameDescriptor(metricName: "warden_http_error_ratio", unitName: "", helpText: "Error rate over the last 30 s (0..1)"), labels: l).set(h.error_rate)
+            r.makeGauge(descriptor: MetricNameDescriptor(metricName: "warden_http_rate_limit_usage_ratio", unitName: "", helpText: "Rate-limit usage of the busiest bucket (0..1)"), labels: l).set(h.rate_limit_usage)
+            r.makeGauge(descriptor: MetricNameDescriptor(metricName: "warden_http_latency_p99_seconds", unitName: "", helpText: "p99 latency of recent requests"), labels: l).set(h.latency_p99_ms / 1000)
         }
         return r.emitToString()
     }

@@ -8,6 +8,7 @@ import NIOCore
 import Synchronization
 import WSClient
 import WardenKit
+import NIOWebSocket
 
 /// Seed 004's reconnect knobs.
 public struct ReconnectPolicy: Sendable, Equatable {
@@ -173,7 +174,7 @@ public final class MarketStream: Sendable {
             shard.state.withLock { $0.state = .stopped }
             shard.task.withLock { $0?.cancel() }
         }
-        shard.closeRequests.withLock { $0?.yield(reason) }
+        _ = shard.closeRequests.withLock { $0?.yield(reason) }
     }
 
     private func start(_ shard: Shard) {

@@ -3,6 +3,7 @@ import Foundation
 import WardenKit
 import WardenCore
 import WardenIPC
+import WardenHTTP
 
 extension TradingEngine {
     public func snapshot(_ now: Date = Date()) -> EngineSnapshot {

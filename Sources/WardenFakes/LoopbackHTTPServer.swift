@@ -85,7 +85,7 @@ public final class LoopbackHTTPServer: Sendable {
                         let peer = FakeWebSocket(channel: ch)
                         return ch.pipeline.addHandler(FakeWebSocketHandler(peer: peer)).map { webSocket.connected(peer) }
                     })
-                let config: NIOHTTPServerUpgradeConfiguration = (upgraders: [upgrader], completionHandler: { _ in
+                let config: NIOHTTPServerUpgradeSendableConfiguration = (upgraders: [upgrader], completionHandler: { _ in
                     child.pipeline.removeHandler(http, promise: nil)
                 })
                 return child.pipeline.configureHTTPServerPipeline(withServerUpgrade: config).flatMap { child.pipeline.addHandler(http) }
@@ -156,7 +156,7 @@ private final class FakeWebSocketHandler: ChannelInboundHandler, @unchecked Send
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
         case .connectionClose:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload))).whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
         default:
@@ -227,7 +227,7 @@ private final class FakeHTTPHandler: ChannelInboundHandler, RemovableChannelHand
                     if !final.body.isEmpty {
                         context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: final.body)))), promise: nil)
                     }
-                    context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                         if !keepAlive { context.close(promise: nil) }
                     }
                 }

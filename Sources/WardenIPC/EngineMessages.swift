@@ -1,5 +1,7 @@
 // Messages of engine.sock: snapshot, streams (state, activity, trades, alerts), history, commands.
 
+import Foundation
+
 public enum EngineTopic {
     public static let state = "state"
     public static let activity = "activity"

@@ -1,4 +1,5 @@
 // The `notifier:` section of warden.yaml: timings, quiet hours, digest, and the channels by name.
+import Foundation
 import Yams
 
 extension ConfigLoader {

@@ -1,5 +1,6 @@
 // One structured logfmt line per record on stderr; the supervisor forwards these lines.
 import Foundation
+import Glibc
 import Logging
 
 /// A `LogHandler` writing `ts=… level=… logger=… msg="…" key=value` lines to stderr.
@@ -19,8 +20,11 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
+        write(level: event.level, message: event.message, metadata: event.metadata)
+    }
+
+    private func write(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit { merged.merge(explicit) { $1 } }
@@ -50,13 +54,12 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var tv = timeval()
-        gettimeofday(&tv, nil)
-        var t = time_t(tv.tv_sec)
+        let now = Date().timeIntervalSince1970
+        var t = time_t(now.rounded(.down))
         var tmv = tm()
         gmtime_r(&t, &tmv)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int(tv.tv_usec / 1000))
+                      tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int((now - now.rounded(.down)) * 1000))
     }
 }
 

@@ -3,6 +3,7 @@
 import CWardenOS
 import Foundation
 import WardenKit
+import Logging
 
 /// What one message's fields mean for its program's state machine, in the order they apply.
 public struct NotifyMeaning: Sendable, Equatable {

@@ -68,7 +68,7 @@ final class Supervised {
         var env = ProcessInfo.processInfo.environment
         for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] { env[k] = nil }
         process.environment = env
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let h = FileHandle(forWritingAtPath: log)
         process.standardOutput = h
         process.standardError = h

@@ -57,7 +57,7 @@ enum StackBench {
         let warden = Process()
         warden.executableURL = URL(fileURLWithPath: bin + "/warden")
         warden.arguments = ["--config", dir + "/etc/warden.yaml"]
-        FileManager.default.createFile(atPath: dir + "/warden.out", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/warden.out", contents: nil)
         let h = FileHandle(forWritingAtPath: dir + "/warden.out")
         warden.standardOutput = h
         warden.standardError = h

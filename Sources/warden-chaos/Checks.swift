@@ -2,6 +2,7 @@
 import Foundation
 import GRDB
 import WardenIPC
+import WardenFakes
 
 /// What a fault must look like on each surface. `status` is applied to `wardenctl status --json` and to the
 /// dashboard's /api/state (the same document); `channel` to the texts that reached the fake channel since

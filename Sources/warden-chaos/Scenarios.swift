@@ -123,7 +123,7 @@ enum Catalogue {
         Scenario(id: "F05", title: "crash loop",
                  scenario: "a non-critical program that exits at once while a file exists: growing backoff, FATAL after 4 restarts in 60 s, alert; the file removed, the cool-down retry brings it back") { run in
             let flag = run.stack.root + "/flaky.fail"
-            FileManager.default.createFile(atPath: flag, contents: nil)
+            _ = FileManager.default.createFile(atPath: flag, contents: nil)
             let mark = run.mark, t0 = ContinuousClock.now
             // The program is added by reload, so the loop starts now (the stack was started without it).
             try run.stack.addProgram("""

@@ -170,7 +170,7 @@ final class Stack: @unchecked Sendable {
         for (k, v) in extra { environment[k] = v }
         p.environment = environment
         let out = root + "/warden.out"
-        if !FileManager.default.fileExists(atPath: out) { FileManager.default.createFile(atPath: out, contents: nil) }
+        if !FileManager.default.fileExists(atPath: out) { _ = FileManager.default.createFile(atPath: out, contents: nil) }
         let h = FileHandle(forWritingAtPath: out)
         h?.seekToEndOfFile()
         p.standardOutput = h

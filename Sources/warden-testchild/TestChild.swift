@@ -46,7 +46,7 @@ struct TestChild: ParsableCommand {
         if let touch {
             let line = "\(getpid())\n"
             if let h = FileHandle(forWritingAtPath: touch) { h.seekToEndOfFile(); h.write(Data(line.utf8)); h.closeFile() }
-            else { FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
+            else { _ = FileManager.default.createFile(atPath: touch, contents: Data(line.utf8)) }
         }
         if let orphan, warden_test_orphan(orphan) != 0 { throw ExitCode(3) }
         if let worker, warden_test_worker(worker) != 0 { throw ExitCode(3) }
@@ -82,9 +82,9 @@ struct TestChild: ParsableCommand {
             source.setEventHandler {
                 reloads += 1
                 let usec = MonotonicInstant.now().nanoseconds / 1000
-                try? SystemdNotifier().notify("RELOADING=1\nMONOTONIC_USEC=\(usec)")
+                _ = try? SystemdNotifier().notify("RELOADING=1\nMONOTONIC_USEC=\(usec)")
                 usleep(300_000)
-                try? SystemdNotifier().notify("READY=1\nSTATUS=reloaded \(reloads)")
+                _ = try? SystemdNotifier().notify("READY=1\nSTATUS=reloaded \(reloads)")
             }
             source.resume()
             sources.append(source)
@@ -96,7 +96,7 @@ struct TestChild: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             let file = signalFile
             source.setEventHandler {
-                if let file { FileManager.default.createFile(atPath: file, contents: Data(exitOn.uppercased().utf8)) }
+                if let file { _ = FileManager.default.createFile(atPath: file, contents: Data(exitOn.uppercased().utf8)) }
                 Foundation.exit(0)
             }
             source.resume()
@@ -192,7 +192,7 @@ struct TestChild: ParsableCommand {
             var buf = [UInt8](repeating: 0, count: 256)
             let n = read(got.fd, &buf, buf.count)
             let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : "(nothing: \(n < 0 ? String(cString: strerror(errno)) : "empty"))"
-            if let report { FileManager.default.createFile(atPath: report, contents: Data("inherited \(name): \(text)".utf8)) }
+            if let report { _ = FileManager.default.createFile(atPath: report, contents: Data("inherited \(name): \(text)".utf8)) }
             return
         }
         var p: [Int32] = [0, 0]
@@ -204,7 +204,7 @@ struct TestChild: ParsableCommand {
         guard let socketPath = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"],
               msg.withCString({ warden_send_fds(socketPath, $0, strlen($0), [p[0]], 1) }) == 0 else { throw ExitCode(5) }
         close(p[0])
-        if let report { FileManager.default.createFile(atPath: report, contents: Data("stored \(name)".utf8)) }
+        if let report { _ = FileManager.default.createFile(atPath: report, contents: Data("stored \(name)".utf8)) }
     }
 
     /// "pid" as one datagram to a Unix socket; a benchmark's clock stops when it arrives.

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import WardenEngine
+import WardenCore
 
 private func book(_ token: String, price: String) -> String {
     #"{"asset_id":"\#(token)","bids":[{"price":"\#(price)","size":"10"}],"asks":[{"price":"0.6","size":"10"}],"tick_size":"0.01","min_order_size":"5"}"#

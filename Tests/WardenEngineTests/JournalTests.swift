@@ -4,6 +4,7 @@ import GRDB
 import Testing
 import WardenCore
 @testable import WardenEngine
+import WardenIPC
 
 func tempDir() -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString.prefix(8))").path

@@ -338,7 +338,7 @@ struct FeedRecordingTests {
                      ReplayRecord(kind: .deltas, at: t0 + 3, changes: [LevelChange(tokenID: "a", side: .bid, price: 400_000, size: 0, hash: "h2")]),
                      ReplayRecord(kind: .markets, at: t0 + 10, markets: [m])]
         let path = tempDir() + "/rec.jsonl"
-        FileManager.default.createFile(atPath: path, contents: try lines.reduce(Data()) { $0 + (try $1.line()) })
+        _ = FileManager.default.createFile(atPath: path, contents: try lines.reduce(Data()) { $0 + (try $1.line()) })
         func books(after seconds: Double) async throws -> OrderBook? {
             let replay = try ReplayMarketData(path: path, speed: 1, startedAt: Date().addingTimeInterval(-seconds))
             return try await replay.books(["a"]).books.first
@@ -360,7 +360,7 @@ struct FeedRecordingTests {
         let client = PolymarketClient(http: HTTPClient(), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "record-test"))
         let path = tempDir() + "/rec.jsonl"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let recorder = MarketRecorder(source: LiveMarketData(client: client, filters: MarketFilters()), bookRefresh: .seconds(1),
                                       discoveryInterval: .seconds(60), stream: stream)

@@ -313,8 +313,8 @@ struct SocketAndOperatorTests {
         func followProcess(_ args: [String]) async throws -> (Process, String) {
             let out = tree.root + "/follow-\(UUID().uuidString.prefix(6)).out"
             let err = out + ".err"
-            FileManager.default.createFile(atPath: out, contents: nil)
-            FileManager.default.createFile(atPath: err, contents: nil)
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            _ = FileManager.default.createFile(atPath: err, contents: nil)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Bin.path("wardenctl"))
             p.arguments = ["--socket", tree.controlSocket] + args

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import Logging
 
 private func write(_ yaml: String) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wk-\(UUID().uuidString)/etc")

@@ -7,6 +7,7 @@ import WardenFakes
 import WardenHTTP
 import WardenKit
 @testable import WardenNotifier
+import WardenIPC
 
 private let t0 = Date(timeIntervalSince1970: 1_790_000_000)  // 2026-09-21 … 14:13 UTC
 

@@ -13,8 +13,8 @@ struct CgroupLimitsTests {
         let prog = base + "/prog-app"
         try FileManager.default.createDirectory(atPath: prog, withIntermediateDirectories: true)
         try controllers.write(toFile: base + "/cgroup.controllers", atomically: true, encoding: .utf8)
-        for f in ["cgroup.subtree_control"] { FileManager.default.createFile(atPath: base + "/" + f, contents: nil) }
-        for f in ["cgroup.procs", "memory.max", "pids.max"] { FileManager.default.createFile(atPath: prog + "/" + f, contents: nil) }
+        for f in ["cgroup.subtree_control"] { _ = FileManager.default.createFile(atPath: base + "/" + f, contents: nil) }
+        for f in ["cgroup.procs", "memory.max", "pids.max"] { _ = FileManager.default.createFile(atPath: prog + "/" + f, contents: nil) }
         try "73400320\n".write(toFile: prog + "/memory.current", atomically: true, encoding: .utf8)
         try "anon 50331648\nfile 20971520\nkernel 2097152\n".write(toFile: prog + "/memory.stat", atomically: true, encoding: .utf8)
         try "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n".write(toFile: prog + "/memory.events", atomically: true, encoding: .utf8)
