@@ -171,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "warden-chaos",
             dependencies: [
-                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenTestSupport",
+                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenTestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -181,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestSupport",
+                "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -206,13 +206,13 @@ let package = Package(
         .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
-        .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestSupport", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
+        .target(name: "WardenTestKit", swiftSettings: swiftSettings),
+        .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestKit", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestSupport", "WardenFakes"],
+            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestKit", "WardenFakes"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 enum StackBench {
     struct Result {

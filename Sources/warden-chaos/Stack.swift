@@ -8,7 +8,7 @@ import Synchronization
 import WardenFakes
 import WardenHTTP
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 struct ChaosError: Error, CustomStringConvertible {
     var description: String
@@ -296,20 +296,6 @@ func until<T>(_ what: @autoclosure () -> String, within limit: Duration, every: 
     }
 }
 
-/// A free loopback TCP port (bound, read, released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard bound == 0 else { throw ChaosError("no free port: errno \(errno)") }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
 
 /// A Prometheus text page, read the way a scraper would.
 struct Metrics {

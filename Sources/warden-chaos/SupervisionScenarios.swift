@@ -1,7 +1,7 @@
 // Issue 15's rows on the running stack: a program's escaped grandchild (F56) and a daemon's own protocol (F57).
 import Foundation
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 extension Catalogue {
     static let supervision: [Scenario] = [f56, f57]

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-import WardenTestSupport
+import WardenTestKit
 @testable import WardenIPC
 
 private struct Item: Codable, Sendable { var n: Int }

@@ -4,7 +4,7 @@ import Logging
 import NIOPosix
 import Synchronization
 import Testing
-import WardenTestSupport
+import WardenTestKit
 @testable import WardenIPC
 
 private struct Tick: Codable, Sendable { var n: Int; var pad: String }

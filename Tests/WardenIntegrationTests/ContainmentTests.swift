@@ -5,7 +5,7 @@
 import Foundation
 import Testing
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 @Suite("Containment of every descendant", .serialized)
 struct ContainmentTests {

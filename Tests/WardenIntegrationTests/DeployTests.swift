@@ -1,7 +1,7 @@
 // deploy/: the systemd unit passes `systemd-analyze verify`; the shipped configuration is valid.
 import Foundation
 import Testing
-import WardenTestSupport
+import WardenTestKit
 
 @Suite("Deployment files")
 struct DeployTests {

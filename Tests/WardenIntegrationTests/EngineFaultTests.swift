@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 import WardenFakes
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 /// Runs `/bin/sh -c command` to completion (bounded; never blocks a thread of the test's executor, which the
 /// in-process fakes answer on); returns exit code and combined output.

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import WardenFakes
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 /// A tree whose engine trades on `fake`, with short staleness bounds. `program` adds keys to the engine's
 /// program entry (4-space indent), `extraEngine` to the engine section (2-space indent).

@@ -3,7 +3,7 @@
 import Foundation
 import Testing
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 @Suite("Hardening on the real stack", .serialized)
 struct HardeningStackTests {

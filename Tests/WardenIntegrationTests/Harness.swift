@@ -3,7 +3,7 @@ import CWardenOS
 import Foundation
 import Testing
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 enum Bin {
     /// Where the built executables are: $WARDEN_BIN_DIR (set by `make test`), else .build/debug.

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import WardenFakes
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 /// A tree running the notifier (channels on `channels`) and the engine (on `market`).
 func stackTree(_ market: PolymarketFake, _ channels: AlertChannelFake, notifier: String, engine: String = "",

@@ -4,7 +4,7 @@ import CWardenOS
 import Foundation
 import Testing
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 @Suite("Socket activation and the fd store")
 struct SocketActivationTests {

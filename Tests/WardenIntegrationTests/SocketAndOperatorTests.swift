@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Testing
 import WardenIPC
-import WardenTestSupport
+import WardenTestKit
 
 
 @Suite("Sockets, operators and configuration", .serialized)
