@@ -125,3 +125,67 @@ struct ConfigDocsTests {
         #expect(shown["engine.ws.reconnect.cap"] == "1m")
     }
 }
+
+@Suite("Every declared bound is enforced")
+struct DeclaredBoundsTests {
+    /// A value just past a key's declared bounds (or of the wrong kind), from its declared type; nil when the
+    /// type has no bound to cross.
+    static func badValue(_ type: String) -> String? {
+        let nums = type.components(separatedBy: CharacterSet(charactersIn: " …")).compactMap { Double($0.replacingOccurrences(of: "_", with: "")) }
+        if type.hasPrefix("integer "), nums.count >= 2 { return String(Int(nums[1]) + 1) }
+        if type.hasPrefix("number "), nums.count >= 2 { return String(nums[1] * 2 + 1) }
+        if type.hasPrefix("duration ") { return "999999999s" }
+        if type.hasPrefix("one of:") { return "no-such-choice" }
+        if type == "true | false" { return "maybe" }
+        return nil
+    }
+
+    /// YAML for one dotted path set to `value`, inside a file with one program `t` and one channel `c`.
+    static func yaml(_ path: [String], _ value: String) -> String {
+        var tree: [String: Any] = ["programs": ["t": ["command": "[/bin/true]"]]]
+        func set(_ node: inout [String: Any], _ parts: ArraySlice<String>) {
+            let k = parts.first!
+            if parts.count == 1 { node[k] = value; return }
+            var child = node[k] as? [String: Any] ?? [:]
+            set(&child, parts.dropFirst())
+            node[k] = child
+        }
+        set(&tree, path[...])
+        if path.starts(with: ["notifier", "channels"]) {
+            var n = tree["notifier"] as! [String: Any], ch = n["channels"] as! [String: Any], c = ch["c"] as! [String: Any]
+            if c["kind"] == nil { c["kind"] = "log" }
+            ch["c"] = c; n["channels"] = ch; tree["notifier"] = n
+        }
+        func emit(_ node: [String: Any], _ indent: String) -> String {
+            node.keys.sorted().map { k in
+                if let sub = node[k] as? [String: Any] { return "\(indent)\(k):\n" + emit(sub, indent + "  ") }
+                return "\(indent)\(k): \(node[k]!)\n"
+            }.joined()
+        }
+        return emit(tree, "")
+    }
+
+    @Test("for every key with a bound or a choice, a value past it stops the load with that key's path")
+    func everyBound() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bounds-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var checked = 0
+        for key in ConfigLoader.allKeys {
+            guard let bad = Self.badValue(key.type) else { continue }
+            let path = key.path.replacingOccurrences(of: "programs.<name>", with: "programs.t")
+                .replacingOccurrences(of: "notifier.channels.<name>", with: "notifier.channels.c")
+            guard !path.contains("<") else { continue }
+            let file = dir + "/\(checked).yaml"
+            try Self.yaml(path.split(separator: ".").map(String.init), bad).write(toFile: file, atomically: true, encoding: .utf8)
+            do {
+                _ = try await ConfigLoader.load(path: file, environment: [:])
+                Issue.record("\(path): \(bad) was accepted (declared \(key.type))")
+            } catch let e as ConfigurationError {
+                #expect("\(e)".contains(path), "\(path) = \(bad): \(e)")
+            }
+            checked += 1
+        }
+        #expect(checked > 100, "\(checked) keys checked")
+    }
+}
