@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import WardenKit
 
 /// The first passed fd when it is a listening stream socket meant for this process (sd_listen_fds(3)); its
@@ -73,6 +74,7 @@ public struct InheritedListener: Service {
         logger.notice("serving on the socket passed by warden (\(socket.address))")
         await onListening()
         let gauge = server.connections
+        let open = OpenConnections()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await listener.executeThenClose { inbound in
@@ -81,15 +83,39 @@ public struct InheritedListener: Service {
                         // as with the bound server's accept gate).
                         while gauge.open >= DashboardServer.maxConnections { try await Task.sleep(for: .milliseconds(20)) }
                         gauge.opened()
+                        let id = open.add(connection.channel)
                         group.addTask {
                             await http.handle(value: connection, logger: logger)
+                            open.remove(id)
                             gauge.closed()
                         }
                     }
                 }
             }
         } onGracefulShutdown: {
+            // Stop accepting, and close what is open (an idle keep-alive would otherwise hold the stop until its
+            // idle timeout, past the program's stop_timeout); live streams are ended by the hub.
             listener.channel.close(promise: nil)
+            open.closeAll()
         }
+    }
+}
+
+/// The connections being served, so a graceful shutdown can close them.
+final class OpenConnections: Sendable {
+    private let channels = Mutex<(next: Int, all: [Int: any Channel])>((0, [:]))
+
+    func add(_ channel: any Channel) -> Int {
+        channels.withLock { state in
+            state.next += 1
+            state.all[state.next] = channel
+            return state.next
+        }
+    }
+
+    func remove(_ id: Int) { channels.withLock { _ = $0.all.removeValue(forKey: id) } }
+
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.all.values) }) { channel.close(promise: nil) }
     }
 }

@@ -153,6 +153,7 @@ struct DashboardSocketActivationTests {
             command: ["\(Bin.path("warden-dashboard"))"]
             listen: ["127.0.0.1:\(port)"]
             watchdog_sec: 5s
+            stop_timeout: 10s
             stable_after: 1h
             backoff: {initial: 1s, max: 1s, jitter: 0}
         """, supervisor: """
@@ -178,6 +179,23 @@ struct DashboardSocketActivationTests {
         #expect(next.restarts == 1)
         let logs = try await wardenctl(tree, "logs", "dashboard", "-n", "200")
         #expect(logs.out.contains("a socket held by warden"), "\(logs.out.suffix(2000))")
+        // An idle keep-alive connection does not hold a stop past stop_timeout: closed at shutdown, no SIGKILL.
+        let keepAlive = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(keepAlive) }
+        var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr)
+        let connected = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(keepAlive, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(connected == 0)
+        let request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        _ = request.withCString { send(keepAlive, $0, strlen($0), 0) }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await wardenctl(tree, "stop", "dashboard")
+        let stopped = try await eventually("the dashboard stopped", within: .seconds(30)) { () async throws -> ProgramStatus? in
+            let p = program(try await status(tree), "dashboard")
+            return p?.state == "STOPPED" ? p : nil
+        }
+        #expect(stopped.last_exit?.signal == nil, "stopped cleanly, not killed: \(String(describing: stopped.last_exit))")
+        #expect(!(try await events(tree)).contains { $0.program == "dashboard" && $0.kind == "kill" })
         await w.stop()
     }
 }
