@@ -15,9 +15,17 @@ public struct ReplayRecord: Codable, Sendable {
     public var markets: [Market]?
     public var books: [OrderBook]?
     public var changes: [LevelChange]?
+    /// A `books` record holding only what changed since the one before (`warden-engine record` writes a full one
+    /// after each market list, then these): every book of the previous snapshot not listed here and not in
+    /// `gone` was observed unchanged at `at`.
+    public var partial: Bool?
+    /// Tokens asked for in a partial snapshot that came back without a book ("no book" from then on).
+    public var gone: [String]?
 
-    public init(kind: Kind, at: Double, markets: [Market]? = nil, books: [OrderBook]? = nil, changes: [LevelChange]? = nil) {
+    public init(kind: Kind, at: Double, markets: [Market]? = nil, books: [OrderBook]? = nil, changes: [LevelChange]? = nil,
+                partial: Bool? = nil, gone: [String]? = nil) {
         self.kind = kind; self.at = at; self.markets = markets; self.books = books; self.changes = changes
+        self.partial = partial; self.gone = gone
     }
 
     static let encoder: JSONEncoder = {
@@ -73,7 +81,18 @@ public struct ReplayMarketData: MarketDataSource {
                 markets.append((r.at, m))
             case .books:
                 guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
-                books.append((r.at, Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })))
+                let listed = Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
+                if r.partial == true {
+                    // Only what changed: the snapshot before, with these books replaced and the gone ones removed.
+                    guard var full = books.last?.1 else {
+                        throw ReplayError(description: "replay file \(path) line \(n + 1): a partial books record before any full one")
+                    }
+                    full.merge(listed) { _, new in new }
+                    for id in r.gone ?? [] { full[id] = nil }
+                    books.append((r.at, full))
+                } else {
+                    books.append((r.at, listed))
+                }
             case .deltas:
                 guard r.changes != nil || r.books != nil else {
                     throw ReplayError(description: "replay file \(path) line \(n + 1): deltas record without `changes` or `books`")
@@ -188,8 +207,21 @@ public struct MarketRecorder {
         }
     }
 
+    /// What a books snapshot adds to the one written before it: the books whose content changed (levels, tick,
+    /// minimum size or hash) and the tokens asked for that came back without a book.
+    public static func changes(since last: [String: OrderBook], now books: [OrderBook], asked: [String]) -> (changed: [OrderBook], gone: [String]) {
+        let changed = books.filter { b in
+            guard let old = last[b.tokenID] else { return true }
+            return !(old.sameLevels(as: b) && old.tickSize == b.tickSize && old.minOrderSize == b.minOrderSize && old.hash == b.hash)
+        }
+        let answered = Set(books.map(\.tokenID))
+        let gone = asked.filter { last[$0] != nil && !answered.contains($0) }
+        return (changed, gone)
+    }
+
     /// Appends records to `handle`; a failed fetch is reported through `report` and retried next round, so the
-    /// recording shows the same gaps the live data had. Returns how many records were written.
+    /// recording shows the same gaps the live data had. Book snapshots are written whole after each market list
+    /// and otherwise as what changed (`partial`). Returns how many records were written.
     public func record(to handle: FileHandle, until: ContinuousClock.Instant, report: @escaping @Sendable (String) -> Void) async throws -> Int {
         let writer = Writer(handle)
         let deltas = stream.map { stream in
@@ -221,6 +253,8 @@ public struct MarketRecorder {
         }
         var markets: [Market] = []
         var lastDiscovery: ContinuousClock.Instant?
+        var written: [String: OrderBook] = [:]  // the books as the recording has them
+        var fullNext = true
         while ContinuousClock.now < until && !Task.isCancelled {
             let round = ContinuousClock.now
             let now = Date()
@@ -230,6 +264,7 @@ public struct MarketRecorder {
                     try writer.write(ReplayRecord(kind: .markets, at: now.timeIntervalSince1970, markets: markets))
                     stream?.follow(Set(markets.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }))
                     lastDiscovery = round
+                    fullNext = true
                 } catch let e as CancellationError { throw e } catch {
                     report("discovery failed: \(error)")
                 }
@@ -238,7 +273,17 @@ public struct MarketRecorder {
             if !tokens.isEmpty {
                 do {
                     let books = try await source.books(tokens).books
-                    try writer.write(ReplayRecord(kind: .books, at: Date().timeIntervalSince1970, books: books))
+                    let at = Date().timeIntervalSince1970
+                    if fullNext {
+                        try writer.write(ReplayRecord(kind: .books, at: at, books: books))
+                        written = Dictionary(books.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
+                        fullNext = false
+                    } else {
+                        let (changed, gone) = Self.changes(since: written, now: books, asked: tokens)
+                        try writer.write(ReplayRecord(kind: .books, at: at, books: changed, partial: true, gone: gone.isEmpty ? nil : gone))
+                        for b in changed { written[b.tokenID] = b }
+                        for id in gone { written[id] = nil }
+                    }
                 } catch let e as CancellationError { throw e } catch {
                     report("book refresh failed: \(error)")
                 }

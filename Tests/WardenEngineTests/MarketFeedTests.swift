@@ -366,13 +366,65 @@ struct FeedRecordingTests {
                                       discoveryInterval: .seconds(60), stream: stream)
         let n = try await recorder.record(to: handle, until: ContinuousClock.now + .seconds(8)) { _ in }
         try handle.close()
-        let kinds = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
-            try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data($0.utf8)).kind
+        let records = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data($0.utf8))
         }
+        let kinds = records.map(\.kind)
         #expect(n == kinds.count)
         #expect(kinds.contains(.deltas), "deltas recorded: \(kinds)")
         #expect(kinds.contains(.books) && kinds.contains(.markets))
+        // The first snapshot after the market list is whole; the later ones hold only what changed.
+        let snapshots = records.filter { $0.kind == .books }
+        #expect(snapshots.first?.partial == nil && snapshots.count >= 3, "\(snapshots.count) snapshots")
+        #expect(snapshots.dropFirst().allSatisfy { $0.partial == true })
+        let whole = snapshots.first?.books?.count ?? 0
+        #expect(snapshots.dropFirst().allSatisfy { ($0.books?.count ?? 0) <= whole })
         _ = try ReplayMarketData(path: path, speed: 1)
+    }
+
+    @Test("a snapshot's changes: other levels, tick, minimum or hash are a change; a new observation of the same content is not; a token asked for without a book is gone")
+    func snapshotChanges() {
+        func book(_ id: String, bid: Micros, hash: String, at: Double) -> OrderBook {
+            OrderBook(tokenID: id, bids: [BookLevel(price: bid, size: 10 * Fixed.one)], asks: [BookLevel(price: 600_000, size: 10 * Fixed.one)],
+                      tickSize: 10_000, minOrderSize: Fixed.one, bookTime: nil, observedAt: Date(timeIntervalSince1970: at), hash: hash)
+        }
+        let last = ["a": book("a", bid: 400_000, hash: "h", at: 0), "b": book("b", bid: 300_000, hash: "h", at: 0),
+                    "c": book("c", bid: 200_000, hash: "h", at: 0)]
+        let now = [book("a", bid: 400_000, hash: "h", at: 5), book("b", bid: 310_000, hash: "h2", at: 5), book("d", bid: 100_000, hash: "h", at: 5)]
+        let (changed, gone) = MarketRecorder.changes(since: last, now: now, asked: ["a", "b", "c", "d"])
+        #expect(changed.map(\.tokenID) == ["b", "d"])
+        #expect(gone == ["c"])
+    }
+
+    @Test("a partial snapshot replays as the one before with its changes: unchanged books observed at its time, gone ones without a book")
+    func partialSnapshots() async throws {
+        let m = Market(id: "1", tokens: [OutcomeToken(tokenID: "a", outcome: "Yes"), OutcomeToken(tokenID: "b", outcome: "No")],
+                       tickSize: 10_000, minOrderSize: Fixed.one)
+        let t0 = 1_800_000_000.0
+        func book(_ id: String, bid: Micros) -> OrderBook {
+            OrderBook(tokenID: id, bids: [BookLevel(price: bid, size: 10 * Fixed.one)], asks: [BookLevel(price: 600_000, size: 10 * Fixed.one)],
+                      tickSize: 10_000, minOrderSize: Fixed.one, bookTime: nil, observedAt: Date(timeIntervalSince1970: t0), hash: "h\(bid)")
+        }
+        let lines = [ReplayRecord(kind: .markets, at: t0, markets: [m]),
+                     ReplayRecord(kind: .books, at: t0, books: [book("a", bid: 400_000), book("b", bid: 300_000)]),
+                     ReplayRecord(kind: .books, at: t0 + 2, books: [book("a", bid: 410_000)], partial: true),
+                     ReplayRecord(kind: .books, at: t0 + 4, books: [], partial: true, gone: ["b"]),
+                     ReplayRecord(kind: .markets, at: t0 + 10, markets: [m])]
+        let path = tempDir() + "/partial.jsonl"
+        _ = FileManager.default.createFile(atPath: path, contents: try lines.reduce(Data()) { $0 + (try $1.line()) })
+        func books(after seconds: Double) async throws -> [String: OrderBook] {
+            let replay = try ReplayMarketData(path: path, speed: 1, startedAt: Date().addingTimeInterval(-seconds))
+            return Dictionary(uniqueKeysWithValues: try await replay.books(["a", "b"]).books.map { ($0.tokenID, $0) })
+        }
+        let at3 = try await books(after: 3)
+        #expect(at3["a"]?.bids.first?.price == 410_000 && at3["b"]?.bids.first?.price == 300_000)
+        #expect(abs((at3["b"]?.observedAt.timeIntervalSinceNow ?? 99) + 1) < 0.5, "the unchanged book observed at the partial snapshot's time")
+        let at5 = try await books(after: 5)
+        #expect(at5["a"]?.bids.first?.price == 410_000 && at5["b"] == nil, "b gone: no book")
+        // A partial snapshot with no whole one before it is named with its line.
+        let bad = tempDir() + "/bad.jsonl"
+        _ = FileManager.default.createFile(atPath: bad, contents: try [lines[0], lines[2]].reduce(Data()) { $0 + (try $1.line()) })
+        #expect(throws: ReplayError.self) { try ReplayMarketData(path: bad, speed: 1) }
     }
 }
 
