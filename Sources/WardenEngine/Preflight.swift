@@ -58,8 +58,9 @@ public enum Preflight {
         if e.source == .replay {
             let file = WardenPaths.absolute(e.replayFile ?? "", against: paths.root)
             do {
-                _ = try ReplayMarketData(path: file, speed: e.replaySpeed)
-                checks.append(PreflightCheck(name: "replay file", outcome: .ok, detail: "\(file) loads"))
+                let replay = try ReplayMarketData(path: file, speed: e.replaySpeed)
+                checks.append(PreflightCheck(name: "replay file", outcome: replay.warnings.isEmpty ? .ok : .warn,
+                                             detail: replay.warnings.first ?? "\(file) loads"))
             } catch {
                 checks.append(PreflightCheck(name: "replay file", outcome: .fail, detail: "\(error)"))
             }

@@ -59,18 +59,30 @@ public struct ReplayMarketData: MarketDataSource {
     /// WebSocket deltas in time order, applied on top of the snapshot before them.
     let deltaRecords: [(at: Double, changes: [LevelChange], books: [OrderBook])]
     public var name: String { "replay" }
+    /// What was wrong with the file but did not stop the replay (a last line cut short).
+    public let warnings: [String]
 
-    /// Loads and checks the whole file; a bad line is named by its number.
+    /// Loads and checks the whole file (gzip or plain JSON lines); a bad line is named by its number.
     public init(path: String, speed: Double, startedAt: Date = Date()) throws {
         self.path = path
         self.speed = speed
         self.startedAt = startedAt
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let raw = FileManager.default.contents(atPath: path) else {
             throw ReplayError(description: "replay file \(path) cannot be read")
         }
+        let (data, cutShort) = try RecordingFile.text(raw)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        var notes: [String] = []
+        if cutShort, !lines.isEmpty {
+            // A recorder stopped mid-way: its last line is incomplete; everything before it is whole.
+            lines.removeLast()
+            notes.append("replay file \(path) ends inside line \(lines.count + 1) (the recording was cut short); replaying its first \(lines.count) lines")
+        }
+        warnings = notes
         var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
         var deltas: [(at: Double, changes: [LevelChange], books: [OrderBook])] = []
-        for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 32 }) {
+        for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 }) {
             let r: ReplayRecord
             do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
                 throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
@@ -197,14 +209,16 @@ public struct MarketRecorder {
 
     /// Lines from the REST loop and the WebSocket, one at a time.
     final class Writer: Sendable {
-        let handle: Mutex<FileHandle>
+        let sink: Mutex<RecordingSink>
         let written = Mutex(0)
-        init(_ h: FileHandle) { handle = Mutex(h) }
+        init(_ sink: RecordingSink) { self.sink = Mutex(sink) }
         func write(_ r: ReplayRecord) throws {
             let line = try r.line()
-            try handle.withLock { try $0.write(contentsOf: line) }
+            try sink.withLock { try $0.write(line) }
             written.withLock { $0 += 1 }
         }
+        func flush() throws { try sink.withLock { try $0.flush() } }
+        func close() throws { try sink.withLock { try $0.close() } }
     }
 
     /// What a books snapshot adds to the one written before it: the books whose content changed (levels, tick,
@@ -222,8 +236,10 @@ public struct MarketRecorder {
     /// Appends records to `handle`; a failed fetch is reported through `report` and retried next round, so the
     /// recording shows the same gaps the live data had. Book snapshots are written whole after each market list
     /// and otherwise as what changed (`partial`). Returns how many records were written.
-    public func record(to handle: FileHandle, until: ContinuousClock.Instant, report: @escaping @Sendable (String) -> Void) async throws -> Int {
-        let writer = Writer(handle)
+    /// `compressed`: through gzip (the file name ends in .gz), flushed after every round.
+    public func record(to handle: FileHandle, compressed: Bool = false, until: ContinuousClock.Instant,
+                       report: @escaping @Sendable (String) -> Void) async throws -> Int {
+        let writer = Writer(try RecordingSink(handle: handle, compressed: compressed))
         let deltas = stream.map { stream in
             Task {
                 for await notice in stream.notices {
@@ -288,9 +304,19 @@ public struct MarketRecorder {
                     report("book refresh failed: \(error)")
                 }
             }
+            do { try writer.flush() } catch { report("recording not flushed: \(error)") }
             let spent = ContinuousClock.now - round
-            if spent < bookRefresh { try await Task.sleep(for: bookRefresh - spent) }
+            if spent < bookRefresh {
+                do { try await Task.sleep(for: bookRefresh - spent) } catch {
+                    try? writer.close()
+                    throw error
+                }
+            }
         }
+        stream?.stop()
+        deltas?.cancel()
+        _ = await deltas?.result
+        try writer.close()
         return writer.written.withLock { $0 }
     }
 }

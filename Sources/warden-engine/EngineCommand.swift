@@ -81,6 +81,11 @@ struct RecordCommand: AsyncParsableCommand {
         guard let length = Duration.parse(config: duration), length > .zero else {
             throw ValidationError("--duration: `\(duration)` is not a duration like 30s, 10m or 2h")
         }
+        // A compressed recording is never appended to: the file a stopped recorder left ends inside a gzip member,
+        // which another member after it would make unreadable.
+        if out.hasSuffix(".gz"), let size = (try? FileManager.default.attributesOfItem(atPath: out))?[.size] as? Int, size > 0 {
+            throw ValidationError("--out: \(out) exists; a compressed recording goes to a new file")
+        }
         if !FileManager.default.fileExists(atPath: out) {
             guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("--out: cannot create \(out)") }
         }
@@ -91,7 +96,8 @@ struct RecordCommand: AsyncParsableCommand {
         // The WebSocket's deltas too, so a replay or backtest sees what the live engine saw between snapshots.
         let stream = e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: Logger(label: "record")) : nil
         let recorder = MarketRecorder(source: liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval, stream: stream)
-        let n = try await recorder.record(to: handle, until: ContinuousClock.now + length) { problem in
+        // `.gz`: compressed as it is written (and flushed every round, so a stopped recorder leaves a readable file).
+        let n = try await recorder.record(to: handle, compressed: out.hasSuffix(".gz"), until: ContinuousClock.now + length) { problem in
             FileHandle.standardError.write(Data("warden-engine record: \(problem)\n".utf8))
         }
         print("recorded \(n) records into \(out)")
@@ -165,7 +171,11 @@ struct Run: AsyncParsableCommand {
         case .replay:
             // Chosen in configuration only; a replay that cannot be read stops the start, it never falls back to live.
             let file = WardenPaths.absolute(e.replayFile ?? "", against: paths.root)
-            do { source = try ReplayMarketData(path: file, speed: e.replaySpeed) } catch {
+            do {
+                let replay = try ReplayMarketData(path: file, speed: e.replaySpeed)
+                for w in replay.warnings { logger.warning("\(w)") }
+                source = replay
+            } catch {
                 FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
                 throw ExitCode(78)
             }

@@ -359,14 +359,18 @@ struct FeedRecordingTests {
         s.clobURL = fake.baseURL
         let client = PolymarketClient(http: HTTPClient(), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "record-test"))
-        let path = tempDir() + "/rec.jsonl"
+        let path = tempDir() + "/rec.jsonl.gz"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let recorder = MarketRecorder(source: LiveMarketData(client: client, filters: MarketFilters()), bookRefresh: .seconds(1),
                                       discoveryInterval: .seconds(60), stream: stream)
-        let n = try await recorder.record(to: handle, until: ContinuousClock.now + .seconds(8)) { _ in }
+        let n = try await recorder.record(to: handle, compressed: true, until: ContinuousClock.now + .seconds(8)) { _ in }
         try handle.close()
-        let records = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+        let raw = try #require(FileManager.default.contents(atPath: path))
+        #expect(raw.starts(with: [0x1f, 0x8b]), "gzip on disk")
+        let (text, cutShort) = try RecordingFile.text(raw)
+        #expect(!cutShort && text.count > raw.count * 3, "compressed \(text.count) → \(raw.count) bytes")
+        let records = try String(decoding: text, as: UTF8.self).split(separator: "\n").map {
             try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data($0.utf8))
         }
         let kinds = records.map(\.kind)
@@ -380,6 +384,44 @@ struct FeedRecordingTests {
         let whole = snapshots.first?.books?.count ?? 0
         #expect(snapshots.dropFirst().allSatisfy { ($0.books?.count ?? 0) <= whole })
         _ = try ReplayMarketData(path: path, speed: 1)
+    }
+
+    @Test("a gzip recording stays readable when its recorder stops mid-way (every flushed line), reads concatenated members, and a plain file cut inside a line replays up to it")
+    func compressedRecordings() throws {
+        let m = Market(id: "1", tokens: [OutcomeToken(tokenID: "a", outcome: "Yes")], tickSize: 10_000, minOrderSize: Fixed.one)
+        let book = OrderBook(tokenID: "a", bids: [BookLevel(price: 400_000, size: Fixed.one)], asks: [], tickSize: 10_000,
+                             minOrderSize: Fixed.one, bookTime: nil, observedAt: Date(timeIntervalSince1970: 1), hash: "h")
+        let recs = [ReplayRecord(kind: .markets, at: 1, markets: [m]), ReplayRecord(kind: .books, at: 1, books: [book])]
+        let path = tempDir() + "/cut.jsonl.gz"
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let h = try #require(FileHandle(forWritingAtPath: path))
+        let first = try RecordingSink(handle: h, compressed: true)
+        for r in recs { try first.write(try r.line()) }
+        try first.flush()
+        try first.write(try ReplayRecord(kind: .books, at: 2, books: [book], partial: true).line())  // never flushed: lost with the process
+        // The process dies here (no close): what was flushed is readable.
+        let cut = try RecordingFile.text(try #require(FileManager.default.contents(atPath: path)))
+        #expect(!cut.cutShort && String(decoding: cut.lines, as: UTF8.self).split(separator: "\n").count == 2)
+        _ = try ReplayMarketData(path: path, speed: 1)
+        try h.close()
+        // A file of two finished members (gzip files concatenated) reads as one.
+        let two = tempDir() + "/two.jsonl.gz"
+        _ = FileManager.default.createFile(atPath: two, contents: nil)
+        let h2 = try #require(FileHandle(forWritingAtPath: two))
+        for r in recs {
+            let sink = try RecordingSink(handle: h2, compressed: true)
+            try sink.write(try r.line())
+            try sink.close()
+        }
+        try h2.close()
+        let both = try RecordingFile.text(try #require(FileManager.default.contents(atPath: two)))
+        #expect(String(decoding: both.lines, as: UTF8.self).split(separator: "\n").count == 2)
+        // A plain file cut inside its last line: the whole lines replay, and it is said.
+        let plain = tempDir() + "/cut.jsonl"
+        let whole = try recs.reduce(Data()) { $0 + (try $1.line()) }
+        _ = FileManager.default.createFile(atPath: plain, contents: whole + Data("{\"kind\":\"bo".utf8))
+        let replay = try ReplayMarketData(path: plain, speed: 1)
+        #expect(replay.warnings.first?.contains("ends inside line 3") == true, "\(replay.warnings)")
     }
 
     @Test("a snapshot's changes: other levels, tick, minimum or hash are a change; a new observation of the same content is not; a token asked for without a book is gone")
