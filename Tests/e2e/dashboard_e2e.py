@@ -76,7 +76,7 @@ try:
     before = int(driver.find_element(By.ID, "fills").text)
     marker = driver.execute_script("window.__noReload = 1; return window.__noReload;")
     wait_for("a live fill", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#live li")) > 0
-             and int(driver.find_element(By.ID, "fills").text) > before, timeout=40)
+             and int(driver.find_element(By.ID, "fills").text) > before, timeout=120)
     if driver.execute_script("return window.__noReload;") != marker:
         fail("the page was reloaded")
     print("live fill seen without reload", flush=True)
