@@ -6,11 +6,14 @@ import WardenFakes
 import WardenHTTP
 @testable import WardenEngine
 
-func withPolymarket<T>(_ scenario: FakeScenario = .demo(), _ body: (PolymarketFake, PolymarketClient) async throws -> T) async throws -> T {
+/// `timeout` bounds each call: short by default (a test of timeouts wants it so); a test of other behaviour that
+/// makes many calls passes a generous one, so a loaded machine does not fail it.
+func withPolymarket<T>(_ scenario: FakeScenario = .demo(), timeout: Duration = .seconds(2),
+                       _ body: (PolymarketFake, PolymarketClient) async throws -> T) async throws -> T {
     let fake = try await PolymarketFake.start(scenario)
     var retry = RetryPolicy()
     retry.maxAttempts = 1
-    let client = PolymarketClient(http: HTTPClient(retry: retry), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(2))
+    let client = PolymarketClient(http: HTTPClient(retry: retry), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: timeout)
     do {
         let r = try await body(fake, client)
         await fake.stop()

@@ -48,7 +48,7 @@ struct RealMarketShapesTests {
 
     @Test("discovery ends at the empty page after a full last page (the fake carries a cursor on a full page, as upstream)")
     func fullLastPage() async throws {
-        try await withPolymarket { _, client in
+        try await withPolymarket(timeout: .seconds(30)) { _, client in
             // The demo scenario resolves markets as it plays: what was listed both before and after the paged
             // run must be in it once, and it holds nothing that neither listing had.
             var all = MarketFilters()
