@@ -39,6 +39,8 @@ public enum NotifyProtocol {
 extension Supervisor {
     /// A datagram arrived on notify.sock. Only a program's main pid is listened to.
     public func notified(_ message: NotifyMessage) {
+        progress.enter("notify from \(message.pid)")
+        defer { progress.leave() }
         if let name = preStartPIDs[message.pid], let rt = programs[name], rt.machine.spec.notifyAccess != .main {
             // notify_access: exec — a pre_start may say what it is doing (STATUS=, shown while it runs); the rest
             // of its message has no process to act on yet.

@@ -53,6 +53,8 @@ public actor Supervisor {
     var lastRejectedEvent: MonotonicInstant?
     /// The last sd_notify failure towards our own supervisor, logged once until it works again.
     var systemdNotifyError: String?
+    /// What the supervisor is doing and since when, read by a thread of its own that says when it is stuck.
+    public nonisolated let progress = LoopProgress()
     /// The loop's sleep (cancelled by `wake()`) and when it planned to wake.
     var sleeper: Task<Void, Never>?
     var plannedWake: MonotonicInstant?
@@ -79,6 +81,8 @@ public actor Supervisor {
 
     /// A child (or an orphaned descendant) exited.
     public func childExited(pid: Int32, status: ExitStatus) {
+        progress.enter("child exit \(pid)")
+        defer { progress.leave() }
         if let waiter = preStartWaiters.removeValue(forKey: pid) {
             waiter.resume(returning: status)
             return
@@ -327,10 +331,12 @@ public actor Supervisor {
                    message: "killed \(left.count) process\(left.count == 1 ? "" : "es") of \(name) left by a previous warden: "
                        + left.prefix(20).map(\.description).joined(separator: ", ") + (left.count > 20 ? ", …" : ""))
         }
+        progress.watch(logger: logger)
         while !finished {
             if Task.isShuttingDownGracefully && shutdownQueue == nil {
                 beginShutdown(reason: "received SIGTERM or SIGINT")
             }
+            progress.enter("tick")
             tick()
             if finished { break }
             // Asleep until the next deadline (a start timeout, a backoff, a heartbeat due, a resource check,
@@ -339,12 +345,14 @@ public actor Supervisor {
             let now = MonotonicInstant.now()
             let until = min(max(nextDeadline(now), now + config.supervisor.tick), now + Self.longestSleep)
             plannedWake = until
+            progress.enter("asleep", until: until)
             let sleeper = Task { _ = try? await Task.sleep(for: until - now) }
             self.sleeper = sleeper
             await sleeper.value
             self.sleeper = nil
             loopPasses += 1
         }
+        progress.stop()
         tellSystemd("STOPPING") { try $0.stopping() }
         for name in held.keys { held[name]?.closeListening(); _ = held[name]?.flush() }
         containment.tearDown(programs: order)
@@ -632,5 +640,66 @@ final class OutputCollector: @unchecked Sendable {
         }
         lock.lock(); defer { lock.unlock() }
         return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " | ")
+    }
+}
+
+/// What the supervisor's actor is doing, for a watcher thread that says (in the log, once per stall) when the loop
+/// has not come round for 5 s: a stuck supervisor is named with the step it is stuck in, not only noticed.
+public final class LoopProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var phase = "starting"
+    private var since = MonotonicInstant.now()
+    /// When the loop means to wake (while asleep).
+    private var until: MonotonicInstant?
+    private var outer: (phase: String, since: MonotonicInstant, until: MonotonicInstant?)?
+    private var stopped = false
+
+    func enter(_ what: String, until: MonotonicInstant? = nil) {
+        lock.lock(); defer { lock.unlock() }
+        if until == nil, phase == "asleep" { outer = (phase, since, self.until) }  // an input handled while asleep
+        phase = what; since = .now(); self.until = until
+    }
+
+    /// Back to what it was doing before an input arrived.
+    func leave() {
+        lock.lock(); defer { lock.unlock() }
+        if let o = outer { (phase, since, until) = o; outer = nil }
+    }
+
+    func stop() { lock.lock(); stopped = true; lock.unlock() }
+
+    /// How late the loop is: past its planned wake-up while asleep, else time in the current step.
+    func late(now: MonotonicInstant) -> (phase: String, late: Duration)? {
+        lock.lock(); defer { lock.unlock() }
+        if stopped { return nil }
+        if let until { return (phase, now - until) }
+        return (phase, now - since)
+    }
+
+    func watch(logger: Logger) {
+        let t = Thread { [self] in
+            var said = false
+            var last = MonotonicInstant.now()
+            var graceUntil = last
+            while true {
+                sleep(1)
+                let now = MonotonicInstant.now()
+                // This thread slept far longer than asked: the whole process was stopped or starved (SIGSTOP,
+                // suspend), not the loop alone; the loop gets time to come round before anything is said.
+                if now - last > .seconds(3) { graceUntil = now + .seconds(6) }
+                last = now
+                guard now >= graceUntil else { continue }
+                guard let (phase, late) = self.late(now: now) else { return }
+                if late > .seconds(5), !said {
+                    said = true
+                    logger.critical("supervisor loop stuck for \(late.short) in step `\(phase)`: no restarts, heartbeats or commands are handled meanwhile")
+                } else if late <= .seconds(5), said {
+                    said = false
+                    logger.notice("supervisor loop running again")
+                }
+            }
+        }
+        t.name = "warden-loop-watch"
+        t.start()
     }
 }
