@@ -264,6 +264,18 @@ int warden_lock_file(const char *path) {
 
 int warden_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+/* Writes `prefix`, our pid and a newline to fd, with async-signal-safe calls only (used after fork). */
+static void write_pid_line(int fd, const char *prefix) {
+    char buf[48]; int n = 0; char tmp[24]; int t = 0;
+    while (*prefix && n < 16) buf[n++] = *prefix++;
+    unsigned v = (unsigned)getpid();
+    do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v && t < 20);
+    while (t) buf[n++] = tmp[--t];
+    buf[n++] = '\n';
+    ssize_t w = write(fd, buf, (size_t)n);
+    (void)w;
+}
+
 int warden_test_orphan(const char *pidfile) {
     int fd = open(pidfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
@@ -276,13 +288,7 @@ int warden_test_orphan(const char *pidfile) {
         /* The grandchild: orphaned as soon as its parent exits; only async-signal-safe calls. */
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
-        char buf[24]; int n = 0; char tmp[24]; int t = 0;
-        unsigned v = (unsigned)getpid();
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v && t < 20);
-        while (t) buf[n++] = tmp[--t];
-        buf[n++] = '\n';
-        ssize_t w = write(fd, buf, (size_t)n);
-        (void)w;
+        write_pid_line(fd, "");
         close(fd);
         for (;;) pause();
     }
@@ -317,13 +323,7 @@ int warden_test_worker(const char *report) {
             struct sigaction sa; memset(&sa, 0, sizeof sa); sa.sa_handler = worker_on_signal;
             sigaction(sigs[i], &sa, NULL);
         }
-        char buf[32] = "worker "; int n = 7; char tmp[24]; int t = 0;
-        unsigned v = (unsigned)getpid();
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v && t < 20);
-        while (t) buf[n++] = tmp[--t];
-        buf[n++] = '\n';
-        ssize_t w = write(fd, buf, (size_t)n);
-        (void)w;
+        write_pid_line(fd, "worker ");
         for (;;) pause();
     }
     close(fd);

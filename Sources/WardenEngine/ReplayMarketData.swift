@@ -70,7 +70,10 @@ public struct ReplayMarketData: MarketDataSource {
         guard let raw = FileManager.default.contents(atPath: path) else {
             throw ReplayError(description: "replay file \(path) cannot be read")
         }
-        let (data, cutShort) = try RecordingFile.text(raw)
+        let data: Data, cutShort: Bool
+        do { (data, cutShort) = try RecordingFile.text(raw) } catch {
+            throw ReplayError(description: "replay file \(path) is not readable gzip: \(error)")
+        }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         var notes: [String] = []
@@ -308,7 +311,7 @@ public struct MarketRecorder {
             let spent = ContinuousClock.now - round
             if spent < bookRefresh {
                 do { try await Task.sleep(for: bookRefresh - spent) } catch {
-                    try? writer.close()
+                    do { try writer.close() } catch { report("recording not closed (its gzip trailer is missing; every flushed line still reads): \(error)") }
                     throw error
                 }
             }

@@ -422,6 +422,15 @@ struct FeedRecordingTests {
         _ = FileManager.default.createFile(atPath: plain, contents: whole + Data("{\"kind\":\"bo".utf8))
         let replay = try ReplayMarketData(path: plain, speed: 1)
         #expect(replay.warnings.first?.contains("ends inside line 3") == true, "\(replay.warnings)")
+        // Gzip magic over garbage: refused, naming the file.
+        let broken = tempDir() + "/broken.jsonl.gz"
+        _ = FileManager.default.createFile(atPath: broken, contents: Data([0x1f, 0x8b, 0x08, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]))
+        do {
+            _ = try ReplayMarketData(path: broken, speed: 1)
+            Issue.record("a corrupt gzip file was accepted")
+        } catch let e as ReplayError {
+            #expect(e.description.contains("broken.jsonl.gz") && e.description.contains("not readable gzip"), "\(e)")
+        }
     }
 
     @Test("a snapshot's changes: other levels, tick, minimum or hash are a change; a new observation of the same content is not; a token asked for without a book is gone")
