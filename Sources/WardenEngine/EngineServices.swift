@@ -22,9 +22,15 @@ public struct EngineLoopService: Service {
 
     public func run() async throws {
         try await server.waitUntilListening()
-        await HeartbeatLoop.run(every: interval, logger: logger) {
-            await engine.cycle()
-            return await engine.statusLine()
+        let bound = await engine.stallBound
+        await withTaskGroup(of: Void.self) { group in
+            // Beside the cycle: a stop that lands inside a cycle leaves no gap between cycles to notice.
+            group.addTask { await SuspensionWatch.run(bound: bound) { gap in await engine.noticeSuspension(gap) } }
+            await HeartbeatLoop.run(every: interval, logger: logger) {
+                await engine.cycle()
+                return await engine.statusLine()
+            }
+            group.cancelAll()
         }
     }
 }

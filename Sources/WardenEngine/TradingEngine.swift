@@ -66,6 +66,8 @@ public actor TradingEngine {
     static let pendingAlertsLimit = 10_000
     /// End of the previous cycle, to notice a stall or suspend between cycles.
     var lastCycleEnd: MonotonicInstant?
+    /// When the suspension watch last reported a stop of the process.
+    var lastSuspensionNoticed: MonotonicInstant?
     /// After a stall or suspend, only books observed from this time on are traded on.
     var booksValidFrom: Date?
     let hooks: EngineTestHooks
@@ -168,18 +170,33 @@ public actor TradingEngine {
         publisher.publish(EngineTopic.state, snapshot(now))
     }
 
-    /// A gap between cycles far past the interval means the process was stopped, suspended or starved: every book
-    /// held is then treated as stale until a refresh after this moment, and a fresh refresh is forced now.
+    /// A gap this long between cycles, or between wake-ups of the suspension watch, means the process was stopped,
+    /// suspended or starved.
+    var stallBound: Duration { .seconds(max(5, 3 * settings.cycle.seconds)) }
+
+    /// A gap between cycles far past the interval means the loop was stalled (or the process stopped between
+    /// cycles): every book held is then treated as stale until a refresh after this moment, and one is forced now.
+    /// A stop the suspension watch has already reported is not reported again.
     func noticeStall(_ now: Date) {
         defer { lastCycleEnd = MonotonicInstant.now() }
         guard let last = lastCycleEnd else { return }
-        let gap = (MonotonicInstant.now() - last).seconds
-        let bound = max(5, 3 * settings.cycle.seconds)
-        guard gap > bound else { return }
+        let gap = MonotonicInstant.now() - last
+        guard gap > stallBound, lastSuspensionNoticed.map({ $0 < last }) ?? true else { return }
+        treatBooksStale(after: gap, now: now)
+    }
+
+    /// The suspension watch saw the whole process stopped for `gap`, possibly in the middle of a cycle: books held,
+    /// and any fetch begun before now, are stale until a refresh begun after now.
+    public func noticeSuspension(_ gap: Duration) {
+        lastSuspensionNoticed = MonotonicInstant.now()
+        treatBooksStale(after: gap, now: Date())
+    }
+
+    func treatBooksStale(after gap: Duration, now: Date) {
         booksValidFrom = now
         lastBookRefresh = nil
         emit(key: "engine_stalled", kind: "data", severity: "warning",
-             message: String(format: "engine loop was stalled or suspended for %.1fs; market data treated as stale until refreshed", gap))
+             message: String(format: "engine loop was stalled or suspended for %.1fs; market data treated as stale until refreshed", gap.seconds))
     }
 
     func refreshData(_ now: Date) async {
@@ -214,7 +231,9 @@ public actor TradingEngine {
             noBookMarkets = markets.values.filter { m in !m.closed && m.tokens.contains { !lastBookTokens.contains($0.tokenID) } }.map(\.id).sorted()
             let keep = max(settings.mrWindow * 2, 10)
             var ticksMoved = false
+            let fetchPredatesStall = booksValidFrom.map { fetchStarted < $0 } ?? false
             for var b in r.books {
+                if fetchPredatesStall { b.observedAt = min(b.observedAt, fetchStarted) }
                 // One hash lookup per book: the old book is read and replaced through its index. Frozen is judged by
                 // content (the hash), aged by our own observation of the first answer with it.
                 if let i = books.index(forKey: b.tokenID) {
@@ -244,7 +263,8 @@ public actor TradingEngine {
             snapshotTaken(r.books.map(\.tokenID), fetchStarted: fetchStarted)
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
-            booksValidFrom = nil
+            // A fetch begun before a suspension was noticed does not count as the refresh after it.
+            if booksValidFrom.map({ fetchStarted >= $0 }) ?? true { booksValidFrom = nil }
         } catch {
             dataFailed("order book refresh failed: \(error)", now)
         }

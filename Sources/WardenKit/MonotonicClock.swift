@@ -25,3 +25,20 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
 public enum BootClock {
     public static func nanoseconds() -> UInt64 { warden_boottime_ns() }
 }
+
+/// Notices that the whole process was stopped (SIGSTOP, a suspended VM, a starved host): a task that wakes every
+/// `tick` and measures, on the monotonic clock, how long it really slept. A wake-up more than `bound` after the
+/// previous one means nothing in the process ran for that long, wherever its other tasks were at the time (a
+/// gap between a loop's rounds alone misses a stop that lands inside a round).
+public enum SuspensionWatch {
+    public static func run(tick: Duration = .seconds(1), bound: Duration, onGap: (Duration) async -> Void) async {
+        var last = MonotonicInstant.now()
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: tick) } catch { return }
+            let now = MonotonicInstant.now()
+            let gap = now - last
+            last = now
+            if gap > bound { await onGap(gap) }
+        }
+    }
+}

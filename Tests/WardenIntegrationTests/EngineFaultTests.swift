@@ -360,16 +360,21 @@ struct EngineFaultTests {
         defer { Task { await w.stop() } }
         let engine = try await waitRunning(tree, "engine", within: .seconds(30))
         try await eventually("fresh data", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
+        // Answers just inside the request timeout keep the engine inside a cycle (awaiting a fetch) nearly all the
+        // time, so the stop lands mid-cycle: no gap between cycles shows it, the engine must notice it anyway.
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"slow","ms":800}"#)
+        try await Task.sleep(for: .seconds(2))
         kill(w.pid, SIGSTOP)
         kill(-engine.pid!, SIGSTOP)
         try await Task.sleep(for: .seconds(7))
         kill(-engine.pid!, SIGCONT)
         kill(w.pid, SIGCONT)
-        try await eventually("the engine says its data was treated as stale", within: .seconds(20)) {
-            let logs = try await wardenctl(tree, "logs", "engine", "-n", "300")
+        try await eventually("the engine says its data was treated as stale", within: .seconds(30)) {
+            let logs = try await wardenctl(tree, "logs", "engine", "-n", "1000")
             return logs.out.contains("market data treated as stale until refreshed") ? true : nil
         }
-        try await eventually("fresh again", within: .seconds(20)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
+        try await post(fake.baseURL + "/admin/fault", #"{"mode":"clear"}"#)
+        try await eventually("fresh again", within: .seconds(30)) { try await engineStatus(tree)?.data?.status == "fresh" ? true : nil }
         let p = try #require(program(try await status(tree), "engine"))
         #expect(p.pid == engine.pid && p.restarts == 0, "no restart after the suspend")
         await w.stop()
