@@ -26,9 +26,44 @@ public enum TradingState: String, Sendable, Codable, Comparable, CaseIterable {
 
 public enum ReasonSource: String, Sendable, Codable { case `operator`, risk, degradation }
 
+/// Why trading is restricted: every reason the engine can raise, with its source and effect. The raw value is the
+/// stable code operators see on every surface and the journal stores.
+public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case operatorPause = "operator_pause"
+    case killSwitch = "kill_switch"
+    case reduceOnly = "reduce_only"
+    case drawdown
+    case dataStale = "data_stale"
+    case marketStale = "market_stale"
+    case apiHealth = "api_health"
+    case marketWSDown = "market_ws_down"
+    case storageDegraded = "storage_degraded"
+    case diskLow = "disk_low"
+    case journalUnusable = "journal_unusable"
+
+    public var source: ReasonSource {
+        switch self {
+        case .operatorPause, .killSwitch, .reduceOnly: return .operator
+        case .drawdown: return .risk
+        case .dataStale, .marketStale, .apiHealth, .marketWSDown, .storageDegraded, .diskLow, .journalUnusable: return .degradation
+        }
+    }
+
+    /// What the reason does to trading while it is active.
+    public var effect: TradingState {
+        switch self {
+        case .reduceOnly: return .REDUCING
+        case .drawdown: return .HALTED
+        default: return .PAUSED
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
 public struct TradingReason: Sendable, Codable, Equatable {
     /// Stable key, e.g. `operator_pause`, `data_stale`, `storage_degraded`, `drawdown`, `market_stale`.
-    public var code: String
+    public var code: ReasonCode
     public var source: ReasonSource
     public var effect: TradingState
     public var since: Date
@@ -37,10 +72,10 @@ public struct TradingReason: Sendable, Codable, Equatable {
     public var author: String?
     /// Set when the reason applies to one market only.
     public var marketID: String?
-    public init(code: String, source: ReasonSource, effect: TradingState, since: Date, expiresAt: Date? = nil,
+    public init(code: ReasonCode, source: ReasonSource? = nil, effect: TradingState? = nil, since: Date, expiresAt: Date? = nil,
                 message: String, author: String? = nil, marketID: String? = nil) {
-        self.code = code; self.source = source; self.effect = effect; self.since = since; self.expiresAt = expiresAt
-        self.message = message; self.author = author; self.marketID = marketID
+        self.code = code; self.source = source ?? code.source; self.effect = effect ?? code.effect; self.since = since
+        self.expiresAt = expiresAt; self.message = message; self.author = author; self.marketID = marketID
     }
 }
 
@@ -64,7 +99,7 @@ public struct TradingControl: Sendable, Codable, Equatable {
 
     /// Clears a reason; returns it when it was active (for the recovery event and its duration).
     @discardableResult
-    public mutating func clear(_ code: String, marketID: String? = nil) -> TradingReason? {
+    public mutating func clear(_ code: ReasonCode, marketID: String? = nil) -> TradingReason? {
         guard let i = reasons.firstIndex(where: { $0.code == code && $0.marketID == marketID }) else { return nil }
         return reasons.remove(at: i)
     }
@@ -87,7 +122,7 @@ public struct TradingControl: Sendable, Codable, Equatable {
             .max { $0.effect < $1.effect }
     }
 
-    public func has(_ code: String, marketID: String? = nil) -> Bool {
+    public func has(_ code: ReasonCode, marketID: String? = nil) -> Bool {
         reasons.contains { $0.code == code && $0.marketID == marketID }
     }
 }

@@ -228,7 +228,7 @@ public final class Journal: Sendable {
     static func encode(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
 
     public func saveReasons(_ control: TradingControl) throws {
-        let rows = try control.reasons.map { ($0.code, $0.marketID ?? "", String(decoding: try Self.encoder.encode($0), as: UTF8.self)) }
+        let rows = try control.reasons.map { ($0.code.rawValue, $0.marketID ?? "", String(decoding: try Self.encoder.encode($0), as: UTF8.self)) }
         try write { db in
             try db.execute(sql: "DELETE FROM reasons")
             for r in rows {

@@ -47,13 +47,28 @@ public struct ReplayError: Error, CustomStringConvertible, Sendable {
     public var description: String
 }
 
-/// Plays a recording from its first record, `speed` recorded seconds per real second. Every time in what it
+/// When a replay's first record is played: given, or the moment the engine first asks for data (so a slow start,
+/// a preflight or a loaded machine does not eat into a short recording).
+final class ReplayAnchor: @unchecked Sendable {
+    private let lock = NSLock()
+    private var start: Date?
+    init(_ start: Date?) { self.start = start }
+    func startedAt(_ now: Date) -> Date {
+        lock.lock(); defer { lock.unlock() }
+        if let start { return start }
+        start = now
+        return now
+    }
+}
+
+/// Plays a recording from its first record (at the first request unless told when), `speed` recorded seconds per
+/// real second. Every time in what it
 /// returns (observation, book time, end dates) is moved onto the real clock, so ages and "hours to
 /// resolution" mean the same as they did when recorded.
 public struct ReplayMarketData: MarketDataSource {
     public let path: String
     let speed: Double
-    let startedAt: Date
+    let anchor: ReplayAnchor
     let marketSnapshots: [(at: Double, markets: [Market])]
     let bookSnapshots: [(at: Double, books: [String: OrderBook])]
     /// WebSocket deltas in time order, applied on top of the snapshot before them.
@@ -63,10 +78,10 @@ public struct ReplayMarketData: MarketDataSource {
     public let warnings: [String]
 
     /// Loads and checks the whole file (gzip or plain JSON lines); a bad line is named by its number.
-    public init(path: String, speed: Double, startedAt: Date = Date()) throws {
+    public init(path: String, speed: Double, startedAt: Date? = nil) throws {
         self.path = path
         self.speed = speed
-        self.startedAt = startedAt
+        self.anchor = ReplayAnchor(startedAt)
         guard let raw = FileManager.default.contents(atPath: path) else {
             throw ReplayError(description: "replay file \(path) cannot be read")
         }
@@ -127,7 +142,7 @@ public struct ReplayMarketData: MarketDataSource {
     var lastAt: Double { max(marketSnapshots.last!.at, bookSnapshots.last!.at, deltaRecords.last?.at ?? 0) }
 
     /// The recorded time being played at real time `now`.
-    func replayTime(_ now: Date) -> Double { firstAt + now.timeIntervalSince(startedAt) * speed }
+    func replayTime(_ now: Date) -> Double { firstAt + now.timeIntervalSince(anchor.startedAt(now)) * speed }
 
     /// A recorded instant moved onto the real clock.
     func real(_ recorded: Double, now: Date) -> Date { now.addingTimeInterval((recorded - replayTime(now)) / speed) }

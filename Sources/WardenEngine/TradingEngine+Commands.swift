@@ -9,13 +9,13 @@ extension TradingEngine {
     public func snapshot(_ now: Date = Date()) -> EngineSnapshot {
         let m = marks()
         let reasons = control.reasons.map {
-            ReasonInfo(code: $0.code, source: $0.source.rawValue, effect: $0.effect.rawValue, since: isoString($0.since),
+            ReasonInfo(code: $0.code.rawValue, source: $0.source.rawValue, effect: $0.effect.rawValue, since: isoString($0.since),
                        expires_at: $0.expiresAt.map(isoString), message: $0.message, author: $0.author, market_id: $0.marketID)
         }
         let age = lastRefreshOK.map { now.timeIntervalSince($0) }
         let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.seconds } ?? false) ? "fresh" : "stale"
         var data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
-                            markets: markets.count, stale_markets: control.reasons.filter { $0.code == "market_stale" }.count,
+                            markets: markets.count, stale_markets: control.reasons.filter { $0.code == .marketStale }.count,
                             rejected_items_total: rejectedItems, rejected_now: rejections.current, rejections: rejections.summary())
         data.no_book_markets = noBookMarkets.count
         data.no_book = Array(noBookMarkets.prefix(100))
@@ -87,45 +87,45 @@ extension TradingEngine {
 
     public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
         let now = Date()
-        control.raise(TradingReason(code: "operator_pause", source: .operator, effect: .PAUSED, since: now,
+        control.raise(TradingReason(code: .operatorPause, since: now,
                                     expiresAt: expiresIn.map { now.addingTimeInterval($0) }, message: reason, author: author))
         persistReasons()
-        emit(key: "operator_pause", kind: "paused", severity: "warning", message: "paused by \(author): \(reason)")
+        emit(key: "operator_pause", kind: .paused, severity: .warning, message: "paused by \(author): \(reason)")
         return reply("paused by \(author)")
     }
 
     public func resume(author: String) -> CommandResponse {
-        guard let gone = control.clear("operator_pause") else { return reply("not paused by an operator") }
+        guard let gone = control.clear(.operatorPause) else { return reply("not paused by an operator") }
         persistReasons()
-        emit(key: "operator_pause", kind: "resumed", severity: "info", message: "resumed by \(author)", duration: Date().timeIntervalSince(gone.since))
+        emit(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: Date().timeIntervalSince(gone.since))
         return reply("resumed by \(author)")
     }
 
     public func killSwitch(on: Bool, author: String) -> CommandResponse {
-        toggle(code: "kill_switch", on: on, effect: .PAUSED, author: author, what: "kill switch")
+        toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
     }
 
     public func reduceOnly(on: Bool, author: String) -> CommandResponse {
-        toggle(code: "reduce_only", on: on, effect: .REDUCING, author: author, what: "reduce-only")
+        toggle(code: .reduceOnly, on: on, author: author, what: "reduce-only")
     }
 
-    func toggle(code: String, on: Bool, effect: TradingState, author: String, what: String) -> CommandResponse {
+    func toggle(code: ReasonCode, on: Bool, author: String, what: String) -> CommandResponse {
         let now = Date()
         if on {
-            control.raise(TradingReason(code: code, source: .operator, effect: effect, since: now, message: "\(what) on", author: author))
+            control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
             persistReasons()
-            emit(key: code, kind: "paused", severity: "warning", message: "\(what) turned on by \(author)")
+            emit(key: code.rawValue, kind: .paused, severity: .warning, message: "\(what) turned on by \(author)")
             return reply("\(what) on")
         }
         guard let gone = control.clear(code) else { return reply("\(what) was not on") }
         persistReasons()
-        emit(key: code, kind: "resumed", severity: "info", message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
+        emit(key: code.rawValue, kind: .resumed, severity: .info, message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
         return reply("\(what) off")
     }
 
     /// Clears a drawdown halt and starts measuring drawdown from the current equity.
     public func haltReset(author: String) -> CommandResponse {
-        guard let gone = control.clear("drawdown") else { return reply("not halted") }
+        guard let gone = control.clear(.drawdown) else { return reply("not halted") }
         let m = marks()
         for (name, var a) in accounts {
             a.peakEquity = a.equity(marks: m)
@@ -133,7 +133,7 @@ extension TradingEngine {
             do { try journal?.saveAccount(a, at: Date()) } catch { storageFailed("re-based peak of \(name) not saved: \(error)", Date()) }
         }
         persistReasons()
-        emit(key: "drawdown", kind: "resumed", severity: "warning", message: "halt reset by \(author); peak equity re-based",
+        emit(key: "drawdown", kind: .resumed, severity: .warning, message: "halt reset by \(author); peak equity re-based",
              duration: Date().timeIntervalSince(gone.since))
         return reply("halt reset by \(author)")
     }
@@ -159,7 +159,7 @@ extension TradingEngine {
             }
         }
         let summary = "\(sold) positions sold" + (notSold.isEmpty ? "" : "; \(notSold.count) not sold (\(notSold.joined(separator: "; ")))")
-        emit(key: "flatten", kind: "operator", severity: "warning",
+        emit(key: "flatten", kind: .operator, severity: .warning,
              message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(summary)")
         return reply(summary)
     }
@@ -168,6 +168,6 @@ extension TradingEngine {
 extension TradingEngine {
     /// An alert from outside the cycle (start-up facts such as a fresh journal).
     public func note(key: String, message: String) {
-        emit(key: key, kind: "startup", severity: "warning", message: message)
+        emit(key: key, kind: .startup, severity: .warning, message: message)
     }
 }

@@ -77,7 +77,7 @@ extension TradingEngine {
             // Nothing missed while disconnected is replayed: a REST snapshot at the next cycle, before any delta counts.
             lastBookRefresh = nil
             if recovered || wasDown {
-                emit(key: "market_ws:\(shard)", kind: "resumed", severity: "info",
+                emit(key: "market_ws:\(shard)", kind: .resumed, severity: .info,
                      message: "market WebSocket \(shard) connected again (\(assets.count) assets); books re-snapshotted before deltas are trusted")
             }
             clearFeedPauseIfUp(at)
@@ -89,23 +89,19 @@ extension TradingEngine {
                 // Until it is back, these books follow the REST snapshots alone (as with `ws.enabled: false`).
                 for t in s.tokens { feed.awaitingSnapshot[t] = nil }
             }
-            emit(key: "market_ws_drop:\(shard)", kind: "data", severity: "info",
+            emit(key: "market_ws_drop:\(shard)", kind: .data, severity: .info,
                  message: "market WebSocket \(shard) disconnected (\(reason)); attempt \(attempt) in \(String(format: "%.2f", retryIn.seconds))s", alert: false)
         case .gaveUp(let shard, let attempts, let reason):
             feed.shards[shard, default: FeedState.Shard(tokens: [])].gaveUp = true
             let now = Date()
-            if control.raise(TradingReason(code: "market_ws_down", source: .degradation, effect: .PAUSED, since: now,
-                                           message: "market WebSocket \(shard) failed \(attempts) connection attempts in a row (\(reason)); entries paused until it connects")) {
-                emit(key: "market_ws_down", kind: "paused", severity: "critical",
-                     message: "market WebSocket down: \(attempts) attempts failed on connection \(shard) (\(reason)); entries paused, still retrying")
-            }
+            emit(DegradationMatrix.assess(.marketWSDown, bad: true, DegradationFact(since: now, detail: reason, place: "\(shard)", bound: "\(attempts)"),
+                                          now: now, control: &control))
         }
     }
 
     func clearFeedPauseIfUp(_ now: Date) {
-        guard !feed.shards.values.contains(where: \.gaveUp), let gone = control.clear("market_ws_down") else { return }
-        emit(key: "market_ws_down", kind: "resumed", severity: "info", message: "market WebSocket connected again; entries resumed",
-             duration: now.timeIntervalSince(gone.since))
+        guard !feed.shards.values.contains(where: \.gaveUp) else { return }
+        emit(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &control))
     }
 
     func applyEvent(_ event: MarketChannelEvent, at: Date) {
@@ -136,7 +132,7 @@ extension TradingEngine {
             feed.awaitingSnapshot[token] = at
             lastBookRefresh = nil
             let market = marketID(of: token) ?? "?"
-            emit(key: "tick_size:\(token)", kind: "data", severity: "info",
+            emit(key: "tick_size:\(token)", kind: .data, severity: .info,
                  message: "tick size of \(token) (market \(market)) changed to \(Fixed.text(tick, decimals: 6)); book dropped until the next snapshot", alert: false)
         case .lastTrade:
             break  // not needed for books; freeze is judged against the REST snapshots
@@ -148,7 +144,7 @@ extension TradingEngine {
             }
             feed.resolvedHints.formUnion(named)
             for id in named.sorted() {
-                emit(key: "market_resolved:\(id)", kind: "data", severity: "info",
+                emit(key: "market_resolved:\(id)", kind: .data, severity: .info,
                      message: "market \(id) resolved per the market channel\(winner.map { " (winner \($0))" } ?? ""); its resolution is checked now", alert: false)
             }
         }
@@ -186,7 +182,7 @@ extension TradingEngine {
         let clock = ContinuousClock.now
         let alert = feed.lastDriftAlert.map { clock - $0 >= .seconds(600) } ?? true
         if alert { feed.lastDriftAlert = clock }
-        emit(key: "book_drift:\(market)", kind: "data", severity: "warning",
+        emit(key: "book_drift:\(market)", kind: .data, severity: .warning,
              message: alert ? "book drift (\(feed.drift) since start): \(what)" : "book drift: \(what)", alert: alert)
     }
 
@@ -216,7 +212,7 @@ extension TradingEngine {
             feed.frozen += 1
             for t in s.tokens { feed.awaitingSnapshot[t] = .distantFuture }
             let silent = Int(now.timeIntervalSince(quietSince))
-            emit(key: "market_ws_frozen:\(id)", kind: "data", severity: "warning",
+            emit(key: "market_ws_frozen:\(id)", kind: .data, severity: .warning,
                  message: "market WebSocket \(id) frozen: open but no data for \(silent)s while REST shows its books moving (\(s.tokens.count) assets); reconnecting (frozen \(feed.frozen) times since start)")
             stream.recycle(shard: id, reason: "frozen: no data for \(silent)s while its markets moved")
         }
@@ -265,7 +261,7 @@ extension TradingEngine {
             if m.closed { state = "closed" }
             else if noBook.contains(m.id) || m.tokens.contains(where: { books[$0.tokenID] == nil }) { state = "no book" }
             else if awaiting { state = "awaiting snapshot" }
-            else if control.has("market_stale", marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
+            else if control.has(.marketStale, marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
             else if !m.acceptingOrders { state = "not accepting orders" }
             else { state = "ok" }
             let shard = m.tokens.first.flatMap { feed.shardOf[$0.tokenID] }

@@ -111,7 +111,7 @@ public actor TradingEngine {
         self.strategies = list
         self.lastBackup = Date()
         if let journalProblem {
-            control.raise(TradingReason(code: "journal_unusable", source: .degradation, effect: .PAUSED, since: Date(),
+            control.raise(TradingReason(code: .journalUnusable, since: Date(),
                                         message: "trading refused: \(journalProblem)"))
         }
     }
@@ -128,7 +128,7 @@ public actor TradingEngine {
             cooldownUntil = try journal.cooldowns()
             for intent in try journal.openIntents() {
                 try journal.resolveIntent(intent.id, status: "abandoned", note: "engine restarted before the fill was recorded; paper order never executed", at: now)
-                emit(key: "intent_abandoned", kind: "recovery", severity: "warning",
+                emit(key: "intent_abandoned", kind: .recovery, severity: .warning,
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
             nextAlertSeq = UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1
@@ -149,11 +149,9 @@ public actor TradingEngine {
         let started = ContinuousClock.now
         cycles += 1
         noticeStall(now)
-        for gone in control.expire(now: now) {
-            emit(key: gone.code, kind: "resumed", severity: "info", message: "\(gone.code) expired: \(gone.message)",
-                 duration: now.timeIntervalSince(gone.since))
-            persistReasons()
-        }
+        let expired = DegradationMatrix.expire(now: now, control: &control)
+        for notice in expired { emit(notice) }
+        if !expired.isEmpty { persistReasons() }
         probeStorage(now)
         checkDisk(now)
         await refreshData(now)
@@ -195,7 +193,7 @@ public actor TradingEngine {
     func treatBooksStale(after gap: Duration, now: Date) {
         booksValidFrom = now
         lastBookRefresh = nil
-        emit(key: "engine_stalled", kind: "data", severity: "warning",
+        emit(key: "engine_stalled", kind: .data, severity: .warning,
              message: String(format: "engine loop was stalled or suspended for %.1fs; market data treated as stale until refreshed", gap.seconds))
     }
 
@@ -291,7 +289,7 @@ public actor TradingEngine {
         let now = ContinuousClock.now
         let alert = lastRejectedAlert.map { now - $0 >= .seconds(600) } ?? true
         let reasons = rejections.summary(limit: 5).map { "\($0.reason) ×\($0.count) (e.g. \($0.example))" }.joined(separator: "; ")
-        emit(key: "data_rejected", kind: "data", severity: "warning",
+        emit(key: "data_rejected", kind: .data, severity: .warning,
              message: alert ? "market data malformed: \(rejectedSinceAlert) items rejected and counted; now rejected: \(reasons)"
                             : "\(r.count) more malformed items rejected: \(reasons)", alert: alert)
         if alert {
@@ -308,34 +306,25 @@ public actor TradingEngine {
     func assessFreshness(_ now: Date) {
         let bound = settings.staleDataAfter.seconds
         let age = lastRefreshOK.map { now.timeIntervalSince($0) } ?? now.timeIntervalSince(startedAt)
-        if age > bound {
-            let since = lastRefreshOK ?? startedAt
-            let why = lastRefreshFailed.map { " (\($0))" } ?? ""
-            if control.raise(TradingReason(code: "data_stale", source: .degradation, effect: .PAUSED, since: since,
-                                           message: "market data stale since \(isoString(since))\(why)")) {
-                emit(key: "data_stale", kind: "paused", severity: "critical",
-                     message: "market data stale since \(isoString(since)); entries paused\(why)")
-            }
-        } else if let gone = control.clear("data_stale") {
-            emit(key: "data_stale", kind: "resumed", severity: "info", message: "market data fresh again; entries resumed",
-                 duration: now.timeIntervalSince(gone.since))
-        }
+        let since = lastRefreshOK ?? startedAt
+        emit(DegradationMatrix.assess(.dataStale, bad: age > bound, DegradationFact(since: since, detail: lastRefreshFailed ?? ""),
+                                      now: now, control: &control))
         // A held market whose book is gone cannot be marked or exited at a known price: said, and said again
         // when it is back.
         let noBook = Set(noBookMarkets)
         for id in noBook where holds(marketID: id) && !noBookAlerted.contains(id) {
             noBookAlerted.insert(id)
-            emit(key: "no_book:\(id)", kind: "data", severity: "warning",
+            emit(key: "no_book:\(id)", kind: .data, severity: .warning,
                  message: "held market \(id) has no order book (the CLOB answered none for one of its outcomes); it is unmarked until one comes back")
         }
         for id in noBookAlerted where !noBook.contains(id) {
             noBookAlerted.remove(id)
-            emit(key: "no_book:\(id)", kind: "resumed", severity: "info", message: "held market \(id) has an order book again")
+            emit(key: "no_book:\(id)", kind: .resumed, severity: .info, message: "held market \(id) has an order book again")
         }
         let marketBound = settings.staleMarketAfter.seconds
         // While all data is stale every book is, by consequence: one data_stale reason and alert say it, not
         // one more per market (an outage gave 1 + N alerts and N recoveries).
-        let allStale = control.has("data_stale")
+        let allStale = control.has(.dataStale)
         for m in markets.values where !m.closed {
             var oldest: Date?
             for t in m.tokens {
@@ -344,17 +333,8 @@ public actor TradingEngine {
                 if oldest.map({ at < $0 }) ?? true { oldest = at }
             }
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
-            if stale, let oldest {
-                if allStale { continue }
-                if control.raise(TradingReason(code: "market_stale", source: .degradation, effect: .PAUSED, since: oldest,
-                                               message: "book of market \(m.id) unchanged (same content) since \(isoString(oldest))", marketID: m.id)) {
-                    emit(key: "market_stale:\(m.id)", kind: "paused", severity: "warning",
-                         message: "market \(m.id) paused for entries: its book has not moved since \(isoString(oldest))")
-                }
-            } else if let gone = control.clear("market_stale", marketID: m.id) {
-                emit(key: "market_stale:\(m.id)", kind: "resumed", severity: "info", message: "market \(m.id) book fresh again",
-                     duration: now.timeIntervalSince(gone.since))
-            }
+            if stale && allStale { continue }
+            emit(DegradationMatrix.assess(.marketStale, bad: stale, DegradationFact(since: oldest ?? now, marketID: m.id), now: now, control: &control))
         }
     }
 
@@ -364,11 +344,8 @@ public actor TradingEngine {
             let bad = h.recentErrorRate >= settings.healthErrorRate || h.rateLimitUsage >= settings.healthRateLimitUsage
             guard bad else { continue }
             let why = String(format: "%@: error rate %.0f%%, rate-limit usage %.0f%%", h.host, h.recentErrorRate * 100, h.rateLimitUsage * 100)
-            if control.raise(TradingReason(code: "api_health", source: .degradation, effect: .PAUSED, since: now,
-                                           expiresAt: now.addingTimeInterval(settings.healthCooldown.seconds),
-                                           message: "API health guard tripped (\(why)); entries paused for the cooldown")) {
-                emit(key: "api_health", kind: "paused", severity: "warning", message: "API health guard tripped: \(why)")
-            }
+            emit(DegradationMatrix.assess(.apiHealth, bad: true, DegradationFact(since: now, detail: why, expiresAt: now.addingTimeInterval(settings.healthCooldown.seconds)),
+                                          now: now, control: &control))
         }
     }
 
@@ -388,7 +365,7 @@ public actor TradingEngine {
                     markets[id] = market
                 } catch {
                     // Retried next cycle; a held market we cannot look up is said, not skipped silently.
-                    emit(key: "resolution_check:\(id)", kind: "data", severity: "warning",
+                    emit(key: "resolution_check:\(id)", kind: .data, severity: .warning,
                          message: "cannot check whether held market \(id) resolved: \(error)", alert: false)
                 }
             }
@@ -402,7 +379,7 @@ public actor TradingEngine {
                                                   event: EngineEvent(key: "settled:\(id)", kind: "settlement", severity: "info",
                                                                      message: "\(name): market \(id) resolved, paid \(Fixed.text(payout))", at: isoString(now)))
                     accounts[name] = a
-                    emit(key: "settled:\(id):\(name)", kind: "settlement", severity: "info",
+                    emit(key: "settled:\(id):\(name)", kind: .settlement, severity: .info,
                          message: "\(name): market \(id) resolved for \(winner); paid \(Fixed.text(payout))", alert: false)
                 } catch {
                     storageFailed("settlement of \(id) for \(name) not recorded: \(error)", now)
@@ -443,7 +420,7 @@ public actor TradingEngine {
             if a.consecutiveLosses >= limits.lossStreak, cooldownUntil[name] == nil {
                 cooldownUntil[name] = now.addingTimeInterval(limits.lossStreakCooldown)
                 saveCooldown(name, now)
-                emit(key: "loss_streak:\(name)", kind: "risk", severity: "warning",
+                emit(key: "loss_streak:\(name)", kind: .risk, severity: .warning,
                      message: "\(name): \(a.consecutiveLosses) losses in a row; entries cool down until \(isoString(cooldownUntil[name]!))")
             }
             if let until = cooldownUntil[name], now >= until, a.consecutiveLosses < limits.lossStreak {
@@ -453,12 +430,12 @@ public actor TradingEngine {
         }
         let total = accounts.values.reduce(Micros(0)) { $0 + $1.equity(marks: m) }
         let peak = accounts.values.reduce(Micros(0)) { $0 + $1.peakEquity }
-        if RiskGate.drawdownBreached(peak: peak, equity: total, limits: limits), !control.has("drawdown") {
+        if RiskGate.drawdownBreached(peak: peak, equity: total, limits: limits), !control.has(.drawdown) {
             let dd = Double(peak - total) / Double(max(peak, 1)) * 100
-            control.raise(TradingReason(code: "drawdown", source: .risk, effect: .HALTED, since: now,
+            control.raise(TradingReason(code: .drawdown, since: now,
                                         message: String(format: "drawdown %.1f%% from peak reached the limit %.0f%%; exits only until an operator resets", dd, limits.maxDrawdownFraction * 100)))
             persistReasons()
-            emit(key: "drawdown", kind: "halted", severity: "critical",
+            emit(key: "drawdown", kind: .halted, severity: .critical,
                  message: String(format: "HALTED: drawdown %.1f%% (equity %@ from peak %@); exits only until `wardenctl halt-reset`", dd, Fixed.text(total), Fixed.text(peak)))
         }
     }
@@ -515,10 +492,10 @@ public actor TradingEngine {
     func strategyError(_ name: String, _ message: String, _ h: inout StrategyHealth, _ now: Date) {
         logger.warning("strategy \(name) \(message)")
         if h.record(error: message, at: now, maxErrors: settings.strategyErrorsMax, window: settings.strategyErrorsWindow.seconds) {
-            emit(key: "strategy_disabled:\(name)", kind: "strategy", severity: "critical",
+            emit(key: "strategy_disabled:\(name)", kind: .strategy, severity: .critical,
                  message: "strategy \(name) disabled: \(h.disabledReason ?? message); the others go on")
         } else {
-            emit(key: "strategy_error:\(name)", kind: "strategy", severity: "warning", message: "strategy \(name) \(message)", alert: false)
+            emit(key: "strategy_error:\(name)", kind: .strategy, severity: .warning, message: "strategy \(name) \(message)", alert: false)
         }
     }
 
@@ -544,7 +521,7 @@ public actor TradingEngine {
             let equity = account.equity(marks: marks())
             if case .reject(let why) = RiskGate.check(intent, account: account, limits: limits, dayStartEquity: dayStart[intent.strategy]?.equity ?? equity,
                                                      equity: equity, cooldownUntil: cooldownUntil[intent.strategy], now: now) {
-                emit(key: "risk_rejected:\(intent.strategy)", kind: "risk", severity: "info", message: "\(intent.strategy): \(why)", alert: false)
+                emit(key: "risk_rejected:\(intent.strategy)", kind: .risk, severity: .info, message: "\(intent.strategy): \(why)", alert: false)
                 return .notSent(why)
             }
         }
@@ -579,7 +556,7 @@ public actor TradingEngine {
                                                  eventTopic: EngineTopic.trades, event: trade)
                 accounts[intent.strategy] = account
                 publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
-                emit(key: "fill:\(fill.intentID)", kind: "fill", severity: "info",
+                emit(key: "fill:\(fill.intentID)", kind: .fill, severity: .info,
                      message: "\(fill.strategy) \(fill.side.rawValue) \(Fixed.text(fill.shares)) of \(fill.tokenID) (market \(fill.marketID)) at \(Fixed.text(fill.averagePrice, decimals: 4)): \(intent.reason)")
                 return .filled
             } catch {
@@ -592,7 +569,7 @@ public actor TradingEngine {
             } catch {
                 storageFailed("rejection not recorded: \(error)", now)
             }
-            emit(key: "order_rejected:\(intent.strategy)", kind: "order", severity: "info", message: "\(intent.strategy): order rejected: \(reason)", alert: false)
+            emit(key: "order_rejected:\(intent.strategy)", kind: .order, severity: .info, message: "\(intent.strategy): order rejected: \(reason)", alert: false)
             return .rejected(reason)
         }
     }
@@ -602,16 +579,13 @@ public actor TradingEngine {
     func storageFailed(_ message: String, _ now: Date) {
         logger.error("storage: \(message)")
         storageProblem = message
-        if control.raise(TradingReason(code: "storage_degraded", source: .degradation, effect: .PAUSED, since: now,
-                                       message: "storage failing; entries paused: \(message)")) {
-            emit(key: "storage_degraded", kind: "paused", severity: "critical", message: "storage degraded; entries paused: \(message)")
-        }
+        emit(DegradationMatrix.assess(.storageDegraded, bad: true, DegradationFact(since: now, detail: message), now: now, control: &control))
     }
 
     /// While storage is degraded, one write every `storageProbeInterval`: the alerts held back (under their seqs),
     /// or a probe event.
     func probeStorage(_ now: Date) {
-        guard control.has("storage_degraded"), let journal else { return }
+        guard control.has(.storageDegraded), let journal else { return }
         if let last = lastStorageProbe, ContinuousClock.now - last < Self.storageProbeInterval { return }
         lastStorageProbe = ContinuousClock.now
         do {
@@ -625,10 +599,7 @@ public actor TradingEngine {
             }
             storageProblem = nil
             persistReasons()  // an operator or risk reason raised meanwhile is stored now
-            if let gone = control.clear("storage_degraded") {
-                emit(key: "storage_degraded", kind: "resumed", severity: "info", message: "storage writable again; entries resumed",
-                     duration: now.timeIntervalSince(gone.since))
-            }
+            emit(DegradationMatrix.assess(.storageDegraded, bad: false, DegradationFact(since: now), now: now, control: &control))
         } catch {
             storageProblem = "\(error)"
         }
@@ -638,16 +609,10 @@ public actor TradingEngine {
         var s = statvfs()
         guard statvfs(stateDir, &s) == 0, s.f_blocks > 0 else { return }
         let free = min(Double(s.f_bavail) / Double(s.f_blocks), s.f_files > 0 ? Double(s.f_favail) / Double(s.f_files) : 1) * 100
-        if free < settings.minFreePercent {
-            if control.raise(TradingReason(code: "disk_low", source: .degradation, effect: .PAUSED, since: now,
-                                           message: String(format: "%.1f%% free in %@, below %.0f%%; entries paused", free, stateDir, settings.minFreePercent))) {
-                emit(key: "disk_low", kind: "paused", severity: "critical",
-                     message: String(format: "disk nearly full (%.1f%% free in %@); entries paused before writes fail", free, stateDir))
-            }
-        } else if let gone = control.clear("disk_low") {
-            emit(key: "disk_low", kind: "resumed", severity: "info", message: String(format: "disk space back (%.1f%% free)", free),
-                 duration: now.timeIntervalSince(gone.since))
-        }
+        emit(DegradationMatrix.assess(.diskLow, bad: free < settings.minFreePercent,
+                                      DegradationFact(since: now, detail: String(format: "%.1f%% free", free), place: stateDir,
+                                                      bound: String(format: "%.0f%%", settings.minFreePercent)),
+                                      now: now, control: &control))
     }
 
     func periodic(_ now: Date) {
@@ -665,9 +630,9 @@ public actor TradingEngine {
             lastBackup = now
             do {
                 let path = try journal.backup(at: now, keep: settings.backupsKeep)
-                emit(key: "backup", kind: "backup", severity: "info", message: "journal backed up to \(path)", alert: false)
+                emit(key: "backup", kind: .backup, severity: .info, message: "journal backed up to \(path)", alert: false)
             } catch {
-                emit(key: "backup_failed", kind: "storage", severity: "warning", message: "journal backup failed: \(error)")
+                emit(key: "backup_failed", kind: .storage, severity: .warning, message: "journal backup failed: \(error)")
             }
         }
     }
@@ -675,15 +640,22 @@ public actor TradingEngine {
     // MARK: - Events
 
     /// Records and publishes an activity item; alerts are also persisted on the `alerts` topic with their seq.
-    func emit(key: String, kind: String, severity: String, message: String, duration: Double? = nil, alert: Bool = true) {
+    func emit(key: String, kind: EventKind, severity: Severity, message: String, duration: Double? = nil, alert: Bool = true) {
+        emit(EngineNotice(key: key, kind: kind, severity: severity, message: message, duration: duration, alert: alert))
+    }
+
+    func emit(_ notice: EngineNotice?) {
+        guard let notice else { return }
+        let (key, severity, message) = (notice.key, notice.severity, notice.message)
         let now = Date()
-        let event = EngineEvent(key: key, kind: kind, severity: severity, message: message, at: isoString(now), duration_s: duration)
+        let event = EngineEvent(key: key, kind: notice.kind.rawValue, severity: severity.rawValue, message: message, at: isoString(now),
+                                duration_s: notice.duration)
         publisher.publish(EngineTopic.activity, event)
-        if alert { raiseAlert(event, now: now) }
+        if notice.alert { raiseAlert(event, now: now) }
         switch severity {
-        case "critical": logger.critical("\(message)", metadata: ["key": "\(key)"])
-        case "warning": logger.warning("\(message)", metadata: ["key": "\(key)"])
-        default: logger.info("\(message)", metadata: ["key": "\(key)"])
+        case .critical: logger.critical("\(message)", metadata: ["key": "\(key)"])
+        case .warning: logger.warning("\(message)", metadata: ["key": "\(key)"])
+        case .info: logger.info("\(message)", metadata: ["key": "\(key)"])
         }
     }
 

@@ -26,6 +26,7 @@ struct TestChild: ParsableCommand {
     @Option(help: "Write this file when started (to count starts).") var touch: String?
     @Option(help: "At start, leave a grandchild in its own session (setsid + double fork) that writes its pid to this file and sleeps forever: what a daemon's workers do.") var orphan: String?
     @Option(help: "Send this sd_notify text (`\\n` separates fields) and exit 0.") var sendNotify: String?
+    @Option(help: "How long --send-notify stays after sending, in ms.") var lingerMs = 2000
     @Flag(help: "On SIGHUP: RELOADING=1 (with MONOTONIC_USEC=), 300 ms of work, then READY=1 with STATUS=reloaded N.") var reloadOnHup = false
     @Flag(help: "Do not die with the parent (a handed-over main process outlives the one that started it).") var noParentDeath = false
     @Flag(help: "Hand over: start a copy of this program (ready at once, heartbeating), send MAINPID= with its pid, exit 0 after 300 ms.") var handover = false
@@ -55,7 +56,7 @@ struct TestChild: ParsableCommand {
             try notifier0.notify(sendNotify.replacingOccurrences(of: "\\n", with: "\n"))
             // Linger: the sender is known by its cgroup or environment, read when the message is taken (as with
             // systemd's NotifyAccess=all, a sender gone by then cannot be placed).
-            sleep(2)
+            usleep(UInt32(max(0, lingerMs)) * 1000)
             return
         }
         if handover {

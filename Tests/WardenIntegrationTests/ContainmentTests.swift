@@ -285,7 +285,7 @@ extension NotifyProtocolTests {
     func notifyAccessExec() async throws {
         let tree = try TestTree(programs: """
           migrating:
-            pre_start: \(testChild("--send-notify", "STATUS=migrating the schema"))
+            pre_start: \(testChild("--send-notify", "STATUS=migrating the schema", "--linger-ms", "10000"))
             command: \(testChild())
             notify_access: exec
         """)
@@ -296,7 +296,7 @@ extension NotifyProtocolTests {
             return p?.status_text == "migrating the schema" ? p : nil
         }
         #expect(during.pid == nil, "said while pre_start ran, before the program itself")
-        let p = try await waitRunning(tree, "migrating", within: .seconds(20))
+        let p = try await waitRunning(tree, "migrating", within: .seconds(40))
         #expect(p.status_text == "testchild ok")
         #expect(!(try await events(tree)).contains { $0.kind == "notify-rejected" })
         await w.stop()
