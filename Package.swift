@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
         .target(name: "WardenTestKit", swiftSettings: swiftSettings),

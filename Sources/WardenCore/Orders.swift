@@ -6,6 +6,10 @@ public enum Side: String, Sendable, Codable, Equatable { case buy, sell }
 /// Whether an order opens risk or reduces it; HALTED and REDUCING allow only exits.
 public enum IntentKind: String, Sendable, Codable, Equatable { case entry, exit }
 
+/// How long an order lives on the venue: `immediate` takes what crosses now and cancels the rest (IOC, what
+/// every taker strategy sends); `resting` leaves the rest on the book at its limit until filled or cancelled (GTC).
+public enum TimeInForce: String, Sendable, Codable, Equatable { case immediate = "ioc", resting = "gtc" }
+
 public struct OrderIntent: Sendable, Equatable, Codable, Identifiable {
     public var id: String
     public var strategy: String
@@ -17,11 +21,13 @@ public struct OrderIntent: Sendable, Equatable, Codable, Identifiable {
     public var limitPrice: Micros
     public var shares: Micros
     public var reason: String
+    public var timeInForce: TimeInForce
 
     public init(id: String = UUID().uuidString.lowercased(), strategy: String, marketID: String, tokenID: String,
-                side: Side, kind: IntentKind, limitPrice: Micros, shares: Micros, reason: String) {
+                side: Side, kind: IntentKind, limitPrice: Micros, shares: Micros, reason: String, timeInForce: TimeInForce = .immediate) {
         self.id = id; self.strategy = strategy; self.marketID = marketID; self.tokenID = tokenID
         self.side = side; self.kind = kind; self.limitPrice = limitPrice; self.shares = shares; self.reason = reason
+        self.timeInForce = timeInForce
     }
 }
 

@@ -14,7 +14,7 @@ public struct JournalAudit: Sendable, Codable {
 }
 
 extension Journal {
-    /// Checks PRAGMA integrity_check; no intent filled twice; one trades event per fill; and per account:
+    /// Checks PRAGMA integrity_check; no immediate order filled twice, no order filled past its size; one trades event per fill; and per account:
     /// cash + positions at cost + fees = bankroll + realised P&L, cash and fees equal to what the fills and
     /// settlements add up to, and each position equal to the sum of its fills.
     public func verify() throws -> JournalAudit {
@@ -22,14 +22,17 @@ extension Journal {
             var problems: [String] = []
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             if integrity != ["ok"] { problems.append("integrity_check: \(integrity.prefix(3).joined(separator: "; "))") }
-            for row in try Row.fetchAll(db, sql: "SELECT intent_id, COUNT(*) AS n FROM fills GROUP BY intent_id HAVING n > 1") {
-                problems.append("intent \(row["intent_id"] as String) has \(row["n"] as Int) fills")
+            for row in try Row.fetchAll(db, sql: """
+                SELECT f.intent_id, SUM(f.shares) AS filled, i.shares AS size, COUNT(*) AS n FROM fills f JOIN intents i ON i.id = f.intent_id
+                GROUP BY f.intent_id HAVING filled > size OR (n > 1 AND i.time_in_force = 'ioc')
+                """) {
+                problems.append("intent \(row["intent_id"] as String) has \(row["n"] as Int) fills of \(Fixed.text(row["filled"] as Int64)) shares for an order of \(Fixed.text(row["size"] as Int64))")
             }
             let fills = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills") ?? 0
             let tradeEvents = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE topic = 'trades'") ?? 0
             if tradeEvents != fills { problems.append("\(fills) fills but \(tradeEvents) trade events") }
             let unresolvedFills = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status NOT IN ('filled', 'partial')
+                SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status NOT IN ('filled', 'partial', 'resting')
                 """) ?? 0
             if unresolvedFills > 0 { problems.append("\(unresolvedFills) fills whose intent is not marked filled") }
             let openIntents = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM intents WHERE status = 'open'") ?? 0

@@ -107,6 +107,29 @@ public final class Journal: Sendable {
                 CREATE INDEX equity_at ON equity(strategy, at);
                 """)
         }
+        // Resting orders fill in parts over time: an intent may have several fills (their sum never above its size,
+        // which the audit checks).
+        m.registerMigration("v2-partial-fills") { db in
+            try db.execute(sql: """
+                CREATE TABLE fills_v2 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, intent_id TEXT NOT NULL REFERENCES intents(id),
+                    strategy TEXT NOT NULL, market_id TEXT NOT NULL, token_id TEXT NOT NULL, side TEXT NOT NULL,
+                    shares INTEGER NOT NULL, notional INTEGER NOT NULL, fee INTEGER NOT NULL, levels INTEGER NOT NULL,
+                    at REAL NOT NULL);
+                INSERT INTO fills_v2 SELECT id, intent_id, strategy, market_id, token_id, side, shares, notional, fee, levels, at FROM fills;
+                DROP TABLE fills;
+                ALTER TABLE fills_v2 RENAME TO fills;
+                CREATE INDEX fills_intent ON fills(intent_id);
+                CREATE INDEX intents_resting ON intents(status) WHERE status = 'resting';
+                ALTER TABLE intents ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'ioc';
+                CREATE TRIGGER fills_within_order BEFORE INSERT ON fills
+                WHEN ((SELECT time_in_force FROM intents WHERE id = NEW.intent_id) = 'ioc'
+                      AND EXISTS (SELECT 1 FROM fills WHERE intent_id = NEW.intent_id))
+                  OR (SELECT COALESCE(SUM(shares), 0) FROM fills WHERE intent_id = NEW.intent_id) + NEW.shares
+                      > (SELECT shares FROM intents WHERE id = NEW.intent_id)
+                BEGIN SELECT RAISE(ABORT, 'a fill past its order: an immediate order fills once, a resting one up to its size'); END;
+                """)
+        }
         return m
     }
 
@@ -140,10 +163,10 @@ public final class Journal: Sendable {
     public func recordIntent(_ i: OrderIntent, at: Date) throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)
+                INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at, time_in_force)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
                 """, arguments: [i.id, i.strategy, i.marketID, i.tokenID, i.side.rawValue, i.kind.rawValue,
-                                 i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970])
+                                 i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970, i.timeInForce.rawValue])
         }
     }
 
@@ -172,6 +195,33 @@ public final class Journal: Sendable {
         try write { db in
             try db.execute(sql: "UPDATE intents SET status = ?, note = ?, resolved_at = ? WHERE id = ? AND status = 'open'",
                            arguments: [status, note, at.timeIntervalSince1970, id])
+        }
+    }
+
+    /// An intent the venue put on its book: `resting` until it fills or is cancelled (not resolved).
+    public func markResting(_ id: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE intents SET status = 'resting' WHERE id = ? AND status = 'open'", arguments: [id])
+        }
+    }
+
+    /// The end of an order taken off the venue's book: `cancelled` (nothing traded) or `partial`.
+    public func finishIntent(_ id: String, status: String, note: String, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE intents SET status = ?, note = ?, resolved_at = ? WHERE id = ? AND status IN ('open', 'resting', 'filled')",
+                           arguments: [status, note, at.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Orders resting on the venue's book when the engine stopped, with the shares still open.
+    public func restingIntents() throws -> [(intent: OrderIntent, open: Micros, since: Date)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT i.*, i.shares - COALESCE((SELECT SUM(f.shares) FROM fills f WHERE f.intent_id = i.id), 0) AS open
+                FROM intents i WHERE i.status = 'resting' ORDER BY i.created_at, i.id
+                """).map { r in
+                (Self.intent(r), r["open"], Date(timeIntervalSince1970: r["created_at"]))
+            }
         }
     }
 
@@ -290,12 +340,15 @@ public final class Journal: Sendable {
 
     public func openIntents() throws -> [OrderIntent] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM intents WHERE status = 'open' ORDER BY created_at").map { r in
-                OrderIntent(id: r["id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
-                            side: Side(rawValue: r["side"]) ?? .buy, kind: IntentKind(rawValue: r["kind"]) ?? .entry,
-                            limitPrice: r["limit_price"], shares: r["shares"], reason: r["reason"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM intents WHERE status = 'open' ORDER BY created_at").map { Self.intent($0) }
         }
+    }
+
+    static func intent(_ r: Row) -> OrderIntent {
+        OrderIntent(id: r["id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
+                    side: Side(rawValue: r["side"]) ?? .buy, kind: IntentKind(rawValue: r["kind"]) ?? .entry,
+                    limitPrice: r["limit_price"], shares: r["shares"], reason: r["reason"],
+                    timeInForce: TimeInForce(rawValue: r["time_in_force"]) ?? .immediate)
     }
 
     public func intentCount(status: String) throws -> Int {

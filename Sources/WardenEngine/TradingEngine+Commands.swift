@@ -102,7 +102,11 @@ extension TradingEngine {
     }
 
     public func killSwitch(on: Bool, author: String) -> CommandResponse {
-        toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
+        if on {
+            // Every open order off the book at once, not at the next cycle.
+            perform(venue.handle(.cancelAll(strategy: nil, reason: "kill switch by \(author)"), market: nil, book: nil, at: Date()), now: Date())
+        }
+        return toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
     }
 
     public func reduceOnly(on: Bool, author: String) -> CommandResponse {
@@ -141,6 +145,9 @@ extension TradingEngine {
     /// Sells every position (in one market, or all) at the book, whatever the trading state.
     public func flatten(marketID: String?, author: String) -> CommandResponse {
         let now = Date()
+        for r in venue.openOrders where marketID == nil || r.intent.marketID == marketID {
+            perform(venue.handle(.cancel(intentID: r.intent.id, reason: "flatten by \(author)"), market: nil, book: nil, at: now), now: now)
+        }
         var sold = 0
         var notSold: [String] = []
         for a in accounts.values.sorted(by: { $0.strategy < $1.strategy }) {
@@ -154,6 +161,7 @@ extension TradingEngine {
                                          reason: "flatten by \(author)")
                 switch execute(intent, market: market, now: now, operatorAction: true) {
                 case .filled: sold += 1
+                case .resting: notSold.append("\(a.strategy) \(p.tokenID): resting, not filled")
                 case .notSent(let why), .rejected(let why): notSold.append("\(a.strategy) \(p.tokenID): \(why)")
                 }
             }

@@ -15,7 +15,10 @@ public actor TradingEngine {
     var feed = FeedState()
     public nonisolated let publisher: EventPublisher
     let logger: Logger
-    let broker: PaperBroker
+    /// Where orders go: the paper venue (takers walk the book, resting orders wait at their limit).
+    var venue: PaperVenue
+    /// Orders sent and not yet done (immediate ones while they execute, resting ones until filled or cancelled).
+    var liveIntents: [String: OrderIntent] = [:]
     let strategies: [any Strategy]
     let limits: RiskLimits
     let stateDir: String
@@ -85,7 +88,7 @@ public actor TradingEngine {
         self.publisher = publisher
         self.stateDir = stateDir
         self.logger = logger
-        self.broker = PaperBroker(slippageBound: Fixed.from(settings.slippage) ?? 20_000)
+        self.venue = PaperVenue(broker: PaperBroker(slippageBound: Fixed.from(settings.slippage) ?? 20_000))
         var limits = RiskLimits()
         limits.maxDrawdownFraction = settings.maxDrawdown
         limits.dailyLossLimit = Fixed.from(settings.dailyLoss) ?? 0
@@ -131,6 +134,15 @@ public actor TradingEngine {
                 emit(key: "intent_abandoned", kind: .recovery, severity: .warning,
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
+            let resting = try journal.restingIntents()
+            for r in resting {
+                venue.restore(RestingOrder(intent: r.intent, open: r.open, since: r.since))
+                liveIntents[r.intent.id] = r.intent
+            }
+            if !resting.isEmpty {
+                emit(key: "orders_restored", kind: .recovery, severity: .info,
+                     message: "\(resting.count) resting paper orders put back on the book as they were before the restart", alert: false)
+            }
             nextAlertSeq = UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1
             publisher.setNextSeq(EngineTopic.alerts, nextAlertSeq)
             publisher.setNextSeq(EngineTopic.trades, UInt64(try journal.lastEventSeq(topic: EngineTopic.trades)) + 1)
@@ -159,6 +171,7 @@ public actor TradingEngine {
         assessFreshness(now)
         assessAPIHealth(now)
         await settleResolved(now)
+        matchResting(now)
         markAndRisk(now)
         trade(now)
         periodic(now)
@@ -502,6 +515,8 @@ public actor TradingEngine {
     /// What became of one intent.
     enum Execution: Equatable {
         case filled
+        /// On the venue's book at its limit (nothing traded yet).
+        case resting
         /// Not sent to the book: blocked by the trading state or risk, or nothing could be written ahead.
         case notSent(String)
         case rejected(String)
@@ -516,7 +531,7 @@ public actor TradingEngine {
         guard let journal else { return .notSent("journal unusable") }
         // Nothing can be written ahead while storage fails, so nothing is executed (exits included).
         if let storageProblem { return .notSent("storage degraded: \(storageProblem)") }
-        guard var account = accounts[intent.strategy] else { return .notSent("no account for \(intent.strategy)") }
+        guard let account = accounts[intent.strategy] else { return .notSent("no account for \(intent.strategy)") }
         if !operatorAction {
             let equity = account.equity(marks: marks())
             if case .reject(let why) = RiskGate.check(intent, account: account, limits: limits, dayStartEquity: dayStart[intent.strategy]?.equity ?? equity,
@@ -537,40 +552,107 @@ public actor TradingEngine {
             logger.critical("test hook crash_after_intent: killing the engine after intent \(intent.id)")
             kill(getpid(), SIGKILL)
         }
-        switch broker.execute(intent, market: market, book: book, at: now) {
-        case .filled(let fill), .partial(let fill, _):
-            do {
-                try account.apply(fill)
-            } catch {
-                do { try journal.resolveIntent(intent.id, status: "rejected", note: "\(error)", at: now) } catch {
+        liveIntents[intent.id] = intent
+        return perform(venue.handle(.submit(intent), market: market, book: book, at: now), now: now)
+    }
+
+    /// Applies what the venue said, in order; the outcome of the order the reports are about.
+    @discardableResult
+    func perform(_ reports: [VenueReport], now: Date) -> Execution {
+        var outcome = Execution.notSent("no answer from the venue")
+        // An immediate order's unfilled rest is cancelled in the same answer: its fill is then recorded as partial.
+        let cutShort = Set(reports.compactMap { r -> String? in if case .cancelled(let id, _, _) = r { return id } else { return nil } })
+        for report in reports {
+            switch report {
+            case .filled(let fill, let open):
+                let done = open == 0
+                let status = !done ? "resting" : cutShort.contains(fill.intentID) ? "partial" : "filled"
+                if record(fill, status: status, now: now) {
+                    outcome = .filled
+                } else {
+                    if !done { perform(venue.handle(.cancel(intentID: fill.intentID, reason: "its fill could not be taken"), market: nil, book: nil, at: now), now: now) }
+                    if case .filled = outcome {} else { outcome = .rejected("fill not taken") }
+                }
+                if done && !cutShort.contains(fill.intentID) { liveIntents[fill.intentID] = nil }
+            case .resting(let id, let open):
+                do { try journal?.markResting(id) } catch { storageFailed("resting order \(id) not recorded: \(error)", now) }
+                if let i = liveIntents[id] {
+                    emit(key: "order_resting:\(i.strategy)", kind: .order, severity: .info,
+                         message: "\(i.strategy) \(i.side.rawValue) \(Fixed.text(open)) of \(i.tokenID) resting at \(Fixed.text(i.limitPrice, decimals: 4)): \(i.reason)", alert: false)
+                }
+                if case .filled = outcome {} else { outcome = .resting }
+            case .cancelled(let id, let unfilled, let reason):
+                let intent = liveIntents.removeValue(forKey: id)
+                let traded = intent.map { unfilled < $0.shares } ?? false
+                do { try journal?.finishIntent(id, status: traded ? "partial" : "cancelled", note: reason, at: now) } catch {
+                    storageFailed("cancellation of \(id) not recorded: \(error)", now)
+                }
+                if let intent, intent.timeInForce == .resting {
+                    emit(key: "order_cancelled:\(intent.strategy)", kind: .order, severity: .info,
+                         message: "\(intent.strategy): order \(id) cancelled with \(Fixed.text(unfilled)) unfilled: \(reason)", alert: false)
+                }
+            case .rejected(let id, let reason):
+                let intent = liveIntents.removeValue(forKey: id)
+                do { try journal?.resolveIntent(id, status: "rejected", note: reason, at: now) } catch {
                     storageFailed("rejection not recorded: \(error)", now)
                 }
-                return .rejected("\(error)")
+                let who = intent?.strategy ?? "?"
+                emit(key: "order_rejected:\(who)", kind: .order, severity: .info, message: "\(who): order rejected: \(reason)", alert: false)
+                outcome = .rejected(reason)
             }
-            let trade = TradeInfo(id: 0, intent_id: fill.intentID, strategy: fill.strategy, market_id: fill.marketID, token_id: fill.tokenID,
-                                  side: fill.side.rawValue, shares: Fixed.text(fill.shares, decimals: 6),
-                                  price: Fixed.text(fill.averagePrice, decimals: 6), notional: Fixed.text(fill.notional, decimals: 6),
-                                  fee: Fixed.text(fill.fee, decimals: 6), at: now.timeIntervalSince1970)
-            do {
-                let seq = try journal.recordFill(fill, account: account, status: fill.shares == intent.shares ? "filled" : "partial",
-                                                 eventTopic: EngineTopic.trades, event: trade)
-                accounts[intent.strategy] = account
-                publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
-                emit(key: "fill:\(fill.intentID)", kind: .fill, severity: .info,
-                     message: "\(fill.strategy) \(fill.side.rawValue) \(Fixed.text(fill.shares)) of \(fill.tokenID) (market \(fill.marketID)) at \(Fixed.text(fill.averagePrice, decimals: 4)): \(intent.reason)")
-                return .filled
-            } catch {
-                storageFailed("fill not recorded (the paper order is void): \(error)", now)
-                return .rejected("fill not recorded: \(error)")
-            }
-        case .rejected(let reason):
-            do {
-                try journal.resolveIntent(intent.id, status: "rejected", note: reason, at: now)
-            } catch {
+        }
+        return outcome
+    }
+
+    /// A fill on the account and in the journal, in one transaction; false when it could not be taken (the account
+    /// cannot pay, or storage failed: the paper fill is then void).
+    func record(_ fill: Fill, status: String, now: Date) -> Bool {
+        guard let journal, var account = accounts[fill.strategy] else { return false }
+        do {
+            try account.apply(fill)
+        } catch {
+            do { try journal.finishIntent(fill.intentID, status: "rejected", note: "\(error)", at: now) } catch {
                 storageFailed("rejection not recorded: \(error)", now)
             }
-            emit(key: "order_rejected:\(intent.strategy)", kind: .order, severity: .info, message: "\(intent.strategy): order rejected: \(reason)", alert: false)
-            return .rejected(reason)
+            emit(key: "order_rejected:\(fill.strategy)", kind: .order, severity: .info, message: "\(fill.strategy): fill refused by the account: \(error)", alert: false)
+            return false
+        }
+        let trade = TradeInfo(id: 0, intent_id: fill.intentID, strategy: fill.strategy, market_id: fill.marketID, token_id: fill.tokenID,
+                              side: fill.side.rawValue, shares: Fixed.text(fill.shares, decimals: 6),
+                              price: Fixed.text(fill.averagePrice, decimals: 6), notional: Fixed.text(fill.notional, decimals: 6),
+                              fee: Fixed.text(fill.fee, decimals: 6), at: now.timeIntervalSince1970)
+        do {
+            let seq = try journal.recordFill(fill, account: account, status: status, eventTopic: EngineTopic.trades, event: trade)
+            accounts[fill.strategy] = account
+            publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
+            let why = liveIntents[fill.intentID]?.reason ?? "resting order"
+            emit(key: "fill:\(fill.intentID)", kind: .fill, severity: .info,
+                 message: "\(fill.strategy) \(fill.side.rawValue) \(Fixed.text(fill.shares)) of \(fill.tokenID) (market \(fill.marketID)) at \(Fixed.text(fill.averagePrice, decimals: 4)): \(why)")
+            return true
+        } catch {
+            storageFailed("fill not recorded (the paper order is void): \(error)", now)
+            return false
+        }
+    }
+
+    /// Resting orders: those the trading state no longer allows, or whose market closed, are taken off the book;
+    /// the others fill when a fresh book crosses them. Nothing fills while storage fails (it could not be recorded).
+    func matchResting(_ now: Date) {
+        guard !venue.openOrders.isEmpty else { return }
+        for r in venue.openOrders {
+            let i = r.intent
+            var why: String?
+            if let blocked = control.blocking(i.kind, marketID: i.marketID) { why = "\(blocked.effect.rawValue): \(blocked.code)" }
+            else if let m = markets[i.marketID], m.closed || !m.acceptingOrders { why = "market \(i.marketID) closed" }
+            else if health[i.strategy]?.isDisabled == true { why = "strategy \(i.strategy) disabled" }
+            if let why { perform(venue.handle(.cancel(intentID: i.id, reason: why), market: nil, book: nil, at: now), now: now) }
+        }
+        guard storageProblem == nil else { return }
+        let fresh = settings.staleMarketAfter.seconds
+        for token in Set(venue.openOrders.map(\.intent.tokenID)).sorted() {
+            guard let b = books[token], isTradable(b, now: now, freshFor: fresh),
+                  let id = venue.openOrders.first(where: { $0.intent.tokenID == token })?.intent.marketID, let m = markets[id] else { continue }
+            perform(venue.bookChanged(b, market: m, at: now), now: now)
         }
     }
 

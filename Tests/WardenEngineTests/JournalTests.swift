@@ -40,11 +40,62 @@ struct JournalTests {
         #expect(try j.openIntents().isEmpty)
         #expect(try j.loadAccounts()["s"] == account)
         #expect(try j.fillCount() == 1)
-        // A second fill for the same intent is refused by the schema: never twice.
+        // A second fill for the same immediate intent is refused by the schema: never twice.
         #expect(throws: JournalError.self) {
             try j.recordFill(fill, account: account, status: "filled", eventTopic: "trades", event: Note(text: "again"))
         }
         #expect(try j.fillCount() == 1 && j.loadAccounts()["s"] == account, "the failed transaction changed nothing")
+    }
+
+    @Test("a resting order fills in parts up to its size, never past it; it is found resting at the next start with what is still open")
+    func restingParts() throws {
+        let dir = tempDir()
+        let (j, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/backups")
+        var intent = sampleIntent()
+        intent.timeInForce = .resting
+        try j.recordIntent(intent, at: Date())
+        try j.markResting(intent.id)
+        var account = Account(strategy: "s", bankroll: 100 * Fixed.one)
+        var part = sampleFill(intent)
+        part.shares = intent.shares / 2
+        part.notional /= 2
+        for _ in 0..<2 {
+            try account.apply(part)
+            try j.recordFill(part, account: account, status: "resting", eventTopic: "trades", event: Note(text: "part"))
+            if account.fills == 1 {
+                let back = try j.restingIntents()
+                #expect(back.map(\.intent.id) == [intent.id] && back.first?.open == intent.shares - part.shares && back.first?.intent.timeInForce == .resting)
+            }
+        }
+        #expect(throws: JournalError.self, "a third half would fill past the order's size") {
+            try j.recordFill(part, account: account, status: "resting", eventTopic: "trades", event: Note(text: "past"))
+        }
+        #expect(try j.fillCount() == 2)
+        let audit = try j.verify()
+        #expect(audit.problems.isEmpty, "\(audit.problems)")
+    }
+
+    @Test("a journal written before resting orders existed is migrated with every fill kept, and still refuses a second fill of an order")
+    func migrationKeepsFills() throws {
+        let dir = tempDir()
+        let path = dir + "/engine.db"
+        let intent = sampleIntent()
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Journal.migrator.migrate(queue, upTo: "v1")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at) VALUES (?, 's', 'm1', 'yes', 'buy', 'entry', 500000, 10000000, 'old', 'filled', 1)",
+                               arguments: [intent.id])
+                try db.execute(sql: "INSERT INTO fills (intent_id, strategy, market_id, token_id, side, shares, notional, fee, levels, at) VALUES (?, 's', 'm1', 'yes', 'buy', 10000000, 5000000, 0, 1, 1)",
+                               arguments: [intent.id])
+            }
+        }
+        let (j, _) = try Journal.open(path: path, backupsDir: dir + "/backups")
+        #expect(try j.fillCount() == 1)
+        #expect(try j.trades(limit: 10).rows.first?.intent_id == intent.id)
+        #expect(throws: JournalError.self) {
+            try j.recordFill(sampleFill(intent), account: Account(strategy: "s", bankroll: 100 * Fixed.one), status: "filled", eventTopic: "trades", event: Note(text: "again"))
+        }
     }
 
     @Test("F38: an intent left open by a crash is found at start and resolved exactly once")

@@ -1,0 +1,160 @@
+// Where orders go (DESIGN §4.4): a venue takes submit and cancel requests and reports what became of each order.
+// The paper venue is the first: takers walk the real book (PaperBroker), resting orders wait at their limit and
+// fill when the book crosses them. Pure: no clock (time comes in), no I/O, no randomness.
+import Foundation
+
+public enum VenueRequest: Sendable, Equatable {
+    case submit(OrderIntent)
+    case cancel(intentID: String, reason: String)
+    /// Every open order, or one strategy's.
+    case cancelAll(strategy: String?, reason: String)
+}
+
+/// What a venue says about an order.
+public enum VenueReport: Sendable, Equatable {
+    /// On the book, resting `open` shares at its limit (after any part that filled at once, reported before).
+    case resting(intentID: String, open: Micros)
+    /// Some or all of it traded; `open` is what still rests (0: the order is done).
+    case filled(Fill, open: Micros)
+    /// Taken off the book (asked for, or the market closed) with `unfilled` shares never traded.
+    case cancelled(intentID: String, unfilled: Micros, reason: String)
+    /// Refused as a whole: nothing traded.
+    case rejected(intentID: String, reason: String)
+
+    public var intentID: String {
+        switch self {
+        case .resting(let id, _), .cancelled(let id, _, _), .rejected(let id, _): return id
+        case .filled(let f, _): return f.intentID
+        }
+    }
+}
+
+/// An order resting on a venue.
+public struct RestingOrder: Sendable, Equatable, Codable {
+    public var intent: OrderIntent
+    /// Shares still open.
+    public var open: Micros
+    public var since: Date
+    public init(intent: OrderIntent, open: Micros, since: Date) { self.intent = intent; self.open = open; self.since = since }
+}
+
+public protocol Venue: Sendable {
+    var name: String { get }
+    /// Orders resting now, oldest first.
+    var openOrders: [RestingOrder] { get }
+    /// Performs one request against the current market and book of its token.
+    mutating func handle(_ request: VenueRequest, market: Market?, book: OrderBook?, at now: Date) -> [VenueReport]
+    /// A token's book changed: resting orders it now crosses fill.
+    mutating func bookChanged(_ book: OrderBook, market: Market, at now: Date) -> [VenueReport]
+}
+
+public struct PaperVenue: Venue {
+    public var broker: PaperBroker
+    /// By intent id; `order` keeps them oldest first (deterministic fills when several cross at once).
+    var resting: [String: RestingOrder] = [:]
+    var order: [String] = []
+
+    public init(broker: PaperBroker = PaperBroker()) { self.broker = broker }
+
+    public var name: String { "paper" }
+    public var openOrders: [RestingOrder] { order.compactMap { resting[$0] } }
+
+    /// Puts an order back on the book as it was (orders acknowledged before a restart are not lost with it).
+    public mutating func restore(_ r: RestingOrder) {
+        guard resting[r.intent.id] == nil, r.open > 0 else { return }
+        resting[r.intent.id] = r
+        order.append(r.intent.id)
+    }
+
+    public mutating func handle(_ request: VenueRequest, market: Market?, book: OrderBook?, at now: Date) -> [VenueReport] {
+        switch request {
+        case .submit(let intent):
+            guard let market else { return [.rejected(intentID: intent.id, reason: "market \(intent.marketID) is unknown")] }
+            guard let book else { return [.rejected(intentID: intent.id, reason: "no order book for token \(intent.tokenID)")] }
+            guard resting[intent.id] == nil else { return [.rejected(intentID: intent.id, reason: "intent \(intent.id) is already on the book")] }
+            return submit(intent, market: market, book: book, at: now)
+        case .cancel(let id, let reason):
+            guard let r = remove(id) else { return [] }
+            return [.cancelled(intentID: id, unfilled: r.open, reason: reason)]
+        case .cancelAll(let strategy, let reason):
+            let ids = order.filter { id in strategy.map { resting[id]?.intent.strategy == $0 } ?? true }
+            return ids.compactMap { id in remove(id).map { .cancelled(intentID: id, unfilled: $0.open, reason: reason) } }
+        }
+    }
+
+    func crosses(_ intent: OrderIntent, _ book: OrderBook) -> Bool {
+        intent.side == .buy ? book.bestAsk.map { $0 <= intent.limitPrice } ?? false : book.bestBid.map { $0 >= intent.limitPrice } ?? false
+    }
+
+    mutating func submit(_ intent: OrderIntent, market: Market, book: OrderBook, at now: Date) -> [VenueReport] {
+        if intent.timeInForce == .immediate || crosses(intent, book) {
+            switch broker.execute(intent, market: market, book: book, at: now) {
+            case .filled(let fill):
+                return [.filled(fill, open: 0)]
+            case .partial(let fill, let unfilled):
+                guard intent.timeInForce == .resting else {
+                    return [.filled(fill, open: 0), .cancelled(intentID: intent.id, unfilled: unfilled, reason: "no more liquidity within the limit (immediate or cancel)")]
+                }
+                rest(intent, open: unfilled, at: now)
+                return [.filled(fill, open: unfilled), .resting(intentID: intent.id, open: unfilled)]
+            case .rejected(let reason):
+                guard intent.timeInForce == .resting, reason.hasPrefix("no liquidity") else { return [.rejected(intentID: intent.id, reason: reason)] }
+            }
+        }
+        // A resting order is checked as the exchange would before it rests: price on tick, size at least the minimum.
+        if let problem = Self.restingProblem(intent, market: market, book: book) { return [.rejected(intentID: intent.id, reason: problem)] }
+        rest(intent, open: intent.shares, at: now)
+        return [.resting(intentID: intent.id, open: intent.shares)]
+    }
+
+    static func restingProblem(_ intent: OrderIntent, market: Market, book: OrderBook) -> String? {
+        guard market.active, !market.closed, market.acceptingOrders else { return "market \(market.id) is not accepting orders" }
+        guard market.isValidPrice(intent.limitPrice) else {
+            return "limit price \(Fixed.text(intent.limitPrice, decimals: 4)) is not a valid price for tick \(Fixed.text(market.tickSize, decimals: 4))"
+        }
+        let minSize = max(market.minOrderSize, book.minOrderSize)
+        guard intent.shares >= minSize else { return "size \(Fixed.text(intent.shares)) is below the market minimum \(Fixed.text(minSize))" }
+        return nil
+    }
+
+    mutating func rest(_ intent: OrderIntent, open: Micros, at now: Date) {
+        resting[intent.id] = RestingOrder(intent: intent, open: open, since: now)
+        order.append(intent.id)
+    }
+
+    mutating func remove(_ id: String) -> RestingOrder? {
+        guard let r = resting.removeValue(forKey: id) else { return nil }
+        order.removeAll { $0 == id }
+        return r
+    }
+
+    /// Resting orders on this token that the book now crosses fill as makers, at their own limit, up to the size
+    /// the book shows at or through that limit (shared in time priority among ours); a closed market cancels them.
+    public mutating func bookChanged(_ book: OrderBook, market: Market, at now: Date) -> [VenueReport] {
+        var out: [VenueReport] = []
+        var usedBid: Micros = 0, usedAsk: Micros = 0
+        for id in order {
+            guard var r = resting[id], r.intent.tokenID == book.tokenID else { continue }
+            if market.closed || !market.acceptingOrders {
+                _ = remove(id)
+                out.append(.cancelled(intentID: id, unfilled: r.open, reason: "market \(market.id) closed"))
+                continue
+            }
+            guard crosses(r.intent, book) else { continue }
+            let buying = r.intent.side == .buy
+            let available = book.depth(buying: buying, limit: r.intent.limitPrice) - (buying ? usedAsk : usedBid)
+            let take = min(r.open, available)
+            guard take > 0 else { continue }
+            if buying { usedAsk += take } else { usedBid += take }
+            let price = r.intent.limitPrice
+            let notional = buying ? Fixed.costUp(price, take) : Fixed.proceedsDown(price, take)
+            let fee = market.fees.takerOnly ? 0 : market.fees.takerFee(price: price, shares: take)
+            let fill = Fill(intentID: id, strategy: r.intent.strategy, marketID: r.intent.marketID, tokenID: r.intent.tokenID,
+                            side: r.intent.side, shares: take, notional: notional, fee: fee, levels: 1, at: now)
+            r.open -= take
+            if r.open == 0 { _ = remove(id) } else { resting[id] = r }
+            out.append(.filled(fill, open: r.open))
+        }
+        return out
+    }
+}
