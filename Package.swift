@@ -41,6 +41,7 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CWardenOS"),
         .target(name: "WardenCore", swiftSettings: swiftSettings),
+        .target(name: "WardenStrategies", dependencies: ["WardenCore", "WardenKit"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "WardenHTTP", dependencies: ["CCurl", "WardenCore"], swiftSettings: swiftSettings),
         .target(
             name: "WardenEngine",
@@ -142,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "WardenSupervisor", "WardenKit",
+                "WardenSupervisor", "WardenKit", "WardenStrategies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -158,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "warden-engine",
             dependencies: [
-                "WardenEngine", "WardenKit", "WardenIPC", "WardenHTTP",
+                "WardenEngine", "WardenKit", "WardenIPC", "WardenHTTP", "WardenStrategies", "WardenCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -185,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "warden-bench",
             dependencies: [
-                "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestKit",
+                "WardenStrategies", "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -207,12 +208,13 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
         .target(name: "WardenTestKit", swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestKit", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",

@@ -14,10 +14,47 @@ public struct MarketSnapshot: Sendable {
     }
 }
 
+/// Everything a strategy is given for one market: the snapshot, and of its own sub-account the positions and
+/// open orders in that market and its cash.
+public struct StrategyContext: Sendable {
+    public var snapshot: MarketSnapshot
+    public var positions: [Position]
+    public var openOrders: [RestingOrder]
+    public var cash: Micros
+    public init(snapshot: MarketSnapshot, positions: [Position], openOrders: [RestingOrder] = [], cash: Micros) {
+        self.snapshot = snapshot; self.positions = positions; self.openOrders = openOrders; self.cash = cash
+    }
+}
+
+/// What a strategy asks for: an order, or one of its open orders cancelled.
+public enum StrategyDecision: Sendable, Equatable {
+    case place(OrderIntent)
+    case cancel(intentID: String, reason: String)
+}
+
+/// A pure function of what it is given to decisions: no clock but `snapshot.now`, no I/O, bounded time.
 public protocol Strategy: Sendable {
     var name: String { get }
+    /// Mid prices per token the engine keeps for it (refreshes); 0 when it reads none.
+    var historyLength: Int { get }
+    /// Orders to place and open orders to cancel in this market; may throw on bad input.
+    func decide(_ context: StrategyContext) throws -> [StrategyDecision]
+}
+
+extension Strategy {
+    public var historyLength: Int { 0 }
+}
+
+/// A strategy that only takes (immediate orders, no open orders to manage): it gives intents for a market.
+public protocol IntentStrategy: Strategy {
     /// Intents for this market given the strategy's own positions in it; may throw on bad input.
     func evaluate(_ snapshot: MarketSnapshot, positions: [Position], cash: Micros) throws -> [OrderIntent]
+}
+
+extension IntentStrategy {
+    public func decide(_ c: StrategyContext) throws -> [StrategyDecision] {
+        try evaluate(c.snapshot, positions: c.positions, cash: c.cash).map { .place($0) }
+    }
 }
 
 /// Checks an intent before it reaches risk and the journal; returns why it is invalid, or nil.
@@ -57,10 +94,10 @@ public struct StrategyHealth: Sendable, Equatable, Codable {
 }
 
 /// Rounds a share count down to hundredths (the exchange's size granularity).
-func roundShares(_ s: Micros) -> Micros { s - s % 10_000 }
+public func roundShares(_ s: Micros) -> Micros { s - s % 10_000 }
 
 /// Rounds a price to the market's tick: up for buys' limits, down for sells'.
-func onTick(_ p: Micros, tick: Micros, up: Bool) -> Micros {
+public func onTick(_ p: Micros, tick: Micros, up: Bool) -> Micros {
     let r = p % tick
     if r == 0 { return p }
     return up ? p - r + tick : p - r

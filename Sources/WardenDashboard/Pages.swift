@@ -143,10 +143,10 @@ enum Pages {
     }
 
     static func accounts(_ list: [AccountInfo]) -> String {
-        HTML.table(["strategy", "equity", "cash", "P&L (net)", "return", "fees", "open", "fills", "win rate", "max DD", "state"],
+        HTML.table(["strategy", "equity", "cash", "P&L (net)", "return", "fees", "open", "orders", "fills", "win rate", "max DD", "state"],
                    list.sorted { $0.return_pct > $1.return_pct }.map { a in
             [HTML.esc(a.strategy), HTML.money(a.equity), HTML.money(a.cash), HTML.money(a.realized_pnl), String(format: "%.2f%%", a.return_pct),
-             HTML.money(a.fees), String(a.open_positions), String(a.fills), a.win_rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+             HTML.money(a.fees), String(a.open_positions), String(a.open_orders ?? 0), String(a.fills), a.win_rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
              HTML.money(a.max_drawdown), a.enabled ? "enabled" : "<strong>DISABLED</strong>: \(HTML.esc(a.disabled_reason ?? ""))"]
         }, id: "accounts")
     }

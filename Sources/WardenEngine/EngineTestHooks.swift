@@ -39,7 +39,7 @@ public struct ValidationFailure: Error, CustomStringConvertible {
 }
 
 /// A strategy that misbehaves on purpose: throws on even-numbered markets, emits an intent priced at 1.5 on the others.
-struct FaultyStrategy: Strategy {
+struct FaultyStrategy: IntentStrategy {
     struct Failure: Error, CustomStringConvertible { var description: String }
     var name: String { "faulty" }
 

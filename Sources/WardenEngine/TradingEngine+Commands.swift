@@ -29,7 +29,8 @@ extension TradingEngine {
                                fills: a.fills, win_rate: closed > 0 ? Double(a.wins) / Double(closed) : nil,
                                max_drawdown: Fixed.double(a.maxDrawdown),
                                return_pct: Double(equity - a.bankroll) / Double(max(a.bankroll, 1)) * 100,
-                               enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason)
+                               enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason,
+                               open_orders: venue.openOrders.filter { $0.intent.strategy == a.strategy }.count)
         }
         // The journal's count is the truth; the in-memory one (same fills, applied after each commit) stands in
         // only while the journal cannot be read, and storage says so in the same snapshot.

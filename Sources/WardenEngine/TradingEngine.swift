@@ -78,8 +78,8 @@ public actor TradingEngine {
     var crashAfterIntentArmed = false
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
-                publisher: EventPublisher, stateDir: String, logger: Logger, hooks: EngineTestHooks = EngineTestHooks(),
-                stream: MarketStream? = nil) {
+                publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
+                hooks: EngineTestHooks = EngineTestHooks(), stream: MarketStream? = nil) {
         self.settings = settings
         self.stream = stream
         self.hooks = hooks
@@ -98,18 +98,7 @@ public actor TradingEngine {
         limits.lossStreak = settings.lossStreak
         limits.lossStreakCooldown = settings.lossStreakCooldown.seconds
         self.limits = limits
-        var list: [any Strategy] = []
-        if settings.complementArb {
-            list.append(ComplementArbitrage(edge: Fixed.from(settings.arbEdge)!, maxShares: Fixed.from(settings.arbMaxShares)!))
-        }
-        if settings.nearResolution {
-            list.append(NearResolutionFavorite(band: Fixed.from(settings.favouriteBandLow)!...Fixed.from(settings.favouriteBandHigh)!,
-                                               withinHours: settings.favouriteWithinHours, stake: Fixed.from(settings.favouriteStake)!))
-        }
-        if settings.meanReversion {
-            list.append(MeanReversion(window: settings.mrWindow, zEntry: settings.mrZEntry, takeProfit: Fixed.from(settings.mrTakeProfit)!,
-                                      stopLoss: Fixed.from(settings.mrStopLoss)!, stake: Fixed.from(settings.mrStake)!))
-        }
+        var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
         self.strategies = list
         self.lastBackup = Date()
@@ -240,7 +229,7 @@ public actor TradingEngine {
             // POST /books leaves out tokens without a book: such a token has no book now (never its old one).
             for t in tokens where !lastBookTokens.contains(t) { books[t] = nil }
             noBookMarkets = markets.values.filter { m in !m.closed && m.tokens.contains { !lastBookTokens.contains($0.tokenID) } }.map(\.id).sorted()
-            let keep = max(settings.mrWindow * 2, 10)
+            let keep = max(strategies.map(\.historyLength).max() ?? 0, 10)
             var ticksMoved = false
             let fetchPredatesStall = booksValidFrom.map { fetchStarted < $0 } ?? false
             for var b in r.books {
@@ -467,29 +456,52 @@ public actor TradingEngine {
             guard usable.count == m.tokens.count else { continue }
             tradable.append((m, usable))
         }
+        // Open orders by strategy and market, read once: what each strategy is shown of its own.
+        var open: [String: [String: [RestingOrder]]] = [:]
+        // Resting buys hold their cash, as an exchange holds the balance behind an open order.
+        var reserved: [String: Micros] = [:]
+        for o in venue.openOrders {
+            open[o.intent.strategy, default: [:]][o.intent.marketID, default: []].append(o)
+            if o.intent.side == .buy { reserved[o.intent.strategy, default: 0] += Fixed.costUp(o.intent.limitPrice, o.open) }
+        }
         for strategy in strategies {
             guard var h = health[strategy.name], !h.isDisabled, let account = accounts[strategy.name] else { continue }
             // Each market is evaluated once per strategy, after which only its own positions change: grouped once.
             let positions = Dictionary(grouping: account.positions.values, by: \.marketID)
-            var cash = account.cash
+            var cash = max(0, account.cash - (reserved[strategy.name] ?? 0))
             for (m, marketBooks) in tradable {
                 let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: midHistory, now: now)
-                let intents: [OrderIntent]
+                let decisions: [StrategyDecision]
                 do {
-                    intents = try strategy.evaluate(snapshot, positions: positions[m.id] ?? [], cash: cash)
+                    decisions = try strategy.decide(StrategyContext(snapshot: snapshot, positions: positions[m.id] ?? [],
+                                                                    openOrders: open[strategy.name]?[m.id] ?? [], cash: cash))
                 } catch {
                     strategyError(strategy.name, "threw on market \(m.id): \(error)", &h, now)
                     continue
                 }
-                for intent in intents {
-                    if let problem = IntentValidator.problem(intent, strategy: strategy.name, market: m) {
-                        h.rejectedIntents += 1
-                        strategyError(strategy.name, "invalid intent on market \(m.id): \(problem)", &h, now)
-                        continue
+                for decision in decisions {
+                    switch decision {
+                    case .cancel(let id, let reason):
+                        guard venue.openOrders.contains(where: { $0.intent.id == id && $0.intent.strategy == strategy.name }) else {
+                            h.rejectedIntents += 1
+                            strategyError(strategy.name, "asked to cancel order \(id), which is not an open order of its own", &h, now)
+                            continue
+                        }
+                        perform(venue.handle(.cancel(intentID: id, reason: reason), market: nil, book: nil, at: now), now: now)
+                    case .place(let intent):
+                        if let problem = IntentValidator.problem(intent, strategy: strategy.name, market: m) {
+                            h.rejectedIntents += 1
+                            strategyError(strategy.name, "invalid intent on market \(m.id): \(problem)", &h, now)
+                            continue
+                        }
+                        execute(intent, market: m, now: now)
                     }
-                    execute(intent, market: m, now: now)
                 }
-                if !intents.isEmpty { cash = accounts[strategy.name]?.cash ?? cash }
+                if !decisions.isEmpty {
+                    let held = venue.openOrders.filter { $0.intent.strategy == strategy.name && $0.intent.side == .buy }
+                        .reduce(Micros(0)) { $0 + Fixed.costUp($1.intent.limitPrice, $1.open) }
+                    cash = max(0, (accounts[strategy.name]?.cash ?? cash) - held)
+                }
                 if h.isDisabled { break }
             }
             health[strategy.name] = h

@@ -152,8 +152,9 @@ public final class PolymarketFake: Sendable {
         let yesMid = m.override ?? m.yes
         let mid = token == m.spec.yesToken ? yesMid : 1 - yesMid
         var rng = SplitMix(state: UInt64(m.step) &* 31 &+ UInt64(abs(token.hashValue % 1000)))
-        var bestAsk = roundTick(mid + tick, tick)
-        var bestBid = roundTick(mid - tick, tick)
+        let half = Double(m.spec.halfSpreadTicks ?? 1) * tick
+        var bestAsk = roundTick(mid + half, tick)
+        var bestBid = roundTick(mid - half, tick)
         if m.arbDip && token == m.spec.noToken { bestAsk = roundTick(mid - 2 * tick, tick); bestBid = roundTick(bestAsk - tick, tick) }
         bestAsk = min(1 - tick, max(tick * 2, bestAsk))
         bestBid = min(bestAsk - tick, max(tick, bestBid))

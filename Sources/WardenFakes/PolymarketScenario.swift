@@ -19,6 +19,9 @@ public struct FakeMarketSpec: Codable, Sendable {
     public var volume: Double = 250_000
     /// Per step, the chance that the No asks dip so that both asks sum below 1 (an arbitrage window).
     public var arbChance: Double = 0
+    /// Ticks between the mid and each side's best level (nil: 1, a spread of two ticks). A wider book leaves room
+    /// inside the spread for a market maker's quotes.
+    public var halfSpreadTicks: Int?
     /// Resolves (closes with a winner) this many scenario hours after the start, if set.
     public var resolvesAfterHours: Double?
     public var winner: String?
@@ -60,6 +63,11 @@ public struct FakeScenario: Codable, Sendable {
             var m = FakeMarketSpec(id: "\(510 + i)", question: "Filler market \(i + 1)?", yesToken: "\(9100 + 2 * i)",
                                    noToken: "\(9101 + 2 * i)", endsInHours: 48 + Double(i) * 24, startPrice: 0.2 + Double(i) * 0.08)
             m.volatility = 0.005
+            if i == 6 {
+                // A wide, busy book: room inside its spread for the market maker, and moves that cross its quotes.
+                m.halfSpreadTicks = 3
+                m.volatility = 0.02
+            }
             markets.append(m)
         }
         return FakeScenario(seed: seed, speed: 60, stepSeconds: 5, markets: markets)

@@ -147,8 +147,12 @@ public struct AccountInfo: Codable, Sendable, Equatable {
     public var return_pct: Double
     public var enabled: Bool
     public var disabled_reason: String?
+    /// Orders of this strategy resting on the venue's book now.
+    public var open_orders: Int?
     public init(strategy: String, bankroll: Double, cash: Double, equity: Double, realized_pnl: Double, fees: Double, open_positions: Int,
-                fills: Int, win_rate: Double?, max_drawdown: Double, return_pct: Double, enabled: Bool, disabled_reason: String?) {
+                fills: Int, win_rate: Double?, max_drawdown: Double, return_pct: Double, enabled: Bool, disabled_reason: String?,
+                open_orders: Int? = nil) {
+        self.open_orders = open_orders
         self.strategy = strategy; self.bankroll = bankroll; self.cash = cash; self.equity = equity; self.realized_pnl = realized_pnl
         self.fees = fees; self.open_positions = open_positions; self.fills = fills; self.win_rate = win_rate
         self.max_drawdown = max_drawdown; self.return_pct = return_pct; self.enabled = enabled; self.disabled_reason = disabled_reason

@@ -217,20 +217,6 @@ extension EngineSettings: ConfigSection {
         .int("risk.max_open_positions", \.maxOpenPositions, in: 1...100_000, "Open positions allowed"),
         .int("risk.loss_streak", \.lossStreak, in: 1...1000, "Losses in a row that stop a strategy's entries for the cooldown"),
         .duration("risk.loss_streak_cooldown", \.lossStreakCooldown, in: .zero...(.seconds(86400 * 7)), "That cooldown"),
-        .bool("strategies.complement_arb.enabled", \.complementArb, "Buy both outcomes when asks + fees < 1 − edge"),
-        .double("strategies.complement_arb.edge", \.arbEdge, in: 0...0.5, "Edge required"),
-        .double("strategies.complement_arb.max_shares", \.arbMaxShares, in: 1...1e7, "Shares per trade at most"),
-        .bool("strategies.near_resolution.enabled", \.nearResolution, "Buy an outcome priced in the band near its end; hold to resolution"),
-        .double("strategies.near_resolution.band_low", \.favouriteBandLow, in: 0.01...0.99, "Lowest price bought"),
-        .double("strategies.near_resolution.band_high", \.favouriteBandHigh, in: 0.01...0.99, "Highest price bought"),
-        .double("strategies.near_resolution.within_hours", \.favouriteWithinHours, in: 0.01...8760, "Hours before the end"),
-        .double("strategies.near_resolution.stake", \.favouriteStake, in: 0.01...1e9, "Dollars per trade"),
-        .bool("strategies.mean_reversion.enabled", \.meanReversion, "Buy when the mid is z_entry deviations below its mean"),
-        .int("strategies.mean_reversion.window", \.mrWindow, in: 2...10_000, "Refreshes in the mean"),
-        .double("strategies.mean_reversion.z_entry", \.mrZEntry, in: 0.1...10, "Deviations below the mean to buy"),
-        .double("strategies.mean_reversion.take_profit", \.mrTakeProfit, in: 0.001...0.99, "Exit this far above the entry (per share)"),
-        .double("strategies.mean_reversion.stop_loss", \.mrStopLoss, in: 0.001...0.99, "Exit this far below the entry (per share)"),
-        .double("strategies.mean_reversion.stake", \.mrStake, in: 0.01...1e9, "Dollars per trade"),
         .int("strategy_errors.max", \.strategyErrorsMax, in: 1...10_000, "Errors within the window that disable a strategy"),
         .duration("strategy_errors.window", \.strategyErrorsWindow, in: .seconds(1)...(.seconds(86400)), "That window"),
         .duration("backup_interval", \.backupInterval, in: .seconds(1)...(.seconds(86400 * 7)), "Online backups of engine.db"),
@@ -300,7 +286,7 @@ extension ConfigLoader {
 
     /// Every key of warden.yaml, in the file's order of sections.
     public static var allKeys: [DeclaredKey] {
-        declared(SupervisorSettings.self) + declared(EngineSettings.self) + declared(NotifierSettings.self)
+        declared(SupervisorSettings.self) + declared(EngineSettings.self) + registered.flatMap(\.declared) + declared(NotifierSettings.self)
             + declared(ChannelSettings.self) + declared(DashboardSettings.self) + declared(ProgramSpec.self)
     }
 
@@ -320,6 +306,7 @@ extension ConfigLoader {
         add(c.supervisor, "supervisor")
         add(c.engine, "engine")
         for (category, rate) in c.engine.feeRates.sorted(by: { $0.key < $1.key }) { out.append(("engine.fee_rates.\(category)", number(rate))) }
+        for reg in registered { if let v = c.sections.values[reg.path] { out += reg.render(v) } }
         add(c.notifier, "notifier")
         for ch in c.notifier.channels { add(ch, "notifier.channels.\(ch.name)") }
         add(c.dashboard, "dashboard")

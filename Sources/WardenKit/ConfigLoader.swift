@@ -65,6 +65,11 @@ public enum ConfigLoader {
                 reader.double("engine.fee_rates.\(category)", in: 0...0.5).map { config.engine.feeRates[category.lowercased()] = $0 }
             }
         }
+        for reg in registered {
+            let (value, rendered) = reg.read(reader)
+            config.sections.values[reg.path] = value
+            config.sections.rendered[reg.path] = rendered
+        }
         readNotifier(into: &config.notifier, channels: channelNames, reader)
         readDashboard(into: &config.dashboard, reader)
         for name in programNames {
@@ -93,7 +98,13 @@ public enum ConfigLoader {
             case "supervisor":
                 check(v, against: keyTree(SupervisorSettings.self), path: "supervisor", reader)
             case "engine":
-                check(v, against: keyTree(EngineSettings.self), path: "engine", reader)
+                var tree = keyTree(EngineSettings.self)
+                let plugged = registeredNames(under: "engine")
+                for n in plugged { tree.insert(n.split(separator: ".").map(String.init)) }
+                // Without the strategies' sections registered (a program other than warden and the engine), what is
+                // under `strategies` is left to warden, which checks it before anything starts.
+                if plugged.isEmpty { tree.insert(["strategies", "<strategy>"]) }
+                check(v, against: tree, path: "engine", reader)
             case "dashboard":
                 check(v, against: keyTree(DashboardSettings.self), path: "dashboard", reader)
             case "notifier":
@@ -170,9 +181,6 @@ public enum ConfigLoader {
         EngineSettings.readDeclared(into: &e, prefix: p, r)
         if e.source == .replay && e.replayFile == nil { r.fail("\(p).replay_file", "required when source is replay") }
         if e.ws.reconnectBase > e.ws.reconnectCap { r.fail("\(p).ws.reconnect.base", "must not exceed reconnect.cap (\(e.ws.reconnectCap))") }
-        if e.favouriteBandLow >= e.favouriteBandHigh {
-            r.fail("\(p).strategies.near_resolution.band_low", "must be below band_high (\(e.favouriteBandHigh))")
-        }
     }
 
     private static func readProgram(_ name: String, tree: Node?, _ r: StrictReader) -> ProgramSpec {

@@ -31,6 +31,12 @@ public protocol ConfigSection {
     static var configKeys: [KeyDeclaration<Self>] { get }
     /// The section as it is when the file says nothing.
     static var defaults: Self { get }
+    /// Problems between keys (a low bound above its high one), as (key name, reason); each key alone was read fine.
+    static func crossCheck(_ s: Self) -> [(key: String, reason: String)]
+}
+
+extension ConfigSection {
+    public static func crossCheck(_ s: Self) -> [(key: String, reason: String)] { [] }
 }
 
 extension ConfigSection {

@@ -156,6 +156,8 @@ public struct WardenConfiguration: Sendable, Equatable {
     public var engine = EngineSettings()
     public var notifier = NotifierSettings()
     public var dashboard = DashboardSettings()
+    /// Sections declared by modules above WardenKit and registered in this process (each strategy's).
+    public var sections = RegisteredSections()
     /// Programs in the order the file lists them.
     public var programs: [ProgramSpec] = []
 

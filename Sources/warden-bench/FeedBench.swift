@@ -26,13 +26,12 @@ enum FeedBench {
         s.discoveryInterval = .seconds(86_400)
         s.maxMarkets = markets
         s.minFreePercent = 0
-        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
         s.ws.url = url
         s.ws.pingInterval = .seconds(10)
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "bench"))
         let engine = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
                                    publisher: EventPublisher(retainPerTopic: 100), stateDir: NSTemporaryDirectory(), logger: Logger(label: "bench"),
-                                   stream: stream)
+                                   strategies: [], stream: stream)
         return (engine, stream)
     }
 

@@ -9,6 +9,7 @@ import WardenEngine
 import WardenHTTP
 import WardenIPC
 import WardenKit
+import WardenStrategies
 
 func nowNS() -> UInt64 { MonotonicInstant.now().nanoseconds }
 
@@ -223,7 +224,8 @@ enum CycleBench {
         s.backupInterval = .seconds(86_400)
         s.minFreePercent = 0
         let engine = TradingEngine(settings: s, journal: j, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
-                                   publisher: EventPublisher(retainPerTopic: 100), stateDir: dir, logger: Logger(label: "bench"))
+                                   publisher: EventPublisher(retainPerTopic: 100), stateDir: dir, logger: Logger(label: "bench"),
+                                   strategies: try StrategyRegistry.build(RegisteredSections()))
         try await engine.recover()
         for _ in 0..<3 { await engine.cycle() }  // warm up: first fills, histories
         var cpu: [Double] = []

@@ -6,7 +6,9 @@ import ServiceLifecycle
 import WardenEngine
 import WardenHTTP
 import WardenIPC
+import WardenCore
 import WardenKit
+import WardenStrategies
 
 @main
 struct EngineCommand: AsyncParsableCommand {
@@ -19,7 +21,11 @@ struct CommonEngineOptions: ParsableArguments {
     @Option(name: .long, help: "Configuration file (default: $WARDEN_CONFIG, as set by warden).")
     var config: String?
 
-    func load() async throws -> (WardenConfiguration, WardenPaths) { await loadProgramConfiguration(config, program: "warden-engine") }
+    /// The configuration with every strategy's section read strictly.
+    func load() async throws -> (WardenConfiguration, WardenPaths) {
+        ConfigLoader.register(StrategyRegistry.sections)
+        return await loadProgramConfiguration(config, program: "warden-engine")
+    }
 }
 
 struct PreflightCommand: AsyncParsableCommand {
@@ -191,8 +197,15 @@ struct Run: AsyncParsableCommand {
         // `source: live` follows the CLOB market channel between REST snapshots unless `ws.enabled: false`.
         let stream = e.source == .live && e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: logger) : nil
         if let stream { logger.notice("market WebSocket: \(stream.url), \(e.ws.assetsPerConnection) assets per connection") }
+        let strategies: [any Strategy]
+        do { strategies = try StrategyRegistry.build(cfg.sections) } catch {
+            FileHandle.standardError.write(Data("warden-engine: invalid strategy configuration: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        logger.notice("strategies: \(strategies.isEmpty ? "none enabled" : strategies.map(\.name).joined(separator: ", "))")
         let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
-                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, hooks: hooks, stream: stream)
+                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, strategies: strategies,
+                                   hooks: hooks, stream: stream)
         do {
             try await engine.recover()
             try await engine.replayPersistedAlerts(retain: 5000)

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import WardenKit
+import WardenStrategies
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() throws {
             var out = ""
+            ConfigLoader.register(StrategyRegistry.sections)
             for key in ConfigLoader.allKeys {
                 out += "\(key.path)  (\(key.type)\(key.defaultValue.map { "; default \($0)" } ?? ""))\n    \(key.doc)\n"
             }
@@ -33,12 +35,21 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             let path = config ?? WardenPaths.defaultConfigFile()
             let cfg: WardenConfiguration
-            do { cfg = try await ConfigLoader.load(path: path) } catch {
+            do { cfg = try await ConfigLoader.loadRegistered(path: path) } catch {
                 FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
                 throw ExitCode(78)
             }
             print("# effective configuration of \(cfg.file)")
             print(ConfigLoader.effective(cfg).map { "\($0.path): \($0.value)" }.joined(separator: "\n"))
         }
+    }
+}
+
+extension ConfigLoader {
+    /// Loads with every section warden knows of registered first (each strategy's), so the check covers the whole
+    /// file: warden refuses a mistake anywhere in it before any program starts.
+    static func loadRegistered(path: String) async throws -> WardenConfiguration {
+        register(StrategyRegistry.sections)
+        return try await load(path: path)
     }
 }

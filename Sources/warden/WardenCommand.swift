@@ -6,6 +6,7 @@ import Synchronization
 import Logging
 import WardenIPC
 import WardenKit
+import WardenStrategies
 import WardenSupervisor
 
 @main
@@ -35,7 +36,7 @@ struct RunCommand: AsyncParsableCommand {
         let path = config ?? WardenPaths.defaultConfigFile()
         let cfg: WardenConfiguration
         do {
-            cfg = try await ConfigLoader.load(path: path)
+            cfg = try await ConfigLoader.loadRegistered(path: path)
         } catch {
             FileHandle.standardError.write(Data("warden: \(error)\n".utf8))
             throw ExitCode(78)

@@ -153,13 +153,13 @@ struct Strategies: AsyncParsableCommand {
         guard e.reachable, let accounts = e.accounts else { throw CLIError(code: 1, message: "engine unreachable: \(e.error ?? "unknown")") }
         if common.json { try printJSON(accounts); return }
         print("as of \(e.snapshot_at ?? "?")")
-        print("STRATEGY           EQUITY    P&L(net)  RETURN  WIN RATE  MAX DD  FILLS  STATE")
+        print("STRATEGY           EQUITY    P&L(net)  RETURN  WIN RATE  MAX DD  FILLS  ORDERS  STATE")
         for a in accounts.sorted(by: { $0.return_pct > $1.return_pct }) {
             let win = (a.win_rate.map { String(format: "%.0f%%", $0 * 100) } ?? "-")
             print(a.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
                   + String(format: " %9.2f %10.2f %6.2f%% ", a.equity, a.realized_pnl, a.return_pct)
                   + String(repeating: " ", count: max(0, 8 - win.count)) + win
-                  + String(format: " %7.2f %6d  ", a.max_drawdown, a.fills) + (a.enabled ? "enabled" : "DISABLED: \(a.disabled_reason ?? "")"))
+                  + String(format: " %7.2f %6d %7d  ", a.max_drawdown, a.fills, a.open_orders ?? 0) + (a.enabled ? "enabled" : "DISABLED: \(a.disabled_reason ?? "")"))
         }
     }
 }

@@ -3,49 +3,8 @@ import Foundation
 import Testing
 @testable import WardenCore
 
-@Suite("Strategies")
+@Suite("Intents and strategy health")
 struct StrategyTests {
-    @Test("complement arbitrage buys both outcomes when asks plus fees are below 1 − edge, sized by depth")
-    func complementArb() throws {
-        let s = ComplementArbitrage(edge: 10_000, maxShares: 500 * Fixed.one)
-        let snap = MarketSnapshot(market: market(), books: [
-            "yes": book("yes", asks: [(0.45, 80)]), "no": book("no", asks: [(0.50, 60)])], now: t0)
-        let intents = try s.evaluate(snap, positions: [], cash: 1000 * Fixed.one)
-        #expect(intents.count == 2)
-        #expect(intents.allSatisfy { $0.shares == 60 * Fixed.one && $0.side == .buy })
-        let none = try s.evaluate(MarketSnapshot(market: market(), books: [
-            "yes": book("yes", asks: [(0.50, 80)]), "no": book("no", asks: [(0.50, 60)])], now: t0), positions: [], cash: 1000 * Fixed.one)
-        #expect(none.isEmpty, "0.50 + 0.50 leaves no edge")
-    }
-
-    @Test("near-resolution favourite buys inside the band and window only")
-    func favourite() throws {
-        let s = NearResolutionFavorite(band: 900_000...980_000, withinHours: 24, stake: 50 * Fixed.one)
-        let soon = market(end: t0.addingTimeInterval(3 * 3600))
-        let late = market(end: t0.addingTimeInterval(72 * 3600))
-        let books = ["yes": book("yes", asks: [(0.95, 1000)]), "no": book("no", asks: [(0.06, 1000)])]
-        let intents = try s.evaluate(MarketSnapshot(market: soon, books: books, now: t0), positions: [], cash: 1000 * Fixed.one)
-        #expect(intents.count == 1 && intents[0].tokenID == "yes")
-        #expect(intents[0].shares == 52_630_000)  // 50 / 0.95 rounded down to hundredths
-        #expect(try s.evaluate(MarketSnapshot(market: late, books: books, now: t0), positions: [], cash: 1000 * Fixed.one).isEmpty)
-    }
-
-    @Test("mean reversion enters below the band and exits on take-profit or stop-loss")
-    func meanReversion() throws {
-        let s = MeanReversion(window: 10, zEntry: 2, takeProfit: 30_000, stopLoss: 50_000, stake: 20 * Fixed.one)
-        let history: [Micros] = [500_000, 510_000, 490_000, 505_000, 495_000, 500_000, 510_000, 490_000, 500_000, 500_000]
-        let dip = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.43, 100)], asks: [(0.45, 100)])],
-                                 midHistory: ["yes": history], now: t0)
-        let entry = try s.evaluate(dip, positions: [], cash: 100 * Fixed.one)
-        #expect(entry.count == 1 && entry[0].side == .buy && entry[0].kind == .entry)
-        let held = Position(marketID: "m1", tokenID: "yes", shares: 40 * Fixed.one, costBasis: 18 * Fixed.one, openedAt: t0)
-        let up = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.49, 100)], asks: [(0.50, 100)])], now: t0)
-        let exit = try s.evaluate(up, positions: [held], cash: 0)
-        #expect(exit.count == 1 && exit[0].kind == .exit && exit[0].reason.contains("take profit"))
-        let down = MarketSnapshot(market: market(), books: ["yes": book("yes", bids: [(0.39, 100)], asks: [(0.41, 100)])], now: t0)
-        #expect(try s.evaluate(down, positions: [held], cash: 0).first?.reason.contains("stop loss") == true)
-    }
-
     @Test("invalid intents are named; repeated strategy errors disable only that strategy")
     func validationAndHealth() {
         var bad = buy(limit: 0.5, shares: 10, strategy: "s")

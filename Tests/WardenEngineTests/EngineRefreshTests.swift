@@ -45,9 +45,8 @@ struct EngineRefreshTests {
         s.bookRefresh = .zero
         s.discoveryInterval = discoveryEvery
         s.minFreePercent = 0
-        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
         return TradingEngine(settings: s, journal: nil, journalProblem: nil, source: source, publisher: EventPublisher(),
-                             stateDir: tempDir(), logger: Logger(label: "test"))
+                             stateDir: tempDir(), logger: Logger(label: "test"), strategies: [])
     }
 
     @Test("a book's tick size is carried onto its market at the first refresh and whenever the book's tick moves")

@@ -112,7 +112,6 @@ private struct FeedRig {
         s.clobURL = fake.baseURL
         s.bookRefresh = .milliseconds(500)
         s.minFreePercent = 0
-        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
         s.ws.pingInterval = .seconds(1)
         s.ws.reconnectBase = .milliseconds(50)
         s.ws.reconnectCap = .milliseconds(200)
@@ -124,7 +123,7 @@ private struct FeedRig {
         settings.connectTimeout = .seconds(10)
         let stream = MarketStream(settings: settings, logger: Logger(label: "feed-test"))
         let engine = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
-                                   publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "feed-test"), stream: stream)
+                                   publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "feed-test"), strategies: [], stream: stream)
         let consumer = Task { for await n in stream.notices { await engine.apply(n) } }
         return FeedRig(fake: fake, engine: engine, stream: stream, consumer: consumer)
     }
@@ -292,7 +291,6 @@ struct DeltaTrustTests {
         var s = EngineSettings()
         s.bookRefresh = .zero
         s.minFreePercent = 0
-        s.complementArb = false; s.nearResolution = false; s.meanReversion = false
         let fake = try await PolymarketFake.start(.demo())
         s.gammaURL = fake.baseURL
         s.clobURL = fake.baseURL  // the channel on the fake too: nothing but loopback
@@ -301,7 +299,7 @@ struct DeltaTrustTests {
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "t"))
         defer { stream.stop(); Task { await fake.stop() } }
         let e = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
-                              publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "t"), stream: stream)
+                              publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "t"), strategies: [], stream: stream)
         await e.cycle()
         let book = try #require(await e.books["9003"])
         await e.apply(.connected(shard: 1, assets: ["9003", "9004"], at: Date(), recovered: false))

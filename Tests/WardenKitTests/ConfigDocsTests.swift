@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenStrategies
 
 /// The key paths a YAML file documents: its keys, and its commented keys read as if the `# ` were not there
 /// (`  # replay_file: x` documents `replay_file` where `  replay_file: x` would stand); flow mappings
@@ -50,7 +51,7 @@ struct ConfigDocsTests {
     func shippedFileMatchesDeclarations() throws {
         let text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
         let found = documentedPaths(text)
-        let declared = ConfigLoader.allKeys.map { $0.path.split(separator: ".").map(String.init) }
+        let declared = registeredKeys().map { $0.path.split(separator: ".").map(String.init) }
         let unknown = found.filter { f in !declared.contains { Self.fits(f.path, $0, prefixOnly: true) } }
         #expect(unknown.isEmpty, "documented in etc/warden.yaml but not declared: \(unknown.map { "line \($0.line): \($0.path.joined(separator: "."))" })")
         let undocumented = declared.filter { d in
@@ -63,7 +64,7 @@ struct ConfigDocsTests {
 
     @Test("every declared key has a type and a comment; names are unique per section; defaults render")
     func declarationsComplete() {
-        let keys = ConfigLoader.allKeys
+        let keys = registeredKeys()
         #expect(keys.count > 140)
         #expect(Set(keys.map(\.path)).count == keys.count, "duplicate key paths")
         for k in keys {
@@ -171,7 +172,7 @@ struct DeclaredBoundsTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var checked = 0
-        for key in ConfigLoader.allKeys {
+        for key in registeredKeys() {
             guard let bad = Self.badValue(key.type) else { continue }
             let path = key.path.replacingOccurrences(of: "programs.<name>", with: "programs.t")
                 .replacingOccurrences(of: "notifier.channels.<name>", with: "notifier.channels.c")
@@ -188,4 +189,10 @@ struct DeclaredBoundsTests {
         }
         #expect(checked > 100, "\(checked) keys checked")
     }
+}
+
+/// Every key, with the strategies' sections registered as warden registers them at start.
+func registeredKeys() -> [DeclaredKey] {
+    ConfigLoader.register(StrategyRegistry.sections)
+    return ConfigLoader.allKeys
 }
