@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestKit", "WardenFakes"],
+            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestKit", "WardenFakes", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
     ]

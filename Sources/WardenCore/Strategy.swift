@@ -98,6 +98,7 @@ public func roundShares(_ s: Micros) -> Micros { s - s % 10_000 }
 
 /// Rounds a price to the market's tick: up for buys' limits, down for sells'.
 public func onTick(_ p: Micros, tick: Micros, up: Bool) -> Micros {
+    guard tick > 0 else { return p }  // no tick known: the price as it is (the validator judges it)
     let r = p % tick
     if r == 0 { return p }
     return up ? p - r + tick : p - r

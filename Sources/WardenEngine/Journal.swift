@@ -400,6 +400,15 @@ public final class Journal: Sendable {
         try pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(topic_seq) FROM events WHERE topic = ?", arguments: [topic]) ?? 0 }
     }
 
+    /// Every settlement, oldest first.
+    public func settlementRows() throws -> [(strategy: String, market: String, at: Date)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT strategy, market_id, at FROM settlements ORDER BY at, strategy, market_id").map {
+                ($0["strategy"], $0["market_id"], Date(timeIntervalSince1970: $0["at"]))
+            }
+        }
+    }
+
     public func equityHistory(strategy: String, limit: Int) throws -> [(at: Double, equity: Micros)] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT at, equity FROM equity WHERE strategy = ? ORDER BY at DESC LIMIT ?",

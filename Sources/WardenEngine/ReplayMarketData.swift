@@ -69,6 +69,8 @@ public struct ReplayMarketData: MarketDataSource {
     public let path: String
     let speed: Double
     let anchor: ReplayAnchor
+    /// Real time, or a backtest's simulated time.
+    let clock: @Sendable () -> Date
     let marketSnapshots: [(at: Double, markets: [Market])]
     let bookSnapshots: [(at: Double, books: [String: OrderBook])]
     /// WebSocket deltas in time order, applied on top of the snapshot before them.
@@ -78,9 +80,12 @@ public struct ReplayMarketData: MarketDataSource {
     public let warnings: [String]
 
     /// Loads and checks the whole file (gzip or plain JSON lines); a bad line is named by its number.
-    public init(path: String, speed: Double, startedAt: Date? = nil) throws {
+    /// `stopAtBadLine`: a malformed line ends the replay there (said in `warnings`) instead of refusing the file.
+    public init(path: String, speed: Double, startedAt: Date? = nil, clock: @escaping @Sendable () -> Date = { Date() },
+                stopAtBadLine: Bool = false) throws {
         self.path = path
         self.speed = speed
+        self.clock = clock
         self.anchor = ReplayAnchor(startedAt)
         guard let raw = FileManager.default.contents(atPath: path) else {
             throw ReplayError(description: "replay file \(path) cannot be read")
@@ -97,10 +102,10 @@ public struct ReplayMarketData: MarketDataSource {
             lines.removeLast()
             notes.append("replay file \(path) ends inside line \(lines.count + 1) (the recording was cut short); replaying its first \(lines.count) lines")
         }
-        warnings = notes
         var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
         var deltas: [(at: Double, changes: [LevelChange], books: [OrderBook])] = []
         for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 }) {
+          do {
             let r: ReplayRecord
             do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
                 throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
@@ -129,7 +134,12 @@ public struct ReplayMarketData: MarketDataSource {
                 }
                 deltas.append((r.at, r.changes ?? [], r.books ?? []))
             }
+          } catch let e as ReplayError where stopAtBadLine {
+            notes.append("\(e.description); replaying what comes before it")
+            break
+          }
         }
+        warnings = notes
         guard !markets.isEmpty, !books.isEmpty else {
             throw ReplayError(description: "replay file \(path) needs at least one markets and one books record")
         }
@@ -169,7 +179,7 @@ public struct ReplayMarketData: MarketDataSource {
     }
 
     public func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
-        let now = Date()
+        let now = clock()
         if let e = ended(now) { throw e }
         let t = replayTime(now)
         guard let snap = bookSnapshots.last(where: { $0.at <= t }) else { return ([], []) }
@@ -202,7 +212,7 @@ public struct ReplayMarketData: MarketDataSource {
     }
 
     public func market(id: String) async throws -> Market {
-        let now = Date()
+        let now = clock()
         let t = replayTime(now)
         for snap in marketSnapshots.reversed() where snap.at <= t {
             if let m = snap.markets.first(where: { $0.id == id }) { return shift(m, now: now) }

@@ -87,7 +87,7 @@ extension TradingEngine {
     func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: control.effective.rawValue, message: message) }
 
     public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
-        let now = Date()
+        let now = clock()
         control.raise(TradingReason(code: .operatorPause, since: now,
                                     expiresAt: expiresIn.map { now.addingTimeInterval($0) }, message: reason, author: author))
         persistReasons()
@@ -98,14 +98,14 @@ extension TradingEngine {
     public func resume(author: String) -> CommandResponse {
         guard let gone = control.clear(.operatorPause) else { return reply("not paused by an operator") }
         persistReasons()
-        emit(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: Date().timeIntervalSince(gone.since))
+        emit(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: clock().timeIntervalSince(gone.since))
         return reply("resumed by \(author)")
     }
 
     public func killSwitch(on: Bool, author: String) -> CommandResponse {
         if on {
             // Every open order off the book at once, not at the next cycle.
-            perform(venue.handle(.cancelAll(strategy: nil, reason: "kill switch by \(author)"), market: nil, book: nil, at: Date()), now: Date())
+            perform(venue.handle(.cancelAll(strategy: nil, reason: "kill switch by \(author)"), market: nil, book: nil, at: clock()), now: clock())
         }
         return toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
     }
@@ -115,7 +115,7 @@ extension TradingEngine {
     }
 
     func toggle(code: ReasonCode, on: Bool, author: String, what: String) -> CommandResponse {
-        let now = Date()
+        let now = clock()
         if on {
             control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
             persistReasons()
@@ -135,17 +135,17 @@ extension TradingEngine {
         for (name, var a) in accounts {
             a.peakEquity = a.equity(marks: m)
             accounts[name] = a
-            do { try journal?.saveAccount(a, at: Date()) } catch { storageFailed("re-based peak of \(name) not saved: \(error)", Date()) }
+            do { try journal?.saveAccount(a, at: clock()) } catch { storageFailed("re-based peak of \(name) not saved: \(error)", clock()) }
         }
         persistReasons()
         emit(key: "drawdown", kind: .resumed, severity: .warning, message: "halt reset by \(author); peak equity re-based",
-             duration: Date().timeIntervalSince(gone.since))
+             duration: clock().timeIntervalSince(gone.since))
         return reply("halt reset by \(author)")
     }
 
     /// Sells every position (in one market, or all) at the book, whatever the trading state.
     public func flatten(marketID: String?, author: String) -> CommandResponse {
-        let now = Date()
+        let now = clock()
         for r in venue.openOrders where marketID == nil || r.intent.marketID == marketID {
             perform(venue.handle(.cancel(intentID: r.intent.id, reason: "flatten by \(author)"), market: nil, book: nil, at: now), now: now)
         }

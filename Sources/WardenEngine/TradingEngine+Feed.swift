@@ -93,7 +93,7 @@ extension TradingEngine {
                  message: "market WebSocket \(shard) disconnected (\(reason)); attempt \(attempt) in \(String(format: "%.2f", retryIn.seconds))s", alert: false)
         case .gaveUp(let shard, let attempts, let reason):
             feed.shards[shard, default: FeedState.Shard(tokens: [])].gaveUp = true
-            let now = Date()
+            let now = clock()
             emit(DegradationMatrix.assess(.marketWSDown, bad: true, DegradationFact(since: now, detail: reason, place: "\(shard)", bound: "\(attempts)"),
                                           now: now, control: &control))
         }

@@ -61,7 +61,9 @@ public actor TradingEngine {
     var lastStorageProbe: ContinuousClock.Instant?
     static let storageProbeInterval: Duration = .seconds(3)
     var storageProblem: String?
-    let startedAt = Date()
+    let startedAt: Date
+    /// The engine's wall clock: the real one, or a backtest's simulated one (nothing in the engine reads `Date()`).
+    let clock: @Sendable () -> Date
     /// The seq the next alert gets; alerts are persisted under the seq subscribers saw.
     var nextAlertSeq: UInt64 = 1
     /// Alerts published while storage failed, written under their seqs once it works again (bounded).
@@ -79,7 +81,10 @@ public actor TradingEngine {
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
                 publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
-                hooks: EngineTestHooks = EngineTestHooks(), stream: MarketStream? = nil) {
+                hooks: EngineTestHooks = EngineTestHooks(), stream: MarketStream? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.clock = clock
+        self.startedAt = clock()
         self.settings = settings
         self.stream = stream
         self.hooks = hooks
@@ -101,9 +106,9 @@ public actor TradingEngine {
         var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
         self.strategies = list
-        self.lastBackup = Date()
+        self.lastBackup = clock()
         if let journalProblem {
-            control.raise(TradingReason(code: .journalUnusable, since: Date(),
+            control.raise(TradingReason(code: .journalUnusable, since: clock(),
                                         message: "trading refused: \(journalProblem)"))
         }
     }
@@ -112,7 +117,7 @@ public actor TradingEngine {
 
     /// Loads accounts, persisted reasons and seqs; resolves every intent left open, exactly once.
     public func recover() throws {
-        let now = Date()
+        let now = clock()
         let bankroll = Fixed.from(settings.bankroll)!
         if let journal {
             accounts = try journal.loadAccounts()
@@ -189,7 +194,7 @@ public actor TradingEngine {
     /// and any fetch begun before now, are stale until a refresh begun after now.
     public func noticeSuspension(_ gap: Duration) {
         lastSuspensionNoticed = MonotonicInstant.now()
-        treatBooksStale(after: gap, now: Date())
+        treatBooksStale(after: gap, now: clock())
     }
 
     func treatBooksStale(after gap: Duration, now: Date) {
@@ -219,7 +224,7 @@ public actor TradingEngine {
         lastBookRefresh = now
         let tokens = markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
-        let fetchStarted = Date()
+        let fetchStarted = clock()
         feed.fetchInFlight = true
         defer { feed.fetchInFlight = false }
         do {
@@ -741,7 +746,7 @@ public actor TradingEngine {
     func emit(_ notice: EngineNotice?) {
         guard let notice else { return }
         let (key, severity, message) = (notice.key, notice.severity, notice.message)
-        let now = Date()
+        let now = clock()
         let event = EngineEvent(key: key, kind: notice.kind.rawValue, severity: severity.rawValue, message: message, at: isoString(now),
                                 duration_s: notice.duration)
         publisher.publish(EngineTopic.activity, event)
@@ -805,6 +810,6 @@ public actor TradingEngine {
         guard let journal else { return }
         var durable = TradingControl()
         for r in control.reasons where r.source != .degradation { durable.raise(r) }
-        do { try journal.saveReasons(durable) } catch { storageFailed("operator and risk reasons not saved: \(error)", Date()) }
+        do { try journal.saveReasons(durable) } catch { storageFailed("operator and risk reasons not saved: \(error)", clock()) }
     }
 }

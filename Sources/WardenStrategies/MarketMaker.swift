@@ -67,6 +67,7 @@ public struct MarketMaker: Strategy {
         }
         guard offer - best >= minSpread else { return .failure(QuoteGap("spread \(Fixed.text(offer - best, decimals: 3)) under \(Fixed.text(minSpread, decimals: 3))")) }
         let tick = max(s.market.tickSize, book.tickSize)
+        guard tick > 0 else { return .failure(QuoteGap("no tick size known")) }
         let mid = (best + offer) / 2
         let bid = max(onTick(mid - halfSpread, tick: tick, up: false), best + tick)
         let ask = min(onTick(mid + halfSpread, tick: tick, up: true), offer - tick)

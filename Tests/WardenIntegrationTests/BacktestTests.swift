@@ -1,0 +1,87 @@
+// Issue 16 #5: `warden-engine backtest` on a recording the test makes from the fake: a report folder whose
+// report.md is the same bytes on a second run, whose figures agree with the run's own journal, whose report.html
+// renders its charts in headless Chromium (screenshot in test-output/), and a recording with a bad line reported
+// up to that line, the line named.
+import Foundation
+import GRDB
+import Testing
+import WardenFakes
+import WardenTestKit
+
+@Suite("Backtest", .serialized)
+struct BacktestTests {
+    /// A recording of the demo fake (its wide market included) and a configuration with the market maker on.
+    static func record() async throws -> (tree: TestTree, recording: String) {
+        let fake = try await PolymarketFake.start(.demo())
+        let tree = try engineTree(fake, extraEngine: """
+          strategies:
+            market_maker: {enabled: true, stop_before_end_hours: 0}
+        """)
+        let recording = tree.root + "/recording.jsonl.gz"
+        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "8s"])
+        await fake.stop()
+        #expect(rec.code == 0, "\(rec.out)\(rec.err)")
+        return (tree, recording)
+    }
+
+    @Test("a report folder: report.md byte-identical on a second run, figures equal to the run's journal, report.html charts render in Chromium")
+    func reportAndDeterminism() async throws {
+        let (tree, recording) = try await Self.record()
+        let first = tree.root + "/report-1", second = tree.root + "/report-2"
+        let a = try await runTool("warden-engine", ["backtest", "--data", recording, "--report", first, "--config", tree.configPath])
+        #expect(a.code == 0 && a.out.contains("backtest:"), "\(a.out)\(a.err)")
+        let b = try await runTool("warden-engine", ["backtest", "--data", recording, "--report", second, "--config", tree.configPath])
+        #expect(b.code == 0, "\(b.out)\(b.err)")
+        let md1 = try String(contentsOfFile: first + "/report.md", encoding: .utf8)
+        let md2 = try String(contentsOfFile: second + "/report.md", encoding: .utf8)
+        #expect(md1 == md2, "the same recording and settings give the same report.md")
+        for s in ["complement_arb", "near_resolution", "mean_reversion", "market_maker"] { #expect(md1.contains("| \(s) |"), "\(s) in\n\(md1)") }
+        // The report's fills and net P&L per strategy are the journal's: its fills, and equity minus bankroll.
+        let db = try DatabaseQueue(path: first + "/journal.db")
+        let fills = try await db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? -1 }
+        #expect(md1.contains("## Fills (all \(fills))") || md1.contains("of \(fills))"), "\(fills) fills in the journal")
+        let perStrategy = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT strategy, COUNT(*) AS n FROM fills GROUP BY strategy").map { ($0["strategy"] as String, $0["n"] as Int) }
+        }
+        for (s, n) in perStrategy { #expect(md1.split(separator: "\n").contains { $0.hasPrefix("| \(s) |") && $0.contains("| \(n) |") }, "\(s): \(n) fills") }
+        let audit = try await db.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status NOT IN ('filled', 'partial', 'resting')") ?? -1
+        }
+        #expect(audit == 0)
+        let html = try String(contentsOfFile: first + "/report.html", encoding: .utf8)
+        #expect(html.contains("<svg id=\"equity\"") && html.contains("<svg id=\"drawdown\""))
+        #expect(!html.contains("src=") && !html.contains("<link") && !html.contains("url("), "self-contained: nothing fetched from anywhere")
+        if FileManager.default.fileExists(atPath: "/usr/bin/chromedriver") {
+            let shot = packageRoot + "/test-output/backtest/report.png"
+            let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/backtest_report_e2e.py", "--report", first + "/report.html",
+                                                               "--strategies", "complement_arb,market_maker,mean_reversion,near_resolution", "--out", shot],
+                                         limit: .seconds(120))
+            #expect(r.code == 0 && r.out.contains("PASS"), "\(r.out)")
+            #expect(FileManager.default.fileExists(atPath: shot))
+        }
+    }
+
+    @Test("a recording with a malformed line: what comes before it is replayed and reported, the line named; --set and --strategies apply; a wrong key is refused")
+    func badLineAndOverrides() async throws {
+        let (tree, recording) = try await Self.record()
+        let plain = tree.root + "/cut.jsonl"
+        let text = try await runProgram("/bin/sh", ["-c", "gzip -dc '\(recording)'"], limit: .seconds(30)).out
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let bad = lines.count * 2 / 3
+        lines[bad] = "{\"kind\":\"books\",\"at\":"
+        try lines.joined(separator: "\n").write(toFile: plain, atomically: true, encoding: .utf8)
+        let out = tree.root + "/report-cut"
+        let r = try await runTool("warden-engine", ["backtest", "--data", plain, "--report", out, "--config", tree.configPath,
+                                                    "--strategies", "market_maker", "--set", "engine.strategies.market_maker.size=7"])
+        #expect(r.code == 0, "\(r.out)\(r.err)")
+        #expect(r.err.contains("line \(bad + 1)"), "\(r.err)")
+        let md = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(md.contains("Warning: ") && md.contains("line \(bad + 1)"), "\(md)")
+        #expect(md.contains("Strategies: market_maker\n"), "\(md)")
+        for row in md.split(separator: "\n") where row.hasPrefix("| ") && row.contains("| market_maker | buy |") {
+            #expect(row.contains("| 7.00 |") || row.contains("| 7 |"), "a quote of 7 shares: \(row)")
+        }
+        let wrong = try await runTool("warden-engine", ["backtest", "--data", plain, "--report", out, "--set", "engine.strategies.market_maker.sise=7"])
+        #expect(wrong.code != 0 && wrong.err.contains("engine.strategies.market_maker.sise"), "\(wrong.err)")
+    }
+}
