@@ -48,7 +48,7 @@ public enum Backtest {
         clock.set(first)
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: journalPath + suffix) }
         let dir = (journalPath as NSString).deletingLastPathComponent
-        let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups")
+        let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups", durable: false)
         var s = base
         // Equity about 600 times over the run (the charts' points); no backups, no disk watch, no WebSocket.
         let span = max(last.timeIntervalSince(first), s.cycle.seconds)

@@ -208,4 +208,28 @@ public enum BacktestReport {
         }
         return o + "</table>\n</body></html>\n"
     }
+
+    /// A sweep's ranking: one row per run, best total net P&L first, with each strategy's net P&L.
+    public static func sweep(_ runs: [(combo: [String: String], folder: String, result: BacktestResult)]) -> String {
+        let keys = Array(Set(runs.flatMap(\.combo.keys))).sorted()
+        let names = Array(Set(runs.flatMap { $0.result.accounts.map(\.strategy) })).sorted()
+        let rows = runs.map { r -> (total: Micros, cells: [String]) in
+            let f = figures(r.result)
+            let total = f.reduce(Micros(0)) { $0 + $1.netPnL }
+            let worst = f.map(\.maxDrawdownPct).max() ?? 0
+            var cells = [r.folder] + keys.map { r.combo[$0] ?? "" } + [money(total), String(format: "%.2f%%", worst)]
+            cells += names.map { n in f.first { $0.strategy == n }.map { money($0.netPnL) } ?? "-" }
+            cells.append(String(r.result.fills.count))
+            return (total, cells)
+        }.sorted { ($0.total, $1.cells[0]) > ($1.total, $0.cells[0]) }
+        var o = "# Backtest sweep\n\n"
+        if let first = runs.first?.result {
+            o += "- Recording: `\((first.data as NSString).lastPathComponent)`, from \(time(first.start)) to \(time(first.end))\n"
+        }
+        o += "- \(runs.count) runs over " + keys.joined(separator: ", ") + "; each run's report is in its folder\n\n"
+        let header = ["rank", "run"] + keys + ["net P&L (all)", "worst max DD"] + names.map { "\($0) net" } + ["fills"]
+        o += "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: " --- |", count: header.count) + "\n"
+        for (i, r) in rows.enumerated() { o += "| \(i + 1) | " + r.cells.joined(separator: " | ") + " |\n" }
+        return o
+    }
 }

@@ -27,13 +27,14 @@ public final class Journal: Sendable {
     /// The lock bound (busy timeout × attempts plus backoff: 4 × 0.5 s + 0.1 + 0.2 + 0.4 s, about 2.7 s) is kept
     /// well under the engine's watchdog, so a database held locked by another process degrades storage instead
     /// of stalling the cycle; a degraded engine probes at most every few seconds, so its cycles stay short.
+    /// `durable: false` (a backtest's journal, made again by the next run) skips the fsync of every commit.
     public static func open(path: String, backupsDir: String, busyTimeout: TimeInterval = 0.5,
-                            writeRetries: Int = 3) throws -> (Journal, OpenReport) {
+                            writeRetries: Int = 3, durable: Bool = true) throws -> (Journal, OpenReport) {
         let existed = FileManager.default.fileExists(atPath: path)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF")
         }
         let pool: DatabasePool
         do {

@@ -51,6 +51,15 @@ struct BacktestTests {
         let html = try String(contentsOfFile: first + "/report.html", encoding: .utf8)
         #expect(html.contains("<svg id=\"equity\"") && html.contains("<svg id=\"drawdown\""))
         #expect(!html.contains("src=") && !html.contains("<link") && !html.contains("url("), "self-contained: nothing fetched from anywhere")
+        // A sweep: one run per value, each with its own report, ranked in sweep.md.
+        let swept = tree.root + "/sweep"
+        let sw = try await runTool("warden-engine", ["backtest", "--data", recording, "--report", swept, "--config", tree.configPath,
+                                                     "--sweep", "engine.strategies.market_maker.size=5,10,20"], limit: .seconds(120))
+        #expect(sw.code == 0 && sw.out.contains("sweep: 3 runs"), "\(sw.out)\(sw.err)")
+        let ranking = try String(contentsOfFile: swept + "/sweep.md", encoding: .utf8)
+        let ranked = ranking.split(separator: "\n").filter { $0.hasPrefix("| 1 |") || $0.hasPrefix("| 2 |") || $0.hasPrefix("| 3 |") }
+        #expect(ranked.count == 3 && ranking.contains("engine.strategies.market_maker.size"), "\(ranking)")
+        for i in 1...3 { #expect(FileManager.default.fileExists(atPath: swept + "/run-\(i)/report.md")) }
         if FileManager.default.fileExists(atPath: "/usr/bin/chromedriver") {
             let shot = packageRoot + "/test-output/backtest/report.png"
             let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/backtest_report_e2e.py", "--report", first + "/report.html",
