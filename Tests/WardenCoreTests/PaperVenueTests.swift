@@ -3,6 +3,7 @@
 // was never traded.
 import Foundation
 import Testing
+import WardenTestKit
 @testable import WardenCore
 
 func resting(_ token: String = "yes", _ side: Side = .buy, limit: Double, shares: Double, id: String, strategy: String = "mm") -> OrderIntent {

@@ -1,6 +1,7 @@
 // Strategies, intent validation, strategy health, risk gate and trading-state reasons.
 import Foundation
 import Testing
+import WardenTestKit
 @testable import WardenCore
 
 @Suite("Intents and strategy health")

@@ -2,24 +2,11 @@
 // requotes, inventory cap and end-of-market stop; each strategy's section read strictly; the registry.
 import Foundation
 import Testing
+import WardenTestKit
 import WardenCore
 import WardenKit
 @testable import WardenStrategies
 
-let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-
-func market(fees: FeeSchedule = .none, end: Date? = nil) -> Market {
-    Market(id: "m1", question: "Will it?", endDate: end,
-           tokens: [OutcomeToken(tokenID: "yes", outcome: "Yes"), OutcomeToken(tokenID: "no", outcome: "No")],
-           tickSize: 10_000, minOrderSize: 5 * Fixed.one, fees: fees)
-}
-
-func book(_ token: String, bids: [(Double, Double)] = [], asks: [(Double, Double)] = [], at: Date = t0) -> OrderBook {
-    OrderBook(tokenID: token,
-              bids: bids.map { BookLevel(price: Fixed.from($0.0)!, size: Fixed.from($0.1)!) },
-              asks: asks.map { BookLevel(price: Fixed.from($0.0)!, size: Fixed.from($0.1)!) },
-              tickSize: 10_000, minOrderSize: 5 * Fixed.one, bookTime: at, observedAt: at)
-}
 
 @Suite("Strategies")
 struct StrategyTests {
