@@ -45,7 +45,9 @@ public struct FakeScenario: Codable, Sendable {
     }
 
     /// The offline demo: a favourite near resolution, a mean-reverting market, an arbitrage-prone one, and filler.
-    public static func demo(seed: UInt64 = 7) -> FakeScenario {
+    /// `wideMarket`: the last filler gets a wide, busy book (room inside its spread for a market maker, moves
+    /// that cross its quotes); off by default, so every other scenario built on the demo keeps its price paths.
+    public static func demo(seed: UInt64 = 7, wideMarket: Bool = false) -> FakeScenario {
         var fav = FakeMarketSpec(id: "501", question: "Will the demo favourite win?", yesToken: "9001", noToken: "9002",
                                  endsInHours: 6, startPrice: 0.94)
         fav.volatility = 0.002
@@ -63,7 +65,7 @@ public struct FakeScenario: Codable, Sendable {
             var m = FakeMarketSpec(id: "\(510 + i)", question: "Filler market \(i + 1)?", yesToken: "\(9100 + 2 * i)",
                                    noToken: "\(9101 + 2 * i)", endsInHours: 48 + Double(i) * 24, startPrice: 0.2 + Double(i) * 0.08)
             m.volatility = 0.005
-            if i == 6 {
+            if i == 6 && wideMarket {
                 // A wide, busy book: room inside its spread for the market maker, and moves that cross its quotes.
                 m.halfSpreadTicks = 3
                 m.volatility = 0.02

@@ -16,7 +16,7 @@ struct FakesCommand: AsyncParsableCommand {
 
     func run() async throws {
         ParentDeath.arm()
-        var scenario = FakeScenario.demo(seed: seed)
+        var scenario = FakeScenario.demo(seed: seed, wideMarket: true)
         if let speed { scenario.speed = speed }
         let fake = try await PolymarketFake.start(scenario, port: polymarketPort)
         FileHandle.standardError.write(Data("level=info msg=\"polymarket fake on \(fake.baseURL) (\(scenario.markets.count) markets, speed ×\(scenario.speed))\"\n".utf8))

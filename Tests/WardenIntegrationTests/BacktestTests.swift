@@ -12,7 +12,7 @@ import WardenTestKit
 struct BacktestTests {
     /// A recording of the demo fake (its wide market included) and a configuration with the market maker on.
     static func record() async throws -> (tree: TestTree, recording: String) {
-        let fake = try await PolymarketFake.start(.demo())
+        let fake = try await PolymarketFake.start(.demo(wideMarket: true))
         let tree = try engineTree(fake, extraEngine: """
           strategies:
             market_maker: {enabled: true, stop_before_end_hours: 0}

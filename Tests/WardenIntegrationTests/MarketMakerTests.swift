@@ -11,7 +11,7 @@ import WardenTestKit
 struct MarketMakerTests {
     @Test("quotes rest inside the spread and fill as the book crosses them; leaderboard shows them; the kill switch cancels every open order")
     func quotesFillAndCancel() async throws {
-        let fake = try await PolymarketFake.start(.demo())
+        let fake = try await PolymarketFake.start(.demo(wideMarket: true))
         defer { Task { await fake.stop() } }
         let tree = try engineTree(fake, extraEngine: """
           strategies:
