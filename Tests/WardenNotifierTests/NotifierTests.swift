@@ -231,7 +231,7 @@ struct NotifierPipelineTests {
         tg.apiURL = fake.baseURL
         bad.channels = [tg]
         let env = ["WARDEN_SECRET_TELEGRAM_TOKEN": "999:WRONG", "WARDEN_SECRET_TELEGRAM_CHAT_ID": "42"]
-        let sender = ChannelSender(channel: tg, http: HTTPClient(), timeout: .seconds(2), connectTimeout: .seconds(1), logger: Logger(label: "t"), environment: env)
+        let sender = ChannelSender(channel: tg, http: HTTPClient(), timeout: .seconds(30), connectTimeout: .seconds(10), logger: Logger(label: "t"), environment: env)
         if case .channelBroken(let d) = await sender.check() { #expect(d.contains("401") && !d.contains("999:WRONG")) } else { Issue.record("401 not seen as broken") }
     }
 
