@@ -103,15 +103,17 @@ struct ProcessFaultTests {
           helper:
             command: \(testChild())
           engine:
-            command: \(testChild("--crash-after", "50"))
+            command: \(testChild("--crash-after", "2000"))
             critical: true
             after: [helper]
             intensity: {max_restarts: 2, window: 60s}
             backoff: {initial: 50ms, max: 200ms}
         """)
         let w = try WardenProcess(tree)
+        // The engine lives 2 s per start (three starts before FATAL), so the helper is seen running before the
+        // escalation stops it, however loaded the machine (at 50 ms a loaded run once saw it already stopped).
         let helper = try await waitRunning(tree, "helper")
-        let code = await w.waitExit(within: .seconds(30))
+        let code = await w.waitExit(within: .seconds(60))
         #expect(code == 70, "warden exit code \(String(describing: code))\n\(w.output)")
         #expect(w.output.contains("escalat"))
         try await eventually("helper stopped with warden") { isAlive(helper.pid!) ? nil : true }
