@@ -73,6 +73,13 @@ public struct OrderBook: Sendable, Equatable, Codable {
     /// The bids' and asks' levels equal `other`'s (hash and times aside): the content check of drift.
     public func sameLevels(as other: OrderBook) -> Bool { bids == other.bids && asks == other.asks }
 
+    /// The market channel's `book` events carry no tick size or minimum size: a book from one keeps those of the
+    /// book it replaces (live, and in a replay of what the channel sent).
+    public mutating func keepTickAndMinimum(of old: OrderBook) {
+        if tickSize == 0 { tickSize = old.tickSize }
+        if minOrderSize == 0 { minOrderSize = old.minOrderSize }
+    }
+
     static func set(_ levels: inout [BookLevel], price: Micros, size: Micros, better: (Micros, Micros) -> Bool) {
         var lo = 0, hi = levels.count
         while lo < hi {

@@ -32,6 +32,8 @@ public struct BacktestResult: Sendable {
     public var settlements: [(strategy: String, market: String, at: Date)]
     /// What was wrong with the recording but did not stop the replay (a cut-short last line).
     public var warnings: [String]
+    /// What the engine said at warning or above during the run: each distinct message with how often.
+    public var engineSaid: [(level: String, message: String, count: Int)]
     public var wallSeconds: Double
 }
 
@@ -46,7 +48,10 @@ public enum Backtest {
         let probe = try ReplayMarketData(path: data, speed: 1, clock: { clock.now }, stopAtBadLine: true)
         let first = Date(timeIntervalSince1970: probe.firstAt), last = Date(timeIntervalSince1970: probe.lastAt)
         clock.set(first)
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: journalPath + suffix) }
+        // The previous run's journal goes; one that cannot be removed stops the run (appending to it would mix runs).
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: journalPath + suffix) {
+            try FileManager.default.removeItem(atPath: journalPath + suffix)
+        }
         let dir = (journalPath as NSString).deletingLastPathComponent
         let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups", durable: false)
         var s = base
@@ -55,9 +60,11 @@ public enum Backtest {
         s.equityInterval = .seconds(max(s.cycle.seconds, span / 600))
         s.backupInterval = .seconds(1e9)
         s.minFreePercent = 0
-        let quiet = Logger(label: "backtest", factory: { _ in SwiftLogNoOpLogHandler() })
+        // What the engine says at warning or above is kept for the report (a strategy error, storage failing), not lost.
+        let said = EngineSaid()
+        let logger = Logger(label: "backtest", factory: { _ in CollectingLogHandler(into: said) })
         let engine = TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
-                                   stateDir: dir, logger: quiet, strategies: strategies, clock: { clock.now })
+                                   stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now })
         try await engine.recover()
         let step = s.cycle.seconds
         var t = first
@@ -83,7 +90,37 @@ public enum Backtest {
                                          ("stale_data_after", s.staleDataAfter.short), ("stale_market_after", s.staleMarketAfter.short),
                                          ("paper.bankroll", String(format: "%g", s.bankroll)), ("paper.slippage", String(format: "%g", s.slippage))]
         return BacktestResult(data: data, start: first, end: min(t, last), cycles: cycles, settings: shown, accounts: accounts, equity: equity,
-                              fills: Array(fills), settlements: settlements, warnings: probe.warnings,
+                              fills: Array(fills), settlements: settlements, warnings: probe.warnings, engineSaid: said.summary(),
                               wallSeconds: (ContinuousClock.now - started).seconds)
+    }
+}
+
+/// The engine's warnings and worse during a backtest, each distinct message counted (the first 50 kept).
+final class EngineSaid: Sendable {
+    private let state = Mutex<(order: [String], seen: [String: (level: String, count: Int)])>(([], [:]))
+    func add(_ level: Logger.Level, _ message: String) {
+        state.withLock { s in
+            if let e = s.seen[message] { s.seen[message] = (e.level, e.count + 1); return }
+            guard s.order.count < 50 else { return }
+            s.order.append(message)
+            s.seen[message] = ("\(level)", 1)
+        }
+    }
+    func summary() -> [(level: String, message: String, count: Int)] {
+        state.withLock { s in s.order.compactMap { m in s.seen[m].map { ($0.level, m, $0.count) } } }
+    }
+}
+
+struct CollectingLogHandler: LogHandler {
+    let said: EngineSaid
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+    init(into said: EngineSaid) { self.said = said }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        said.add(level, "\(message)")
     }
 }

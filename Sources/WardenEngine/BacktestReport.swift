@@ -114,6 +114,11 @@ public enum BacktestReport {
         o += "## Strategies\n\n| " + header.joined(separator: " | ") + " |\n|" + String(repeating: " --- |", count: header.count) + "\n"
         for row in rows(figures) { o += "| " + row.joined(separator: " | ") + " |\n" }
         o += "\nNet P&L is the final equity (positions marked at the best bid) minus the bankroll; fees are included in it.\n\n"
+        if !r.engineSaid.isEmpty {
+            o += "## What the engine said (warnings and worse)\n\n"
+            for e in r.engineSaid { o += "- \(e.level) ×\(e.count): \(e.message)\n" }
+            o += "\n"
+        }
         let shown = r.fills.prefix(fillsShown)
         o += "## Fills (\(r.fills.count <= fillsShown ? "all \(r.fills.count)" : "first \(shown.count) of \(r.fills.count)"))\n\n"
         o += "| time | strategy | market | token | side | shares | price | fee |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
@@ -199,6 +204,11 @@ public enum BacktestReport {
         for row in rows(figures) { o += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>\n" }
         o += "</table>\n<h2>Equity</h2>\n" + chart(id: "equity", title: "Equity per strategy (dollars)", series: equity, start: r.start, end: r.end, unit: "")
         o += "<h2>Drawdown</h2>\n" + chart(id: "drawdown", title: "Drawdown from peak (%)", series: drawdown, start: r.start, end: r.end, unit: "%")
+        if !r.engineSaid.isEmpty {
+            o += "<h2>What the engine said (warnings and worse)</h2>\n<ul id=\"said\">\n"
+            for e in r.engineSaid { o += "<li>\(esc(e.level)) ×\(e.count): \(esc(e.message))</li>\n" }
+            o += "</ul>\n"
+        }
         let shown = r.fills.prefix(fillsShown)
         o += "<h2>Fills (\(r.fills.count <= fillsShown ? "all \(r.fills.count)" : "first \(shown.count) of \(r.fills.count)"))</h2>\n"
         o += "<table id=\"fills\"><tr><th>time</th><th>strategy</th><th>market</th><th>token</th><th>side</th><th>shares</th><th>price</th><th>fee</th></tr>\n"

@@ -206,11 +206,14 @@ public final class Journal: Sendable {
         }
     }
 
-    /// The end of an order taken off the venue's book: `cancelled` (nothing traded) or `partial`.
+    /// The end of an order taken off the venue's book (`cancelled`, `rejected`): recorded as `partial` whenever
+    /// some of it traded, whatever the caller knows, so an intent with fills is never marked as never traded.
     public func finishIntent(_ id: String, status: String, note: String, at: Date) throws {
         try write { db in
-            try db.execute(sql: "UPDATE intents SET status = ?, note = ?, resolved_at = ? WHERE id = ? AND status IN ('open', 'resting', 'filled')",
-                           arguments: [status, note, at.timeIntervalSince1970, id])
+            try db.execute(sql: """
+                UPDATE intents SET status = CASE WHEN EXISTS (SELECT 1 FROM fills WHERE intent_id = intents.id) THEN 'partial' ELSE ? END,
+                    note = ?, resolved_at = ? WHERE id = ? AND status IN ('open', 'resting', 'filled')
+                """, arguments: [status, note, at.timeIntervalSince1970, id])
         }
     }
 

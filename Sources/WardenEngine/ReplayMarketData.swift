@@ -105,39 +105,39 @@ public struct ReplayMarketData: MarketDataSource {
         var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
         var deltas: [(at: Double, changes: [LevelChange], books: [OrderBook])] = []
         for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 }) {
-          do {
-            let r: ReplayRecord
-            do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
-                throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
-            }
-            switch r.kind {
-            case .markets:
-                guard let m = r.markets else { throw ReplayError(description: "replay file \(path) line \(n + 1): markets record without `markets`") }
-                markets.append((r.at, m))
-            case .books:
-                guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
-                let listed = Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
-                if r.partial == true {
-                    // Only what changed: the snapshot before, with these books replaced and the gone ones removed.
-                    guard var full = books.last?.1 else {
-                        throw ReplayError(description: "replay file \(path) line \(n + 1): a partial books record before any full one")
+            do {
+                let r: ReplayRecord
+                do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
+                    throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
+                }
+                switch r.kind {
+                case .markets:
+                    guard let m = r.markets else { throw ReplayError(description: "replay file \(path) line \(n + 1): markets record without `markets`") }
+                    markets.append((r.at, m))
+                case .books:
+                    guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
+                    let listed = Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
+                    if r.partial == true {
+                        // Only what changed: the snapshot before, with these books replaced and the gone ones removed.
+                        guard var full = books.last?.1 else {
+                            throw ReplayError(description: "replay file \(path) line \(n + 1): a partial books record before any full one")
+                        }
+                        full.merge(listed) { _, new in new }
+                        for id in r.gone ?? [] { full[id] = nil }
+                        books.append((r.at, full))
+                    } else {
+                        books.append((r.at, listed))
                     }
-                    full.merge(listed) { _, new in new }
-                    for id in r.gone ?? [] { full[id] = nil }
-                    books.append((r.at, full))
-                } else {
-                    books.append((r.at, listed))
+                case .deltas:
+                    guard r.changes != nil || r.books != nil else {
+                        throw ReplayError(description: "replay file \(path) line \(n + 1): deltas record without `changes` or `books`")
+                    }
+                    deltas.append((r.at, r.changes ?? [], r.books ?? []))
                 }
-            case .deltas:
-                guard r.changes != nil || r.books != nil else {
-                    throw ReplayError(description: "replay file \(path) line \(n + 1): deltas record without `changes` or `books`")
-                }
-                deltas.append((r.at, r.changes ?? [], r.books ?? []))
+            } catch let e as ReplayError where stopAtBadLine {
+                notes.append("\(e.description); replaying what comes before it")
+                break
             }
-          } catch let e as ReplayError where stopAtBadLine {
-            notes.append("\(e.description); replaying what comes before it")
-            break
-          }
         }
         warnings = notes
         guard !markets.isEmpty, !books.isEmpty else {
@@ -191,7 +191,11 @@ public struct ReplayMarketData: MarketDataSource {
         var i = lo
         while i < deltaRecords.count, deltaRecords[i].at <= t {
             let d = deltaRecords[i]
-            for b in d.books where current[b.tokenID] != nil { current[b.tokenID] = (b, d.at) }
+            for var b in d.books {
+                guard let before = current[b.tokenID] else { continue }
+                b.keepTickAndMinimum(of: before.book)  // as the live engine does with the channel's books
+                current[b.tokenID] = (b, d.at)
+            }
             for c in d.changes {
                 guard var entry = current[c.tokenID] else { continue }
                 entry.book.apply(c.side, price: c.price, size: c.size)

@@ -110,9 +110,7 @@ extension TradingEngine {
             guard trusted(b.tokenID), let i = books.index(forKey: b.tokenID) else { feed.droppedUntrusted += 1; return }
             feed.books += 1
             let old = books.values[i]
-            // The channel's book events carry no tick or minimum size: the known ones stay.
-            if b.tickSize == 0 { b.tickSize = old.tickSize }
-            if b.minOrderSize == 0 { b.minOrderSize = old.minOrderSize }
+            b.keepTickAndMinimum(of: old)
             b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
             books.values[i] = b
             noteMoved(b.tokenID)

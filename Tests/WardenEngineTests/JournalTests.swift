@@ -71,6 +71,18 @@ struct JournalTests {
             try j.recordFill(part, account: account, status: "resting", eventTopic: "trades", event: Note(text: "past"))
         }
         #expect(try j.fillCount() == 2)
+        // An order that traded is never recorded as one that did not, whatever its end is called.
+        var other = sampleIntent()
+        other.timeInForce = .resting
+        try j.recordIntent(other, at: Date())
+        try j.markResting(other.id)
+        var otherPart = sampleFill(other)
+        otherPart.shares = other.shares / 2
+        otherPart.notional /= 2
+        try account.apply(otherPart)
+        try j.recordFill(otherPart, account: account, status: "resting", eventTopic: "trades", event: Note(text: "part"))
+        try j.finishIntent(other.id, status: "rejected", note: "the account could not pay the rest", at: Date())
+        #expect(try j.intentCount(status: "partial") == 1 && !j.restingIntents().contains { $0.intent.id == other.id })
         let audit = try j.verify()
         #expect(audit.problems.isEmpty, "\(audit.problems)")
     }

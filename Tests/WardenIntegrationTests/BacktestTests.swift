@@ -36,6 +36,9 @@ struct BacktestTests {
         let md2 = try String(contentsOfFile: second + "/report.md", encoding: .utf8)
         #expect(md1 == md2, "the same recording and settings give the same report.md")
         for s in ["complement_arb", "near_resolution", "mean_reversion", "market_maker"] { #expect(md1.contains("| \(s) |"), "\(s) in\n\(md1)") }
+        // The channel's book events in the recording carry no tick size; replayed, the book keeps the one it had
+        // (a replay once gave such books tick 0, and every strategy's intent on them was refused as off tick).
+        #expect(!md1.contains("not on tick 0.0000"), "\(md1)")
         // The report's fills and net P&L per strategy are the journal's: its fills, and equity minus bankroll.
         let db = try DatabaseQueue(path: first + "/journal.db")
         let fills = try await db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? -1 }
