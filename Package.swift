@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "WardenEngine",
             dependencies: [
-                "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit",
+                "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit", "WardenStrategies",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "WSClient", package: "swift-websocket"),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "WardenDashboard",
             dependencies: [
-                "WardenIPC", "WardenKit",
+                "WardenIPC", "WardenKit", "WardenHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "WardenSupervisor", "WardenKit", "WardenStrategies",
+                "WardenSupervisor", "WardenKit", "WardenEngine", "WardenNotifier", "WardenDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -151,7 +151,7 @@ let package = Package(
         .executableTarget(
             name: "wardenctl",
             dependencies: [
-                "WardenIPC", "WardenKit",
+                "WardenIPC", "WardenKit", "WardenDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -208,13 +208,13 @@ let package = Package(
         ),
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit", "WardenTestKit", "WardenEngine"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
         .target(name: "WardenTestKit", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestKit", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", "WardenEngine", "WardenNotifier", "WardenDashboard", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",

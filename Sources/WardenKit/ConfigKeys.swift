@@ -4,9 +4,19 @@
 import Foundation
 import Logging
 
-private func httpURL(_ url: String) -> String? {
-    (url.hasPrefix("http://") || url.hasPrefix("https://")) && URLComponents(string: url)?.host?.isEmpty == false
-        ? nil : "`\(url)` is not an http(s) URL with a host"
+/// Checks and renderings the sections' declarations share (in every module that declares keys).
+public enum ConfigValue {
+    /// A problem with a URL that must be http(s) with a host; nil when fine.
+    public static func httpURL(_ url: String) -> String? {
+        (url.hasPrefix("http://") || url.hasPrefix("https://")) && URLComponents(string: url)?.host?.isEmpty == false
+            ? nil : "`\(url)` is not an http(s) URL with a host"
+    }
+
+    /// A YAML scalar for a string: quoted when it needs to be.
+    public static func quoted(_ s: String) -> String { WardenKit.quoted(s) }
+
+    /// A number without a trailing ".0" when it is whole.
+    public static func number(_ d: Double) -> String { WardenKit.number(d) }
 }
 
 extension SupervisorSettings: ConfigSection {
@@ -34,20 +44,6 @@ extension SupervisorSettings: ConfigSection {
                 read: { s, r, p in r.intArray(p).map { s.allowedUIDs = $0 } }, render: { "[" + $0.allowedUIDs.map(String.init).joined(separator: ", ") + "]" }),
         .duration("tick", \.tick, in: .milliseconds(1)...(.seconds(1)),
                   "Shortest pause between two passes of the supervisor's loop (it otherwise sleeps until its next deadline)"),
-    ]
-}
-
-extension DashboardSettings: ConfigSection {
-    public static let configPath = "dashboard"
-    public static var defaults: DashboardSettings { DashboardSettings() }
-    public static let configKeys: [KeyDeclaration<DashboardSettings>] = [
-        .string("host", \.host, "Address the dashboard listens on (loopback: put a TLS reverse proxy in front)") { host in
-            host.isEmpty || host.contains("/") || host.contains(" ") ? "`\(host)` is not a host name or address" : nil
-        },
-        .int("port", \.port, in: 1...65_535, "TCP port the dashboard listens on"),
-        .duration("session_ttl", \.sessionTTL, in: .seconds(60)...(.seconds(30 * 86_400)), "A login lasts this long"),
-        .int("login_attempts_per_minute", \.loginAttemptsPerMinute, in: 1...1000, "Failed logins per client address per minute before 429"),
-        .int("list_limit", \.listLimit, in: 5...10_000, "Rows a page lists before it says \"last N of M\""),
     ]
 }
 
@@ -159,118 +155,6 @@ extension ProgramSpec: ConfigSection {
     ]
 }
 
-extension EngineSettings: ConfigSection {
-    public static let configPath = "engine"
-    public static var defaults: EngineSettings { EngineSettings() }
-    public static let configKeys: [KeyDeclaration<EngineSettings>] = [
-        .oneOf("source", \.source, "live (Polymarket's APIs) or replay (a recording); never switched automatically"),
-        .string("gamma_url", \.gammaURL, "Polymarket Gamma (market discovery)", check: httpURL),
-        .string("clob_url", \.clobURL, "Polymarket CLOB (order books)", check: httpURL),
-        .optionalString("replay_file", \.replayFile, "The recording played by source: replay, relative to the root"),
-        .double("replay_speed", \.replaySpeed, in: 0.01...10_000, "Recorded seconds played per real second"),
-        .duration("cycle", \.cycle, in: .milliseconds(50)...(.seconds(600)), "One engine cycle (data, risk, strategies, fills)"),
-        .duration("book_refresh", \.bookRefresh, in: .milliseconds(100)...(.seconds(3600)), "How often order books are refreshed through POST /books"),
-        .duration("discovery_interval", \.discoveryInterval, in: .seconds(1)...(.seconds(86400)), "How often the market list is re-read"),
-        .duration("stale_market_after", \.staleMarketAfter, in: .milliseconds(100)...(.seconds(86400)), "A book unchanged this long pauses its market's entries"),
-        .duration("stale_data_after", \.staleDataAfter, in: .milliseconds(100)...(.seconds(86400)), "No successful refresh this long pauses entries everywhere"),
-        .duration("request_timeout", \.requestTimeout, in: .milliseconds(100)...(.seconds(300)), "Total timeout of every API call"),
-        .duration("connect_timeout", \.connectTimeout, in: .milliseconds(100)...(.seconds(60)), "Connect timeout of every API call"),
-        .custom("fee_rates.<category>", type: "number 0…0.5", "Taker fee rate of a fee category, over Polymarket's published ones",
-                read: { _, _, _ in }, render: { _ in nil }),
-        .bool("ws.enabled", \.ws.enabled, "The CLOB market WebSocket between REST snapshots (false: REST only)"),
-        .custom("ws.url", type: "ws(s) URL (default: from clob_url)", "The market channel's URL",
-                read: { s, r, p in
-                    guard let url = r.string(p) else { return }
-                    if (url.hasPrefix("ws://") || url.hasPrefix("wss://")), URLComponents(string: url)?.host?.isEmpty == false { s.ws.url = url }
-                    else { r.fail(p, "`\(url)` is not a ws(s) URL with a host") }
-                }, render: { $0.ws.url.map(quoted) }),
-        .int("ws.assets_per_connection", \.ws.assetsPerConnection, in: 1...500, "Assets per connection (no snapshots past 500)"),
-        .duration("ws.ping_interval", \.ws.pingInterval, in: .seconds(1)...(.seconds(60)), "The text PING on each connection"),
-        .duration("ws.silent_after", \.ws.silentAfter, in: .seconds(1)...(.seconds(3600)), "Silent this long while REST shows movement: frozen, reconnected"),
-        .bool("ws.custom_features", \.ws.customFeatures, "Ask for market_resolved events"),
-        .duration("ws.reconnect.base", \.ws.reconnectBase, in: .milliseconds(10)...(.seconds(600)), "First reconnect delay"),
-        .double("ws.reconnect.multiplier", \.ws.reconnectMultiplier, in: 1...10, "Growth of the delay per attempt"),
-        .duration("ws.reconnect.cap", \.ws.reconnectCap, in: .milliseconds(10)...(.seconds(3600)), "Longest delay"),
-        .double("ws.reconnect.jitter", \.ws.reconnectJitter, in: 0...0.9, "± this fraction of each delay"),
-        .int("ws.reconnect.max_attempts", \.ws.reconnectMaxAttempts, in: 1...1_000_000, "Failures in a row before entries pause globally"),
-        .duration("ws.reconnect.stable_after", \.ws.stableAfter, in: .seconds(1)...(.seconds(86400)), "Up this long resets the attempt count"),
-        .optionalDouble("filters.liquidity_min", \.liquidityMin, in: 0...1e12, "Only markets with at least this liquidity"),
-        .optionalDouble("filters.volume_min", \.volumeMin, in: 0...1e12, "Only markets with at least this volume"),
-        .optionalDouble("filters.end_within_hours", \.endWithinHours, in: 0.01...87600, "Only markets ending within this many hours"),
-        .custom("filters.tag_ids", type: "list of numeric strings", "Only markets with one of these Gamma tag ids",
-                read: { s, r, p in
-                    r.stringArray(p).map { ids in
-                        for id in ids where Int(id) == nil { r.fail(p, "`\(id)` is not a numeric Gamma tag id") }
-                        s.tagIDs = ids
-                    }
-                }, render: { "[" + $0.tagIDs.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
-        .int("filters.max_markets", \.maxMarkets, in: 1...100_000, "At most this many markets are tracked"),
-        .double("health.error_rate", \.healthErrorRate, in: 0.01...1, "API error rate (last 30 s) that pauses entries"),
-        .double("health.rate_limit_usage", \.healthRateLimitUsage, in: 0.1...1, "Rate-limit usage that pauses entries"),
-        .duration("health.cooldown", \.healthCooldown, in: .seconds(1)...(.seconds(86400)), "How long the health pause lasts"),
-        .double("paper.bankroll", \.bankroll, in: 1...1e9, "Starting cash of each strategy's paper sub-account (dollars)"),
-        .double("paper.slippage", \.slippage, in: 0...0.5, "Worst price accepted beyond the best level, per share"),
-        .double("risk.max_drawdown", \.maxDrawdown, in: 0.01...1, "Drawdown from peak equity that HALTs trading"),
-        .double("risk.daily_loss", \.dailyLoss, in: 0...1e9, "Loss since the start of the UTC day that stops entries"),
-        .double("risk.max_exposure_per_market", \.maxExposurePerMarket, in: 0...1e9, "Cost of open positions allowed per market"),
-        .double("risk.max_total_exposure", \.maxTotalExposure, in: 0...1e9, "Cost of open positions allowed in all"),
-        .int("risk.max_open_positions", \.maxOpenPositions, in: 1...100_000, "Open positions allowed"),
-        .int("risk.loss_streak", \.lossStreak, in: 1...1000, "Losses in a row that stop a strategy's entries for the cooldown"),
-        .duration("risk.loss_streak_cooldown", \.lossStreakCooldown, in: .zero...(.seconds(86400 * 7)), "That cooldown"),
-        .int("strategy_errors.max", \.strategyErrorsMax, in: 1...10_000, "Errors within the window that disable a strategy"),
-        .duration("strategy_errors.window", \.strategyErrorsWindow, in: .seconds(1)...(.seconds(86400)), "That window"),
-        .duration("backup_interval", \.backupInterval, in: .seconds(1)...(.seconds(86400 * 7)), "Online backups of engine.db"),
-        .int("backups_keep", \.backupsKeep, in: 1...1000, "Newest backups kept"),
-        .duration("equity_interval", \.equityInterval, in: .seconds(1)...(.seconds(86400)), "How often each strategy's equity is recorded"),
-        .bool("preflight.block", \.preflightBlocks, "A preflight failure blocks the start (false: warns only)"),
-        .double("preflight.min_free_percent", \.minFreePercent, in: 0...100, "Free space of the state directory required"),
-        .int("preflight.min_fds", \.minFDs, in: 16...1_048_576, "Open-file limit required"),
-        .duration("preflight.max_clock_skew", \.maxClockSkew, in: .milliseconds(100)...(.seconds(3600)), "Clock skew against the APIs allowed"),
-    ]
-}
-
-extension NotifierSettings: ConfigSection {
-    public static let configPath = "notifier"
-    public static var defaults: NotifierSettings { NotifierSettings() }
-
-    static func clock(_ text: Int?) -> String { text.map { String(format: "\"%02d:%02d\"", $0 / 60, $0 % 60) } ?? "\"off\"" }
-
-    public static let configKeys: [KeyDeclaration<NotifierSettings>] = [
-        .duration("coalesce_window", \.coalesceWindow, in: .zero...(.seconds(86_400)), "Alerts with the same key within this window are sent once, then summarised"),
-        .duration("give_up_after", \.giveUpAfter, in: .seconds(1)...(.seconds(30 * 86_400)), "A message not taken after this long is given up, visibly"),
-        .custom("quiet_hours.start", type: "UTC time of day (07:30) or off", "Info alerts wait out these UTC hours, then arrive as one digest",
-                read: { _, _, _ in }, render: { clock($0.quietStart) }),
-        .custom("quiet_hours.end", type: "UTC time of day (07:30) or off", "End of the quiet hours", read: { _, _, _ in }, render: { clock($0.quietEnd) }),
-        .duration("pause_stuck_after", \.pauseStuckAfter, in: .seconds(1)...(.seconds(30 * 86_400)), "A pause or halt in force this long is escalated, once"),
-        .custom("digest_at", type: "UTC time of day (08:00) or off", "The daily digest", read: { _, _, _ in }, render: { clock($0.digestAt) }),
-        .duration("request_timeout", \.requestTimeout, in: .milliseconds(100)...(.seconds(300)), "Total timeout of every channel call"),
-        .duration("connect_timeout", \.connectTimeout, in: .milliseconds(100)...(.seconds(60)), "Connect timeout of every channel call"),
-        .duration("backoff.initial", \.backoffInitial, in: .milliseconds(10)...(.seconds(3600)), "First retry delay of a failing channel"),
-        .duration("backoff.max", \.backoffMax, in: .milliseconds(10)...(.seconds(86_400)), "Longest retry delay"),
-    ]
-}
-
-extension ChannelSettings: ConfigSection {
-    public static let configPath = "notifier.channels.<name>"
-    public static var defaults: ChannelSettings { ChannelSettings(name: "<name>", kind: .log) }
-    public static let configKeys: [KeyDeclaration<ChannelSettings>] = [
-        .custom("kind", type: "one of: telegram, webhook, log (required)", "What the channel is",
-                read: { _, _, _ in }, render: { $0.kind.rawValue }),
-        .oneOf("format", \.format, "Webhook body: slack {\"text\"}, discord {\"content\"} or json"),
-        .string("api_url", \.apiURL, "Telegram Bot API base URL") { url in
-            url.hasPrefix("http://") || url.hasPrefix("https://") ? nil : "`\(url)` is not an http(s) URL"
-        },
-        .string("token_credential", \.tokenCredential, "Credential holding the Telegram bot token"),
-        .string("chat_credential", \.chatCredential, "Credential holding the Telegram chat id"),
-        .string("url_credential", \.urlCredential, "Credential holding the webhook URL (a secret)"),
-        .oneOf("min_severity", \.minSeverity, "The least severe alert this channel takes"),
-        .strings("kinds", \.kinds, "Only these alert kinds (empty: all)"),
-        .duration("min_interval", \.minInterval, in: .zero...(.seconds(3600)), "At most one message per this interval"),
-        .int("per_minute", \.perMinute, in: 1...100_000, "At most this many messages a minute"),
-        .int("max_length", \.maxLength, in: 100...100_000, "Longer messages are cut, saying so (default: the channel's own limit)"),
-    ]
-}
-
 /// Every section's declared keys, with full paths: what `warden config keys` prints and the docs test checks.
 public struct DeclaredKey: Sendable {
     public var path: String
@@ -280,14 +164,13 @@ public struct DeclaredKey: Sendable {
 }
 
 extension ConfigLoader {
-    static func declared<S: ConfigSection>(_ section: S.Type) -> [DeclaredKey] {
+    public static func declared<S: ConfigSection>(_ section: S.Type) -> [DeclaredKey] {
         S.configKeys.map { DeclaredKey(path: S.configPath + "." + $0.name, type: $0.type, defaultValue: $0.render(S.defaults), doc: $0.doc) }
     }
 
     /// Every key of warden.yaml, in the file's order of sections.
     public static var allKeys: [DeclaredKey] {
-        declared(SupervisorSettings.self) + declared(EngineSettings.self) + registered.flatMap(\.declared) + declared(NotifierSettings.self)
-            + declared(ChannelSettings.self) + declared(DashboardSettings.self) + declared(ProgramSpec.self)
+        declared(SupervisorSettings.self) + registered.flatMap(\.declared) + declared(ProgramSpec.self)
     }
 
     static func keyTree<S: ConfigSection>(_ section: S.Type) -> KeyTree { KeyTree(S.configKeys.map(\.name)) }
@@ -304,12 +187,7 @@ extension ConfigLoader {
             }
         }
         add(c.supervisor, "supervisor")
-        add(c.engine, "engine")
-        for (category, rate) in c.engine.feeRates.sorted(by: { $0.key < $1.key }) { out.append(("engine.fee_rates.\(category)", number(rate))) }
         for reg in registered { if let v = c.sections.values[reg.path] { out += reg.render(v) } }
-        add(c.notifier, "notifier")
-        for ch in c.notifier.channels { add(ch, "notifier.channels.\(ch.name)") }
-        add(c.dashboard, "dashboard")
         for p in c.programs {
             add(p, "programs.\(p.name)")
             for (k, v) in p.env.sorted(by: { $0.key < $1.key }) {

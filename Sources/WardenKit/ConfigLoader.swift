@@ -54,24 +54,14 @@ public enum ConfigLoader {
         let env = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["warden"])
         let reader = StrictReader(providers: [env, fileProvider])
         var config = WardenConfiguration(file: absolute)
-        let (programNames, channelNames) = validateShape(tree, reader: reader)
+        let programNames = validateShape(tree, reader: reader)
         readSupervisor(into: &config.supervisor, reader)
-        readEngine(into: &config.engine, reader)
-        if let rates = tree?.mapping?["engine"]?.mapping?["fee_rates"]?.mapping {
-            // Category → taker rate, for fee-enabled markets that give only their `feeType` (categories are
-            // Polymarket's, so any name is taken; the published rates are the defaults).
-            for (k, _) in rates {
-                guard let category = k.string else { continue }
-                reader.double("engine.fee_rates.\(category)", in: 0...0.5).map { config.engine.feeRates[category.lowercased()] = $0 }
-            }
-        }
+        let root = ConfigNode(tree)
         for reg in registered {
-            let (value, rendered) = reg.read(reader)
+            let (value, rendered) = reg.read(reader, root.child(reg.path))
             config.sections.values[reg.path] = value
             config.sections.rendered[reg.path] = rendered
         }
-        readNotifier(into: &config.notifier, channels: channelNames, reader)
-        readDashboard(into: &config.dashboard, reader)
         for name in programNames {
             config.programs.append(readProgram(name, tree: tree, reader))
         }
@@ -82,34 +72,23 @@ public enum ConfigLoader {
         return config
     }
 
-    /// Walks the YAML tree: top-level shape, unknown keys, program names. Returns names in file order.
-    /// Returns program names in file order, and channel names when a `notifier.channels` mapping is given.
-    private static func validateShape(_ tree: Node?, reader: StrictReader) -> ([String], [String]?) {
-        guard let tree else { return ([], nil) }  // an empty file is a configuration with defaults and no programs
+    /// Walks the YAML tree: top-level shape, unknown keys, program names. Returns program names in file order.
+    private static func validateShape(_ tree: Node?, reader: StrictReader) -> [String] {
+        guard let tree else { return [] }  // an empty file is a configuration with defaults and no programs
         guard let top = tree.mapping else {
             reader.fail("(top level)", "must be a mapping with `supervisor` and `programs`")
-            return ([], nil)
+            return []
         }
         var names: [String] = []
-        var channels: [String]?
         for (k, v) in top {
             let key = k.string ?? "?"
             switch key {
             case "supervisor":
                 check(v, against: keyTree(SupervisorSettings.self), path: "supervisor", reader)
-            case "engine":
-                var tree = keyTree(EngineSettings.self)
-                let plugged = registeredNames(under: "engine")
-                for n in plugged { tree.insert(n.split(separator: ".").map(String.init)) }
-                // Without the strategies' sections registered (a program other than warden and the engine), what is
-                // under `strategies` is left to warden, which checks it before anything starts.
-                if plugged.isEmpty { tree.insert(["strategies", "<strategy>"]) }
-                check(v, against: tree, path: "engine", reader)
-            case "dashboard":
-                check(v, against: keyTree(DashboardSettings.self), path: "dashboard", reader)
-            case "notifier":
-                channels = validateNotifier(v, reader)
-                if v.mapping?.keys.contains(where: { $0.string == "channels" }) != true { channels = nil }
+            case let section where registeredTree(section) != nil:
+                check(v, against: registeredTree(section)!, path: section, reader)
+            case let section where roleSections.contains(section):
+                continue  // not read by this process; warden checks it before any program starts
             case "programs":
                 if case .scalar(let s) = v, s.string.isEmpty || s.string == "null" || s.string == "~" { continue }
                 guard let programs = v.mapping else {
@@ -127,10 +106,10 @@ public enum ConfigLoader {
                     if let env = pv.mapping?["env"] { checkEnv(env, path: "programs.\(name).env", reader) }
                 }
             default:
-                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "engine", "notifier", "dashboard", "programs"]))")
+                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "programs"] + roleSections))")
             }
         }
-        return (names, channels)
+        return names
     }
 
     private static func checkEnv(_ node: Node, path: String, _ reader: StrictReader) {
@@ -174,13 +153,6 @@ public enum ConfigLoader {
         if s.diskCriticalPercent > s.diskWarnPercent {
             r.fail("supervisor.disk_critical_percent", "must not exceed disk_warn_percent (\(s.diskWarnPercent))")
         }
-    }
-
-    private static func readEngine(into e: inout EngineSettings, _ r: StrictReader) {
-        let p = "engine"
-        EngineSettings.readDeclared(into: &e, prefix: p, r)
-        if e.source == .replay && e.replayFile == nil { r.fail("\(p).replay_file", "required when source is replay") }
-        if e.ws.reconnectBase > e.ws.reconnectCap { r.fail("\(p).ws.reconnect.base", "must not exceed reconnect.cap (\(e.ws.reconnectCap))") }
     }
 
     private static func readProgram(_ name: String, tree: Node?, _ r: StrictReader) -> ProgramSpec {

@@ -33,15 +33,25 @@ public protocol ConfigSection {
     static var defaults: Self { get }
     /// Problems between keys (a low bound above its high one), as (key name, reason); each key alone was read fine.
     static func crossCheck(_ s: Self) -> [(key: String, reason: String)]
+    /// Reads what declared keys cannot say (mappings of named items: `fee_rates.<category>`, `channels.<name>`);
+    /// `r` is scoped to the section, `node` is the section's YAML mapping.
+    static func readMore(into s: inout Self, node: ConfigNode, _ r: StrictReader)
+    /// Keys of named sub-sections (`notifier.channels.<name>.kind`), with full paths: checked and listed too.
+    static var nestedKeys: [DeclaredKey] { get }
+    /// Values `configKeys` do not render (each named item), as (full key path, YAML text).
+    static func renderMore(_ s: Self) -> [(String, String)]
 }
 
 extension ConfigSection {
     public static func crossCheck(_ s: Self) -> [(key: String, reason: String)] { [] }
+    public static func readMore(into s: inout Self, node: ConfigNode, _ r: StrictReader) {}
+    public static var nestedKeys: [DeclaredKey] { [] }
+    public static func renderMore(_ s: Self) -> [(String, String)] { [] }
 }
 
 extension ConfigSection {
     /// Reads every declared key under `prefix` (the section's path with names filled in).
-    static func readDeclared(into s: inout Self, prefix: String, _ r: StrictReader) {
+    public static func readDeclared(into s: inout Self, prefix: String, _ r: StrictReader) {
         let section = r.scoped(to: prefix)  // ConfigReader's scoped reader; problems keep their full paths
         for key in configKeys where !key.name.contains("<") { key.read(&s, section, key.name) }
     }

@@ -34,10 +34,11 @@ public enum HeartbeatLoop {
     }
 }
 
-/// Loads the configuration for a Warden program; an invalid one is printed with every bad key and the
-/// process exits 78 (EX_CONFIG), as `warden` itself does.
-public func loadProgramConfiguration(_ path: String?, program: String) async -> (WardenConfiguration, WardenPaths) {
+/// Loads the configuration for a Warden program, with the sections it reads registered first; an invalid one is
+/// printed with every bad key and the process exits 78 (EX_CONFIG), as `warden` itself does.
+public func loadProgramConfiguration(_ path: String?, program: String, sections: [SectionRegistration] = []) async -> (WardenConfiguration, WardenPaths) {
     let file = path ?? WardenPaths.defaultConfigFile()
+    ConfigLoader.register(sections)
     do {
         let cfg = try await ConfigLoader.load(path: file)
         return (cfg, WardenPaths.resolve(cfg))

@@ -153,10 +153,8 @@ public struct WardenConfiguration: Sendable, Equatable {
     /// Absolute path of the file it was read from.
     public var file: String
     public var supervisor = SupervisorSettings()
-    public var engine = EngineSettings()
-    public var notifier = NotifierSettings()
-    public var dashboard = DashboardSettings()
-    /// Sections declared by modules above WardenKit and registered in this process (each strategy's).
+    /// The sections declared by the roles' modules and registered in this process (`engine`, each strategy's,
+    /// `notifier`, `dashboard`); each module reads its own through an accessor of its own (`config.engine`).
     public var sections = RegisteredSections()
     /// Programs in the order the file lists them.
     public var programs: [ProgramSpec] = []

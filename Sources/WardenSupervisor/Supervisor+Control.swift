@@ -128,9 +128,7 @@ extension Supervisor {
         // A role's section (engine:, notifier:, dashboard:) is read by that program at its start: a change is
         // applied by restarting the program of that name, never left to some later restart in silence.
         var sections: [String] = []
-        let roleSections: [(String, Bool)] = [("engine", fresh.engine != config.engine), ("notifier", fresh.notifier != config.notifier),
-                                               ("dashboard", fresh.dashboard != config.dashboard)]
-        for (section, differs) in roleSections where differs {
+        for section in fresh.sections.changedSections(from: config.sections) {
             guard let rt = programs[section], !rt.removed else {
                 sections.append("\(section): changed; no program named `\(section)` is configured, so nothing reads it")
                 continue

@@ -22,7 +22,7 @@ struct BacktestCommand: AsyncParsableCommand {
     var sweep: [String] = []
 
     func run() async throws {
-        ConfigLoader.register(StrategyRegistry.sections)
+        ConfigLoader.register(EngineSettings.configSections)
         let known = Set(ConfigLoader.allKeys.map(\.path))
         var fixed: [String: String] = [:]
         for o in overrides {

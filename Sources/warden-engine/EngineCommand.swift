@@ -23,8 +23,7 @@ struct CommonEngineOptions: ParsableArguments {
 
     /// The configuration with every strategy's section read strictly.
     func load() async throws -> (WardenConfiguration, WardenPaths) {
-        ConfigLoader.register(StrategyRegistry.sections)
-        return await loadProgramConfiguration(config, program: "warden-engine")
+        await loadProgramConfiguration(config, program: "warden-engine", sections: EngineApplication.configSections)
     }
 }
 
@@ -55,25 +54,6 @@ struct PreflightCommand: AsyncParsableCommand {
     }
 }
 
-/// The live Polymarket source with the documented rate limits and a breaker that reopens within the staleness bound.
-func liveSource(_ e: EngineSettings) -> LiveMarketData {
-    let gammaHost = URLComponents(string: e.gammaURL)?.host ?? ""
-    let clobHost = URLComponents(string: e.clobURL)?.host ?? ""
-    var breaker = CircuitBreaker.Settings()
-    breaker.openSeconds = min(60, max(2, e.staleDataAfter.components.seconds == 0 ? 5 : Double(e.staleDataAfter.components.seconds)))
-    let http = HTTPClient(limits: PolymarketClient.documentedLimits(gammaHost: gammaHost, clobHost: clobHost), breaker: breaker)
-    var filters = MarketFilters()
-    filters.liquidityMin = e.liquidityMin
-    filters.volumeMin = e.volumeMin
-    filters.endWithinHours = e.endWithinHours
-    filters.tagIDs = e.tagIDs
-    filters.maxMarkets = e.maxMarkets
-    var client = PolymarketClient(http: http, gammaURL: e.gammaURL, clobURL: e.clobURL,
-                                  timeout: e.requestTimeout, connectTimeout: e.connectTimeout)
-    client.fees = CategoryFeeRates(e.feeRates)
-    return LiveMarketData(client: client, filters: filters)
-}
-
 struct RecordCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
@@ -101,7 +81,7 @@ struct RecordCommand: AsyncParsableCommand {
         let e = cfg.engine
         // The WebSocket's deltas too, so a replay or backtest sees what the live engine saw between snapshots.
         let stream = e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: Logger(label: "record")) : nil
-        let recorder = MarketRecorder(source: liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval, stream: stream)
+        let recorder = MarketRecorder(source: EngineApplication.liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval, stream: stream)
         // `.gz`: compressed as it is written (and flushed every round, so a stopped recorder leaves a readable file).
         let n = try await recorder.record(to: handle, compressed: out.hasSuffix(".gz"), until: ContinuousClock.now + length) { problem in
             FileHandle.standardError.write(Data("warden-engine record: \(problem)\n".utf8))
@@ -151,76 +131,9 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: CommonEngineOptions
 
     func run() async throws {
-        ParentDeath.arm()
-        ProcessBootstrap.privateFiles()
-        let (cfg, paths) = try await options.load()
-        WardenLogging.bootstrap(level: cfg.supervisor.logLevel)
-        let logger = Logger(label: "engine")
-        try paths.createDirectories()
-        let e = cfg.engine
-        var journal: Journal?
-        var journalProblem: String?
-        let dbPath = paths.stateDir + "/engine.db"
-        var freshJournal = false
         do {
-            let (j, report) = try Journal.open(path: dbPath, backupsDir: paths.stateDir + "/backups")
-            journal = j
-            freshJournal = report.createdFresh
-        } catch {
-            journalProblem = "\(error)"
-            logger.critical("journal unusable; trading refused", metadata: ["error": "\(error)"])
-        }
-        let source: any MarketDataSource
-        switch e.source {
-        case .live:
-            source = liveSource(e)
-        case .replay:
-            // Chosen in configuration only; a replay that cannot be read stops the start, it never falls back to live.
-            let file = WardenPaths.absolute(e.replayFile ?? "", against: paths.root)
-            do {
-                let replay = try ReplayMarketData(path: file, speed: e.replaySpeed)
-                for w in replay.warnings { logger.warning("\(w)") }
-                source = replay
-            } catch {
-                FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
-                throw ExitCode(78)
-            }
-            logger.notice("market data source: replay of \(file) at \(e.replaySpeed)x")
-        }
-        let hooks: EngineTestHooks
-        do { hooks = try EngineTestHooks.fromEnvironment() } catch {
-            FileHandle.standardError.write(Data("warden-engine: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
-        if !hooks.names.isEmpty { logger.warning("TEST HOOKS ACTIVE: \(hooks.names.joined(separator: ", ")) (from \(EngineTestHooks.variable))") }
-        let publisher = EventPublisher(retainPerTopic: 5000)
-        // `source: live` follows the CLOB market channel between REST snapshots unless `ws.enabled: false`.
-        let stream = e.source == .live && e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: logger) : nil
-        if let stream { logger.notice("market WebSocket: \(stream.url), \(e.ws.assetsPerConnection) assets per connection") }
-        let strategies: [any Strategy]
-        do { strategies = try StrategyRegistry.build(cfg.sections) } catch {
-            FileHandle.standardError.write(Data("warden-engine: invalid strategy configuration: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
-        logger.notice("strategies: \(strategies.isEmpty ? "none enabled" : strategies.map(\.name).joined(separator: ", "))")
-        let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
-                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, strategies: strategies,
-                                   hooks: hooks, stream: stream)
-        do {
-            try await engine.recover()
-            try await engine.replayPersistedAlerts(retain: 5000)
-        } catch {
-            logger.critical("recovery failed", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
-        if freshJournal {
-            await engine.note(key: "journal_created", message: "no journal at \(dbPath): started a fresh one")
-        }
-        let server = IPCServer(path: paths.runtimeDir + "/engine.sock", role: "engine", handler: EngineHandler(engine: engine),
-                               publisher: publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) }, logger: logger)
-        var services: [any Service] = [IPCServerService(server: server),
-                                       EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger)]
-        if let stream { services.append(MarketFeedService(stream: stream, engine: engine)) }
-        try await ProcessBootstrap.run(services, logger: logger)
+            try await ProgramMain.run(program: "warden-engine", label: "engine", configPath: options.config,
+                                      sections: EngineApplication.configSections, build: EngineApplication.build)
+        } catch let f as StartFailure { throw ExitCode(f.code) }
     }
 }

@@ -3,7 +3,9 @@
 import ArgumentParser
 import Foundation
 import WardenKit
-import WardenStrategies
+import WardenDashboard
+import WardenEngine
+import WardenNotifier
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +19,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() throws {
             var out = ""
-            ConfigLoader.register(StrategyRegistry.sections)
+            ConfigLoader.register(ConfigLoader.everySection)
             for key in ConfigLoader.allKeys {
                 out += "\(key.path)  (\(key.type)\(key.defaultValue.map { "; default \($0)" } ?? ""))\n    \(key.doc)\n"
             }
@@ -46,10 +48,15 @@ struct ConfigCommand: AsyncParsableCommand {
 }
 
 extension ConfigLoader {
-    /// Loads with every section warden knows of registered first (each strategy's), so the check covers the whole
+    /// Every program's sections, in the order `warden config keys` lists them.
+    static var everySection: [SectionRegistration] {
+        EngineSettings.configSections + NotifierSettings.configSections + DashboardSettings.configSections
+    }
+
+    /// Loads with every section warden knows of registered first (each program's), so the check covers the whole
     /// file: warden refuses a mistake anywhere in it before any program starts.
     static func loadRegistered(path: String) async throws -> WardenConfiguration {
-        register(StrategyRegistry.sections)
+        register(everySection)
         return try await load(path: path)
     }
 }

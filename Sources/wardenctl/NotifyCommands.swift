@@ -1,6 +1,7 @@
 // wardenctl's alert commands: forwarded by the supervisor to notifier.sock.
 import ArgumentParser
 import Foundation
+import WardenDashboard
 import WardenIPC
 import WardenKit
 
@@ -51,7 +52,7 @@ struct DashboardToken: AsyncParsableCommand {
     @Option(name: .long, help: "Configuration file.") var config: String?
 
     func run() async throws {
-        let (cfg, paths) = await loadProgramConfiguration(config, program: "wardenctl")
+        let (cfg, paths) = await loadProgramConfiguration(config, program: "wardenctl", sections: DashboardSettings.configSections)
         let path = paths.stateDir + "/dashboard.token"
         guard let data = FileManager.default.contents(atPath: path), let token = String(data: data, encoding: .utf8) else {
             FileHandle.standardError.write(Data("wardenctl: no readable token at \(path) (has the dashboard started? are you its user?)\n".utf8))

@@ -3,6 +3,9 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenEngine
+import WardenNotifier
+import WardenDashboard
 import WardenStrategies
 
 /// The key paths a YAML file documents: its keys, and its commented keys read as if the `# ` were not there
@@ -92,7 +95,7 @@ struct ConfigDocsTests {
             listen: ["127.0.0.1:9"]
         """.write(toFile: file, atomically: true, encoding: .utf8)
         do {
-            _ = try await ConfigLoader.load(path: file, environment: [:])
+            _ = try await ConfigLoader.loadAll(path: file, environment: [:])
             Issue.record("accepted")
         } catch let e as ConfigurationError {
             let text = "\(e)"
@@ -116,7 +119,7 @@ struct ConfigDocsTests {
             command: [/bin/true]
             env: {HOOK_URL: "https://hooks.example/secret-path", MODE: fast}
         """.write(toFile: file, atomically: true, encoding: .utf8)
-        let c = try await ConfigLoader.load(path: file, environment: ["WARDEN_SUPERVISOR_LOG_LEVEL": "debug"])
+        let c = try await ConfigLoader.loadAll(path: file, environment: ["WARDEN_SUPERVISOR_LOG_LEVEL": "debug"])
         let shown = Dictionary(ConfigLoader.effective(c).map { ($0.path, $0.value) }, uniquingKeysWith: { a, _ in a })
         #expect(shown["supervisor.tick"] == "15ms")
         #expect(shown["supervisor.log_level"] == "debug", "the environment wins over the file and the default")
@@ -180,7 +183,7 @@ struct DeclaredBoundsTests {
             let file = dir + "/\(checked).yaml"
             try Self.yaml(path.split(separator: ".").map(String.init), bad).write(toFile: file, atomically: true, encoding: .utf8)
             do {
-                _ = try await ConfigLoader.load(path: file, environment: [:])
+                _ = try await ConfigLoader.loadAll(path: file, environment: [:])
                 Issue.record("\(path): \(bad) was accepted (declared \(key.type))")
             } catch let e as ConfigurationError {
                 #expect("\(e)".contains(path), "\(path) = \(bad): \(e)")
@@ -191,8 +194,8 @@ struct DeclaredBoundsTests {
     }
 }
 
-/// Every key, with the strategies' sections registered as warden registers them at start.
+/// Every key, with every program's sections registered as warden registers them at start.
 func registeredKeys() -> [DeclaredKey] {
-    ConfigLoader.register(StrategyRegistry.sections)
+    ConfigLoader.register(everySection)
     return ConfigLoader.allKeys
 }

@@ -2,6 +2,9 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenEngine
+import WardenNotifier
+import WardenDashboard
 import Logging
 
 private func write(_ yaml: String) throws -> String {
@@ -14,7 +17,7 @@ private func write(_ yaml: String) throws -> String {
 
 private func issues(_ yaml: String, env: [String: String] = [:]) async throws -> [String] {
     do {
-        _ = try await ConfigLoader.load(path: try write(yaml), environment: env)
+        _ = try await ConfigLoader.loadAll(path: try write(yaml), environment: env)
         return []
     } catch let e as ConfigurationError {
         return e.issues.map(\.description)
@@ -25,7 +28,7 @@ private func issues(_ yaml: String, env: [String: String] = [:]) async throws ->
 struct ConfigLoaderTests {
     @Test("a full program definition loads with its values")
     func loadsProgram() async throws {
-        let c = try await ConfigLoader.load(path: try write("""
+        let c = try await ConfigLoader.loadAll(path: try write("""
         supervisor:
           log_level: debug
         programs:
@@ -71,7 +74,7 @@ struct ConfigLoaderTests {
 
     @Test("engine.ws: its keys load; bad ones are named with their path (unknown, out of range, not a ws URL, base over cap)")
     func webSocketKeys() async throws {
-        let c = try await ConfigLoader.load(path: try write("""
+        let c = try await ConfigLoader.loadAll(path: try write("""
         engine:
           clob_url: http://127.0.0.1:18080
           ws:
@@ -131,7 +134,7 @@ struct ConfigLoaderTests {
     @Test("WARDEN_ environment variables override the file")
     func environmentOverride() async throws {
         let path = try write("programs:\n  engine:\n    command: [x]\n    watchdog_sec: 5s\n")
-        let c = try await ConfigLoader.load(path: path, environment: ["WARDEN_PROGRAMS_ENGINE_WATCHDOG_SEC": "9s",
+        let c = try await ConfigLoader.loadAll(path: path, environment: ["WARDEN_PROGRAMS_ENGINE_WATCHDOG_SEC": "9s",
                                                                       "WARDEN_SUPERVISOR_LOG_LEVEL": "warning"])
         #expect(c.program(named: "engine")?.watchdogSec == .seconds(9))
         #expect(c.supervisor.logLevel == .warning)
@@ -159,7 +162,7 @@ struct ConfigLoaderTests {
     @Test("paths resolve against the configuration root, systemd directories win")
     func paths() async throws {
         let path = try write("programs: {}\n")
-        let c = try await ConfigLoader.load(path: path, environment: [:])
+        let c = try await ConfigLoader.loadAll(path: path, environment: [:])
         let root = URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent().path
         let local = WardenPaths.resolve(c, environment: [:])
         #expect(local.stateDir == root + "/var/lib")

@@ -5,6 +5,7 @@ import Testing
 import WardenTestKit
 import WardenCore
 import WardenKit
+import WardenEngine
 @testable import WardenStrategies
 
 
@@ -128,7 +129,7 @@ struct StrategyRegistryTests {
 
     @Test("each strategy's keys are read strictly from its own section, cross-key mistakes named by key")
     func sections() async throws {
-        ConfigLoader.register(StrategyRegistry.sections)
+        ConfigLoader.register(EngineSettings.configSections)  // as the engine registers them: its section and each strategy's
         let dir = NSTemporaryDirectory() + "strategies-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let good = dir + "/good.yaml"
