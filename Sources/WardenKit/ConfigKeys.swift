@@ -152,7 +152,21 @@ extension ProgramSpec: ConfigSection {
                     s.preStart = pre
                 }, render: { $0.preStart.map { "[" + $0.map(quoted).joined(separator: ", ") + "]" } }),
         .duration("pre_start_timeout", \.preStartTimeout, in: .milliseconds(10)...(.seconds(3600)), "pre_start killed after this"),
+        .custom("offers.role", type: "one of: " + ConfigLoader.roleSections.joined(separator: ", ") + " (unset by default)",
+                "The role this program runs: it reads that section (a change restarts it), gets wardenctl's `<role>.…` requests, shows in `wardenctl status`",
+                read: { s, r, p in r.oneOf(p, ConfigLoader.roleSections).map { s.offers.role = $0 } }, render: { $0.offers.role }),
+        .custom("offers.socket", type: "socket file name in runtime_dir (unset by default)",
+                "The socket it answers requests on; warden keeps a link to it for status and forwarded requests",
+                read: { s, r, p in
+                    guard let name = r.string(p) else { return }
+                    if name.isEmpty || name.contains("/") || !name.hasSuffix(".sock") { r.fail(p, "`\(name)` is not a socket file name like engine.sock") }
+                    else { s.offers.socket = name }
+                }, render: { $0.offers.socket.map(quoted) }),
     ]
+
+    public static func crossCheck(_ s: ProgramSpec) -> [(key: String, reason: String)] {
+        s.offers.socket != nil && s.offers.role == nil ? [("offers.role", "required with offers.socket: the role whose requests the socket answers")] : []
+    }
 }
 
 /// Every section's declared keys, with full paths: what `warden config keys` prints and the docs test checks.

@@ -165,6 +165,7 @@ public enum ConfigLoader {
                 r.string("\(p).env.\(key)").map { spec.env[key] = $0 }
             }
         }
+        for problem in ProgramSpec.crossCheck(spec) { r.fail("\(p).\(problem.key)", problem.reason) }
         if spec.backoff.max < spec.backoff.initial {
             r.fail("\(p).backoff.max", "must be at least backoff.initial (\(spec.backoff.initial.short))")
         }
@@ -172,6 +173,12 @@ public enum ConfigLoader {
     }
 
     private static func checkReferences(_ config: WardenConfiguration, _ r: StrictReader) {
+        var roles: [String: String] = [:]
+        for spec in config.programs {
+            guard let role = spec.offers.role else { continue }
+            if let other = roles[role] { r.fail("programs.\(spec.name).offers.role", "`\(role)` is already the role of `\(other)`; one program per role") }
+            else { roles[role] = spec.name }
+        }
         let names = Set(config.programs.map(\.name))
         for spec in config.programs {
             for dep in spec.after where !names.contains(dep) {

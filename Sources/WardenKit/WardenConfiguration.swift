@@ -117,6 +117,18 @@ public struct ProgramSpec: Sendable, Equatable {
     public var limits = ResourceLimits()
     public var preStart: [String]?
     public var preStartTimeout: Duration = .seconds(60)
+    /// What the program offers (`offers:`): the role it runs (it reads that section, so a change to it restarts
+    /// the program; `wardenctl`'s `<role>.…` requests go to it; its status shows in `wardenctl status`) and the
+    /// socket in the runtime directory it answers on. Warden knows programs by these, never by their names.
+    public var offers = Offers()
+
+    public struct Offers: Sendable, Equatable {
+        /// One of `ConfigLoader.roleSections` (engine, notifier, dashboard); nil: an ordinary program.
+        public var role: String?
+        /// A socket file name in the runtime directory (`engine.sock`) warden keeps a link to.
+        public var socket: String?
+        public init() {}
+    }
 
     public init(name: String, command: [String]) {
         self.name = name
@@ -162,6 +174,9 @@ public struct WardenConfiguration: Sendable, Equatable {
     public init(file: String) { self.file = file }
 
     public func program(named name: String) -> ProgramSpec? { programs.first { $0.name == name } }
+
+    /// The program that runs `role` (`offers.role`), if one is configured.
+    public func program(offering role: String) -> ProgramSpec? { programs.first { $0.offers.role == role } }
 }
 
 extension ProgramSpec {

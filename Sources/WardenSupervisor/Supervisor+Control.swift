@@ -1,5 +1,6 @@
 // What control.sock asks of the supervisor: status, start/stop/restart, logs, events, reload.
 import Foundation
+import Logging
 import WardenIPC
 import WardenKit
 
@@ -129,21 +130,22 @@ extension Supervisor {
         // applied by restarting the program of that name, never left to some later restart in silence.
         var sections: [String] = []
         for section in fresh.sections.changedSections(from: config.sections) {
-            guard let rt = programs[section], !rt.removed else {
-                sections.append("\(section): changed; no program named `\(section)` is configured, so nothing reads it")
+            guard let reader = fresh.program(offering: section), let rt = programs[reader.name], !rt.removed else {
+                sections.append("\(section): changed; no program offering `\(section)` (offers.role) is configured, so nothing reads it")
                 continue
             }
-            if changed.contains(section) || added.contains(section) {
-                sections.append("\(section): changed; applied by the restart of `\(section)`")
+            let name = reader.name
+            if changed.contains(name) || added.contains(name) {
+                sections.append("\(section): changed; applied by the restart of `\(name)`")
             } else if rt.machine.pid != nil || rt.machine.state == .BACKOFF {
-                changed.append(section)
-                unchanged.removeAll { $0 == section }
-                feed(section, .restart(by: "reload: the \(section) section changed"))
-                sections.append("\(section): changed; `\(section)` restarted to apply it")
-                record(kind: "reload", severity: .warning, program: section,
-                       message: "reload: the \(section) section changed; \(section) restarted to apply it")
+                changed.append(name)
+                unchanged.removeAll { $0 == name }
+                feed(name, .restart(by: "reload: the \(section) section changed"))
+                sections.append("\(section): changed; `\(name)` restarted to apply it")
+                record(kind: "reload", severity: .warning, program: name,
+                       message: "reload: the \(section) section changed; \(name) restarted to apply it")
             } else {
-                sections.append("\(section): changed; `\(section)` is \(rt.machine.state.rawValue) and reads it at its next start")
+                sections.append("\(section): changed; `\(name)` is \(rt.machine.state.rawValue) and reads it at its next start")
             }
         }
         if fresh.supervisor != config.supervisor {
@@ -176,17 +178,35 @@ extension Supervisor {
 
 /// Routes control.sock requests to the supervisor; `engine.*` and `notifier.*` requests are forwarded to
 /// engine.sock and notifier.sock, so `wardenctl` needs one socket only.
+/// A standing link to a program that offers a role and a socket (`offers:` in its configuration).
+public struct ProgramLink: Sendable {
+    public let role: String
+    public let program: String
+    public let socket: String
+    public let client: IPCClient
+
+    /// A link for every configured program that offers a role and a socket.
+    public static func all(_ config: WardenConfiguration, paths: WardenPaths, logger: Logger) -> [ProgramLink] {
+        config.programs.compactMap { spec in
+            guard let role = spec.offers.role, let socket = spec.offers.socket else { return nil }
+            return ProgramLink(role: role, program: spec.name, socket: socket,
+                               client: IPCClient(path: paths.runtimeDir + "/" + socket, role: "supervisor", logger: logger,
+                                                 backoffInitial: .milliseconds(100), backoffMax: .seconds(2)))
+        }
+    }
+}
+
 public struct ControlHandler: IPCRequestHandler {
     let supervisor: Supervisor
     let socketStats: IPCStatsCounter
-    let engine: IPCClient?
-    let notifier: IPCClient?
-    public init(supervisor: Supervisor, socketStats: IPCStatsCounter, engine: IPCClient? = nil, notifier: IPCClient? = nil) {
+    let links: [ProgramLink]
+    public init(supervisor: Supervisor, socketStats: IPCStatsCounter, links: [ProgramLink] = []) {
         self.supervisor = supervisor
         self.socketStats = socketStats
-        self.engine = engine
-        self.notifier = notifier
+        self.links = links
     }
+
+    func link(_ role: String) -> ProgramLink? { links.first { $0.role == role } }
 
     /// A link that is still connecting (its program just became ready) gets a moment before it is called unreachable.
     static func connected(_ link: IPCClient, within: Duration = .seconds(2)) async -> Bool {
@@ -202,9 +222,10 @@ public struct ControlHandler: IPCRequestHandler {
 
     /// The engine's snapshot, or why it cannot be had; never old numbers presented as current.
     func engineStatus(_ program: ProgramStatus?) async -> EngineStatus? {
-        guard let engine else { return nil }
+        guard let link = link("engine") else { return nil }
+        let engine = link.client
         guard await Self.connected(engine, within: Self.linkWait(program)) else {
-            return EngineStatus(reachable: false, error: "engine.sock not connected\(engine.lastError.map { ": \($0)" } ?? "")")
+            return EngineStatus(reachable: false, error: "\(link.socket) not connected\(engine.lastError.map { ": \($0)" } ?? "")")
         }
         do {
             return EngineStatus(reachable: true, snapshot: try await engine.call("snapshot", Empty(), as: EngineSnapshot.self, timeout: .seconds(2)))
@@ -215,9 +236,10 @@ public struct ControlHandler: IPCRequestHandler {
 
     /// The notifier's queue and channels, or why they cannot be had.
     func notifierStatus(_ program: ProgramStatus?) async -> NotifierStatusInfo? {
-        guard let notifier else { return nil }
+        guard let link = link("notifier") else { return nil }
+        let notifier = link.client
         guard await Self.connected(notifier, within: Self.linkWait(program)) else {
-            return NotifierStatusInfo(unreachable: "notifier.sock not connected\(notifier.lastError.map { ": \($0)" } ?? "")")
+            return NotifierStatusInfo(unreachable: "\(link.socket) not connected\(notifier.lastError.map { ": \($0)" } ?? "")")
         }
         do {
             var s = try await notifier.call("status", Empty(), as: NotifierStatusInfo.self, timeout: .seconds(2))
@@ -228,14 +250,16 @@ public struct ControlHandler: IPCRequestHandler {
         }
     }
 
-    /// Sends `type` (without its `program.` prefix) to a program's socket and returns its answer as it is.
-    func forward(_ link: IPCClient?, program: String, _ frame: Frame) async throws -> JSONValue {
-        guard let link else { throw IPCError(.notFound, "no `\(program)` program is configured") }
+    /// Sends `type` (without its `role.` prefix) to the socket of the program offering the role, and returns its
+    /// answer as it is.
+    func forward(role: String, _ frame: Frame) async throws -> JSONValue {
+        guard let program = link(role) else { throw IPCError(.notFound, "no program offering `\(role)` (offers.role with offers.socket) is configured") }
+        let link = program.client
         guard await Self.connected(link) else {
-            throw IPCError(.unreachable, "the \(program) is not reachable on \(program).sock\(link.lastError.map { " (\($0))" } ?? "")")
+            throw IPCError(.unreachable, "the \(role) (`\(program.program)`) is not reachable on \(program.socket)\(link.lastError.map { " (\($0))" } ?? "")")
         }
         let body = try frame.body(as: JSONValue.self)
-        let answer = try await link.request(String(frame.head.type.dropFirst(program.count + 1)), body,
+        let answer = try await link.request(String(frame.head.type.dropFirst(role.count + 1)), body,
                                             timeout: frame.head.deadline(defaultMS: 10_000))
         return try answer.body(as: JSONValue.self)
     }
@@ -252,13 +276,13 @@ public struct ControlHandler: IPCRequestHandler {
         case "status":
             var s = await supervisor.status()
             s.supervisor.control_socket = socketStats.snapshot
-            s.engine = await engineStatus(s.programs.first { $0.name == "engine" })
-            s.notifier = await notifierStatus(s.programs.first { $0.name == "notifier" })
+            s.engine = await engineStatus(link("engine").flatMap { l in s.programs.first { $0.name == l.program } })
+            s.notifier = await notifierStatus(link("notifier").flatMap { l in s.programs.first { $0.name == l.program } })
             return s
         case let type where type.hasPrefix("engine."):
-            return try await forward(engine, program: "engine", frame)
+            return try await forward(role: "engine", frame)
         case let type where type.hasPrefix("notifier."):
-            return try await forward(notifier, program: "notifier", frame)
+            return try await forward(role: "notifier", frame)
         case "start", "stop", "restart", "reload_program":
             let req = try frame.body(as: ProgramRequest.self)
             if let a = req.author { try InputLimits.check(author: a) }

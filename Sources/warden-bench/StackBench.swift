@@ -44,13 +44,10 @@ enum StackBench {
         programs:
           fakes:
             command: ["\(bin)/warden-fakes", "--polymarket-port", "\(market)"]
-          notifier:
-            command: ["\(bin)/warden-notifier"]
-          engine:
-            command: ["\(bin)/warden-engine"]
+        \(StackYAML.entry(.notifier, bin + "/warden-notifier"))
+        \(StackYAML.entry(.engine, bin + "/warden-engine"))
             after: [fakes]
-          dashboard:
-            command: ["\(bin)/warden-dashboard"]
+        \(StackYAML.entry(.dashboard, bin + "/warden-dashboard"))
             after: [engine]
         """
         try yaml.write(toFile: dir + "/etc/warden.yaml", atomically: true, encoding: .utf8)

@@ -126,19 +126,16 @@ final class Stack: @unchecked Sendable {
         dashboard:
           port: \(dashPort)
         programs:
-          notifier:
-            command: ["\(bin)/warden-notifier"]
+        \(StackYAML.entry(.notifier, bin + "/warden-notifier"))
             watchdog_sec: \(options.notifierWatchdog)
             stop_timeout: 2s
             env: \(notifierEnv)
-          engine:
-            command: ["\(bin)/warden-engine"]
+        \(StackYAML.entry(.engine, bin + "/warden-engine"))
             critical: true
             watchdog_sec: \(options.engineWatchdog)
             start_timeout: 30s
         \(options.engineEnv.isEmpty ? "" : "    env: \(engineEnv)\n")\(options.engineProgram)
-          dashboard:
-            command: ["\(bin)/warden-dashboard"]
+        \(StackYAML.entry(.dashboard, bin + "/warden-dashboard"))
             listen: ["127.0.0.1:\(dashPort)"]
             after: [engine]
             watchdog_sec: \(options.dashboardWatchdog)

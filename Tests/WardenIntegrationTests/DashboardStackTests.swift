@@ -14,19 +14,16 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 /// test can see it down).
 func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port: Int) throws -> TestTree {
     try TestTree(programs: """
-      notifier:
-        command: ["\(Bin.path("warden-notifier"))"]
+    \(StackYAML.entry(.notifier, Bin.path("warden-notifier")))
         watchdog_sec: 5s
         env: {WARDEN_SECRET_HOOK_URL: "\(channels.jsonURL)"}
-      engine:
-        command: ["\(Bin.path("warden-engine"))"]
+    \(StackYAML.entry(.engine, Bin.path("warden-engine")))
         critical: true
         watchdog_sec: 10s
         start_timeout: 30s
         stable_after: 1h
         backoff: {initial: 4s, max: 4s, jitter: 0}
-      dashboard:
-        command: ["\(Bin.path("warden-dashboard"))"]
+    \(StackYAML.entry(.dashboard, Bin.path("warden-dashboard")))
         after: [engine]
         watchdog_sec: 5s
         stop_timeout: 2s

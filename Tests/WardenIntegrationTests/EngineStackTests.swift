@@ -10,8 +10,7 @@ import WardenTestKit
 /// program entry (4-space indent), `extraEngine` to the engine section (2-space indent).
 func engineTree(_ fake: PolymarketFake, extraEngine: String = "", program: String = "") throws -> TestTree {
     try TestTree(programs: """
-      engine:
-        command: ["\(Bin.path("warden-engine"))"]
+    \(StackYAML.entry(.engine, Bin.path("warden-engine")))
         critical: true
         watchdog_sec: 10s
         start_timeout: 30s
@@ -178,8 +177,7 @@ struct ReplayTests {
         let lines = try String(contentsOfFile: recording, encoding: .utf8).split(separator: "\n")
         #expect(lines.count >= 5 && lines.contains { $0.contains(#""kind":"books""#) } && lines.contains { $0.contains(#""kind":"markets""#) })
         try tree.write(programs: """
-          engine:
-            command: ["\(Bin.path("warden-engine"))"]
+        \(StackYAML.entry(.engine, Bin.path("warden-engine")))
             critical: true
             watchdog_sec: 10s
             pre_start: ["\(Bin.path("warden-engine"))", "preflight"]

@@ -7,12 +7,14 @@ import WardenTestKit
 
 @Suite("Hardening on the real stack", .serialized)
 struct HardeningStackTests {
-    /// Programs named like the roles (test children: they do not read their section), plus `a`.
+    /// Programs that offer the roles (test children: they do not read their section), plus `a`.
     static let programs = """
       engine:
         command: \(testChild())
+        offers: {role: engine}
       dashboard:
         command: \(testChild())
+        offers: {role: dashboard}
       a:
         command: \(testChild())
     """

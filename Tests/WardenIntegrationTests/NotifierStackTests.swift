@@ -14,13 +14,11 @@ func stackTree(_ market: PolymarketFake, _ channels: AlertChannelFake, notifier:
     for (k, v) in secrets { env[k] = v }
     let envYAML = env.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", ")
     return try TestTree(programs: """
-      notifier:
-        command: ["\(Bin.path("warden-notifier"))"]
+    \(StackYAML.entry(.notifier, Bin.path("warden-notifier")))
         watchdog_sec: 3s
         stop_timeout: 2s
         env: {\(envYAML)}
-      engine:
-        command: ["\(Bin.path("warden-engine"))"]
+    \(StackYAML.entry(.engine, Bin.path("warden-engine")))
         critical: true
         watchdog_sec: 10s
         start_timeout: 30s

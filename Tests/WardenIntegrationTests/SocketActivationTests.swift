@@ -149,8 +149,7 @@ struct DashboardSocketActivationTests {
     func dashboard() async throws {
         let port = try freePort()
         let tree = try TestTree(programs: """
-          dashboard:
-            command: ["\(Bin.path("warden-dashboard"))"]
+        \(StackYAML.entry(.dashboard, Bin.path("warden-dashboard")))
             listen: ["127.0.0.1:\(port)"]
             watchdog_sec: 5s
             stop_timeout: 10s

@@ -142,6 +142,43 @@ struct ConfigLoaderTests {
         #expect(bad.contains { $0.hasPrefix("programs.engine.critical:") })
     }
 
+    @Test("what a program offers is declared, never inferred from its name: one program per role, a socket needs its role")
+    func offers() async throws {
+        let c = try await ConfigLoader.loadAll(path: try write("""
+        programs:
+          trader:
+            command: [x]
+            offers: {role: engine, socket: trader.sock}
+          alerts:
+            command: [x]
+            offers: {role: notifier, socket: alerts.sock}
+          engine:
+            command: [x]
+        """))
+        #expect(c.program(offering: "engine")?.name == "trader" && c.program(offering: "engine")?.offers.socket == "trader.sock")
+        #expect(c.program(offering: "notifier")?.name == "alerts")
+        #expect(c.program(named: "engine")?.offers == ProgramSpec.Offers(), "a program called engine offers nothing it does not declare")
+        let found = try await issues("""
+        programs:
+          a:
+            command: [x]
+            offers: {role: engine, socket: a.sock}
+          b:
+            command: [x]
+            offers: {role: engine}
+          c:
+            command: [x]
+            offers: {socket: c.sock}
+          d:
+            command: [x]
+            offers: {role: trader, socket: ../d}
+        """)
+        #expect(found.contains { $0.hasPrefix("programs.b.offers.role: `engine` is already the role of `a`") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("programs.c.offers.role: required with offers.socket") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("programs.d.offers.role: `trader` is not one of: engine, notifier, dashboard") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("programs.d.offers.socket: `../d` is not a socket file name") }, "\(found)")
+    }
+
     @Test("a start-order cycle is refused")
     func cycle() async throws {
         let found = try await issues("programs:\n  a:\n    command: [x]\n    after: [b]\n  b:\n    command: [x]\n    after: [a]\n")
