@@ -5,6 +5,7 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
     // Our code builds without a warning; a new one fails the build (and CI) instead of piling up. A dependency's
     // new deprecation stays a warning: CI resolves the newest allowed versions, and should not go red over it.
     .unsafeFlags(["-warnings-as-errors", "-Wwarning", "DeprecatedDeclaration"]),
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "CWardenOS"),
         .target(name: "WardenCore", swiftSettings: swiftSettings),
         .target(name: "WardenStrategies", dependencies: ["WardenCore", "WardenKit"], exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "WardenHTTP", dependencies: ["CCurl", "WardenCore"], swiftSettings: swiftSettings),
+        .target(name: "WardenHTTP", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         .target(
             name: "WardenEngine",
             dependencies: [
@@ -92,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "warden-dashboard",
             dependencies: [
-                "WardenDashboard", "WardenKit", "WardenIPC", "WardenHTTP",
+                "WardenDashboard", "WardenKit", "WardenIPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -209,16 +210,16 @@ let package = Package(
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit", "WardenTestKit", "WardenEngine"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", "WardenKit", "WardenTestKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC"], swiftSettings: swiftSettings),
-        .target(name: "WardenTestKit", dependencies: ["WardenCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
+        .target(name: "WardenTestKit", dependencies: ["WardenCore", "WardenKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestKit", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", "WardenEngine", "WardenNotifier", "WardenDashboard", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC"], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "WardenKit", "CWardenOS", "WardenTestKit", "WardenFakes", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["WardenIPC", "CWardenOS", "WardenTestKit", "WardenFakes", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
     ]

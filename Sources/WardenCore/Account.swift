@@ -1,5 +1,5 @@
 // A strategy's paper sub-account: cash, positions at cost, fees and realised P&L, kept exact.
-import Foundation
+public import Foundation
 
 public struct Position: Sendable, Equatable, Codable {
     public var marketID: String

@@ -1,5 +1,5 @@
 // A prediction market and its outcome tokens, as the engine uses them (parsed from Gamma).
-import Foundation
+public import Foundation
 
 /// How the taker fee is computed: fee = shares × rate × (p × (1 − p))^exponent (Polymarket's schedule).
 public struct FeeSchedule: Sendable, Equatable, Codable {

@@ -1,5 +1,5 @@
 // An order book normalised best-first, stamped with when we saw it and the book's own time.
-import Foundation
+public import Foundation
 
 public struct BookLevel: Sendable, Equatable, Codable {
     public var price: Micros

@@ -1,5 +1,5 @@
 // Intents (what a strategy wants) and fills (what the paper broker did), with stable ids.
-import Foundation
+public import Foundation
 
 public enum Side: String, Sendable, Codable, Equatable { case buy, sell }
 

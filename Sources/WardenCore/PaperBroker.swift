@@ -1,5 +1,5 @@
 // Paper execution that walks the real book: tick, minimum size, taker fee, slippage bound, partial fills.
-import Foundation
+public import Foundation
 
 public enum ExecutionResult: Sendable, Equatable {
     case filled(Fill)

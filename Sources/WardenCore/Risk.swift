@@ -1,5 +1,5 @@
 // Risk rules: exposure, open positions, daily loss, loss-streak cooldown on entries; drawdown halts.
-import Foundation
+public import Foundation
 
 public struct RiskLimits: Sendable, Equatable, Codable {
     /// Drawdown from peak equity, as a fraction, that halts a sub-account (exits only until reset).

@@ -1,5 +1,5 @@
 // Strategies: pure functions of a market snapshot and their own positions to order intents.
-import Foundation
+public import Foundation
 
 /// What a strategy sees of one market.
 public struct MarketSnapshot: Sendable {

@@ -1,5 +1,5 @@
 // Trading state as the most restrictive of its active reasons, each with a source, a since and an expiry.
-import Foundation
+public import Foundation
 
 /// Ordered from least to most restrictive.
 public enum TradingState: String, Sendable, Codable, Comparable, CaseIterable {

@@ -1,7 +1,7 @@
 // Where orders go (DESIGN §4.4): a venue takes submit and cancel requests and reports what became of each order.
 // The paper venue is the first: takers walk the real book (PaperBroker), resting orders wait at their limit and
 // fill when the book crosses them. Pure: no clock (time comes in), no I/O, no randomness.
-import Foundation
+public import Foundation
 
 public enum VenueRequest: Sendable, Equatable {
     case submit(OrderIntent)

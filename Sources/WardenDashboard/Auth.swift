@@ -1,7 +1,7 @@
 // Who may see and act: a login token created at first start (0600 in the state directory), sessions in a
 // HttpOnly SameSite=Strict cookie, a CSRF token per session on every POST, and a login rate limit.
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import Synchronization
 import WardenKit
 

@@ -2,12 +2,12 @@
 // it), the links to the three sockets, and a heartbeat that proves the listener answers. `warden-dashboard` is
 // argument parsing around `ProgramMain.run`.
 import Foundation
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 import WardenHTTP
 import WardenIPC
-import WardenKit
+public import WardenKit
 
 public enum DashboardApplication {
     public static var configSections: [SectionRegistration] { DashboardSettings.configSections }

@@ -2,9 +2,9 @@
 // /healthz is open; everything else needs a session (or, for /api and /metrics, the bearer token); every POST
 // needs the session's CSRF token and a same-origin request.
 import Foundation
-import Hummingbird
+public import Hummingbird
 import HummingbirdCore
-import Logging
+public import Logging
 import NIOCore
 import Synchronization
 import WardenIPC

@@ -1,6 +1,6 @@
 // The dashboard's section of warden.yaml (`dashboard:`): keys, defaults, bounds and comments declared once here in the
 // module that reads them; read strictly by WardenKit's ConfigLoader once registered.
-import WardenKit
+public import WardenKit
 
 public struct DashboardSettings: Sendable, Equatable {
     /// Loopback by default: put a reverse proxy with TLS in front to reach it from elsewhere.

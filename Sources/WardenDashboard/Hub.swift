@@ -1,10 +1,10 @@
 // What the dashboard knows and how it knows it: links to control.sock, engine.sock and notifier.sock (it owns no
 // data), when each last answered, and the live fan-out of their streams to browsers (SSE), which never waits
 // for a slow browser.
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import Synchronization
-import WardenIPC
+public import WardenIPC
 import WardenKit
 
 public final class Hub: Sendable {

@@ -2,13 +2,13 @@
 // a restart of the dashboard refuses no connection — they wait in the backlog of the socket warden keeps.
 // Hummingbird's server binds by address only; this is its HTTP/1 channel on NIO's bootstrap over the passed fd,
 // with the same responder, idle timeout and connection cap as the bound server.
-import Foundation
+public import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 import WardenKit
 

@@ -1,11 +1,11 @@
 // `warden-engine backtest`: a recording played through the same engine code as a live run, on a simulated
 // clock and the paper venue, as fast as the CPU allows. Nothing in the engine reads the wall clock: its clock and
 // the replay's are the simulated one, which advances by exactly one cycle per cycle.
-import Foundation
+public import Foundation
 import Logging
 import Synchronization
-import WardenCore
-import WardenIPC
+public import WardenCore
+public import WardenIPC
 import WardenKit
 
 /// A clock a backtest moves by hand.

@@ -1,7 +1,7 @@
 // A backtest's report: report.md (the same recording and settings give the same bytes) and a self-contained
 // report.html (inline SVG charts with time and value axes, no script from anywhere).
 import Foundation
-import WardenCore
+public import WardenCore
 import WardenIPC
 
 /// One strategy's figures over a backtest.

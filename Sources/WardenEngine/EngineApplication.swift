@@ -2,12 +2,12 @@
 // in configuration, never switched), the market WebSocket, the strategies, the trading engine, engine.sock and the
 // cycle. `warden-engine run` is argument parsing around `ProgramMain.run`.
 import Foundation
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import WardenCore
 import WardenHTTP
 import WardenIPC
-import WardenKit
+public import WardenKit
 import WardenStrategies
 
 public enum EngineApplication {

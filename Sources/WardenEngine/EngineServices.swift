@@ -1,8 +1,8 @@
 // The engine process's services: the cycle loop (which alone heartbeats) and engine.sock.
 import Foundation
-import Logging
-import ServiceLifecycle
-import WardenIPC
+public import Logging
+public import ServiceLifecycle
+public import WardenIPC
 import WardenKit
 
 /// Runs a cycle every `cycle`; WATCHDOG=1 and STATUS= follow each completed cycle, so a stuck cycle stops them.

@@ -1,7 +1,7 @@
 // The engine's section of warden.yaml (`engine:`): its keys with their defaults, bounds and comments, declared once
 // here in the module that reads them, and read strictly by WardenKit's ConfigLoader once registered.
 import Foundation
-import WardenKit
+public import WardenKit
 import WardenStrategies
 
 public struct EngineSettings: Sendable, Equatable {

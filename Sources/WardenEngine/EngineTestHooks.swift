@@ -1,5 +1,5 @@
 // Fault hooks for the test and chaos suites, off unless WARDEN_ENGINE_TEST_HOOKS names them.
-import Foundation
+public import Foundation
 import WardenCore
 
 /// `WARDEN_ENGINE_TEST_HOOKS=faulty_strategy,crash_after_intent` (comma-separated). Never set in a real deployment;

@@ -1,8 +1,8 @@
 // engine.db: the write-ahead trading journal (GRDB over the system SQLite). The engine is its only user.
-import Foundation
+public import Foundation
 import GRDB
-import WardenCore
-import WardenIPC
+public import WardenCore
+public import WardenIPC
 
 /// Storage trouble, by kind, so the engine can degrade (pause entries) rather than crash.
 public struct JournalError: Error, Sendable, CustomStringConvertible {

@@ -1,7 +1,7 @@
 // The CLOB market channel (wss …/ws/market), parsed: full books, level changes in both wire forms, tick size
 // changes, last trades and resolutions. Pure: text in, events and rejections out.
-import Foundation
-import WardenCore
+public import Foundation
+public import WardenCore
 
 /// One level of one book changed: `size` 0 removes the level.
 public struct LevelChange: Sendable, Equatable, Codable {

@@ -1,7 +1,7 @@
 // Where market data comes from: the live Polymarket APIs (or a replay). Never switched automatically.
-import Foundation
-import WardenCore
-import WardenHTTP
+public import Foundation
+public import WardenCore
+public import WardenHTTP
 
 public protocol MarketDataSource: Sendable {
     var name: String { get }

@@ -2,8 +2,8 @@
 // verified): shards of at most `assets_per_connection` assets, `PING` every `ping_interval`, reconnects with
 // seed 004's jittered backoff. It only delivers: what the deltas mean (and whether they are trusted yet) is the
 // engine's decision.
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import NIOCore
 import Synchronization
 import WSClient

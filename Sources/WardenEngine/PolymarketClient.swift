@@ -1,7 +1,7 @@
 // Market data from Polymarket's Gamma (discovery) and CLOB (books) over WardenHTTP.
-import Foundation
-import WardenCore
-import WardenHTTP
+public import Foundation
+public import WardenCore
+public import WardenHTTP
 
 /// Which markets to trade, from configuration.
 public struct MarketFilters: Sendable, Equatable {

@@ -1,7 +1,7 @@
 // Polymarket's wire shapes (EXTERNAL-APIS.md), quirks included, into WardenCore types. Bad items are
 // rejected with a reason and counted, never guessed at and never a crash.
-import Foundation
-import WardenCore
+public import Foundation
+public import WardenCore
 
 /// One item that could not be used, and why.
 public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {

@@ -2,7 +2,7 @@
 import Foundation
 import WardenCore
 import WardenHTTP
-import WardenKit
+public import WardenKit
 
 public struct PreflightCheck: Sendable, Codable {
     public enum Outcome: String, Sendable, Codable { case ok, warn, fail }

@@ -3,7 +3,7 @@
 // round, so a recorder killed mid-way leaves every flushed line readable. The reader follows concatenated
 // gzip members; `warden-engine record` never appends to an existing `.gz` (a member cut short cannot be followed).
 import CompressNIO
-import Foundation
+public import Foundation
 import NIOCore
 
 /// Where a recorder's lines go: the file as is, or through gzip.

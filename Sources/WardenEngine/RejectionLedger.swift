@@ -1,6 +1,6 @@
 // Rejected market-data items, counted once each while they persist, grouped by reason for every surface.
 import Foundation
-import WardenIPC
+public import WardenIPC
 
 /// What each refresh rejected. An item rejected for the same reason on every discovery is one rejection
 /// while it persists (it was counted 1 → 13 in five minutes before); it counts again only after it was

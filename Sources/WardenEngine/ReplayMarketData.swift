@@ -1,8 +1,8 @@
 // `source: replay`: market data recorded from the live APIs (`warden-engine record`) played back on a clock.
 // When the recording ends the data simply stops: the engine goes stale and pauses, it never invents quotes.
-import Foundation
-import WardenCore
-import WardenHTTP
+public import Foundation
+public import WardenCore
+public import WardenHTTP
 import WardenKit
 import Synchronization
 

@@ -1,8 +1,8 @@
 // What engine.sock asks of the engine: its snapshot, positions, history, and operator commands.
-import Foundation
+public import Foundation
 import WardenKit
 import WardenCore
-import WardenIPC
+public import WardenIPC
 import WardenHTTP
 
 extension TradingEngine {

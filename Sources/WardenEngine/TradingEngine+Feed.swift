@@ -1,9 +1,9 @@
 // The market WebSocket as the engine sees it: deltas applied to the books between REST snapshots, trusted only
 // after a snapshot taken since the connection came up; frozen connections found by data age against REST;
 // drift between deltas and snapshots counted; a feed that cannot connect pauses entries until it does.
-import Foundation
+public import Foundation
 import WardenCore
-import WardenIPC
+public import WardenIPC
 import WardenKit
 
 /// What the engine keeps of the feed.

@@ -1,9 +1,9 @@
 // The engine's cycle: data, honesty checks, resolutions, risk, strategies, paper execution, journal, events.
-import Foundation
-import Logging
-import WardenCore
+public import Foundation
+public import Logging
+public import WardenCore
 import WardenHTTP
-import WardenIPC
+public import WardenIPC
 import WardenKit
 
 public actor TradingEngine {

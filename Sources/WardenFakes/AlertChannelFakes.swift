@@ -1,7 +1,7 @@
 // Loopback fakes of the Telegram Bot API and of Slack/Discord/plain webhooks, answering as EXTERNAL-APIS.md
 // describes (429 with retry_after, 401/403, "message is too long", 204 from Discord), recording every message
 // they accepted so tests can count deliveries. Faults are set at run time through POST /admin/fault.
-import Foundation
+public import Foundation
 import Synchronization
 
 public final class AlertChannelFake: Sendable {

@@ -1,5 +1,5 @@
 // A small HTTP/1.1 server on 127.0.0.1 for the fakes: routes to a handler, can delay or reset connections.
-import Foundation
+public import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -1,6 +1,6 @@
 // libcurl's multi interface on one dedicated thread: many transfers, keep-alive reuse, no blocking of Swift's pool.
 import CCurl
-import Foundation
+public import Foundation
 
 /// One HTTP request as libcurl performs it.
 public struct HTTPRequest: Sendable {

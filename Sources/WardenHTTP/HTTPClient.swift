@@ -1,5 +1,5 @@
 // The HTTP client every Warden process uses: rate limits, circuit breaker, retries honouring Retry-After, stats.
-import Foundation
+public import Foundation
 import Synchronization
 
 /// A documented rate limit: `perWindow` requests per `windowSeconds` to `host` paths starting with `pathPrefix`.

@@ -1,5 +1,5 @@
 // The wire envelope of every frame on Warden's Unix sockets (DESIGN.md §3).
-import Foundation
+public import Foundation
 
 /// Protocol version spoken on every socket.
 public let wardenProtocolVersion = 1

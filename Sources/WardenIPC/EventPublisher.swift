@@ -1,5 +1,5 @@
 // Topic streams with per-topic seq, a replay ring, and bounded per-subscriber queues that never block.
-import Foundation
+public import Foundation
 import Synchronization
 
 /// One item on a subscriber's queue: an event frame, or a gap that the subscriber must be told about.

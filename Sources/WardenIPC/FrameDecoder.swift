@@ -1,5 +1,5 @@
 // Length-prefixed framing: 4-byte big-endian length, then the payload; oversize is an error, not a buffer.
-import NIOCore
+public import NIOCore
 
 /// Splits a byte stream into frames and refuses any frame above `maxFrameBytes` without buffering it.
 public struct BoundedFrameDecoder: ByteToMessageDecoder {

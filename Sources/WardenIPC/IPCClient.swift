@@ -1,6 +1,6 @@
 // A client of one Warden socket: reconnects with jittered backoff, notices a restarted peer by boot id.
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix

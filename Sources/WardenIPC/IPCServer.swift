@@ -1,11 +1,11 @@
 // A Unix stream socket server: hello handshake, peer uid check, requests with deadlines, subscriptions.
 import CWardenOS
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Who is on the other end of a connection (from SO_PEERCRED).

@@ -1,6 +1,6 @@
 // Reads etc/warden.yaml strictly: unknown keys, wrong types and out-of-range values all stop the start.
 import Configuration
-import Foundation
+public import Foundation
 import Logging
 import SystemPackage
 import Yams

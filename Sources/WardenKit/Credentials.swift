@@ -1,5 +1,5 @@
 // What every program may need of the configuration's neighbours: secrets by credential name, times of day.
-import Foundation
+public import Foundation
 
 /// Secrets from systemd's LoadCredential= ($CREDENTIALS_DIRECTORY/NAME) or the environment (WARDEN_SECRET_NAME).
 public enum Credentials {

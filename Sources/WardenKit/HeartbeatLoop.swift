@@ -1,7 +1,7 @@
 // The loop every Warden child does its real work in: a round, then READY=1 (first time), WATCHDOG=1 and
 // STATUS= — so a heartbeat proves a completed round, never just a timer.
 import Foundation
-import Logging
+public import Logging
 import ServiceLifecycle
 
 public enum HeartbeatLoop {

@@ -1,7 +1,7 @@
 // One structured logfmt line per record on stderr; the supervisor forwards these lines.
 import Foundation
 import Glibc
-import Logging
+public import Logging
 
 /// A `LogHandler` writing `ts=… level=… logger=… msg="…" key=value` lines to stderr.
 public struct LineLogHandler: LogHandler {

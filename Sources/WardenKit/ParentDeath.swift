@@ -1,6 +1,6 @@
 // A child must not outlive its supervisor: PR_SET_PDEATHSIG plus a check that the parent is still there.
 import CWardenOS
-import Foundation
+public import Foundation
 
 public enum ParentDeath {
     /// Arms the death signal and exits at once when the supervisor that started us is already gone.

@@ -1,7 +1,7 @@
 // The one way every Warden process runs its services: a ServiceGroup with graceful SIGTERM/SIGINT.
 import Foundation
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import UnixSignals
 
 public enum ProcessBootstrap {

@@ -1,5 +1,5 @@
 // Timestamps as every surface shows them: ISO-8601 UTC with milliseconds.
-import Foundation
+public import Foundation
 
 private let isoStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 

@@ -1,6 +1,6 @@
 // The validated configuration of a Warden installation: supervisor settings and program specs.
 import Foundation
-import Logging
+public import Logging
 
 /// How a program proves it is ready.
 public enum ReadinessMode: String, Sendable, Equatable, CaseIterable {

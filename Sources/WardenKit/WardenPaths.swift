@@ -1,5 +1,5 @@
 // Where Warden keeps state, sockets and logs: from configuration and systemd's *_DIRECTORY, never the cwd.
-import Foundation
+public import Foundation
 
 /// Resolved absolute directories of one installation.
 public struct WardenPaths: Sendable, Equatable {

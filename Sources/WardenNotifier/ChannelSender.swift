@@ -1,8 +1,8 @@
 // Sends one message to one channel (Telegram Bot API, Slack/Discord/JSON webhook, the log) and says what the
 // channel answered, in the terms the delivery loop acts on. Secrets never leave this file in a message.
-import Foundation
-import Logging
-import WardenHTTP
+public import Foundation
+public import Logging
+public import WardenHTTP
 import WardenKit
 
 /// What a channel made of a message.

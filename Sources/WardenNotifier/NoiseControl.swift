@@ -1,5 +1,5 @@
 // Noise control as pure decisions: routing, coalescing by key, recovery pairing, quiet hours, pause escalation.
-import Foundation
+public import Foundation
 import WardenKit
 
 public struct NoiseControl: Sendable {

@@ -1,9 +1,9 @@
 // The notifier: takes alerts into the durable outbox (idempotent per source and seq), delivers them per channel
 // with rate limits, Retry-After and backoff, and keeps the noise down. Every figure it shows comes from notifier.db.
-import Foundation
-import Logging
-import WardenHTTP
-import WardenIPC
+public import Foundation
+public import Logging
+public import WardenHTTP
+public import WardenIPC
 import WardenKit
 
 public actor Notifier {

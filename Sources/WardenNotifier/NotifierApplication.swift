@@ -1,11 +1,11 @@
 // The notifier's services, built from its configuration: the outbox, the channels, the intakes from the engine and
 // the supervisor, delivery, and notifier.sock. `warden-notifier` is argument parsing around `ProgramMain.run`.
 import Foundation
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import WardenHTTP
 import WardenIPC
-import WardenKit
+public import WardenKit
 
 public enum NotifierApplication {
     public static var configSections: [SectionRegistration] { NotifierSettings.configSections }

@@ -1,9 +1,9 @@
 // The notifier's long-running parts: alert intake from engine.sock and control.sock, the delivery loop (which
 // carries the heartbeat), and notifier.sock's request handler.
 import Foundation
-import Logging
-import ServiceLifecycle
-import WardenIPC
+public import Logging
+public import ServiceLifecycle
+public import WardenIPC
 import WardenKit
 
 /// Takes one alert, retrying while storage fails (disk full, locked): the stream waits meanwhile, so later

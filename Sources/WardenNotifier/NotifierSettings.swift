@@ -1,7 +1,7 @@
 // The notifier's section of warden.yaml (`notifier:`) and its channels (`notifier.channels.<name>`): keys, defaults,
 // bounds and comments declared once here in the module that reads them; read strictly by WardenKit's ConfigLoader.
 import Foundation
-import WardenKit
+public import WardenKit
 
 /// Alert severity, ordered: a channel takes alerts at or above its `min_severity`.
 public enum AlertSeverity: String, Sendable, Codable, CaseIterable, Comparable {

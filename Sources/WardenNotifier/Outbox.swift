@@ -1,7 +1,7 @@
 // notifier.db: alerts taken in (unique per source and seq), the messages to deliver per channel, the
 // conditions used for coalescing and recovery pairing, and channel states. The notifier is its only user.
-import Foundation
-import GRDB
+public import Foundation
+public import GRDB
 
 /// An alert as taken in from a source.
 public struct IncomingAlert: Sendable, Equatable {

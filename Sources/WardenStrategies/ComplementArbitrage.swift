@@ -1,8 +1,8 @@
 // Complement arbitrage: buy both outcomes of a binary market when their asks plus taker fees sum below 1 − edge,
 // a profit locked in at resolution (one of the two pays 1).
 import Foundation
-import WardenCore
-import WardenKit
+public import WardenCore
+public import WardenKit
 
 public struct ComplementArbitrage: IntentStrategy {
     public struct Configuration: ConfigSection, Sendable, Equatable {

@@ -3,9 +3,9 @@
 // ask when buyers come up; the spread between is its edge. Inventory per market is capped, no bid is left at the
 // cap, and no quote stays near the market's end (where the price jumps to 0 or 1 and a resting quote is only
 // picked off). Quotes that are no longer where they should be are cancelled and placed again.
-import Foundation
-import WardenCore
-import WardenKit
+public import Foundation
+public import WardenCore
+public import WardenKit
 
 public struct MarketMaker: Strategy {
     public struct Configuration: ConfigSection, Sendable, Equatable {

@@ -1,8 +1,8 @@
 // Mean reversion: buy the first outcome when its mid falls z_entry deviations below its rolling mean; exit on
 // take-profit or stop-loss (per share, against the best bid).
 import Foundation
-import WardenCore
-import WardenKit
+public import WardenCore
+public import WardenKit
 
 public struct MeanReversion: IntentStrategy {
     public struct Configuration: ConfigSection, Sendable, Equatable {

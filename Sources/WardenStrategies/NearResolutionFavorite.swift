@@ -1,8 +1,8 @@
 // Near-resolution favourite: buy an outcome priced in a band (0.90–0.98) within some hours of the market's end,
 // and hold it to resolution.
 import Foundation
-import WardenCore
-import WardenKit
+public import WardenCore
+public import WardenKit
 
 public struct NearResolutionFavorite: IntentStrategy {
     public struct Configuration: ConfigSection, Sendable, Equatable {

@@ -1,8 +1,8 @@
 // The strategies Warden ships, by name: their configuration sections (registered with the loader at start) and
 // how each is built from its section. Adding a strategy is one file here and one entry below.
 import Foundation
-import WardenCore
-import WardenKit
+public import WardenCore
+public import WardenKit
 
 /// A strategy's configuration that cannot be turned into its settings (a value the key's bounds let through but
 /// the strategy cannot use), named by its key path.

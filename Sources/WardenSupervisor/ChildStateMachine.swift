@@ -1,5 +1,5 @@
 // The life of one supervised program as a pure value type: events in, actions out (DESIGN.md §2).
-import WardenKit
+public import WardenKit
 
 /// States shown to operators (`wardenctl status`).
 public enum ProgramState: String, Sendable, Codable, CaseIterable {

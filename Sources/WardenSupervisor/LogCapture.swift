@@ -2,8 +2,8 @@
 import CSystemd
 import Foundation
 import Synchronization
-import WardenIPC
-import WardenKit
+public import WardenIPC
+public import WardenKit
 
 /// Where captured lines go: journald when present (or forced), else `<logs>/<program>.log` rotated by size.
 public final class LogSink: @unchecked Sendable {

@@ -1,8 +1,8 @@
 // notify.sock: sd_notify datagrams from children, accepted only from a child's main pid.
 import CWardenOS
 import Foundation
-import Logging
-import WardenKit
+public import Logging
+public import WardenKit
 
 /// One accepted sd_notify message.
 public struct NotifyMessage: Sendable, Equatable {

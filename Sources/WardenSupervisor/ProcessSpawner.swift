@@ -1,8 +1,8 @@
 // Spawns children from one long-lived thread (the death signal follows the forking thread) and reaps them.
-import CWardenOS
+public import CWardenOS
 import Foundation
 import Synchronization
-import WardenKit
+public import WardenKit
 
 /// A spawned child with the read ends of its output pipes.
 public struct SpawnedChild: Sendable {

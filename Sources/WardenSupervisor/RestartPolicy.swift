@@ -1,5 +1,5 @@
 // Restart timing: jittered exponential backoff and the restart-intensity window. Pure functions.
-import WardenKit
+public import WardenKit
 
 public enum RestartPolicy {
     /// Delay before restart number `failures` (1 = first failure) of a child that was not stable.

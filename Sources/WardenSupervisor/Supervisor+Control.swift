@@ -1,8 +1,8 @@
 // What control.sock asks of the supervisor: status, start/stop/restart, logs, events, reload.
 import Foundation
-import Logging
-import WardenIPC
-import WardenKit
+public import Logging
+public import WardenIPC
+public import WardenKit
 
 extension Supervisor {
     public func status() -> StatusResponse {

@@ -1,10 +1,10 @@
 // The supervisor: runs each program's state machine against real processes, sockets and clocks.
 import CWardenOS
 import Foundation
-import Logging
-import WardenIPC
+public import Logging
+public import WardenIPC
 import ServiceLifecycle
-import WardenKit
+public import WardenKit
 
 public actor Supervisor {
     public internal(set) var config: WardenConfiguration

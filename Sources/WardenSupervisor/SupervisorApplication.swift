@@ -3,10 +3,10 @@
 // parsing and configuration loading around `SupervisorApplication.run`.
 import CWardenOS
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 import WardenIPC
-import WardenKit
+public import WardenKit
 
 public enum SupervisorApplication {
     /// Runs until shutdown. Failures to start are `StartFailure`s with warden's exit codes: 75 another instance

@@ -1,9 +1,9 @@
 // The supervisor's long-running parts as swift-service-lifecycle Services, for ProcessBootstrap.
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 import UnixSignals
-import WardenIPC
+public import WardenIPC
 
 /// Runs the supervisor's loop. Graceful shutdown (SIGTERM/SIGINT) stops the programs in reverse
 /// order first; the loop's end (shutdown or escalation) ends the whole group.

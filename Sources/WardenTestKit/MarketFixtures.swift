@@ -1,6 +1,6 @@
 // Hand-made markets and books for unit tests of pure logic (strategies, the paper venue, accounts).
-import Foundation
-import WardenCore
+public import Foundation
+public import WardenCore
 
 /// A fixed instant tests count from.
 public let t0 = Date(timeIntervalSince1970: 1_800_000_000)

@@ -37,7 +37,7 @@ final class Stack: @unchecked Sendable {
     let channels: AlertChannelFake
     let dashPort: Int
     private(set) var options: StackOptions
-    private(set) var warden: Process?
+    private(set) var warden: WardenProcess?
     private let http = CurlEngine()
     /// Every fill a subscriber of engine.sock was told about, across restarts (one reconnecting client).
     let told = Ledger()
@@ -158,32 +158,17 @@ final class Stack: @unchecked Sendable {
     }
 
     func startWarden(env extra: [String: String] = [:]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/warden")
-        p.arguments = ["--config", configPath]
-        var environment = ProcessInfo.processInfo.environment
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "WARDEN_SOCKET", "WARDEN_CONFIG",
-                  "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "LOGS_DIRECTORY"] { environment[k] = nil }
-        for (k, v) in extra { environment[k] = v }
-        p.environment = environment
-        let out = root + "/warden.out"
-        if !FileManager.default.fileExists(atPath: out) { _ = FileManager.default.createFile(atPath: out, contents: nil) }
-        let h = FileHandle(forWritingAtPath: out)
-        h?.seekToEndOfFile()
-        p.standardOutput = h
-        p.standardError = h
-        try p.run()
-        try h?.close()
-        warden = p
+        warden = try WardenProcess(executable: bin + "/warden", arguments: ["--config", configPath], env: extra,
+                                   output: root + "/warden.out", append: true)
     }
 
-    var wardenPID: Int32 { warden?.processIdentifier ?? 0 }
+    var wardenPID: Int32 { warden?.pid ?? 0 }
 
     /// SIGKILL to the supervisor only, then waits for it to be gone.
     func killWarden() async {
         guard let w = warden else { return }
-        kill(w.processIdentifier, SIGKILL)
-        _ = await Tool.waitGone(w, within: .seconds(10))
+        w.signal(SIGKILL)
+        _ = await w.waitExit(within: .seconds(10))
     }
 
     private func subscribeFills() {
@@ -264,11 +249,7 @@ final class Stack: @unchecked Sendable {
 
     func stop() async {
         for t in subscriber { t.cancel() }
-        if let w = warden, w.isRunning {
-            kill(w.processIdentifier, SIGCONT)
-            kill(w.processIdentifier, SIGTERM)
-            if await Tool.waitGone(w, within: .seconds(20)) == false { kill(w.processIdentifier, SIGKILL) }
-        }
+        await warden?.stop(grace: .seconds(20))
         await market.stop()
         await channels.stop()
         if mounted { _ = try? await Tool.run("/bin/umount", ["-l", stateDir]) }
@@ -319,13 +300,6 @@ enum Tool {
         } catch let t as RunTimeout {
             throw ChaosError(t.description)
         }
-    }
-
-    /// Bounded wait for a child to exit (Foundation's waitUntilExit has no bound).
-    static func waitGone(_ p: Process, within limit: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while p.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        return !p.isRunning
     }
 }
 

@@ -41,63 +41,11 @@ final class TestTree: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(atPath: root) }
 }
 
-/// A running `warden` started by the test, killed at the end whatever happens.
-final class WardenProcess: @unchecked Sendable {
-    let process = Process()
-    let outPath: String
-
-    /// `viaShell`: exec warden from /bin/sh. A Swift binary exec'd directly with libfaketime in LD_PRELOAD sees no
-    /// argv; from a parent that already carries the preload it does.
-    init(_ tree: TestTree, args: [String]? = nil, env: [String: String] = [:], cwd: String? = nil, viaShell: Bool = false) throws {
-        outPath = tree.root + "/warden-\(UUID().uuidString.prefix(6)).out"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        let arguments = args ?? ["--config", tree.configPath]
-        if viaShell {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "exec \"$0\" \"$@\"", Bin.path("warden")] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Bin.path("warden"))
-            process.arguments = arguments
-        }
-        var environment = ProcessInfo.processInfo.environment
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "WARDEN_SOCKET", "WARDEN_CONFIG",
-                  "STATE_DIRECTORY", "RUNTIME_DIRECTORY", "LOGS_DIRECTORY"] { environment[k] = nil }
-        for (k, v) in env { environment[k] = v }
-        process.environment = environment
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let handle = FileHandle(forWritingAtPath: outPath)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try handle?.close()  // the child holds its own copy; ours would leak one fd per start
-    }
-
-    /// A test that failed before `stop()` still leaves nothing running: its children follow by death signal.
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var output: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
-
-    func signal(_ sig: Int32) { kill(pid, sig) }
-
-    /// Waits for exit; returns the exit code (or 128+signal), nil if still running at the bound.
-    func waitExit(within limit: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { return nil }
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-    }
-
-    func stop() async {
-        guard process.isRunning else { return }
-        kill(pid, SIGCONT)
-        kill(pid, SIGTERM)
-        if await waitExit(within: .seconds(15)) == nil {
-            kill(pid, SIGKILL)
-            _ = await waitExit(within: .seconds(5))
-        }
+extension WardenProcess {
+    /// `warden` of this build on `tree` (or with `args`), its output in a file of the tree.
+    convenience init(_ tree: TestTree, args: [String]? = nil, env: [String: String] = [:], cwd: String? = nil, viaShell: Bool = false) throws {
+        try self.init(executable: Bin.path("warden"), arguments: args ?? ["--config", tree.configPath], env: env, cwd: cwd,
+                      output: tree.root + "/warden-\(UUID().uuidString.prefix(6)).out", viaShell: viaShell)
     }
 }
 

@@ -2,6 +2,7 @@
 import CWardenOS
 import Foundation
 import Testing
+import WardenTestKit
 import WardenIPC
 
 @Suite("Process faults (F01–F09)", .serialized)

@@ -1,8 +1,8 @@
 // The degradation matrix (DESIGN §4.5) in one table: for each condition the engine watches, the reason it raises,
 // what that reason does to trading, and what is said when it is raised and when it clears. Pure: the caller
 // observes (data age, free space, a failed write), the matrix raises or clears and returns what to say.
-import Foundation
-import WardenCore
+public import Foundation
+public import WardenCore
 import WardenKit
 
 /// What was observed about one condition, for the reason's and the events' texts.
