@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .target(name: "WardenTestKit", dependencies: ["WardenCore", "WardenKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenIPCTests", dependencies: ["WardenIPC", "WardenTestKit", .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", "WardenEngine", "WardenNotifier", "WardenDashboard", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenKitTests", dependencies: ["WardenKit", "WardenStrategies", "WardenEngine", "WardenNotifier", "WardenDashboard", "WardenSupervisor", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",

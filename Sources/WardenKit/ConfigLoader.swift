@@ -54,7 +54,7 @@ public enum ConfigLoader {
         let env = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["warden"])
         let reader = StrictReader(providers: [env, fileProvider])
         var config = WardenConfiguration(file: absolute)
-        let programNames = validateShape(tree, reader: reader)
+        validateShape(tree, reader: reader)
         readSupervisor(into: &config.supervisor, reader)
         let root = ConfigNode(tree)
         for reg in registered {
@@ -62,67 +62,33 @@ public enum ConfigLoader {
             config.sections.values[reg.path] = value
             config.sections.rendered[reg.path] = rendered
         }
-        for name in programNames {
-            config.programs.append(readProgram(name, tree: tree, reader))
-        }
-        checkReferences(config, reader)
         if !reader.issues.isEmpty {
             throw ConfigurationError(file: absolute, issues: reader.issues)
         }
         return config
     }
 
-    /// Walks the YAML tree: top-level shape, unknown keys, program names. Returns program names in file order.
-    private static func validateShape(_ tree: Node?, reader: StrictReader) -> [String] {
-        guard let tree else { return [] }  // an empty file is a configuration with defaults and no programs
+    /// Walks the YAML tree: top-level shape and unknown keys, against the declared keys of every section this
+    /// process registered.
+    private static func validateShape(_ tree: Node?, reader: StrictReader) {
+        guard let tree else { return }  // an empty file is a configuration with defaults and no programs
         guard let top = tree.mapping else {
             reader.fail("(top level)", "must be a mapping with `supervisor` and `programs`")
-            return []
+            return
         }
-        var names: [String] = []
         for (k, v) in top {
             let key = k.string ?? "?"
+            if case .scalar(let s) = v, s.string.isEmpty || s.string == "null" || s.string == "~" { continue }  // `programs:` and nothing
             switch key {
             case "supervisor":
                 check(v, against: keyTree(SupervisorSettings.self), path: "supervisor", reader)
             case let section where registeredTree(section) != nil:
                 check(v, against: registeredTree(section)!, path: section, reader)
-            case let section where roleSections.contains(section):
+            case let section where sectionsElsewhere.contains(section):
                 continue  // not read by this process; warden checks it before any program starts
-            case "programs":
-                if case .scalar(let s) = v, s.string.isEmpty || s.string == "null" || s.string == "~" { continue }
-                guard let programs = v.mapping else {
-                    reader.fail("programs", "must be a mapping of program name to its settings")
-                    continue
-                }
-                for (pk, pv) in programs {
-                    let name = pk.string ?? "?"
-                    guard name.range(of: "^[a-z][a-z0-9_-]{0,31}$", options: .regularExpression) != nil else {
-                        reader.fail("programs.\(name)", "program names are 1-32 of a-z, 0-9, '-', '_', starting with a letter")
-                        continue
-                    }
-                    names.append(name)
-                    check(pv, against: keyTree(ProgramSpec.self), path: "programs.\(name)", reader)
-                    if let env = pv.mapping?["env"] { checkEnv(env, path: "programs.\(name).env", reader) }
-                }
             default:
-                reader.fail(key, "unknown key\(suggestion(key, ["supervisor", "programs"] + roleSections))")
+                reader.fail(key, "unknown key\(suggestion(key, ["supervisor"] + sectionsElsewhere))")
             }
-        }
-        return names
-    }
-
-    private static func checkEnv(_ node: Node, path: String, _ reader: StrictReader) {
-        guard let m = node.mapping else {
-            reader.fail(path, "must be a mapping of variable name to value")
-            return
-        }
-        for (k, v) in m {
-            let key = k.string ?? "?"
-            if key.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) == nil {
-                reader.fail("\(path).\(key)", "not a valid environment variable name")
-            }
-            if v.scalar == nil { reader.fail("\(path).\(key)", "must be a string") }
         }
     }
 
@@ -153,55 +119,6 @@ public enum ConfigLoader {
         if s.diskCriticalPercent > s.diskWarnPercent {
             r.fail("supervisor.disk_critical_percent", "must not exceed disk_warn_percent (\(s.diskWarnPercent))")
         }
-    }
-
-    private static func readProgram(_ name: String, tree: Node?, _ r: StrictReader) -> ProgramSpec {
-        let p = "programs.\(name)"
-        var spec = ProgramSpec(name: name, command: [])
-        ProgramSpec.readDeclared(into: &spec, prefix: p, r)
-        if let envNode = tree?.mapping?["programs"]?.mapping?[name]?.mapping?["env"]?.mapping {
-            for (k, _) in envNode {
-                guard let key = k.string else { continue }
-                r.string("\(p).env.\(key)").map { spec.env[key] = $0 }
-            }
-        }
-        for problem in ProgramSpec.crossCheck(spec) { r.fail("\(p).\(problem.key)", problem.reason) }
-        if spec.backoff.max < spec.backoff.initial {
-            r.fail("\(p).backoff.max", "must be at least backoff.initial (\(spec.backoff.initial.short))")
-        }
-        return spec
-    }
-
-    private static func checkReferences(_ config: WardenConfiguration, _ r: StrictReader) {
-        var roles: [String: String] = [:]
-        for spec in config.programs {
-            guard let role = spec.offers.role else { continue }
-            if let other = roles[role] { r.fail("programs.\(spec.name).offers.role", "`\(role)` is already the role of `\(other)`; one program per role") }
-            else { roles[role] = spec.name }
-        }
-        let names = Set(config.programs.map(\.name))
-        for spec in config.programs {
-            for dep in spec.after where !names.contains(dep) {
-                r.fail("programs.\(spec.name).after", "names `\(dep)`, which is not a configured program")
-            }
-            if spec.after.contains(spec.name) {
-                r.fail("programs.\(spec.name).after", "a program cannot start after itself")
-            }
-        }
-        // A cycle in `after` would deadlock the start order.
-        var visiting = Set<String>(), done = Set<String>()
-        func visit(_ n: String, _ path: [String]) {
-            if done.contains(n) { return }
-            if visiting.contains(n) {
-                r.fail("programs.\(n).after", "start order has a cycle: \((path + [n]).joined(separator: " → "))")
-                return
-            }
-            visiting.insert(n)
-            for d in config.program(named: n)?.after ?? [] where names.contains(d) && d != n { visit(d, path + [n]) }
-            visiting.remove(n)
-            done.insert(n)
-        }
-        for spec in config.programs { visit(spec.name, []) }
     }
 }
 

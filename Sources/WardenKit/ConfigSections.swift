@@ -89,6 +89,9 @@ public struct ConfigNode: @unchecked Sendable {
 
     /// Whether something is written at `path`.
     public func has(_ path: String) -> Bool { child(path).node != nil }
+
+    /// Whether the value at `path` is a scalar (a string, number or boolean as written).
+    public func isScalar(_ path: String) -> Bool { child(path).node?.scalar != nil }
 }
 
 extension ConfigLoader {
@@ -96,7 +99,10 @@ extension ConfigLoader {
 
     /// Top-level sections owned by the roles' modules. A process that did not register one leaves it to warden,
     /// which registers them all; any other unknown top-level key is refused everywhere.
-    static let roleSections = ["engine", "notifier", "dashboard"]
+    public static let roleSections = ["engine", "notifier", "dashboard"]
+
+    /// Top-level sections declared outside WardenKit: the roles' and the programs' (the supervisor's module).
+    static let sectionsElsewhere = roleSections + ["programs"]
 
     /// Registers sections declared outside WardenKit; call once at start, before the first load.
     public static func register(_ sections: [SectionRegistration]) {

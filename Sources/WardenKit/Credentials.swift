@@ -3,6 +3,11 @@ public import Foundation
 
 /// Secrets from systemd's LoadCredential= ($CREDENTIALS_DIRECTORY/NAME) or the environment (WARDEN_SECRET_NAME).
 public enum Credentials {
+    /// True for variables of warden's environment that carry secrets: a program gets them only through `pass_env`.
+    public static func isSecretBearing(_ name: String) -> Bool {
+        name == "CREDENTIALS_DIRECTORY" || name.hasPrefix("WARDEN_SECRET_")
+    }
+
     public static func value(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let dir = environment["CREDENTIALS_DIRECTORY"], !dir.isEmpty,
            let data = FileManager.default.contents(atPath: dir + "/" + name),

@@ -130,8 +130,10 @@ extension NotifierSettings: ConfigSection {
             return ChannelSettings(name: name, kind: .log)
         }
         var c = ChannelSettings(name: name, kind: ChannelSettings.Kind(rawValue: kindText)!)
-        c.maxLength = c.defaultMaxLength
+        c.maxLength = 0  // not a valid value: stays 0 only when max_length is not given
         ChannelSettings.readDeclared(into: &c, prefix: p, r)
+        // The channel's own limit follows its kind and format (a Discord webhook's 2000), known only now.
+        if c.maxLength == 0 { c.maxLength = c.defaultMaxLength }
         return c
     }
 

@@ -4,7 +4,7 @@
 // so a new warden can clear what a killed one left.
 import CWardenOS
 import Foundation
-public import WardenKit
+import WardenKit
 
 /// One process left over, as told in events.
 public struct Leftover: Sendable, Equatable, Codable, CustomStringConvertible {

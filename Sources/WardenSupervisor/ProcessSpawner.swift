@@ -2,7 +2,7 @@
 public import CWardenOS
 import Foundation
 import Synchronization
-public import WardenKit
+import WardenKit
 
 /// A spawned child with the read ends of its output pipes.
 public struct SpawnedChild: Sendable {

@@ -79,6 +79,8 @@ enum Harness: String, CaseIterable {
 
     static func loadConfig(_ data: Data) {
         guard FileManager.default.createFile(atPath: configPath, contents: data) else { return }
+        // The sections warden reads (the notifier's is not linked into this harness).
+        ConfigLoader.register(ProgramsSection.configSections + EngineApplication.configSections + DashboardApplication.configSections)
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             if let cfg = try? await ConfigLoader.load(path: configPath, environment: [:]) {

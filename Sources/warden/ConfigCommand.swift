@@ -6,6 +6,7 @@ import WardenKit
 import WardenDashboard
 import WardenEngine
 import WardenNotifier
+import WardenSupervisor
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +51,8 @@ struct ConfigCommand: AsyncParsableCommand {
 extension ConfigLoader {
     /// Every program's sections, in the order `warden config keys` lists them.
     static var everySection: [SectionRegistration] {
-        EngineSettings.configSections + NotifierSettings.configSections + DashboardSettings.configSections
+        EngineApplication.configSections + NotifierApplication.configSections + DashboardApplication.configSections
+            + ProgramsSection.configSections
     }
 
     /// Loads with every section warden knows of registered first (each program's), so the check covers the whole

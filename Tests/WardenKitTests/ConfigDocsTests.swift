@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenSupervisor
 import WardenEngine
 import WardenNotifier
 import WardenDashboard

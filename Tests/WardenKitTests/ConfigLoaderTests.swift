@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenSupervisor
 import WardenEngine
 import WardenNotifier
 import WardenDashboard

@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import WardenKit
+import WardenSupervisor
 
 @Suite("Hostile configuration values")
 struct HostileConfigTests {

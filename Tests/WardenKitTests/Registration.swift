@@ -4,8 +4,10 @@ import WardenDashboard
 import WardenEngine
 import WardenKit
 import WardenNotifier
+import WardenSupervisor
 
 let everySection = EngineSettings.configSections + NotifierSettings.configSections + DashboardSettings.configSections
+    + ProgramsSection.configSections
 
 extension ConfigLoader {
     /// `load` with every program's sections registered first.
