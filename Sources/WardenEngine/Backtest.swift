@@ -63,7 +63,7 @@ public enum Backtest {
         // What the engine says at warning or above is kept for the report (a strategy error, storage failing), not lost.
         let said = EngineSaid()
         let logger = Logger(label: "backtest", factory: { _ in CollectingLogHandler(into: said) })
-        let engine = TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
+        let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
                                    stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now })
         try await engine.recover()
         let step = s.cycle.seconds

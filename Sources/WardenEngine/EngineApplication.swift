@@ -57,9 +57,14 @@ public enum EngineApplication {
             throw StartFailure(code: 78, "invalid strategy configuration: \(error)")
         }
         logger.notice("strategies: \(strategies.isEmpty ? "none enabled" : strategies.map(\.name).joined(separator: ", "))")
-        let engine = TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
-                                   publisher: publisher, stateDir: paths.stateDir, logger: logger, strategies: strategies,
-                                   hooks: hooks, stream: stream)
+        let engine: TradingEngine
+        do {
+            engine = try TradingEngine(settings: e, journal: journal, journalProblem: journalProblem, source: source,
+                                       publisher: publisher, stateDir: paths.stateDir, logger: logger, strategies: strategies,
+                                       hooks: hooks, stream: stream)
+        } catch {
+            throw StartFailure(code: 78, "\(error)")
+        }
         do {
             try await engine.recover()
             try await engine.replayPersistedAlerts(retain: 5000)

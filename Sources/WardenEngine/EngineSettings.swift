@@ -1,6 +1,7 @@
 // The engine's section of warden.yaml (`engine:`): its keys with their defaults, bounds and comments, declared once
 // here in the module that reads them, and read strictly by WardenKit's ConfigLoader once registered.
 import Foundation
+public import WardenCore
 public import WardenKit
 import WardenStrategies
 
@@ -188,4 +189,37 @@ extension WardenConfiguration {
 extension EngineSettings {
     /// The sections the engine reads: its own and every strategy's (`engine.strategies.<name>`).
     public static var configSections: [SectionRegistration] { [.of(EngineSettings.self)] + StrategyRegistry.sections }
+}
+
+/// The engine's money settings in micro-units, built from the section with an error naming the key when one is not
+/// a usable amount (never a silent default, never a crash).
+public struct TradingLimits: Sendable, Equatable {
+    public var risk: RiskLimits
+    /// Starting cash of each strategy's paper sub-account.
+    public var bankroll: Micros
+    /// Worst price accepted beyond the best level, per share.
+    public var slippage: Micros
+
+    public init(_ e: EngineSettings) throws {
+        func amount(_ value: Double, _ key: String) throws -> Micros {
+            guard let m = Fixed.from(value), m >= 0 else {
+                throw ConfigurationError(file: "(engine settings)", issues: [ConfigIssue(keyPath: "engine." + key, reason: "\(value) is not a usable amount")])
+            }
+            return m
+        }
+        var r = RiskLimits()
+        r.maxDrawdownFraction = e.maxDrawdown
+        r.dailyLossLimit = try amount(e.dailyLoss, "risk.daily_loss")
+        r.maxExposurePerMarket = try amount(e.maxExposurePerMarket, "risk.max_exposure_per_market")
+        r.maxTotalExposure = try amount(e.maxTotalExposure, "risk.max_total_exposure")
+        r.maxOpenPositions = e.maxOpenPositions
+        r.lossStreak = e.lossStreak
+        r.lossStreakCooldown = e.lossStreakCooldown.seconds
+        risk = r
+        bankroll = try amount(e.bankroll, "paper.bankroll")
+        guard bankroll > 0 else {
+            throw ConfigurationError(file: "(engine settings)", issues: [ConfigIssue(keyPath: "engine.paper.bankroll", reason: "must be above 0")])
+        }
+        slippage = try amount(e.slippage, "paper.slippage")
+    }
 }

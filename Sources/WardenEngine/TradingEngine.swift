@@ -21,6 +21,8 @@ public actor TradingEngine {
     var liveIntents: [String: OrderIntent] = [:]
     let strategies: [any Strategy]
     let limits: RiskLimits
+    /// Starting cash of each strategy's paper sub-account.
+    let bankroll: Micros
     let stateDir: String
 
     var markets: [String: Market] = [:] { didSet { orderedMarketIDs = nil; marketsChanged = true } }
@@ -69,6 +71,9 @@ public actor TradingEngine {
     /// Alerts published while storage failed, written under their seqs once it works again (bounded).
     var pendingAlerts: [(seq: UInt64, at: Date, payload: String)] = []
     static let pendingAlertsLimit = 10_000
+    /// Ends of orders (cancelled, rejected) the journal could not take while storage failed, written when it works
+    /// again: until then a restart would put a cancelled resting order back on the book.
+    var pendingFinishes: [(id: String, status: String, note: String, at: Date)] = []
     /// End of the previous cycle, to notice a stall or suspend between cycles.
     var lastCycleEnd: MonotonicInstant?
     /// When the suspension watch last reported a stop of the process.
@@ -82,7 +87,8 @@ public actor TradingEngine {
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
                 publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
                 hooks: EngineTestHooks = EngineTestHooks(), stream: MarketStream? = nil,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        let money = try TradingLimits(settings)
         self.clock = clock
         self.startedAt = clock()
         self.settings = settings
@@ -93,16 +99,9 @@ public actor TradingEngine {
         self.publisher = publisher
         self.stateDir = stateDir
         self.logger = logger
-        self.venue = PaperVenue(broker: PaperBroker(slippageBound: Fixed.from(settings.slippage) ?? 20_000))
-        var limits = RiskLimits()
-        limits.maxDrawdownFraction = settings.maxDrawdown
-        limits.dailyLossLimit = Fixed.from(settings.dailyLoss) ?? 0
-        limits.maxExposurePerMarket = Fixed.from(settings.maxExposurePerMarket) ?? 0
-        limits.maxTotalExposure = Fixed.from(settings.maxTotalExposure) ?? 0
-        limits.maxOpenPositions = settings.maxOpenPositions
-        limits.lossStreak = settings.lossStreak
-        limits.lossStreakCooldown = settings.lossStreakCooldown.seconds
-        self.limits = limits
+        self.venue = PaperVenue(broker: PaperBroker(slippageBound: money.slippage))
+        self.limits = money.risk
+        self.bankroll = money.bankroll
         var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
         self.strategies = list
@@ -118,7 +117,6 @@ public actor TradingEngine {
     /// Loads accounts, persisted reasons and seqs; resolves every intent left open, exactly once.
     public func recover() throws {
         let now = clock()
-        let bankroll = Fixed.from(settings.bankroll)!
         if let journal {
             accounts = try journal.loadAccounts()
             for r in try journal.loadReasons() { control.raise(r) }
@@ -129,10 +127,7 @@ public actor TradingEngine {
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
             let resting = try journal.restingIntents()
-            for r in resting {
-                venue.restore(RestingOrder(intent: r.intent, open: r.open, since: r.since))
-                liveIntents[r.intent.id] = r.intent
-            }
+            for r in resting { restore(RestingOrder(intent: r.intent, open: r.open, since: r.since)) }
             if !resting.isEmpty {
                 emit(key: "orders_restored", kind: .recovery, severity: .info,
                      message: "\(resting.count) resting paper orders put back on the book as they were before the restart", alert: false)
@@ -146,6 +141,12 @@ public actor TradingEngine {
             accounts[s.name] = Account(strategy: s.name, bankroll: bankroll)
         }
         for s in strategies { health[s.name] = health[s.name] ?? StrategyHealth() }
+    }
+
+    /// Puts a resting order the journal holds back on the venue's book.
+    func restore(_ order: RestingOrder) {
+        venue.restore(order)
+        liveIntents[order.intent.id] = order.intent
     }
 
     // MARK: - The cycle
@@ -601,24 +602,32 @@ public actor TradingEngine {
             case .cancelled(let id, let unfilled, let reason):
                 let intent = liveIntents.removeValue(forKey: id)
                 let traded = intent.map { unfilled < $0.shares } ?? false
-                do { try journal?.finishIntent(id, status: traded ? "partial" : "cancelled", note: reason, at: now) } catch {
-                    storageFailed("cancellation of \(id) not recorded: \(error)", now)
-                }
+                finish(id, status: traded ? "partial" : "cancelled", note: reason, now: now)
                 if let intent, intent.timeInForce == .resting {
                     emit(key: "order_cancelled:\(intent.strategy)", kind: .order, severity: .info,
                          message: "\(intent.strategy): order \(id) cancelled with \(Fixed.text(unfilled)) unfilled: \(reason)", alert: false)
                 }
             case .rejected(let id, let reason):
                 let intent = liveIntents.removeValue(forKey: id)
-                do { try journal?.resolveIntent(id, status: "rejected", note: reason, at: now) } catch {
-                    storageFailed("rejection not recorded: \(error)", now)
-                }
+                finish(id, status: "rejected", note: reason, now: now)
                 let who = intent?.strategy ?? "?"
                 emit(key: "order_rejected:\(who)", kind: .order, severity: .info, message: "\(who): order rejected: \(reason)", alert: false)
                 outcome = .rejected(reason)
             }
         }
         return outcome
+    }
+
+    /// Records how an order ended; while storage fails (or the write fails) it is held and written when storage
+    /// works again, so a cancelled order is never resurrected by a restart that follows the recovery.
+    func finish(_ id: String, status: String, note: String, now: Date) {
+        guard let journal else { return }
+        if storageProblem == nil {
+            do { return try journal.finishIntent(id, status: status, note: note, at: now) } catch {
+                storageFailed("end of order \(id) (\(status)) not recorded yet: \(error)", now)
+            }
+        }
+        pendingFinishes.append((id, status, note, now))
     }
 
     /// A fill on the account and in the journal, in one transaction; false when it could not be taken (the account
@@ -688,6 +697,9 @@ public actor TradingEngine {
         if let last = lastStorageProbe, ContinuousClock.now - last < Self.storageProbeInterval { return }
         lastStorageProbe = ContinuousClock.now
         do {
+            for f in pendingFinishes { try journal.finishIntent(f.id, status: f.status, note: f.note, at: f.at) }
+            if !pendingFinishes.isEmpty { logger.notice("storage back: \(pendingFinishes.count) order ends held in memory written to the journal") }
+            pendingFinishes = []
             if pendingAlerts.isEmpty {
                 try journal.appendEvent(topic: EngineTopic.activity, at: now,
                                         EngineEvent(key: "storage_probe", kind: "storage", severity: "info", message: "storage probe", at: isoString(now)))

@@ -9,6 +9,7 @@ import Yams
 public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     public var keyPath: String
     public var reason: String
+    public init(keyPath: String, reason: String) { self.keyPath = keyPath; self.reason = reason }
     public var description: String { "\(keyPath): \(reason)" }
 }
 
@@ -16,6 +17,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var issues: [ConfigIssue]
+    public init(file: String, issues: [ConfigIssue]) { self.file = file; self.issues = issues }
     public var description: String {
         "invalid configuration \(file):\n" + issues.map { "  - \($0)" }.joined(separator: "\n")
     }

@@ -20,7 +20,7 @@ enum FeedBench {
     }
 
     /// An engine on synthetic books for `markets` markets (two assets each), its feed from `url`.
-    static func engine(markets: Int, url: String) async -> (TradingEngine, MarketStream) {
+    static func engine(markets: Int, url: String) async throws -> (TradingEngine, MarketStream) {
         var s = EngineSettings()
         s.bookRefresh = .seconds(86_400)
         s.discoveryInterval = .seconds(86_400)
@@ -29,7 +29,7 @@ enum FeedBench {
         s.ws.url = url
         s.ws.pingInterval = .seconds(10)
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "bench"))
-        let engine = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
+        let engine = try TradingEngine(settings: s, journal: nil, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
                                    publisher: EventPublisher(retainPerTopic: 100), stateDir: NSTemporaryDirectory(), logger: Logger(label: "bench"),
                                    strategies: [], stream: stream)
         return (engine, stream)
@@ -52,7 +52,7 @@ enum FeedBench {
 
     static func run(markets: Int, levels: Int, frames: Int) async throws -> Result {
         // 1. Apply: parsed changes into the books, 100 per notice (a busy frame), no network.
-        let (engine, stream) = await Self.engine(markets: markets, url: "ws://127.0.0.1:1/ws/market")
+        let (engine, stream) = try await Self.engine(markets: markets, url: "ws://127.0.0.1:1/ws/market")
         stream.stop()
         await engine.cycle()  // books from the synthetic snapshot
         let all = changes(levels, markets: markets)
@@ -80,7 +80,7 @@ enum FeedBench {
         let peers = Mutex<[FakeWebSocket]>([])
         let route = FakeWebSocketRoute(path: "/ws/market", accept: { true }, connected: { p in peers.withLock { $0.append(p) } })
         let server = try await LoopbackHTTPServer.start(webSocket: route) { _ in .respond(.json("{}", status: 404)) }
-        let (live, feed) = await Self.engine(markets: markets, url: "ws://127.0.0.1:\(server.port)/ws/market")
+        let (live, feed) = try await Self.engine(markets: markets, url: "ws://127.0.0.1:\(server.port)/ws/market")
         let sent = Mutex([ContinuousClock.Instant?](repeating: nil, count: frames))
         let done = Mutex([Double](repeating: .nan, count: frames))
         let consumer = Task {

@@ -223,7 +223,7 @@ enum CycleBench {
         s.equityInterval = .seconds(86_400)
         s.backupInterval = .seconds(86_400)
         s.minFreePercent = 0
-        let engine = TradingEngine(settings: s, journal: j, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
+        let engine = try TradingEngine(settings: s, journal: j, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
                                    publisher: EventPublisher(retainPerTopic: 100), stateDir: dir, logger: Logger(label: "bench"),
                                    strategies: try StrategyRegistry.build(RegisteredSections()))
         try await engine.recover()

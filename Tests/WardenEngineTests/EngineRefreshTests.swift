@@ -44,13 +44,13 @@ private func market(_ id: String) -> Market {
 
 @Suite("Engine refresh")
 struct EngineRefreshTests {
-    private func engine(_ source: ScriptedSource, discoveryEvery: Duration, staleDataAfter: Duration = .seconds(30)) -> TradingEngine {
+    private func engine(_ source: ScriptedSource, discoveryEvery: Duration, staleDataAfter: Duration = .seconds(30)) throws -> TradingEngine {
         var s = EngineSettings()
         s.bookRefresh = .zero
         s.discoveryInterval = discoveryEvery
         s.staleDataAfter = staleDataAfter
         s.minFreePercent = 0
-        return TradingEngine(settings: s, journal: nil, journalProblem: nil, source: source, publisher: EventPublisher(),
+        return try TradingEngine(settings: s, journal: nil, journalProblem: nil, source: source, publisher: EventPublisher(),
                              stateDir: tempDir(), logger: Logger(label: "test"), strategies: [], clock: source.clock.read)
     }
 
@@ -58,7 +58,7 @@ struct EngineRefreshTests {
     func tickFollowsBook() async throws {
         let source = ScriptedSource()
         source.script.withLock { $0.markets = [market("1")]; $0.ticks = ["1y": 1_000] }
-        let e = engine(source, discoveryEvery: .seconds(86_400))
+        let e = try engine(source, discoveryEvery: .seconds(86_400))
         await e.cycle(now: source.clock.now)
         #expect(await e.markets["1"]?.tickSize == 1_000, "the book's 0.001 over the listing's 0.01")
         await e.cycle(now: source.clock.now)
@@ -72,7 +72,7 @@ struct EngineRefreshTests {
     func tickAfterDiscovery() async throws {
         let source = ScriptedSource()
         source.script.withLock { $0.markets = [market("1")]; $0.ticks = ["1y": 1_000, "2y": 1_000] }
-        let e = engine(source, discoveryEvery: .zero)
+        let e = try engine(source, discoveryEvery: .zero)
         await e.cycle(now: source.clock.now)
         await e.cycle(now: source.clock.now)
         #expect(await e.markets["1"]?.tickSize == 1_000, "a rediscovered listing with the old tick is corrected again")
@@ -86,7 +86,7 @@ struct EngineRefreshTests {
     func missingBooks() async throws {
         let source = ScriptedSource()
         source.script.withLock { $0.markets = (1...7).map { market(String($0)) } }
-        let e = engine(source, discoveryEvery: .seconds(86_400))
+        let e = try engine(source, discoveryEvery: .seconds(86_400))
         await e.cycle(now: source.clock.now)
         #expect(await e.snapshot().data.no_book_markets == 0)
         source.script.withLock { $0.missing = ["1y", "2n", "3y", "4y", "5n"] }
@@ -103,7 +103,7 @@ struct EngineRefreshTests {
     func frozenByHash() async throws {
         let source = ScriptedSource()
         source.script.withLock { $0.markets = [market("1")]; $0.hash = "h1" }
-        let e = engine(source, discoveryEvery: .seconds(86_400))
+        let e = try engine(source, discoveryEvery: .seconds(86_400))
         await e.cycle(now: source.clock.now)
         let first = try #require(await e.books["1y"]?.changedAt)
         source.clock.advance(.seconds(3))
@@ -119,7 +119,7 @@ struct EngineRefreshTests {
     func staleDataOnManualClock() async throws {
         let source = ScriptedSource()
         source.script.withLock { $0.markets = [market("1")] }
-        let e = engine(source, discoveryEvery: .seconds(86_400), staleDataAfter: .seconds(10))
+        let e = try engine(source, discoveryEvery: .seconds(86_400), staleDataAfter: .seconds(10))
         await e.cycle(now: source.clock.now)
         let lastGood = source.clock.now
         #expect(await e.snapshot(source.clock.now).trading_state == "ACTIVE")

@@ -1,7 +1,12 @@
 // The engine's section, declared in WardenEngine (with each strategy's beneath it): defaults, bounds, named items,
 // cross-key checks, and the errors named.
+import Foundation
+import Logging
 import Testing
-import WardenEngine
+import WardenCore
+import WardenHTTP
+import WardenIPC
+@testable import WardenEngine
 import WardenKit
 import WardenTestKit
 
@@ -46,4 +51,57 @@ struct EngineSettingsTests {
         b.engine.cycle = .seconds(3)
         #expect(b.sections.changedSections(from: a.sections) == ["engine"] && a != b)
     }
+}
+
+@Suite("Engine money settings and order ends under failing storage")
+struct EngineMoneyAndStorageTests {
+    @Test("an amount that is not one is refused naming its key; the defaults build")
+    func tradingLimits() throws {
+        let ok = try TradingLimits(EngineSettings())
+        #expect(ok.bankroll == 1000 * Fixed.one && ok.risk.dailyLossLimit == 100 * Fixed.one && ok.slippage == 20_000)
+        var s = EngineSettings()
+        s.bankroll = 1e300
+        #expect(throws: ConfigurationError.self) { try TradingLimits(s) }
+        do { _ = try TradingLimits(s) } catch { #expect("\(error)".contains("engine.paper.bankroll"), "\(error)") }
+        s = EngineSettings()
+        s.dailyLoss = .nan
+        do { _ = try TradingLimits(s); Issue.record("a NaN daily loss was taken") } catch { #expect("\(error)".contains("engine.risk.daily_loss")) }
+    }
+
+    @Test("a resting order cancelled while storage fails is held, and written when storage works again: a restart never puts it back on the book")
+    func cancellationHeldUntilStorageWorks() async throws {
+        let dir = try ScratchDirectory("engine-storage")
+        let (journal, _) = try Journal.open(path: dir.file("engine.db"), backupsDir: dir.file("backups"))
+        let clock = ManualClock()
+        var s = EngineSettings()
+        s.minFreePercent = 0
+        let e = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: NoMarkets(),
+                                  publisher: EventPublisher(), stateDir: dir.path, logger: Logger(label: "test"), strategies: [],
+                                  clock: clock.read)
+        try await e.recover()
+        let intent = OrderIntent(strategy: "maker", marketID: "m1", tokenID: "t1", side: .buy, kind: .entry, limitPrice: 400_000,
+                                 shares: 10 * Fixed.one, reason: "quote", timeInForce: .resting)
+        try journal.recordIntent(intent, at: clock.now)
+        try journal.markResting(intent.id)
+        await e.restore(RestingOrder(intent: intent, open: intent.shares, since: clock.now))
+        await e.storageFailed("disk gone (test)", clock.now)
+        _ = await e.killSwitch(on: true, author: "test")
+        #expect(await e.venue.openOrders.isEmpty, "off the book at once")
+        #expect(try journal.restingIntents().map(\.intent.id) == [intent.id], "not yet recorded: storage is failing")
+        #expect(await e.pendingFinishes.count == 1)
+        clock.advance(.seconds(5))
+        await e.probeStorage(clock.now)
+        #expect(try journal.restingIntents().isEmpty, "written once storage works: a restart finds nothing to put back")
+        let held = await e.pendingFinishes.count, problem = await e.storageProblem
+        #expect(held == 0 && problem == nil)
+    }
+}
+
+/// A source with no markets (the test drives orders itself).
+private struct NoMarkets: MarketDataSource {
+    var name: String { "none" }
+    func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { ([], []) }
+    func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) { ([], []) }
+    func market(id: String) async throws -> Market { throw CancellationError() }
+    func hostStats() -> [HostStats] { [] }
 }

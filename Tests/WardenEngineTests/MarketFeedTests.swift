@@ -122,7 +122,7 @@ private struct FeedRig {
         var settings = MarketStream.Settings(s)
         settings.connectTimeout = .seconds(10)
         let stream = MarketStream(settings: settings, logger: Logger(label: "feed-test"))
-        let engine = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
+        let engine = try TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
                                    publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "feed-test"), strategies: [], stream: stream)
         let consumer = Task { for await n in stream.notices { await engine.apply(n) } }
         return FeedRig(fake: fake, engine: engine, stream: stream, consumer: consumer)
@@ -298,7 +298,7 @@ struct DeltaTrustTests {
         let client = PolymarketClient(http: HTTPClient(), gammaURL: fake.baseURL, clobURL: fake.baseURL, timeout: .seconds(5))
         let stream = MarketStream(settings: MarketStream.Settings(s), logger: Logger(label: "t"))
         defer { stream.stop(); Task { await fake.stop() } }
-        let e = TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
+        let e = try TradingEngine(settings: s, journal: nil, journalProblem: nil, source: LiveMarketData(client: client, filters: MarketFilters()),
                               publisher: EventPublisher(), stateDir: tempDir(), logger: Logger(label: "t"), strategies: [], stream: stream)
         await e.cycle()
         let book = try #require(await e.books["9003"])
