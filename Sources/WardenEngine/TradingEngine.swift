@@ -20,7 +20,8 @@ public actor TradingEngine {
     /// Orders sent and not yet done (immediate ones while they execute, resting ones until filled or cancelled).
     var liveIntents: [String: OrderIntent] = [:]
     let strategies: [any Strategy]
-    let limits: RiskLimits
+    /// Marks, day starts, cool-downs, the drawdown halt and the entry checks (a pure component of its own).
+    var risk: RiskBook
     /// Starting cash of each strategy's paper sub-account.
     let bankroll: Micros
     let stateDir: String
@@ -51,8 +52,6 @@ public actor TradingEngine {
     var noBookMarkets: [String] = []
     /// Held markets whose missing book was alerted (a recovery is said when it is back).
     var noBookAlerted: Set<String> = []
-    var dayStart: [String: (day: Int, equity: Micros)] = [:]
-    var cooldownUntil: [String: Date] = [:]
     var cycles = 0
     var lastCycleMS = 0.0
     var cycleHistogram = CycleHistogram()
@@ -100,7 +99,7 @@ public actor TradingEngine {
         self.stateDir = stateDir
         self.logger = logger
         self.venue = PaperVenue(broker: PaperBroker(slippageBound: money.slippage))
-        self.limits = money.risk
+        self.risk = RiskBook(limits: money.risk)
         self.bankroll = money.bankroll
         var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
@@ -120,7 +119,7 @@ public actor TradingEngine {
         if let journal {
             accounts = try journal.loadAccounts()
             for r in try journal.loadReasons() { control.raise(r) }
-            cooldownUntil = try journal.cooldowns()
+            risk = RiskBook(limits: risk.limits, cooldowns: try journal.cooldowns())
             for intent in try journal.openIntents() {
                 try journal.resolveIntent(intent.id, status: "abandoned", note: "engine restarted before the fill was recorded; paper order never executed", at: now)
                 emit(key: "intent_abandoned", kind: .recovery, severity: .warning,
@@ -418,33 +417,22 @@ public actor TradingEngine {
     }
 
     func markAndRisk(_ now: Date) {
-        let m = marks()
-        let day = Int(now.timeIntervalSince1970 / 86400)
-        for (name, var a) in accounts {
-            let equity = a.equity(marks: m)
-            a.mark(equity: equity)
-            accounts[name] = a
-            if dayStart[name]?.day != day { dayStart[name] = (day, equity) }
-            if a.consecutiveLosses >= limits.lossStreak, cooldownUntil[name] == nil {
-                cooldownUntil[name] = now.addingTimeInterval(limits.lossStreakCooldown)
+        for fact in risk.assess(&accounts, marks: marks(), now: now, halted: control.has(.drawdown)) {
+            switch fact {
+            case .cooldownStarted(let name, let losses, let until):
                 saveCooldown(name, now)
                 emit(key: "loss_streak:\(name)", kind: .risk, severity: .warning,
-                     message: "\(name): \(a.consecutiveLosses) losses in a row; entries cool down until \(isoString(cooldownUntil[name]!))")
-            }
-            if let until = cooldownUntil[name], now >= until, a.consecutiveLosses < limits.lossStreak {
-                cooldownUntil[name] = nil
+                     message: "\(name): \(losses) losses in a row; entries cool down until \(isoString(until))")
+            case .cooldownEnded(let name):
                 saveCooldown(name, now)
+            case .drawdownBreached(let fraction, let total, let peak):
+                let dd = fraction * 100
+                control.raise(TradingReason(code: .drawdown, since: now,
+                                            message: String(format: "drawdown %.1f%% from peak reached the limit %.0f%%; exits only until an operator resets", dd, risk.limits.maxDrawdownFraction * 100)))
+                persistReasons()
+                emit(key: "drawdown", kind: .halted, severity: .critical,
+                     message: String(format: "HALTED: drawdown %.1f%% (equity %@ from peak %@); exits only until `wardenctl halt-reset`", dd, Fixed.text(total), Fixed.text(peak)))
             }
-        }
-        let total = accounts.values.reduce(Micros(0)) { $0 + $1.equity(marks: m) }
-        let peak = accounts.values.reduce(Micros(0)) { $0 + $1.peakEquity }
-        if RiskGate.drawdownBreached(peak: peak, equity: total, limits: limits), !control.has(.drawdown) {
-            let dd = Double(peak - total) / Double(max(peak, 1)) * 100
-            control.raise(TradingReason(code: .drawdown, since: now,
-                                        message: String(format: "drawdown %.1f%% from peak reached the limit %.0f%%; exits only until an operator resets", dd, limits.maxDrawdownFraction * 100)))
-            persistReasons()
-            emit(key: "drawdown", kind: .halted, severity: .critical,
-                 message: String(format: "HALTED: drawdown %.1f%% (equity %@ from peak %@); exits only until `wardenctl halt-reset`", dd, Fixed.text(total), Fixed.text(peak)))
         }
     }
 
@@ -551,9 +539,7 @@ public actor TradingEngine {
         if let storageProblem { return .notSent("storage degraded: \(storageProblem)") }
         guard let account = accounts[intent.strategy] else { return .notSent("no account for \(intent.strategy)") }
         if !operatorAction {
-            let equity = account.equity(marks: marks())
-            if case .reject(let why) = RiskGate.check(intent, account: account, limits: limits, dayStartEquity: dayStart[intent.strategy]?.equity ?? equity,
-                                                     equity: equity, cooldownUntil: cooldownUntil[intent.strategy], now: now) {
+            if case .reject(let why) = risk.check(intent, account: account, marks: marks(), now: now) {
                 emit(key: "risk_rejected:\(intent.strategy)", kind: .risk, severity: .info, message: "\(intent.strategy): \(why)", alert: false)
                 return .notSent(why)
             }
@@ -813,7 +799,7 @@ public actor TradingEngine {
     /// Keeps a strategy's cool-down across restarts (before, each restart began it anew and said so again).
     func saveCooldown(_ name: String, _ now: Date) {
         guard let journal, storageProblem == nil else { return }
-        do { try journal.saveCooldown(strategy: name, until: cooldownUntil[name]) } catch {
+        do { try journal.saveCooldown(strategy: name, until: risk.cooldownUntil[name]) } catch {
             storageFailed("cool-down of \(name) not saved: \(error)", now)
         }
     }
