@@ -545,19 +545,23 @@ public actor TradingEngine {
             }
         }
         guard let book = books[intent.tokenID] else { return .notSent("no order book for token \(intent.tokenID)") }
-        do {
-            try journal.recordIntent(intent, at: now)
-        } catch {
-            storageFailed("intent not written ahead, so not executed: \(error)", now)
-            return .notSent("intent not written ahead: \(error)")
+        let outcome = ActionPerformer.perform(OrderFlow.send(intent), journal: { write in
+            switch write {
+            case .intent(let i):
+                try journal.recordIntent(i, at: now)
+                liveIntents[i.id] = i
+                if crashAfterIntentArmed {
+                    // Test hook (F38): die between the write-ahead intent and its fill, once per journal.
+                    logger.critical("test hook crash_after_intent: killing the engine after intent \(i.id)")
+                    kill(getpid(), SIGKILL)
+                }
+            }
+        }, venue: { request in venue.handle(request, market: market, book: book, at: now) })
+        if let failed = outcome.failed {
+            storageFailed("intent not written ahead, so not executed: \(failed.error)", now)
+            return .notSent("intent not written ahead: \(failed.error)")
         }
-        if crashAfterIntentArmed {
-            // Test hook (F38): die between the write-ahead intent and its fill, once per journal.
-            logger.critical("test hook crash_after_intent: killing the engine after intent \(intent.id)")
-            kill(getpid(), SIGKILL)
-        }
-        liveIntents[intent.id] = intent
-        return perform(venue.handle(.submit(intent), market: market, book: book, at: now), now: now)
+        return perform(outcome.reports, now: now)
     }
 
     /// Applies what the venue said, in order; the outcome of the order the reports are about.
