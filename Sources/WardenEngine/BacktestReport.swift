@@ -3,6 +3,7 @@
 import Foundation
 public import WardenCore
 import WardenIPC
+import WardenKit
 
 /// One strategy's figures over a backtest.
 public struct StrategyFigures: Sendable, Equatable {
@@ -23,8 +24,10 @@ public struct StrategyFigures: Sendable, Equatable {
 }
 
 public enum BacktestReport {
-    public static func figures(_ r: BacktestResult) -> [StrategyFigures] {
-        r.accounts.map { a in
+    /// Each strategy's figures; a fill whose amounts cannot be read (a damaged journal) is an error naming it,
+    /// never counted as zero.
+    public static func figures(_ r: BacktestResult) throws -> [StrategyFigures] {
+        try r.accounts.map { a in
             let samples = r.equity[a.strategy] ?? []
             let final = samples.last?.equity ?? a.cash + a.exposure
             var peak = a.bankroll, dd: Micros = 0, ddPct = 0.0
@@ -33,7 +36,7 @@ public enum BacktestReport {
                 if peak - e > dd { dd = peak - e }
                 ddPct = max(ddPct, Double(peak - e) / Double(max(peak, 1)) * 100)
             }
-            let (exposure, inMarket) = holding(a.strategy, r)
+            let (exposure, inMarket) = try holding(a.strategy, r)
             let closed = a.wins + a.losses
             return StrategyFigures(strategy: a.strategy, bankroll: a.bankroll, finalEquity: final, maxDrawdown: dd, maxDrawdownPct: ddPct, fees: a.fees,
                                    fills: r.fills.filter { $0.strategy == a.strategy }.count,
@@ -43,7 +46,7 @@ public enum BacktestReport {
 
     /// What a strategy held at cost over time, from its fills and settlements: the time-weighted average and the
     /// fraction of the run with anything held.
-    static func holding(_ strategy: String, _ r: BacktestResult) -> (Micros, Double) {
+    static func holding(_ strategy: String, _ r: BacktestResult) throws -> (Micros, Double) {
         enum Step { case fill(TradeInfo), settle(String) }
         var steps: [(at: Double, step: Step)] = r.fills.filter { $0.strategy == strategy }.map { ($0.at, .fill($0)) }
         steps += r.settlements.filter { $0.strategy == strategy }.map { ($0.at.timeIntervalSince1970, .settle($0.market)) }
@@ -62,7 +65,9 @@ public enum BacktestReport {
             advance(to: at)
             switch step {
             case .fill(let f):
-                let n = Fixed.parse(f.shares) ?? 0, notional = Fixed.parse(f.notional) ?? 0
+                guard let n = Fixed.parse(f.shares), let notional = Fixed.parse(f.notional) else {
+                    throw WardenError(.io, "fill \(f.id) of \(f.strategy) in the backtest journal: shares `\(f.shares)` or notional `\(f.notional)` is not an amount")
+                }
                 market[f.token_id] = f.market_id
                 if f.side == "buy" {
                     shares[f.token_id, default: 0] += n
@@ -103,8 +108,8 @@ public enum BacktestReport {
 
     static let header = ["strategy", "net P&L", "return", "max drawdown", "fees", "fills", "win rate", "avg exposure", "time in market"]
 
-    public static func markdown(_ r: BacktestResult, fillsShown: Int = 200) -> String {
-        let figures = figures(r)
+    public static func markdown(_ r: BacktestResult, fillsShown: Int = 200) throws -> String {
+        let figures = try figures(r)
         var o = "# Backtest report\n\n"
         o += "- Recording: `\((r.data as NSString).lastPathComponent)`\n"
         o += "- From \(time(r.start)) to \(time(r.end)) (\(String(format: "%.1f", r.end.timeIntervalSince(r.start) / 3600)) h), \(r.cycles) cycles\n"
@@ -176,8 +181,8 @@ public enum BacktestReport {
 
     static func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    public static func html(_ r: BacktestResult, fillsShown: Int = 500) -> String {
-        let figures = figures(r)
+    public static func html(_ r: BacktestResult, fillsShown: Int = 500) throws -> String {
+        let figures = try figures(r)
         let names = r.accounts.map(\.strategy)
         let equity = names.map { n in (n, (r.equity[n] ?? []).map { ($0.at, Fixed.double($0.equity)) }) }
         let drawdown = names.map { n -> (String, [(Date, Double)]) in
@@ -220,11 +225,11 @@ public enum BacktestReport {
     }
 
     /// A sweep's ranking: one row per run, best total net P&L first, with each strategy's net P&L.
-    public static func sweep(_ runs: [(combo: [String: String], folder: String, result: BacktestResult)]) -> String {
+    public static func sweep(_ runs: [(combo: [String: String], folder: String, result: BacktestResult)]) throws -> String {
         let keys = Array(Set(runs.flatMap(\.combo.keys))).sorted()
         let names = Array(Set(runs.flatMap { $0.result.accounts.map(\.strategy) })).sorted()
-        let rows = runs.map { r -> (total: Micros, cells: [String]) in
-            let f = figures(r.result)
+        let rows = try runs.map { r -> (total: Micros, cells: [String]) in
+            let f = try figures(r.result)
             let total = f.reduce(Micros(0)) { $0 + $1.netPnL }
             let worst = f.map(\.maxDrawdownPct).max() ?? 0
             var cells = [r.folder] + keys.map { r.combo[$0] ?? "" } + [money(total), String(format: "%.2f%%", worst)]

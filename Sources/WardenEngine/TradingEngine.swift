@@ -66,10 +66,8 @@ public actor TradingEngine {
     /// The engine's wall clock: the real one, or a backtest's simulated one (nothing in the engine reads `Date()`).
     let clock: @Sendable () -> Date
     /// The seq the next alert gets; alerts are persisted under the seq subscribers saw.
-    var nextAlertSeq: UInt64 = 1
-    /// Alerts published while storage failed, written under their seqs once it works again (bounded).
-    var pendingAlerts: [(seq: UInt64, at: Date, payload: String)] = []
-    static let pendingAlertsLimit = 10_000
+    /// Alert seqs, and alerts held while storage fails (written under their seqs once it works).
+    var alerts = AlertSequencer()
     /// Ends of orders (cancelled, rejected) the journal could not take while storage failed, written when it works
     /// again: until then a restart would put a cancelled resting order back on the book.
     var pendingFinishes: [(id: String, status: String, note: String, at: Date)] = []
@@ -131,8 +129,8 @@ public actor TradingEngine {
                 emit(key: "orders_restored", kind: .recovery, severity: .info,
                      message: "\(resting.count) resting paper orders put back on the book as they were before the restart", alert: false)
             }
-            nextAlertSeq = UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)) + 1
-            publisher.setNextSeq(EngineTopic.alerts, nextAlertSeq)
+            alerts = AlertSequencer(after: UInt64(try journal.lastEventSeq(topic: EngineTopic.alerts)))
+            publisher.setNextSeq(EngineTopic.alerts, alerts.nextSeq)
             publisher.setNextSeq(EngineTopic.trades, UInt64(try journal.lastEventSeq(topic: EngineTopic.trades)) + 1)
             if hooks.crashAfterIntent { crashAfterIntentArmed = try journal.intentCount(status: "abandoned") == 0 }
         }
@@ -690,13 +688,13 @@ public actor TradingEngine {
             for f in pendingFinishes { try journal.finishIntent(f.id, status: f.status, note: f.note, at: f.at) }
             if !pendingFinishes.isEmpty { logger.notice("storage back: \(pendingFinishes.count) order ends held in memory written to the journal") }
             pendingFinishes = []
-            if pendingAlerts.isEmpty {
+            if alerts.held.isEmpty {
                 try journal.appendEvent(topic: EngineTopic.activity, at: now,
                                         EngineEvent(key: "storage_probe", kind: "storage", severity: "info", message: "storage probe", at: isoString(now)))
             } else {
-                try journal.appendEvents(topic: EngineTopic.alerts, pendingAlerts)
-                logger.notice("storage back: \(pendingAlerts.count) alerts held in memory written to the journal")
-                pendingAlerts = []
+                try journal.appendEvents(topic: EngineTopic.alerts, alerts.held.map { ($0.seq, $0.at, $0.payload) })
+                logger.notice("storage back: \(alerts.held.count) alerts held in memory written to the journal")
+                alerts.written()
             }
             storageProblem = nil
             persistReasons()  // an operator or risk reason raised meanwhile is stored now
@@ -763,8 +761,7 @@ public actor TradingEngine {
     /// Publishes an alert under the next seq and persists it under the same seq; while storage fails it is held
     /// in memory and written when storage works again (lost only if the engine dies before then, which the log says).
     func raiseAlert(_ event: EngineEvent, now: Date) {
-        let seq = nextAlertSeq
-        nextAlertSeq += 1
+        let seq = alerts.assign()
         let payload: String
         do { payload = try Journal.encode(event) } catch {
             logger.error("alert \(event.key) could not be encoded: \(error)")
@@ -786,10 +783,8 @@ public actor TradingEngine {
     }
 
     func holdAlert(_ seq: UInt64, _ at: Date, _ payload: String) {
-        pendingAlerts.append((seq, at, payload))
-        if pendingAlerts.count > Self.pendingAlertsLimit {
-            let dropped = pendingAlerts.removeFirst()
-            logger.error("storage degraded for long: alert seq \(dropped.seq) dropped from the in-memory hold (limit \(Self.pendingAlertsLimit))")
+        if let dropped = alerts.hold(AlertSequencer.Held(seq: seq, at: at, payload: payload)) {
+            logger.error("storage degraded for long: alert seq \(dropped.seq) dropped from the in-memory hold (limit \(alerts.limit))")
         }
     }
 
