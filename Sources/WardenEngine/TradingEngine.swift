@@ -357,37 +357,34 @@ public actor TradingEngine {
     /// Settles positions of resolved markets at 1/0, exactly once (account state and journal both refuse twice).
     func settleResolved(_ now: Date) async {
         guard storageProblem == nil else { return }  // settled once storage works: nothing is paid out unrecorded
-        let held = Set(accounts.values.flatMap { $0.positions.values.filter { $0.shares > 0 }.map(\.marketID) })
+        let held = Settlement.heldMarkets(accounts)
         feed.resolvedHints.formIntersection(held)  // only held markets settle; the other hints have nothing to do
-        for id in held {
-            var market = markets[id]
-            let ended = market?.endDate.map { $0 <= now } ?? false
-            let missing = market.map { m in m.tokens.allSatisfy { !lastBookTokens.contains($0.tokenID) } } ?? true
-            let hinted = feed.resolvedHints.remove(id) != nil  // the market channel said it resolved
-            if market == nil || ended || hinted || market?.closed == true || (lastRefreshFailed == nil && missing) {
-                do {
-                    market = try await source.market(id: id)
-                    markets[id] = market
-                } catch {
-                    // Retried next cycle; a held market we cannot look up is said, not skipped silently.
-                    emit(key: "resolution_check:\(id)", kind: .data, severity: .warning,
-                         message: "cannot check whether held market \(id) resolved: \(error)", alert: false)
-                }
+        let due = Settlement.needingLookup(held: held, markets: markets, bookTokens: lastBookTokens, refreshWorked: lastRefreshFailed == nil,
+                                           hinted: feed.resolvedHints, now: now)
+        for id in due {
+            feed.resolvedHints.remove(id)  // the market channel said it resolved: looked up now
+            do {
+                markets[id] = try await source.market(id: id)
+            } catch {
+                // Retried next cycle; a held market we cannot look up is said, not skipped silently.
+                emit(key: "resolution_check:\(id)", kind: .data, severity: .warning,
+                     message: "cannot check whether held market \(id) resolved: \(error)", alert: false)
             }
-            guard let m = market, m.closed, let winner = m.winningTokenID else { continue }
-            for name in accounts.keys.sorted() {
-                guard var a = accounts[name], !a.settledMarkets.contains(id), a.positions.values.contains(where: { $0.marketID == id }) else { continue }
+        }
+        for id in held.sorted() {
+            guard let m = markets[id] else { continue }
+            for p in Settlement.payouts(accounts, market: m) {
+                let winner = m.winningTokenID ?? "?"
                 do {
-                    let payout = try a.settle(marketID: id, winningTokenID: winner)
-                    try journal?.recordSettlement(strategy: name, marketID: id, winner: winner, payout: payout, account: a, at: now,
+                    try journal?.recordSettlement(strategy: p.strategy, marketID: id, winner: winner, payout: p.amount, account: p.account, at: now,
                                                   eventTopic: EngineTopic.activity,
                                                   event: EngineEvent(key: "settled:\(id)", kind: "settlement", severity: "info",
-                                                                     message: "\(name): market \(id) resolved, paid \(Fixed.text(payout))", at: isoString(now)))
-                    accounts[name] = a
-                    emit(key: "settled:\(id):\(name)", kind: .settlement, severity: .info,
-                         message: "\(name): market \(id) resolved for \(winner); paid \(Fixed.text(payout))", alert: false)
+                                                                     message: "\(p.strategy): market \(id) resolved, paid \(Fixed.text(p.amount))", at: isoString(now)))
+                    accounts[p.strategy] = p.account
+                    emit(key: "settled:\(id):\(p.strategy)", kind: .settlement, severity: .info,
+                         message: "\(p.strategy): market \(id) resolved for \(winner); paid \(Fixed.text(p.amount))", alert: false)
                 } catch {
-                    storageFailed("settlement of \(id) for \(name) not recorded: \(error)", now)
+                    storageFailed("settlement of \(id) for \(p.strategy) not recorded: \(error)", now)
                 }
             }
         }
