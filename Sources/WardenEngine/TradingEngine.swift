@@ -61,6 +61,10 @@ public actor TradingEngine {
     /// write costs the whole lock bound and the cycle (and every status request behind it) would wait that long.
     var lastStorageProbe: ContinuousClock.Instant?
     static let storageProbeInterval: Duration = .seconds(3)
+    /// While storage works, the write lock is taken this often even with nothing to write, so a journal locked by
+    /// another process is noticed within seconds, not at the next fill.
+    static let writableCheckInterval: TimeInterval = 5
+    var lastWritableCheck: Date?
     var storageProblem: String?
     let startedAt: Date
     /// The engine's wall clock: the real one, or a backtest's simulated one (nothing in the engine reads `Date()`).
@@ -157,6 +161,7 @@ public actor TradingEngine {
         for notice in expired { emit(notice) }
         if !expired.isEmpty { persistReasons() }
         probeStorage(now)
+        checkWritable(now)
         checkDisk(now)
         await refreshData(now)
         checkFeedFrozen(now)
@@ -699,6 +704,13 @@ public actor TradingEngine {
         } catch {
             storageProblem = "\(error)"
         }
+    }
+
+    func checkWritable(_ now: Date) {
+        guard let journal, storageProblem == nil else { return }
+        if let last = lastWritableCheck, now.timeIntervalSince(last) < Self.writableCheckInterval, now >= last { return }
+        lastWritableCheck = now
+        do { try journal.checkWritable() } catch { storageFailed("journal not writable: \(error)", now) }
     }
 
     func checkDisk(_ now: Date) {
