@@ -170,7 +170,7 @@ struct CleanExitTests {
         let tree = try TestTree(programs: """
           job:
             command: \(testChild("--exit-after", "400", "--status", "served 3 requests"))
-            backoff: {initial: 5s}
+            backoff: {initial: 120s, max: 120s}
         """)
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }

@@ -35,9 +35,13 @@ func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port:
       cycle: 200ms
       book_refresh: 300ms
       stale_data_after: 3s
-      request_timeout: 1s
-      connect_timeout: 500ms
+      request_timeout: 3s
+      connect_timeout: 1s
       equity_interval: 1s
+      # The fake answers from the loaded test process: a burst of slow answers may trip the API health guard,
+      # which must then clear within the test (the default cooldown is 5 minutes).
+      health:
+        cooldown: 2s
     notifier:
       channels:
         hook: {kind: webhook, format: json, url_credential: hook_url, min_severity: warning, min_interval: 0s}

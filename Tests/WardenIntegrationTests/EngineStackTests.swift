@@ -168,7 +168,11 @@ struct EngineStackTests {
 struct ReplayTests {
     @Test("record the fake's market data, then trade on the replay with the fake gone; when the replay ends the data goes stale, never a fallback")
     func recordAndReplay() async throws {
-        let fake = try await PolymarketFake.start(.demo())
+        // The demo's markets and a lone favourite that neither moves nor resolves: every recorded snapshot offers
+        // the near-resolution strategy its entry, so the replay trades however few rounds a loaded machine records.
+        var scenario = FakeScenario.demo()
+        scenario.markets.append(favouriteScenario().markets[0])
+        let fake = try await PolymarketFake.start(scenario)
         let tree = try engineTree(fake)
         let recording = tree.root + "/recording.jsonl"
         let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "6s"])
