@@ -18,7 +18,8 @@ struct BacktestTests {
             market_maker: {enabled: true, stop_before_end_hours: 0}
         """)
         let recording = tree.root + "/recording.jsonl.gz"
-        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "8s"])
+        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "8s"],
+                                    env: recorderTimeouts)
         await fake.stop()
         #expect(rec.code == 0, "\(rec.out)\(rec.err)")
         return (tree, recording)

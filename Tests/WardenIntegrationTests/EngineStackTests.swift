@@ -37,6 +37,9 @@ func engineTree(_ fake: PolymarketFake, extraEngine: String = "", program: Strin
 
 func engineStatus(_ tree: TestTree) async throws -> EngineStatus? { try await status(tree)?.engine }
 
+/// Timeouts for `warden-engine record` against a fake served by the (loaded) test process.
+let recorderTimeouts = ["WARDEN_ENGINE_REQUEST_TIMEOUT": "5s", "WARDEN_ENGINE_CONNECT_TIMEOUT": "2s"]
+
 /// POSTs `json` to one of the fakes' /admin endpoints (bounded, without blocking a thread of the test's
 /// executor: the fake answers on that executor, so a blocked thread could starve it on a 2-core machine).
 func post(_ url: String, _ json: String) async throws {
@@ -175,7 +178,10 @@ struct ReplayTests {
         let fake = try await PolymarketFake.start(scenario)
         let tree = try engineTree(fake)
         let recording = tree.root + "/recording.jsonl"
-        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "6s"])
+        // The fake answers from this loaded test process: the recorder's calls get a timeout that survives that
+        // (with the tree's 1 s, a run recorded its first book snapshot only at the end, and the replay had no books).
+        let rec = try await runTool("warden-engine", ["record", "--config", tree.configPath, "--out", recording, "--duration", "6s"],
+                                    env: recorderTimeouts)
         await fake.stop()
         #expect(rec.code == 0 && rec.out.contains("recorded"), "\(rec.out)\(rec.err)")
         let lines = try String(contentsOfFile: recording, encoding: .utf8).split(separator: "\n")
@@ -195,14 +201,25 @@ struct ReplayTests {
           cycle: 200ms
           book_refresh: 300ms
           stale_data_after: 2s
-          stale_market_after: 5s
+          # The favourite's book never changes: with a short bound it would be frozen (paused) 5 s after it is
+          # first seen, which a loaded machine's slow first cycles can outlast. The end is judged by stale_data_after.
+          stale_market_after: 60s
 
         """)
         let w = try WardenProcess(tree)
         defer { Task { await w.stop() } }
-        let e = try await eventually("fills on the replayed data", within: .seconds(30)) {
-            let e = try await engineStatus(tree)
-            return (e?.fills_total ?? 0) > 0 ? e : nil
+        let e: EngineStatus
+        do {
+            e = try await eventually("fills on the replayed data", within: .seconds(45)) {
+                let e = try await engineStatus(tree)
+                return (e?.fills_total ?? 0) > 0 ? e : nil
+            }
+        } catch {
+            // What the engine said and showed, so a failure on a loaded machine can be read from the log.
+            let s = try? await wardenctl(tree, "status")
+            let log = (try? String(contentsOfFile: tree.root + "/var/log/engine.log", encoding: .utf8)) ?? ""
+            Issue.record("no fill on the replay.\nstatus:\n\(s?.out ?? "")\nengine.log (end):\n\(log.suffix(4000))")
+            throw error
         }
         #expect(e.data?.source == "replay")
         let ended = try await eventually("the replay ends: data stale, entries paused", within: .seconds(30)) {
