@@ -120,7 +120,7 @@ struct CollectingLogHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        said.add(level, "\(message)")
+    func log(event: LogEvent) {
+        said.add(event.level, "\(event.message)")
     }
 }

@@ -36,8 +36,10 @@ public enum Settlement {
         guard market.closed, let winner = market.winningTokenID else { return [] }
         return accounts.keys.sorted().compactMap { name in
             guard var a = accounts[name], !a.settledMarkets.contains(market.id),
-                  a.positions.values.contains(where: { $0.marketID == market.id }),
-                  let amount = try? a.settle(marketID: market.id, winningTokenID: winner) else { return nil }
+                  a.positions.values.contains(where: { $0.marketID == market.id }) else { return nil }
+            // `settle` throws only `alreadySettled`, excluded just above: a refusal here is the "exactly once"
+            // itself (nothing to pay), not a failure anyone must hear of.
+            guard let amount = try? a.settle(marketID: market.id, winningTokenID: winner) else { return nil }
             return Payout(strategy: name, account: a, amount: amount)
         }
     }
