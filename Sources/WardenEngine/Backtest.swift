@@ -64,7 +64,7 @@ public enum Backtest {
         let said = EngineSaid()
         let logger = Logger(label: "backtest", factory: { _ in CollectingLogHandler(into: said) })
         let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
-                                   stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now })
+                                   stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now }, runID: "bt")
         try await engine.recover()
         let step = s.cycle.seconds
         var t = first

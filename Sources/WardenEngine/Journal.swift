@@ -365,6 +365,11 @@ public final class Journal: Sendable {
         try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM intents WHERE status = ?", arguments: [status]) ?? 0 }
     }
 
+    /// Intents whose id begins with `prefix` followed by a dash (the orders of one run, IntentIDs).
+    public func intentCount(idPrefix prefix: String) throws -> Int {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM intents WHERE substr(id, 1, ?) = ?", arguments: [prefix.count + 1, prefix + "-"]) ?? 0 }
+    }
+
     public func fillCount() throws -> Int { try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills") ?? 0 } }
 
     /// Trades newest first: at most `limit` older than `beforeID`, and how many there are in all.

@@ -106,27 +106,22 @@ extension TradingEngine {
 
     func applyEvent(_ event: MarketChannelEvent, at: Date) {
         switch event {
-        case .book(var b):
-            guard trusted(b.tokenID), let i = books.index(forKey: b.tokenID) else { feed.droppedUntrusted += 1; return }
+        case .book(let b):
+            guard trusted(b.tokenID), marketBook.replace(with: b, at: at) else { feed.droppedUntrusted += 1; return }
             feed.books += 1
-            let old = books.values[i]
-            b.keepTickAndMinimum(of: old)
-            b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
-            books.values[i] = b
             noteMoved(b.tokenID)
         case .levels(let changes):
             for c in changes {
-                guard trusted(c.tokenID), let i = books.index(forKey: c.tokenID) else { feed.droppedUntrusted += 1; continue }
+                guard trusted(c.tokenID), marketBook.apply(c.side, token: c.tokenID, price: c.price, size: c.size, hash: c.hash, at: at) else {
+                    feed.droppedUntrusted += 1
+                    continue
+                }
                 feed.deltas += 1
-                books.values[i].apply(c.side, price: c.price, size: c.size)
-                if let h = c.hash { books.values[i].hash = h }
-                books.values[i].observedAt = at
-                books.values[i].changedAt = at
                 noteMoved(c.tokenID)
             }
         case .tickSize(let token, let tick):
             // The book's prices are on the old tick: dropped, and snapshot again before trading on it.
-            books[token] = nil
+            marketBook.drop(token: token)
             feed.awaitingSnapshot[token] = at
             lastBookRefresh = nil
             let market = marketID(of: token) ?? "?"
@@ -157,9 +152,7 @@ extension TradingEngine {
     /// Deltas count only for tokens snapshotted since their connection came up.
     func trusted(_ token: String) -> Bool { feed.awaitingSnapshot[token] == nil }
 
-    func marketID(of token: String) -> String? {
-        markets.values.first { $0.tokens.contains { $0.tokenID == token } }?.id
-    }
+    func marketID(of token: String) -> String? { marketBook.marketID(of: token) }
 
     /// Called with each REST snapshot of a book before it replaces ours: drift is a book the deltas built whose
     /// snapshot has the same hash (the same version upstream) but other levels, or, without hashes, other levels

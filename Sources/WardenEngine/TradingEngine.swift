@@ -26,15 +26,12 @@ public actor TradingEngine {
     let bankroll: Micros
     let stateDir: String
 
-    var markets: [String: Market] = [:] { didSet { orderedMarketIDs = nil; marketsChanged = true } }
-    var books: [String: OrderBook] = [:] { didSet { marksCache = nil } }
-    /// Market ids in trading order, kept until the market set changes (a cycle reads it once per strategy).
-    var orderedMarketIDs: [String]?
-    /// A market was added or replaced since the books' tick sizes were last carried onto the markets.
-    var marketsChanged = true
+    /// Markets, books and mid histories (a pure component of its own).
+    var marketBook: MarketBook { didSet { marksCache = nil } }
+    var markets: [String: Market] { marketBook.markets }
+    var books: [String: OrderBook] { marketBook.books }
     /// Best bid per held token, kept until a book or a position changes (risk checks read it once per intent).
     var marksCache: [String: Micros]?
-    var midHistory: [String: [Micros]] = [:]
     var accounts: [String: Account] = [:] { didSet { marksCache = nil } }
     var health: [String: StrategyHealth] = [:]
     var control = TradingControl()
@@ -46,10 +43,8 @@ public actor TradingEngine {
     var rejectedItems: Int { rejections.total }
     var rejectedSinceAlert = 0
     var lastRejectedAlert: ContinuousClock.Instant?
-    /// Tokens the latest book refresh returned; a held market whose tokens are missing is looked up.
-    var lastBookTokens: Set<String> = []
     /// Open markets the last book refresh gave no book for one of their outcomes.
-    var noBookMarkets: [String] = []
+    var noBookMarkets: [String] { marketBook.noBookMarkets }
     /// Held markets whose missing book was alerted (a recovery is said when it is back).
     var noBookAlerted: Set<String> = []
     var cycles = 0
@@ -82,16 +77,20 @@ public actor TradingEngine {
     /// After a stall or suspend, only books observed from this time on are traded on.
     var booksValidFrom: Date?
     let hooks: EngineTestHooks
+    /// The id each order sent gets (deterministic: see IntentIDs).
+    var intentIDs: IntentIDs
     /// Set at start when the crash-after-intent hook is to fire (once per journal).
     var crashAfterIntentArmed = false
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
                 publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
                 hooks: EngineTestHooks = EngineTestHooks(), stream: MarketStream? = nil,
-                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+                clock: @escaping @Sendable () -> Date = { Date() }, runID: String? = nil) throws {
         let money = try TradingLimits(settings)
         self.clock = clock
-        self.startedAt = clock()
+        let started = clock()
+        self.startedAt = started
+        self.intentIDs = IntentIDs(run: runID ?? IntentIDs.runPrefix(startedAt: started))
         self.settings = settings
         self.stream = stream
         self.hooks = hooks
@@ -106,6 +105,7 @@ public actor TradingEngine {
         var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
         self.strategies = list
+        self.marketBook = MarketBook(historyLength: list.map(\.historyLength).max() ?? 0)
         self.lastBackup = clock()
         if let journalProblem {
             control.raise(TradingReason(code: .journalUnusable, since: clock(),
@@ -127,6 +127,7 @@ public actor TradingEngine {
                 emit(key: "intent_abandoned", kind: .recovery, severity: .warning,
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
+            intentIDs = IntentIDs(run: intentIDs.run, issued: try journal.intentCount(idPrefix: intentIDs.run))
             let resting = try journal.restingIntents()
             for r in resting { restore(RestingOrder(intent: r.intent, open: r.open, since: r.since)) }
             if !resting.isEmpty {
@@ -212,10 +213,8 @@ public actor TradingEngine {
             do {
                 let d = try await source.discover(now: now)
                 countRejected(d.rejected, from: .discovery)
-                var fresh: [String: Market] = [:]
-                for m in d.markets { fresh[m.id] = m }
-                for (id, m) in markets where fresh[id] == nil && holds(marketID: id) { fresh[id] = m }  // keep what we hold
-                markets = fresh
+                let held = Settlement.heldMarkets(accounts)
+                marketBook.discovered(d.markets, keep: held.contains)  // what we hold stays followed
                 lastDiscovery = now
                 followFeed()
             } catch {
@@ -225,7 +224,7 @@ public actor TradingEngine {
         }
         guard lastBookRefresh.map({ now.timeIntervalSince($0) >= settings.bookRefresh.seconds }) ?? true else { return }
         lastBookRefresh = now
-        let tokens = markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
+        let tokens = marketBook.openTokens
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
         let fetchStarted = clock()
         feed.fetchInFlight = true
@@ -233,41 +232,14 @@ public actor TradingEngine {
         do {
             let r = try await source.books(tokens)
             countRejected(r.rejected, from: .books)
-            lastBookTokens = Set(r.books.map(\.tokenID))
-            // POST /books leaves out tokens without a book: such a token has no book now (never its old one).
-            for t in tokens where !lastBookTokens.contains(t) { books[t] = nil }
-            noBookMarkets = markets.values.filter { m in !m.closed && m.tokens.contains { !lastBookTokens.contains($0.tokenID) } }.map(\.id).sorted()
-            let keep = max(strategies.map(\.historyLength).max() ?? 0, 10)
-            var ticksMoved = false
             let fetchPredatesStall = booksValidFrom.map { fetchStarted < $0 } ?? false
-            for var b in r.books {
-                if fetchPredatesStall { b.observedAt = min(b.observedAt, fetchStarted) }
-                // One hash lookup per book: the old book is read and replaced through its index. Frozen is judged by
-                // content (the hash), aged by our own observation of the first answer with it.
-                if let i = books.index(forKey: b.tokenID) {
-                    let old = books.values[i]
-                    checkDrift(old: old, snapshot: b, fetchStarted: fetchStarted, now: now)
-                    b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : b.observedAt
-                    if old.tickSize != b.tickSize || old.minOrderSize != b.minOrderSize { ticksMoved = true }
-                    books.values[i] = b
-                } else {
-                    b.changedAt = b.observedAt
-                    ticksMoved = true
-                    books[b.tokenID] = b
-                }
-                if let mid = b.mid { Self.appendMid(mid, to: &midHistory[b.tokenID, default: []], keep: keep) }
+            // Drift is judged on the books the deltas moved, against their snapshot, after the ingest.
+            var replaced: [(old: OrderBook, snapshot: OrderBook)] = []
+            let watched = stream == nil ? [] : feed.deltaApplied
+            marketBook.ingest(r.books, requested: tokens, observedNoLaterThan: fetchPredatesStall ? fetchStarted : nil) { old, snapshot in
+                if watched.contains(snapshot.tokenID) { replaced.append((old, snapshot)) }
             }
-            if ticksMoved || marketsChanged {
-                for (id, var m) in markets {
-                    // The book's tick and minimum are authoritative over the market listing's.
-                    guard let b = m.tokens.first.flatMap({ books[$0.tokenID] }),
-                          m.tickSize != b.tickSize || m.minOrderSize < b.minOrderSize else { continue }
-                    m.tickSize = b.tickSize
-                    m.minOrderSize = max(m.minOrderSize, b.minOrderSize)
-                    markets[id] = m
-                }
-                marketsChanged = false
-            }
+            for (old, snapshot) in replaced { checkDrift(old: old, snapshot: snapshot, fetchStarted: fetchStarted, now: now) }
             snapshotTaken(r.books.map(\.tokenID), fetchStarted: fetchStarted)
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
@@ -276,11 +248,6 @@ public actor TradingEngine {
         } catch {
             dataFailed("order book refresh failed: \(error)", now)
         }
-    }
-
-    static func appendMid(_ mid: Micros, to history: inout [Micros], keep: Int) {
-        history.append(mid)
-        if history.count > keep { history.removeFirst(history.count - keep) }
     }
 
     func dataFailed(_ message: String, _ now: Date) {
@@ -336,12 +303,7 @@ public actor TradingEngine {
         // one more per market (an outage gave 1 + N alerts and N recoveries).
         let allStale = control.has(.dataStale)
         for m in markets.values where !m.closed {
-            var oldest: Date?
-            for t in m.tokens {
-                guard let b = books[t.tokenID] else { continue }
-                let at = b.changedAt ?? b.observedAt
-                if oldest.map({ at < $0 }) ?? true { oldest = at }
-            }
+            let oldest = marketBook.oldestChange(of: m)
             let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
             if stale && allStale { continue }
             emit(DegradationMatrix.assess(.marketStale, bad: stale, DegradationFact(since: oldest ?? now, marketID: m.id), now: now, control: &control))
@@ -364,12 +326,12 @@ public actor TradingEngine {
         guard storageProblem == nil else { return }  // settled once storage works: nothing is paid out unrecorded
         let held = Settlement.heldMarkets(accounts)
         feed.resolvedHints.formIntersection(held)  // only held markets settle; the other hints have nothing to do
-        let due = Settlement.needingLookup(held: held, markets: markets, bookTokens: lastBookTokens, refreshWorked: lastRefreshFailed == nil,
+        let due = Settlement.needingLookup(held: held, markets: markets, bookTokens: marketBook.snapshotTokens, refreshWorked: lastRefreshFailed == nil,
                                            hinted: feed.resolvedHints, now: now)
         for id in due {
             feed.resolvedHints.remove(id)  // the market channel said it resolved: looked up now
             do {
-                markets[id] = try await source.market(id: id)
+                marketBook.update(try await source.market(id: id))
             } catch {
                 // Retried next cycle; a held market we cannot look up is said, not skipped silently.
                 emit(key: "resolution_check:\(id)", kind: .data, severity: .warning,
@@ -398,22 +360,9 @@ public actor TradingEngine {
     /// Best bid of every token a position is held in (the only marks equity reads).
     func marks() -> [String: Micros] {
         if let marksCache { return marksCache }
-        var out: [String: Micros] = [:]
-        for a in accounts.values {
-            for p in a.positions.values where out[p.tokenID] == nil {
-                if let bid = books[p.tokenID]?.bestBid { out[p.tokenID] = bid }
-            }
-        }
+        let out = marketBook.marks(accounts.values)
         marksCache = out
         return out
-    }
-
-    /// Markets in trading order (by id), computed once per change of the market set.
-    func orderedMarkets() -> [String] {
-        if let orderedMarketIDs { return orderedMarketIDs }
-        let ids = markets.keys.sorted()
-        orderedMarketIDs = ids
-        return ids
     }
 
     func markAndRisk(_ now: Date) {
@@ -439,17 +388,7 @@ public actor TradingEngine {
     func trade(_ now: Date) {
         let fresh = settings.staleMarketAfter.seconds
         // What every strategy looks at is the same this cycle: the tradable markets with their books, built once.
-        var tradable: [(market: Market, books: [String: OrderBook])] = []
-        for id in orderedMarkets() {
-            guard let m = markets[id], m.active && !m.closed && m.acceptingOrders else { continue }
-            var usable = [String: OrderBook](minimumCapacity: m.tokens.count)
-            for t in m.tokens {
-                guard let b = books[t.tokenID], isTradable(b, now: now, freshFor: fresh) else { break }
-                usable[t.tokenID] = b
-            }
-            guard usable.count == m.tokens.count else { continue }
-            tradable.append((m, usable))
-        }
+        let tradable = marketBook.tradable { isTradable($0, now: now, freshFor: fresh) }
         // Open orders by strategy and market, read once: what each strategy is shown of its own.
         var open: [String: [String: [RestingOrder]]] = [:]
         // Resting buys hold their cash, as an exchange holds the balance behind an open order.
@@ -464,7 +403,7 @@ public actor TradingEngine {
             let positions = Dictionary(grouping: account.positions.values, by: \.marketID)
             var cash = max(0, account.cash - (reserved[strategy.name] ?? 0))
             for (m, marketBooks) in tradable {
-                let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: midHistory, now: now)
+                let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: marketBook.midHistory, now: now)
                 let decisions: [StrategyDecision]
                 do {
                     decisions = try strategy.decide(StrategyContext(snapshot: snapshot, positions: positions[m.id] ?? [],
@@ -530,7 +469,8 @@ public actor TradingEngine {
 
     /// Trading state, risk, write-ahead intent, paper fill, one journal transaction; in that order.
     @discardableResult
-    func execute(_ intent: OrderIntent, market: Market, now: Date, operatorAction: Bool = false) -> Execution {
+    func execute(_ proposed: OrderIntent, market: Market, now: Date, operatorAction: Bool = false) -> Execution {
+        var intent = proposed
         if !operatorAction, let blocked = control.blocking(intent.kind, marketID: intent.marketID) {
             return .notSent("\(blocked.effect.rawValue): \(blocked.code)")
         }
@@ -545,6 +485,7 @@ public actor TradingEngine {
             }
         }
         guard let book = books[intent.tokenID] else { return .notSent("no order book for token \(intent.tokenID)") }
+        intent.id = intentIDs.next()
         let outcome = ActionPerformer.perform(OrderFlow.send(intent), journal: { write in
             switch write {
             case .intent(let i):

@@ -9,7 +9,7 @@ import WardenKit
 import WardenSupervisor
 
 enum Harness: String, CaseIterable {
-    case market, books, channel, frame, form, notify, config, numbers
+    case market, books, channel, frame, form, notify, config, numbers, recording
 
     /// What the harness feeds its input to.
     var about: String {
@@ -22,6 +22,7 @@ enum Harness: String, CaseIterable {
         case .notify: return "an sd_notify datagram (NotifyReceiver.check and parse)"
         case .config: return "a configuration file (ConfigLoader.load)"
         case .numbers: return "decimal and duration text (Fixed.parse, Duration.parse)"
+        case .recording: return "a recording, plain or gzip, whole or cut short (RecordingFile.text, ReplayMarketData)"
         }
     }
 
@@ -71,7 +72,20 @@ enum Harness: String, CaseIterable {
                 _ = Fixed.proceedsDown(m, m)
             }
             if let d = Duration.parse(config: text) { _ = d.short; _ = d.seconds; _ = d.clampedMilliseconds() }
+        case .recording:
+            Self.loadRecording(data)
         }
+    }
+
+    /// The replay reads a file: one per process, overwritten per input; read as the backtest does (stopping at a bad
+    /// line) and as `source: replay` does (refusing the file).
+    static let recordingPath = FileManager.default.temporaryDirectory.appendingPathComponent("warden-fuzz-\(getpid()).jsonl").path
+
+    static func loadRecording(_ data: Data) {
+        _ = try? RecordingFile.text(data)
+        guard FileManager.default.createFile(atPath: recordingPath, contents: data) else { return }
+        _ = try? ReplayMarketData(path: recordingPath, speed: 1, stopAtBadLine: true)
+        _ = try? ReplayMarketData(path: recordingPath, speed: 1)
     }
 
     /// The configuration loader reads a file and is async: one file per process, overwritten per input.

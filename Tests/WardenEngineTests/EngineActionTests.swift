@@ -59,3 +59,21 @@ struct EngineActionTests {
         #expect(run() == run() && !run().isEmpty)
     }
 }
+
+@Suite("Intent ids")
+struct IntentIDsTests {
+    @Test("orders are numbered within a run under the run's prefix; a run that finds its own ids in the journal continues after them")
+    func numbering() throws {
+        var ids = IntentIDs(run: "bt")
+        #expect([ids.next(), ids.next(), ids.next()] == ["bt-1", "bt-2", "bt-3"])
+        #expect(IntentIDs.runPrefix(startedAt: Date(timeIntervalSince1970: 1_795_749_729.744)) == String(1_795_749_729_744, radix: 36))
+        let dir = try ScratchDirectory()
+        let (journalOpen, _) = try Journal.open(path: dir.path + "/j.db", backupsDir: dir.path + "/backups", durable: false)
+        for id in ["r1-1", "r1-2", "r10-1"] {
+            try journalOpen.recordIntent(OrderIntent(id: id, strategy: "s", marketID: "m", tokenID: "t", side: .buy, kind: .entry,
+                                                     limitPrice: 500_000, shares: Fixed.one, reason: "test"), at: t0)
+        }
+        var again = IntentIDs(run: "r1", issued: try journalOpen.intentCount(idPrefix: "r1"))
+        #expect(again.next() == "r1-3", "r10's ids are another run's")
+    }
+}

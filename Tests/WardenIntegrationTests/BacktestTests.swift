@@ -52,6 +52,16 @@ struct BacktestTests {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills f JOIN intents i ON i.id = f.intent_id WHERE i.status NOT IN ('filled', 'partial', 'resting')") ?? -1
         }
         #expect(audit == 0)
+        // The same decisions, order for order: both runs' journals hold the same intents under the same ids (the engine
+        // numbers the orders it sends; nothing random names them).
+        func intents(_ dir: String) async throws -> [String] {
+            try await DatabaseQueue(path: dir + "/journal.db").read { db in
+                try Row.fetchAll(db, sql: "SELECT id, strategy, token_id, side, limit_price, shares, status FROM intents ORDER BY id").map { "\($0)" }
+            }
+        }
+        let (i1, i2) = (try await intents(first), try await intents(second))
+        #expect(!i1.isEmpty && i1 == i2, "\(i1.count) intents in the first run, \(i2.count) in the second")
+        #expect(i1.allSatisfy { $0.contains("id:\"bt-") }, "backtest order ids are bt-<n>: \(i1.prefix(2))")
         let html = try String(contentsOfFile: first + "/report.html", encoding: .utf8)
         #expect(html.contains("<svg id=\"equity\"") && html.contains("<svg id=\"drawdown\""))
         #expect(!html.contains("src=") && !html.contains("<link") && !html.contains("url("), "self-contained: nothing fetched from anywhere")
