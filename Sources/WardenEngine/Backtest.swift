@@ -79,7 +79,7 @@ public enum Backtest {
             t = t.addingTimeInterval(step)
         }
         progress(1)
-        let accounts = await engine.accounts.values.sorted { $0.strategy < $1.strategy }
+        let accounts = await engine.core.accounts.values.sorted { $0.strategy < $1.strategy }
         var equity: [String: [(Date, Micros)]] = [:]
         for a in accounts {
             equity[a.strategy] = try journal.equityHistory(strategy: a.strategy, limit: 1_000_000).map { (Date(timeIntervalSince1970: $0.at), $0.equity) }

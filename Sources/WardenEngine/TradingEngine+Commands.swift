@@ -8,21 +8,21 @@ import WardenHTTP
 extension TradingEngine {
     public func snapshot(_ now: Date = Date()) -> EngineSnapshot {
         let m = marks()
-        let reasons = control.reasons.map {
+        let reasons = core.control.reasons.map {
             ReasonInfo(code: $0.code.rawValue, source: $0.source.rawValue, effect: $0.effect.rawValue, since: isoString($0.since),
                        expires_at: $0.expiresAt.map(isoString), message: $0.message, author: $0.author, market_id: $0.marketID)
         }
         let age = lastRefreshOK.map { now.timeIntervalSince($0) }
         let status = lastRefreshFailed != nil ? "down" : (age.map { $0 <= settings.staleDataAfter.seconds } ?? false) ? "fresh" : "stale"
         var data = DataInfo(source: source.name, status: status, last_refresh_at: lastRefreshOK.map(isoString), age_s: age,
-                            markets: markets.count, stale_markets: control.reasons.filter { $0.code == .marketStale }.count,
+                            markets: markets.count, stale_markets: core.control.reasons.filter { $0.code == .marketStale }.count,
                             rejected_items_total: rejectedItems, rejected_now: rejections.current, rejections: rejections.summary())
         data.no_book_markets = noBookMarkets.count
         data.no_book = Array(noBookMarkets.prefix(100))
         data.feed = feedInfo(now)
-        let accountInfos = accounts.values.sorted { $0.strategy < $1.strategy }.map { a -> AccountInfo in
+        let accountInfos = core.accounts.values.sorted { $0.strategy < $1.strategy }.map { a -> AccountInfo in
             let equity = a.equity(marks: m)
-            let h = health[a.strategy]
+            let h = core.health[a.strategy]
             let closed = a.wins + a.losses
             return AccountInfo(strategy: a.strategy, bankroll: Fixed.double(a.bankroll), cash: Fixed.double(a.cash), equity: Fixed.double(equity),
                                realized_pnl: Fixed.double(a.realizedPnL - a.fees), fees: Fixed.double(a.fees), open_positions: a.openPositions,
@@ -30,13 +30,13 @@ extension TradingEngine {
                                max_drawdown: Fixed.double(a.maxDrawdown),
                                return_pct: Double(equity - a.bankroll) / Double(max(a.bankroll, 1)) * 100,
                                enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason,
-                               open_orders: venue.openOrders.filter { $0.intent.strategy == a.strategy }.count)
+                               open_orders: core.venue.openOrders.filter { $0.intent.strategy == a.strategy }.count)
         }
         // The journal's count is the truth; the in-memory one (same fills, applied after each commit) stands in
         // only while the journal cannot be read, and storage says so in the same snapshot.
         let fills = (try? journal?.fillCount()) ?? nil
-        var snap = EngineSnapshot(trading_state: control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
-                                  fills_total: fills ?? accounts.values.reduce(0) { $0 + $1.fills },
+        var snap = EngineSnapshot(trading_state: core.control.effective.rawValue, reasons: reasons, data: data, accounts: accountInfos,
+                                  fills_total: fills ?? core.accounts.values.reduce(0) { $0 + $1.fills },
                                   storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
                                   cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
         snap.cycle_histogram = cycleHistogram
@@ -55,13 +55,13 @@ extension TradingEngine {
         let open = s.accounts.reduce(0) { $0 + $1.open_positions }
         let equity = s.accounts.reduce(0.0) { $0 + $1.equity }
         var line = "\(s.trading_state) · \(age) · \(open) open · equity \(String(format: "%.2f", equity))"
-        if let top = control.reasons.max(by: { $0.effect < $1.effect }), s.trading_state != "ACTIVE" { line += " · \(top.code)" }
+        if let top = core.control.reasons.max(by: { $0.effect < $1.effect }), s.trading_state != "ACTIVE" { line += " · \(top.code)" }
         return line
     }
 
     public func positions() -> PositionsResponse {
         let m = marks()
-        return PositionsResponse(positions: accounts.values.flatMap { a in
+        return PositionsResponse(positions: core.accounts.values.flatMap { a in
             a.positions.values.map { p in
                 PositionInfo(strategy: a.strategy, market_id: p.marketID, token_id: p.tokenID, shares: Fixed.double(p.shares),
                              average_price: Fixed.double(p.averagePrice), cost: Fixed.double(p.costBasis), mark: m[p.tokenID].map(Fixed.double))
@@ -72,7 +72,7 @@ extension TradingEngine {
     public func equity(limit: Int) throws -> EquityResponse {
         guard let journal else { throw IPCError(.failed, "journal unusable: no equity history") }
         var series: [String: [EquityPoint]] = [:]
-        for name in accounts.keys.sorted() {
+        for name in core.accounts.keys.sorted() {
             series[name] = try journal.equityHistory(strategy: name, limit: max(1, min(limit, 5000))).map { EquityPoint(at: $0.at, equity: Fixed.double($0.equity)) }
         }
         return EquityResponse(series: series)
@@ -84,11 +84,11 @@ extension TradingEngine {
         return TradesResponse(trades: page.rows, total: page.total)
     }
 
-    func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: control.effective.rawValue, message: message) }
+    func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: core.control.effective.rawValue, message: message) }
 
     public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
         let now = clock()
-        control.raise(TradingReason(code: .operatorPause, since: now,
+        core.control.raise(TradingReason(code: .operatorPause, since: now,
                                     expiresAt: expiresIn.map { now.addingTimeInterval($0) }, message: reason, author: author))
         persistReasons()
         emit(key: "operator_pause", kind: .paused, severity: .warning, message: "paused by \(author): \(reason)")
@@ -96,7 +96,7 @@ extension TradingEngine {
     }
 
     public func resume(author: String) -> CommandResponse {
-        guard let gone = control.clear(.operatorPause) else { return reply("not paused by an operator") }
+        guard let gone = core.control.clear(.operatorPause) else { return reply("not paused by an operator") }
         persistReasons()
         emit(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: clock().timeIntervalSince(gone.since))
         return reply("resumed by \(author)")
@@ -105,7 +105,7 @@ extension TradingEngine {
     public func killSwitch(on: Bool, author: String) -> CommandResponse {
         if on {
             // Every open order off the book at once, not at the next cycle.
-            perform(venue.handle(.cancelAll(strategy: nil, reason: "kill switch by \(author)"), market: nil, book: nil, at: clock()), now: clock())
+            perform(core.handle(.cancelAll(reason: "kill switch by \(author)"), at: clock()), now: clock())
         }
         return toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
     }
@@ -117,12 +117,12 @@ extension TradingEngine {
     func toggle(code: ReasonCode, on: Bool, author: String, what: String) -> CommandResponse {
         let now = clock()
         if on {
-            control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
+            core.control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
             persistReasons()
             emit(key: code.rawValue, kind: .paused, severity: .warning, message: "\(what) turned on by \(author)")
             return reply("\(what) on")
         }
-        guard let gone = control.clear(code) else { return reply("\(what) was not on") }
+        guard let gone = core.control.clear(code) else { return reply("\(what) was not on") }
         persistReasons()
         emit(key: code.rawValue, kind: .resumed, severity: .info, message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
         return reply("\(what) off")
@@ -130,47 +130,13 @@ extension TradingEngine {
 
     /// Clears a drawdown halt and starts measuring drawdown from the current equity.
     public func haltReset(author: String) -> CommandResponse {
-        guard let gone = control.clear(.drawdown) else { return reply("not halted") }
-        let m = marks()
-        for (name, var a) in accounts {
-            a.peakEquity = a.equity(marks: m)
-            accounts[name] = a
-            do { try journal?.saveAccount(a, at: clock()) } catch { storageFailed("re-based peak of \(name) not saved: \(error)", clock()) }
-        }
-        persistReasons()
-        emit(key: "drawdown", kind: .resumed, severity: .warning, message: "halt reset by \(author); peak equity re-based",
-             duration: clock().timeIntervalSince(gone.since))
-        return reply("halt reset by \(author)")
+        reply(perform(core.handle(.haltReset(author: author), at: clock()), now: clock()) ?? "halt reset by \(author)")
     }
 
     /// Sells every position (in one market, or all) at the book, whatever the trading state.
     public func flatten(marketID: String?, author: String) -> CommandResponse {
         let now = clock()
-        for r in venue.openOrders where marketID == nil || r.intent.marketID == marketID {
-            perform(venue.handle(.cancel(intentID: r.intent.id, reason: "flatten by \(author)"), market: nil, book: nil, at: now), now: now)
-        }
-        var sold = 0
-        var notSold: [String] = []
-        for a in accounts.values.sorted(by: { $0.strategy < $1.strategy }) {
-            for p in a.positions.values.sorted(by: { $0.tokenID < $1.tokenID }) where p.shares > 0 && (marketID == nil || p.marketID == marketID) {
-                guard let market = markets[p.marketID], let bid = books[p.tokenID]?.bestBid else {
-                    notSold.append("\(a.strategy) \(p.tokenID): no bid in the book")
-                    continue
-                }
-                let intent = OrderIntent(strategy: a.strategy, marketID: p.marketID, tokenID: p.tokenID, side: .sell, kind: .exit,
-                                         limitPrice: max(market.tickSize, bid - bid % market.tickSize), shares: p.shares,
-                                         reason: "flatten by \(author)")
-                switch execute(intent, market: market, now: now, operatorAction: true) {
-                case .filled: sold += 1
-                case .resting: notSold.append("\(a.strategy) \(p.tokenID): resting, not filled")
-                case .notSent(let why), .rejected(let why): notSold.append("\(a.strategy) \(p.tokenID): \(why)")
-                }
-            }
-        }
-        let summary = "\(sold) positions sold" + (notSold.isEmpty ? "" : "; \(notSold.count) not sold (\(notSold.joined(separator: "; ")))")
-        emit(key: "flatten", kind: .operator, severity: .warning,
-             message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(summary)")
-        return reply(summary)
+        return reply(perform(core.handle(.flatten(marketID: marketID, author: author, observations), at: now), now: now) ?? "flatten done")
     }
 }
 

@@ -95,24 +95,24 @@ extension TradingEngine {
             feed.shards[shard, default: FeedState.Shard(tokens: [])].gaveUp = true
             let now = clock()
             emit(DegradationMatrix.assess(.marketWSDown, bad: true, DegradationFact(since: now, detail: reason, place: "\(shard)", bound: "\(attempts)"),
-                                          now: now, control: &control))
+                                          now: now, control: &core.control))
         }
     }
 
     func clearFeedPauseIfUp(_ now: Date) {
         guard !feed.shards.values.contains(where: \.gaveUp) else { return }
-        emit(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &control))
+        emit(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &core.control))
     }
 
     func applyEvent(_ event: MarketChannelEvent, at: Date) {
         switch event {
         case .book(let b):
-            guard trusted(b.tokenID), marketBook.replace(with: b, at: at) else { feed.droppedUntrusted += 1; return }
+            guard trusted(b.tokenID), core.marketBook.replace(with: b, at: at) else { feed.droppedUntrusted += 1; return }
             feed.books += 1
             noteMoved(b.tokenID)
         case .levels(let changes):
             for c in changes {
-                guard trusted(c.tokenID), marketBook.apply(c.side, token: c.tokenID, price: c.price, size: c.size, hash: c.hash, at: at) else {
+                guard trusted(c.tokenID), core.marketBook.apply(c.side, token: c.tokenID, price: c.price, size: c.size, hash: c.hash, at: at) else {
                     feed.droppedUntrusted += 1
                     continue
                 }
@@ -121,7 +121,7 @@ extension TradingEngine {
             }
         case .tickSize(let token, let tick):
             // The book's prices are on the old tick: dropped, and snapshot again before trading on it.
-            marketBook.drop(token: token)
+            core.marketBook.drop(token: token)
             feed.awaitingSnapshot[token] = at
             lastBookRefresh = nil
             let market = marketID(of: token) ?? "?"
@@ -146,13 +146,12 @@ extension TradingEngine {
     func noteMoved(_ token: String) {
         feed.deltaApplied.insert(token)
         if feed.fetchInFlight { feed.movedDuringFetch.insert(token) }
-        marksCache = nil
     }
 
     /// Deltas count only for tokens snapshotted since their connection came up.
     func trusted(_ token: String) -> Bool { feed.awaitingSnapshot[token] == nil }
 
-    func marketID(of token: String) -> String? { marketBook.marketID(of: token) }
+    func marketID(of token: String) -> String? { core.marketBook.marketID(of: token) }
 
     /// Called with each REST snapshot of a book before it replaces ours: drift is a book the deltas built whose
     /// snapshot has the same hash (the same version upstream) but other levels, or, without hashes, other levels
@@ -252,7 +251,7 @@ extension TradingEngine {
             if m.closed { state = "closed" }
             else if noBook.contains(m.id) || m.tokens.contains(where: { books[$0.tokenID] == nil }) { state = "no book" }
             else if awaiting { state = "awaiting snapshot" }
-            else if control.has(.marketStale, marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
+            else if core.control.has(.marketStale, marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
             else if !m.acceptingOrders { state = "not accepting orders" }
             else { state = "ok" }
             let shard = m.tokens.first.flatMap { feed.shardOf[$0.tokenID] }

@@ -86,7 +86,7 @@ struct EngineMoneyAndStorageTests {
         await e.restore(RestingOrder(intent: intent, open: intent.shares, since: clock.now))
         await e.storageFailed("disk gone (test)", clock.now)
         _ = await e.killSwitch(on: true, author: "test")
-        #expect(await e.venue.openOrders.isEmpty, "off the book at once")
+        #expect(await e.core.venue.openOrders.isEmpty, "off the book at once")
         #expect(try journal.restingIntents().map(\.intent.id) == [intent.id], "not yet recorded: storage is failing")
         #expect(await e.pendingFinishes.count == 1)
         clock.advance(.seconds(5))

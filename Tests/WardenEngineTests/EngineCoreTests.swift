@@ -1,0 +1,163 @@
+// The engine core driven directly: hand-made books and strategies, a fixed clock, no process, no journal. What it
+// returns is what the engine does; a failed journal write told back puts the order's state back.
+import Foundation
+import Testing
+import WardenCore
+import WardenEngine
+import WardenTestKit
+
+/// Buys `shares` of `yes` at `price` whenever it holds none and has no open order (resting when `rest`).
+private struct Buyer: Strategy {
+    var name = "buyer"
+    var price: Micros = 500_000
+    var shares: Micros = 10 * Fixed.one
+    var rest = false
+    func decide(_ c: StrategyContext) throws -> [StrategyDecision] {
+        guard c.positions.isEmpty, c.openOrders.isEmpty else { return [] }
+        return [.place(OrderIntent(strategy: name, marketID: c.snapshot.market.id, tokenID: "yes", side: .buy, kind: .entry, limitPrice: price,
+                                   shares: shares, reason: "test", timeInForce: rest ? .resting : .immediate))]
+    }
+}
+
+private struct Thrower: Strategy {
+    var name = "thrower"
+    struct Broken: Error {}
+    func decide(_ c: StrategyContext) throws -> [StrategyDecision] { throw Broken() }
+}
+
+@Suite("Engine core")
+struct EngineCoreTests {
+    static func core(_ strategies: [any Strategy], errorsMax: Int = 3) throws -> EngineCore {
+        var s = EngineSettings()
+        s.staleMarketAfter = .seconds(60)
+        var c = EngineCore(settings: EngineCore.Settings(staleMarketAfter: 60, strategyErrorsMax: errorsMax, strategyErrorsWindow: 600,
+                                                         bankroll: 1_000 * Fixed.one),
+                           strategies: strategies, limits: try TradingLimits(s), journalUsable: true, intentIDs: IntentIDs(run: "t"))
+        for st in strategies {
+            c.accounts[st.name] = Account(strategy: st.name, bankroll: 1_000 * Fixed.one)
+            c.health[st.name] = StrategyHealth()
+        }
+        c.marketBook.discovered([market()]) { _ in false }
+        return c
+    }
+
+    /// Books of m1 observed at `at`: yes asked at `ask`, no at 0.52.
+    static func feed(_ c: inout EngineCore, ask: Double = 0.48, at: Date) {
+        c.marketBook.ingest([book("yes", bids: [(ask - 0.02, 100)], asks: [(ask, 100)], at: at), book("no", bids: [(0.50, 100)], asks: [(0.52, 100)], at: at)],
+                            requested: ["yes", "no"], observedNoLaterThan: nil)
+    }
+
+    static func writes(_ actions: [EngineAction]) -> [JournalWrite] { actions.compactMap { if case .journal(let w) = $0 { w } else { nil } } }
+
+    @Test("an order is its intent's write, the venue request, then the fill with its account, in that order; the account moves")
+    func orderActions() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        let actions = c.handle(.tick(.init()), at: t0)
+        let w = Self.writes(actions)
+        guard case .intent(let i)? = w.first, case .fill(let f, let account, let status, _)? = w.dropFirst().first else {
+            Issue.record("expected intent then fill, got \(actions)")
+            return
+        }
+        #expect(i.id == "t-1" && f.intentID == i.id && status == "filled")
+        #expect(actions.firstIndex(of: .venue(.submit(i)))! == actions.firstIndex(of: .journal(.intent(i)))! + 1)
+        #expect(account.positions["yes"]?.shares == 10 * Fixed.one && c.accounts["buyer"] == account)
+        #expect(actions.contains { if case .notice(let n) = $0 { n.kind == .fill } else { false } })
+        #expect(Self.writes(c.handle(.tick(.init()), at: t0 + 1)).isEmpty, "holding: nothing more to buy")
+    }
+
+    @Test("a failed intent write: the state before the order comes back, storage degrades, nothing is sent until it works")
+    func failedIntentWrite() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        let before = c.accounts
+        let actions = c.handle(.tick(.init()), at: t0)
+        let i = try #require(actions.firstIndex { if case .journal(.intent) = $0 { true } else { false } })
+        let after = c.handle(.journalFailed(index: i, error: "disk full"), at: t0)
+        #expect(c.accounts == before && c.venue.openOrders.isEmpty && c.liveIntents.isEmpty, "the order never happened")
+        #expect(c.storageProblem?.contains("not written ahead") == true && c.control.has(.storageDegraded))
+        #expect(after.contains { if case .notice(let n) = $0 { n.key == "storage_degraded" && n.severity == .critical } else { false } })
+        let next = c.handle(.tick(.init()), at: t0 + 1)
+        #expect(Self.writes(next).isEmpty && !next.contains { if case .venue = $0 { true } else { false } }, "nothing written ahead, nothing sent")
+        _ = c.handle(.storageRecovered, at: t0 + 2)
+        let resumed = Self.writes(c.handle(.tick(.init()), at: t0 + 3))
+        #expect(resumed.contains { if case .intent(let i) = $0 { i.id == "t-2" } else { false } }, "ids are never reused: t-1 may be in the journal")
+    }
+
+    @Test("a failed fill write voids the paper fill: the account is as before the order")
+    func failedFillWrite() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        let before = c.accounts["buyer"]
+        let actions = c.handle(.tick(.init()), at: t0)
+        let f = try #require(actions.firstIndex { if case .journal(.fill) = $0 { true } else { false } })
+        _ = c.handle(.journalFailed(index: f, error: "disk full"), at: t0)
+        #expect(c.accounts["buyer"] == before && c.storageProblem?.contains("void") == true)
+    }
+
+    @Test("a resting order rests (its write), then fills as a maker when a fresh book crosses it, in its own undoable group")
+    func restingThenFilled() throws {
+        var c = try Self.core([Buyer(price: 400_000, rest: true)])
+        Self.feed(&c, ask: 0.48, at: t0)
+        let placed = Self.writes(c.handle(.tick(.init()), at: t0))
+        #expect(placed.count == 2 && placed.last == .resting(intentID: "t-1") && c.venue.openOrders.count == 1)
+        Self.feed(&c, ask: 0.40, at: t0 + 5)
+        let before = c.accounts["buyer"]
+        let actions = c.handle(.tick(.init()), at: t0 + 5)
+        let fill = try #require(actions.firstIndex { if case .journal(.fill(let f, _, "filled", _)) = $0 { f.intentID == "t-1" } else { false } })
+        #expect(c.venue.openOrders.isEmpty && c.accounts["buyer"]?.positions["yes"]?.shares == 10 * Fixed.one)
+        _ = c.handle(.journalFailed(index: fill, error: "locked"), at: t0 + 5)
+        #expect(c.accounts["buyer"] == before && c.venue.openOrders.count == 1, "unrecorded, the fill is undone and the order rests again")
+    }
+
+    @Test("a strategy that keeps throwing is disabled, said once as critical; the others go on trading")
+    func disablement() throws {
+        var c = try Self.core([Thrower(), Buyer()], errorsMax: 2)
+        Self.feed(&c, at: t0)
+        let first = c.handle(.tick(.init()), at: t0)
+        #expect(Self.writes(first).contains { if case .intent = $0 { true } else { false } }, "the buyer trades")
+        let second = c.handle(.tick(.init()), at: t0 + 1)
+        #expect(c.health["thrower"]?.isDisabled == true)
+        #expect(second.contains { if case .notice(let n) = $0 { n.key == "strategy_disabled:thrower" && n.severity == .critical } else { false } })
+        let third = c.handle(.tick(.init()), at: t0 + 2)
+        #expect(!third.contains { if case .notice(let n) = $0 { n.key.hasSuffix("thrower") } else { false } }, "disabled: not run again")
+    }
+
+    @Test("the kill switch and operator pauses: resting orders cancelled with their ends written; no entries while paused")
+    func cancelAllAndPause() throws {
+        var c = try Self.core([Buyer(price: 400_000, rest: true)])
+        Self.feed(&c, at: t0)
+        _ = c.handle(.tick(.init()), at: t0)
+        let cancelled = Self.writes(c.handle(.cancelAll(reason: "kill switch by test"), at: t0 + 1))
+        #expect(cancelled == [.finish(intentID: "t-1", status: "cancelled", note: "kill switch by test")] && c.venue.openOrders.isEmpty)
+        c.control.raise(TradingReason(code: .killSwitch, since: t0, message: "kill switch on", author: "test"))
+        #expect(Self.writes(c.handle(.tick(.init()), at: t0 + 2)).isEmpty, "no entries while the kill switch is on")
+    }
+
+    @Test("books not trusted by the feed, or observed before a stall, are not traded on")
+    func observations() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        #expect(Self.writes(c.handle(.tick(.init(awaitingSnapshot: ["yes": t0])), at: t0)).isEmpty)
+        #expect(Self.writes(c.handle(.tick(.init(booksValidFrom: t0 + 1)), at: t0 + 1)).isEmpty)
+        #expect(Self.writes(c.handle(.tick(.init()), at: t0 + 61)).isEmpty, "older than stale_market_after")
+        #expect(!Self.writes(c.handle(.tick(.init()), at: t0 + 2)).isEmpty)
+    }
+
+    @Test("determinism: the same inputs at the same times give the same actions, twice over")
+    func determinism() throws {
+        func run() throws -> [EngineAction] {
+            var c = try Self.core([Buyer(price: 400_000, rest: true), Buyer(name: "taker", price: 500_000, shares: 7 * Fixed.one)])
+            var all: [EngineAction] = []
+            for (n, ask) in [0.48, 0.45, 0.41, 0.39, 0.44].enumerated() {
+                let at = t0 + Double(n * 5)
+                Self.feed(&c, ask: ask, at: at)
+                all += c.handle(.tick(.init()), at: at)
+            }
+            all += c.handle(.flatten(marketID: nil, author: "test", .init()), at: t0 + 30)
+            return all
+        }
+        let (a, b) = (try run(), try run())
+        #expect(a.count > 6 && a == b)
+    }
+}
