@@ -55,10 +55,10 @@ public enum Backtest {
         let dir = (journalPath as NSString).deletingLastPathComponent
         let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups", durable: false)
         var s = base
-        // Equity about 600 times over the run (the charts' points); no backups, no disk watch, no WebSocket.
+        // Equity about 600 times over the run (the charts' points), on the simulated clock (the backtest is the timer);
+        // no backups, no disk watch, no WebSocket.
         let span = max(last.timeIntervalSince(first), s.cycle.seconds)
-        s.equityInterval = .seconds(max(s.cycle.seconds, span / 600))
-        s.backupInterval = .seconds(1e9)
+        let equityEvery = max(s.cycle.seconds, span / 600)
         s.minFreePercent = 0
         // What the engine says at warning or above is kept for the report (a strategy error, storage failing), not lost.
         let said = EngineSaid()
@@ -70,9 +70,14 @@ public enum Backtest {
         var t = first
         var cycles = 0
         var told = -1
+        var lastEquity = Date.distantPast
         while t <= last {
             clock.set(t)
             await engine.cycle(now: t)
+            if t.timeIntervalSince(lastEquity) >= equityEvery {
+                lastEquity = t
+                await engine.recordEquity(now: t)
+            }
             cycles += 1
             let done = Int(t.timeIntervalSince(first) / span * 100)
             if done != told { told = done; progress(Double(done) / 100) }

@@ -77,7 +77,9 @@ public enum EngineApplication {
         let server = IPCServer(path: paths.runtimeDir + "/engine.sock", role: "engine", handler: EngineHandler(engine: engine),
                                publisher: publisher, allowedUIDs: cfg.supervisor.allowedUIDs.map { UInt32($0) }, logger: logger)
         var services: [any Service] = [IPCServerService(server: server),
-                                       EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger)]
+                                       EngineLoopService(engine: engine, interval: e.cycle, server: server, logger: logger),
+                                       EngineTimerService(engine: engine, equityEvery: e.equityInterval, backupEvery: e.backupInterval,
+                                                          backupsKeep: e.backupsKeep, logger: logger)]
         if let stream { services.append(MarketFeedService(stream: stream, engine: engine)) }
         return services
     }

@@ -11,8 +11,11 @@ public struct LevelChange: Sendable, Equatable, Codable {
     public var size: Micros
     /// The book's hash after this change, when the server sent one.
     public var hash: String?
-    public init(tokenID: String, side: BookSide, price: Micros, size: Micros, hash: String? = nil) {
-        self.tokenID = tokenID; self.side = side; self.price = price; self.size = size; self.hash = hash
+    /// The server's time of the change (the message's `timestamp`), when it sent one: a snapshot built before it does
+    /// not hold it.
+    public var serverTime: Date?
+    public init(tokenID: String, side: BookSide, price: Micros, size: Micros, hash: String? = nil, serverTime: Date? = nil) {
+        self.tokenID = tokenID; self.side = side; self.price = price; self.size = size; self.hash = hash; self.serverTime = serverTime
     }
 }
 
@@ -65,7 +68,9 @@ public enum MarketChannelParser {
         case "book":
             return ClobParser.book(o, observedAt: observedAt, requireTick: false).map { .book($0) }
         case "price_change":
-            return priceChange(o).map { .levels($0) }
+            // The message's server time goes with each of its changes (unknown when absent or unreadable).
+            let at = double(o["timestamp"]).flatMap { $0 > 1e11 ? Date(timeIntervalSince1970: $0 / 1000) : nil }
+            return priceChange(o).map { changes in .levels(at == nil ? changes : changes.map { var c = $0; c.serverTime = at; return c }) }
         case "tick_size_change":
             guard let token = token(o["asset_id"]) else { return .failure(Rejection(item: "tick_size_change", reason: "missing asset_id")) }
             guard let tick = micros(o["new_tick_size"] as Any), acceptableTick(tick) else {

@@ -23,6 +23,12 @@ struct FeedState {
     /// Tokens whose book a delta moved during the REST fetch in flight (their snapshot may be older than the deltas).
     var movedDuringFetch: Set<String> = []
     var fetchInFlight = false
+    /// Level changes received while a snapshot was being fetched (trusted or not), with when: those newer than the
+    /// snapshot go back on its books once it has replaced them.
+    var changesDuringFetch: [(change: LevelChange, at: Date)] = []
+    static let changesDuringFetchLimit = 200_000
+    /// Changes put back on a book after a snapshot older than them replaced it.
+    var replayedAfterSnapshot = 0
     /// Tokens whose book a delta moved since the last snapshot (drift is judged on these).
     var deltaApplied: Set<String> = []
     var deltas = 0
@@ -111,6 +117,9 @@ extension TradingEngine {
             feed.books += 1
             noteMoved(b.tokenID)
         case .levels(let changes):
+            if feed.fetchInFlight, feed.changesDuringFetch.count + changes.count <= FeedState.changesDuringFetchLimit {
+                feed.changesDuringFetch += changes.map { ($0, at) }
+            }
             for c in changes {
                 guard trusted(c.tokenID), core.marketBook.apply(c.side, token: c.tokenID, price: c.price, size: c.size, hash: c.hash, at: at) else {
                     feed.droppedUntrusted += 1
@@ -174,6 +183,23 @@ extension TradingEngine {
         if alert { feed.lastDriftAlert = clock }
         emit(key: "book_drift:\(market)", kind: .data, severity: .warning,
              message: alert ? "book drift (\(feed.drift) since start): \(what)" : "book drift: \(what)", alert: alert)
+    }
+
+    /// The snapshot just ingested was built by the server before some of the changes that came while it was fetched:
+    /// those (by the server's times) go back on its books, or the books would lack them until the next snapshot (and
+    /// that snapshot would find them "drifted"). Without both times nothing says which came first: the snapshot stands.
+    func replayChangesDuringFetch(_ snapshot: [OrderBook]) {
+        defer { feed.changesDuringFetch = [] }
+        guard !feed.changesDuringFetch.isEmpty else { return }
+        var built: [String: (time: Date, observed: Date)] = [:]
+        for b in snapshot { if let t = b.bookTime { built[b.tokenID] = (t, b.observedAt) } }
+        for (c, _) in feed.changesDuringFetch {
+            guard let snap = built[c.tokenID], let changed = c.serverTime, changed >= snap.time, trusted(c.tokenID) else { continue }
+            if core.marketBook.apply(c.side, token: c.tokenID, price: c.price, size: c.size, hash: c.hash, at: snap.observed) {
+                feed.replayedAfterSnapshot += 1
+                noteMoved(c.tokenID)
+            }
+        }
     }
 
     /// Snapshot taken: tokens whose connection came up before the fetch began are trusted from now.

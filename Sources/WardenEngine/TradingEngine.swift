@@ -37,8 +37,6 @@ public actor TradingEngine {
     var cycles = 0
     var lastCycleMS = 0.0
     var cycleHistogram = CycleHistogram()
-    var lastBackup: Date
-    var lastEquity = Date.distantPast
     /// The last storage probe while degraded: one every `storageProbeInterval`, not one a cycle, since a failing
     /// write costs the whole lock bound and the cycle (and every status request behind it) would wait that long.
     var lastStorageProbe: ContinuousClock.Instant?
@@ -91,7 +89,6 @@ public actor TradingEngine {
                                                              bankroll: money.bankroll),
                                strategies: list, limits: money, journalUsable: journal != nil,
                                intentIDs: IntentIDs(run: runID ?? IntentIDs.runPrefix(startedAt: started)))
-        self.lastBackup = clock()
         if let journalProblem {
             core.control.raise(TradingReason(code: .journalUnusable, since: clock(),
                                         message: "trading refused: \(journalProblem)"))
@@ -155,7 +152,6 @@ public actor TradingEngine {
         assessAPIHealth(now)
         await settleResolved(now)
         perform(core.handle(.tick(observations), at: now), now: now)
-        periodic(now)
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
         cycleHistogram.record(lastCycleMS / 1000)
         lastCycleEnd = MonotonicInstant.now()
@@ -224,11 +220,13 @@ public actor TradingEngine {
             }
             for (old, snapshot) in replaced { checkDrift(old: old, snapshot: snapshot, fetchStarted: fetchStarted, now: now) }
             snapshotTaken(r.books.map(\.tokenID), fetchStarted: fetchStarted)
+            replayChangesDuringFetch(r.books)
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }
             // A fetch begun before a suspension was noticed does not count as the refresh after it.
             if booksValidFrom.map({ fetchStarted >= $0 }) ?? true { booksValidFrom = nil }
         } catch {
+            feed.changesDuringFetch = []
             dataFailed("order book refresh failed: \(error)", now)
         }
     }
@@ -465,28 +463,6 @@ public actor TradingEngine {
                                       DegradationFact(since: now, detail: String(format: "%.1f%% free", free), place: stateDir,
                                                       bound: String(format: "%.0f%%", settings.minFreePercent)),
                                       now: now, control: &core.control))
-    }
-
-    func periodic(_ now: Date) {
-        guard let journal, storageProblem == nil else { return }
-        if now.timeIntervalSince(lastEquity) >= settings.equityInterval.seconds {
-            lastEquity = now
-            let m = marks()
-            do {
-                try journal.recordEquity(core.accounts.values.map { ($0.strategy, $0.equity(marks: m)) }, at: now)
-            } catch {
-                storageFailed("equity not recorded: \(error)", now)
-            }
-        }
-        if now.timeIntervalSince(lastBackup) >= settings.backupInterval.seconds {
-            lastBackup = now
-            do {
-                let path = try journal.backup(at: now, keep: settings.backupsKeep)
-                emit(key: "backup", kind: .backup, severity: .info, message: "journal backed up to \(path)", alert: false)
-            } catch {
-                emit(key: "backup_failed", kind: .storage, severity: .warning, message: "journal backup failed: \(error)")
-            }
-        }
     }
 
     // MARK: - Events

@@ -13,7 +13,11 @@ import WardenTestKit
 
 /// Markets and books set by the test; every book is stamped as observed now by the test's manual clock.
 private final class ScriptedSource: MarketDataSource {
-    struct Script { var markets: [Market] = []; var ticks: [String: Micros] = [:]; var missing: Set<String> = []; var hash: String?; var down = false }
+    struct Script {
+        var markets: [Market] = []; var ticks: [String: Micros] = [:]; var missing: Set<String> = []; var hash: String?; var down = false
+        /// While set, a fetch waits (with `fetching` true) before it answers.
+        var held = false; var fetching = false
+    }
     let script = Mutex(Script())
     let clock: ManualClock
     init(clock: ManualClock = ManualClock()) { self.clock = clock }
@@ -21,7 +25,10 @@ private final class ScriptedSource: MarketDataSource {
 
     func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { (script.withLock { $0.markets }, []) }
     func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
+        script.withLock { $0.fetching = true }
+        while script.withLock({ $0.held }) { try await Task.sleep(for: .milliseconds(5)) }
         let (ticks, missing, hash, down) = script.withLock { ($0.ticks, $0.missing, $0.hash, $0.down) }
+        script.withLock { $0.fetching = false }
         if down { throw URLError(.cannotConnectToHost) }
         let now = clock.now
         // As POST /books: tokens without a book are left out, and the answer comes in another order.
@@ -137,5 +144,29 @@ struct EngineRefreshTests {
         source.clock.advance(.seconds(1))
         await e.cycle(now: source.clock.now)
         #expect(await e.snapshot(source.clock.now).trading_state == "ACTIVE", "fresh data again: entries resume by themselves")
+    }
+
+    @Test("changes that come while a snapshot is fetched and are newer than it (server times) go back on its book; older ones do not")
+    func changesDuringFetch() async throws {
+        let source = ScriptedSource()
+        source.script.withLock { $0.markets = [market("1")]; $0.hash = "1" }
+        let e = try engine(source, discoveryEvery: .seconds(86_400))
+        await e.cycle(now: source.clock.now)
+        source.clock.advance(.seconds(1))
+        source.script.withLock { $0.held = true; $0.hash = "2" }
+        let cycle = Task { await e.cycle(now: source.clock.now) }
+        let end = ContinuousClock.now + .seconds(60)
+        while !source.script.withLock({ $0.fetching }) && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(5)) }
+        // The snapshot in flight is built when the fetch answers (at t+2); one change came before that, one after.
+        let older = LevelChange(tokenID: "1y", side: .bid, price: 390_000, size: 5 * Fixed.one, hash: "1b", serverTime: source.clock.now + 0.5)
+        let newer = LevelChange(tokenID: "1y", side: .bid, price: 410_000, size: 7 * Fixed.one, hash: "3", serverTime: source.clock.now + 2)
+        source.clock.advance(.seconds(1))
+        await e.apply(.events(shard: 0, [.levels([older, newer])], rejected: [], at: source.clock.now))
+        source.script.withLock { $0.held = false }
+        await cycle.value
+        let book = try #require(await e.books["1y"])
+        #expect(book.bids.first == BookLevel(price: 410_000, size: 7 * Fixed.one) && book.hash == "3", "the newer change is on the book: \(book.bids)")
+        #expect(!book.bids.contains { $0.price == 390_000 }, "the older one is in the snapshot already (here: gone from it)")
+        #expect(await e.feed.replayedAfterSnapshot == 1)
     }
 }

@@ -98,6 +98,45 @@ struct EngineMoneyAndStorageTests {
 }
 
 /// A source with no markets (the test drives orders itself).
+@Suite("Engine timers")
+struct EngineTimerTests {
+    @Test("equity points and backups run on timers beside the cycle: equity after the first cycle, backups with their time said; a slow one is said")
+    func timers() async throws {
+        let dir = try ScratchDirectory("engine-timers")
+        let (journal, _) = try Journal.open(path: dir.file("engine.db"), backupsDir: dir.file("backups"), durable: false)
+        var s = EngineSettings()
+        s.minFreePercent = 0
+        let publisher = EventPublisher()
+        let e = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: NoMarkets(), publisher: publisher,
+                                  stateDir: dir.path, logger: Logger(label: "test"), strategies: [BuyNothing()])
+        try await e.recover()
+        let timers = EngineTimerService(engine: e, equityEvery: .milliseconds(200), backupEvery: .milliseconds(300), backupsKeep: 2,
+                                        backupSlowAfter: .milliseconds(1), logger: Logger(label: "test"))
+        let running = Task { try await timers.run() }
+        defer { running.cancel() }
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try journal.equityHistory(strategy: "nothing", limit: 10).isEmpty, "no point before a cycle marked the positions")
+        await e.cycle()
+        func said(_ key: String) -> Bool {
+            publisher.retained(EngineTopic.activity).contains { String(decoding: $0.payload, as: UTF8.self).contains("\"key\":\"\(key)\"") }
+        }
+        let end = ContinuousClock.now + .seconds(60)
+        func points() -> Int { (try? journal.equityHistory(strategy: "nothing", limit: 10).count) ?? 0 }
+        while ContinuousClock.now < end, !(said("backup") && said("backup_slow") && points() >= 2) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try journal.equityHistory(strategy: "nothing", limit: 10).count >= 2)
+        #expect(said("backup") && said("backup_slow"), "a backup done and one said slow (bound 1 ms)")
+        let backups = try FileManager.default.contentsOfDirectory(atPath: dir.file("backups")).filter { $0.hasSuffix(".db") }
+        #expect(!backups.isEmpty && backups.count <= 2)
+    }
+}
+
+private struct BuyNothing: Strategy {
+    var name: String { "nothing" }
+    func decide(_ context: StrategyContext) throws -> [StrategyDecision] { [] }
+}
+
 private struct NoMarkets: MarketDataSource {
     var name: String { "none" }
     func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { ([], []) }

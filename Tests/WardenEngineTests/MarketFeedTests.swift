@@ -22,8 +22,10 @@ struct MarketChannelParsingTests {
         let text = #"{"event_type":"price_change","market":"0xab","price_changes":[{"asset_id":"111","price":"0.45","size":"120","side":"BUY","hash":"h1","best_bid":"0.45","best_ask":"0.47"},{"asset_id":"222","price":"0.55","size":"0","side":"SELL","hash":"h2"}],"timestamp":"1782753357257"}"#
         let r = MarketChannelParser.parse(text, observedAt: now)
         #expect(r.rejected.isEmpty)
-        #expect(r.events == [.levels([LevelChange(tokenID: "111", side: .bid, price: 450_000, size: 120 * Fixed.one, hash: "h1"),
-                                      LevelChange(tokenID: "222", side: .ask, price: 550_000, size: 0, hash: "h2")])])
+        // The message's timestamp is each change's server time (a snapshot built before it lacks it).
+        let at = Date(timeIntervalSince1970: 1_782_753_357.257)
+        #expect(r.events == [.levels([LevelChange(tokenID: "111", side: .bid, price: 450_000, size: 120 * Fixed.one, hash: "h1", serverTime: at),
+                                      LevelChange(tokenID: "222", side: .ask, price: 550_000, size: 0, hash: "h2", serverTime: at)])])
     }
 
     @Test("the older forms: one level at the top, or `changes` under one asset")
