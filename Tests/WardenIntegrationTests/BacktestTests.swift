@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import Testing
 import WardenFakes
+import WardenIPC
 import WardenTestKit
 
 @Suite("Backtest", .serialized)
@@ -106,5 +107,82 @@ struct BacktestTests {
         }
         let wrong = try await runTool("warden-engine", ["backtest", "--data", plain, "--report", out, "--set", "engine.strategies.market_maker.sise=7"])
         #expect(wrong.code != 0 && wrong.err.contains("engine.strategies.market_maker.sise"), "\(wrong.err)")
+    }
+
+    /// A recording made here: two binary markets, a snapshot every 10 s for 70 s; m1's asks sum to 0.95 from 20 s to
+    /// 30 s, m2's to 0.90 from 40 s on; the bids move every snapshot, so the final marks differ from the entries.
+    static func arbitrageRecording(at path: String) throws {
+        let t0 = 1_800_000_000.0
+        func market(_ id: String) -> String {
+            #"{"acceptingOrders":true,"active":true,"closed":false,"conditionID":"0x\#(id)","endDate":\#(Int(t0) + 30 * 86_400),"#
+                + #""fees":{"exponent":1,"rate":0,"takerOnly":true},"id":"\#(id)","minOrderSize":5000000,"question":"Q \#(id)?","slug":"\#(id)","#
+                + #""tickSize":10000,"tokens":[{"outcome":"Yes","tokenID":"\#(id)a"},{"outcome":"No","tokenID":"\#(id)b"}]}"#
+        }
+        func book(_ token: String, bid: Int, ask: Int, size: Int, at: Double, k: Int) -> String {
+            #"{"asks":[{"price":\#(ask),"size":\#(size)000000}],"bids":[{"price":\#(bid),"size":100000000}],"hash":"\#(token)-\#(k)","#
+                + #""minOrderSize":5000000,"observedAt":\#(at),"tickSize":10000,"tokenID":"\#(token)"}"#
+        }
+        var lines = [#"{"at":\#(t0),"kind":"markets","markets":[\#(market("m1")),\#(market("m2"))]}"#]
+        for k in 0...7 {
+            let at = t0 + Double(k * 10)
+            let arb1 = k == 2 || k == 3, arb2 = k >= 4
+            let books = [book("m1a", bid: 400_000 + k * 10_000, ask: arb1 ? 450_000 : 520_000, size: 50, at: at, k: k),
+                         book("m1b", bid: 460_000, ask: 500_000, size: 50, at: at, k: k),
+                         book("m2a", bid: 280_000, ask: arb2 ? 300_000 : 350_000, size: 20, at: at, k: k),
+                         book("m2b", bid: 550_000 + k * 5_000, ask: arb2 ? 600_000 : 700_000, size: 20, at: at, k: k)]
+            lines.append(#"{"at":\#(at),"books":[\#(books.joined(separator: ","))],"kind":"books"}"#)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    @Test("the paper engine trading the same recording journals the same fills and the same P&L as the backtest")
+    func paperRunEqualsBacktest() async throws {
+        let tree = try TestTree(programs: """
+        \(StackYAML.entry(.engine, Bin.path("warden-engine")))
+            critical: true
+            watchdog_sec: 10s
+            start_timeout: 30s
+        """, supervisor: """
+          log_level: info
+        engine:
+          source: replay
+          replay_file: recording.jsonl
+          # 70 recorded seconds in 35 real ones: each state lasts 5 s, many cycles of either run even on a loaded machine.
+          replay_speed: 2
+          cycle: 200ms
+          book_refresh: 200ms
+          stale_data_after: 5s
+          stale_market_after: 60s
+          backup_interval: 1h
+          # Only the arbitrage, whose decisions depend on the books alone (the others read time or mid histories,
+          # which a real-time run samples at other instants than the simulated clock).
+          strategies:
+            near_resolution: {enabled: false}
+            mean_reversion: {enabled: false}
+
+        """)
+        let recording = tree.root + "/recording.jsonl"
+        try Self.arbitrageRecording(at: recording)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let ended = try await eventually("the replay ends", within: .seconds(150)) {
+            let e = try await engineStatus(tree)
+            return e?.reasons?.first { $0.code == "data_stale" && $0.message.contains("ended") } != nil ? e : nil
+        }
+        let paper = try #require(ended.accounts?.first { $0.strategy == "complement_arb" })
+        await w.stop()
+        let report = tree.root + "/report"
+        let bt = try await runTool("warden-engine", ["backtest", "--data", recording, "--report", report, "--config", tree.configPath])
+        #expect(bt.code == 0, "\(bt.out)\(bt.err)")
+        func fills(_ path: String) async throws -> [String] {
+            try await DatabaseQueue(path: path).read { db in
+                try Row.fetchAll(db, sql: "SELECT strategy, token_id, side, shares, notional, fee FROM fills ORDER BY token_id").map { "\($0)" }
+            }
+        }
+        let paperFills = try await fills(tree.root + "/var/lib/engine.db"), backtestFills = try await fills(report + "/journal.db")
+        #expect(paperFills.count == 4 && paperFills == backtestFills, "paper:\n\(paperFills)\nbacktest:\n\(backtestFills)")
+        let md = try String(contentsOfFile: report + "/report.md", encoding: .utf8)
+        let net = String(format: "%.2f", paper.equity - paper.bankroll)
+        #expect(md.split(separator: "\n").contains { $0.hasPrefix("| complement_arb | \(net) |") }, "paper net P&L \(net) in\n\(md)")
     }
 }
