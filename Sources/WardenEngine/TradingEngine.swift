@@ -32,8 +32,6 @@ public actor TradingEngine {
     var lastRejectedAlert: ContinuousClock.Instant?
     /// Open markets the last book refresh gave no book for one of their outcomes.
     var noBookMarkets: [String] { core.marketBook.noBookMarkets }
-    /// Held markets whose missing book was alerted (a recovery is said when it is back).
-    var noBookAlerted: Set<String> = []
     var cycles = 0
     var lastCycleMS = 0.0
     var cycleHistogram = CycleHistogram()
@@ -83,10 +81,7 @@ public actor TradingEngine {
         self.logger = logger
         var list = strategies
         if hooks.faultyStrategy { list.append(FaultyStrategy()) }
-        self.core = EngineCore(settings: EngineCore.Settings(staleMarketAfter: settings.staleMarketAfter.seconds,
-                                                             strategyErrorsMax: settings.strategyErrorsMax,
-                                                             strategyErrorsWindow: settings.strategyErrorsWindow.seconds,
-                                                             bankroll: money.bankroll),
+        self.core = EngineCore(settings: EngineCore.Settings(settings, bankroll: money.bankroll),
                                strategies: list, limits: money, journalUsable: journal != nil,
                                intentIDs: IntentIDs(run: runID ?? IntentIDs.runPrefix(startedAt: started)))
         if let journalProblem {
@@ -140,18 +135,12 @@ public actor TradingEngine {
         let started = ContinuousClock.now
         cycles += 1
         noticeStall(now)
-        let expired = DegradationMatrix.expire(now: now, control: &core.control)
-        for notice in expired { emit(notice) }
-        if !expired.isEmpty { persistReasons() }
         probeStorage(now)
         checkWritable(now)
-        checkDisk(now)
         await refreshData(now)
         checkFeedFrozen(now)
-        assessFreshness(now)
-        assessAPIHealth(now)
         await settleResolved(now)
-        perform(core.handle(.tick(observations), at: now), now: now)
+        perform(core.handle(.tick(cycleObservations(now)), at: now), now: now)
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
         cycleHistogram.record(lastCycleMS / 1000)
         lastCycleEnd = MonotonicInstant.now()
@@ -256,51 +245,7 @@ public actor TradingEngine {
         }
     }
 
-    func holds(marketID: String) -> Bool {
-        core.accounts.values.contains { $0.positions.values.contains { $0.marketID == marketID && $0.shares > 0 } }
-    }
-
-    /// Stale data as a whole pauses entries globally; a stale market pauses entries for it. Never a fallback.
-    func assessFreshness(_ now: Date) {
-        let bound = settings.staleDataAfter.seconds
-        let age = lastRefreshOK.map { now.timeIntervalSince($0) } ?? now.timeIntervalSince(startedAt)
-        let since = lastRefreshOK ?? startedAt
-        emit(DegradationMatrix.assess(.dataStale, bad: age > bound, DegradationFact(since: since, detail: lastRefreshFailed ?? ""),
-                                      now: now, control: &core.control))
-        // A held market whose book is gone cannot be marked or exited at a known price: said, and said again
-        // when it is back.
-        let noBook = Set(noBookMarkets)
-        for id in noBook where holds(marketID: id) && !noBookAlerted.contains(id) {
-            noBookAlerted.insert(id)
-            emit(key: "no_book:\(id)", kind: .data, severity: .warning,
-                 message: "held market \(id) has no order book (the CLOB answered none for one of its outcomes); it is unmarked until one comes back")
-        }
-        for id in noBookAlerted where !noBook.contains(id) {
-            noBookAlerted.remove(id)
-            emit(key: "no_book:\(id)", kind: .resumed, severity: .info, message: "held market \(id) has an order book again")
-        }
-        let marketBound = settings.staleMarketAfter.seconds
-        // While all data is stale every book is, by consequence: one data_stale reason and alert say it, not
-        // one more per market (an outage gave 1 + N alerts and N recoveries).
-        let allStale = core.control.has(.dataStale)
-        for m in markets.values where !m.closed {
-            let oldest = core.marketBook.oldestChange(of: m)
-            let stale = oldest.map { now.timeIntervalSince($0) > marketBound } ?? false
-            if stale && allStale { continue }
-            emit(DegradationMatrix.assess(.marketStale, bad: stale, DegradationFact(since: oldest ?? now, marketID: m.id), now: now, control: &core.control))
-        }
-    }
-
-    /// API health guard: error rate or rate-limit usage over the bounds pauses entries for the cooldown.
-    func assessAPIHealth(_ now: Date) {
-        for h in source.hostStats() where h.recentRequests >= 10 {
-            let bad = h.recentErrorRate >= settings.healthErrorRate || h.rateLimitUsage >= settings.healthRateLimitUsage
-            guard bad else { continue }
-            let why = String(format: "%@: error rate %.0f%%, rate-limit usage %.0f%%", h.host, h.recentErrorRate * 100, h.rateLimitUsage * 100)
-            emit(DegradationMatrix.assess(.apiHealth, bad: true, DegradationFact(since: now, detail: why, expiresAt: now.addingTimeInterval(settings.healthCooldown.seconds)),
-                                          now: now, control: &core.control))
-        }
-    }
+    func holds(marketID: String) -> Bool { core.holds(marketID: marketID) }
 
     /// Settles positions of resolved markets at 1/0, exactly once (account state and journal both refuse twice).
     func settleResolved(_ now: Date) async {
@@ -343,6 +288,12 @@ public actor TradingEngine {
     /// What the cycle observed that the core does not hold itself.
     var observations: EngineCore.Observations {
         EngineCore.Observations(awaitingSnapshot: feed.awaitingSnapshot, booksValidFrom: booksValidFrom)
+    }
+
+    /// Everything the cycle's trading pass judges: the feed's trust, the data's age, the disk, the API hosts.
+    func cycleObservations(_ now: Date) -> EngineCore.Observations {
+        EngineCore.Observations(awaitingSnapshot: feed.awaitingSnapshot, booksValidFrom: booksValidFrom, dataGoodSince: lastRefreshOK ?? startedAt,
+                                dataProblem: lastRefreshFailed, diskFreePercent: diskFreePercent(), diskPlace: stateDir, hosts: source.hostStats())
     }
 
     /// Fresh enough to trade on: observed within `freshFor`, after any stall or suspend, trusted by the feed.
@@ -455,14 +406,11 @@ public actor TradingEngine {
         do { try journal.checkWritable() } catch { storageFailed("journal not writable: \(error)", now) }
     }
 
-    func checkDisk(_ now: Date) {
+    /// Free space of the state directory in percent (blocks or inodes, whichever is scarcer); nil when unknown.
+    func diskFreePercent() -> Double? {
         var s = statvfs()
-        guard statvfs(stateDir, &s) == 0, s.f_blocks > 0 else { return }
-        let free = min(Double(s.f_bavail) / Double(s.f_blocks), s.f_files > 0 ? Double(s.f_favail) / Double(s.f_files) : 1) * 100
-        emit(DegradationMatrix.assess(.diskLow, bad: free < settings.minFreePercent,
-                                      DegradationFact(since: now, detail: String(format: "%.1f%% free", free), place: stateDir,
-                                                      bound: String(format: "%.0f%%", settings.minFreePercent)),
-                                      now: now, control: &core.control))
+        guard statvfs(stateDir, &s) == 0, s.f_blocks > 0 else { return nil }
+        return min(Double(s.f_bavail) / Double(s.f_blocks), s.f_files > 0 ? Double(s.f_favail) / Double(s.f_files) : 1) * 100
     }
 
     // MARK: - Events

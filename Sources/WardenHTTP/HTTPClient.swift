@@ -52,6 +52,8 @@ public struct HostStats: Sendable, Codable, Equatable {
     public var circuitOpenedTimes: Int = 0
     public var lastError: String?
     public var lastSuccessAt: Double?
+
+    public init(host: String) { self.host = host }
 }
 
 public final class HTTPClient: Sendable {

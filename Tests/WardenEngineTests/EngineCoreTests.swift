@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import WardenCore
 import WardenEngine
+import WardenHTTP
 import WardenTestKit
 
 /// Buys `shares` of `yes` at `price` whenever it holds none and has no open order (resting when `rest`).
@@ -159,5 +160,56 @@ struct EngineCoreTests {
         }
         let (a, b) = (try run(), try run())
         #expect(a.count > 6 && a == b)
+    }
+
+    static func said(_ actions: [EngineAction], _ key: String, _ kind: EventKind) -> EngineNotice? {
+        for case .notice(let n) in actions where n.key == key && n.kind == kind { return n }
+        return nil
+    }
+
+    @Test("degradation rows judged by the tick: data age, disk, a market's unchanging book, API health; each raised once, cleared with its duration")
+    func degradation() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        // Data older than stale_data_after (30 s): paused everywhere, no entry; fresh again: resumed with the duration.
+        var stale = c.handle(.tick(.init(dataGoodSince: t0 - 31, dataProblem: "timeout")), at: t0)
+        #expect(Self.said(stale, "data_stale", .paused)?.severity == .critical && c.control.effective == .PAUSED)
+        #expect(Self.writes(stale).isEmpty, "no entries while the data is stale")
+        stale = c.handle(.tick(.init(dataGoodSince: t0 - 32)), at: t0 + 1)
+        #expect(Self.said(stale, "data_stale", .paused) == nil, "said once")
+        let fresh = c.handle(.tick(.init(dataGoodSince: t0 + 1)), at: t0 + 2)
+        #expect(Self.said(fresh, "data_stale", .resumed)?.duration == 33 && !c.control.has(.dataStale))
+        // The disk below min_free_percent, then back.
+        #expect(Self.said(c.handle(.tick(.init(diskFreePercent: 2, diskPlace: "/var/lib/warden")), at: t0 + 3), "disk_low", .paused) != nil)
+        #expect(c.control.reasons.first { $0.code == .diskLow }?.message.contains("/var/lib/warden") == true)
+        #expect(Self.said(c.handle(.tick(.init(diskFreePercent: 40)), at: t0 + 4), "disk_low", .resumed) != nil)
+        // m1's books unchanged past stale_market_after (60 s): m1 alone paused; a change resumes it.
+        let frozen = c.handle(.tick(.init()), at: t0 + 61)
+        #expect(Self.said(frozen, "market_stale:m1", .paused) != nil && c.control.has(.marketStale, marketID: "m1"))
+        Self.feed(&c, ask: 0.47, at: t0 + 62)
+        #expect(c.control.has(.marketStale, marketID: "m1"), "one outcome's book moved, the other's has not: still paused")
+        c.marketBook.ingest([book("no", bids: [(0.51, 100)], asks: [(0.53, 100)], at: t0 + 62)], requested: ["no"], observedNoLaterThan: nil)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 62), "market_stale:m1", .resumed) != nil)
+        // The API health guard: half the recent requests failed; paused for the cooldown, which then expires.
+        var h = HostStats(host: "clob.example")
+        h.recentRequests = 20
+        h.recentErrorRate = 0.5
+        let tripped = c.handle(.tick(.init(hosts: [h])), at: t0 + 63)
+        #expect(Self.said(tripped, "api_health", .paused) != nil)
+        #expect(c.control.reasons.first { $0.code == .apiHealth }?.expiresAt == t0 + 63 + 300)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 364), "api_health", .resumed) != nil, "the cooldown ends by itself")
+    }
+
+    @Test("a held market the snapshot gives no book for is said once, and said again when its book is back")
+    func heldWithoutBook() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        _ = c.handle(.tick(.init()), at: t0)
+        #expect(c.holds(marketID: "m1"))
+        c.marketBook.ingest([book("no", bids: [(0.5, 100)], asks: [(0.52, 100)], at: t0 + 1)], requested: ["yes", "no"], observedNoLaterThan: nil)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 1), "no_book:m1", .data)?.severity == .warning)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 2), "no_book:m1", .data) == nil, "once")
+        Self.feed(&c, at: t0 + 3)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 3), "no_book:m1", .resumed) != nil)
     }
 }

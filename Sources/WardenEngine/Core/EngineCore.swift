@@ -6,6 +6,7 @@
 // so with `.journalFailed`, and the core puts the trading state back as it was before that order.
 public import Foundation
 public import WardenCore
+public import WardenHTTP
 import WardenIPC
 import WardenKit
 
@@ -18,22 +19,53 @@ public struct EngineCore: Sendable {
         public var strategyErrorsWindow: TimeInterval
         /// Starting cash of each strategy's paper sub-account.
         public var bankroll: Micros
+        /// No successful refresh this long pauses entries everywhere.
+        public var staleDataAfter: TimeInterval = 30
+        /// Free space of the state directory (percent) below which entries pause.
+        public var minFreePercent = 5.0
+        /// The API health guard: error rate or rate-limit usage at which entries pause, and for how long.
+        public var healthErrorRate = 0.2
+        public var healthRateLimitUsage = 0.9
+        public var healthCooldown: TimeInterval = 300
 
         public init(staleMarketAfter: TimeInterval, strategyErrorsMax: Int, strategyErrorsWindow: TimeInterval, bankroll: Micros) {
             self.staleMarketAfter = staleMarketAfter; self.strategyErrorsMax = strategyErrorsMax
             self.strategyErrorsWindow = strategyErrorsWindow; self.bankroll = bankroll
         }
+
+        /// The core's part of the engine's settings.
+        public init(_ e: EngineSettings, bankroll: Micros) {
+            self.init(staleMarketAfter: e.staleMarketAfter.seconds, strategyErrorsMax: e.strategyErrorsMax,
+                      strategyErrorsWindow: e.strategyErrorsWindow.seconds, bankroll: bankroll)
+            staleDataAfter = e.staleDataAfter.seconds
+            minFreePercent = e.minFreePercent
+            healthErrorRate = e.healthErrorRate
+            healthRateLimitUsage = e.healthRateLimitUsage
+            healthCooldown = e.healthCooldown.seconds
+        }
     }
 
-    /// What the driver observed that the core does not hold itself (the feed's trust, stalls).
+    /// What the driver observed that the core does not hold itself: the feed's trust, stalls, the market data's
+    /// age, the disk, the API hosts. Nil or empty facts are not judged (a backtest has no disk to watch).
     public struct Observations: Sendable {
         /// Tokens whose feed connection (re)started at that time: not traded until a snapshot after it.
         public var awaitingSnapshot: [String: Date]
         /// After a stall or suspend, only books observed from this time on are traded on.
         public var booksValidFrom: Date?
+        /// Since when the market data is good: the last successful refresh (or the start, before any); nil: not judged.
+        public var dataGoodSince: Date?
+        /// Why the last refresh failed, when it did.
+        public var dataProblem: String?
+        /// Free space of the state directory in percent, and that directory; nil: not judged.
+        public var diskFreePercent: Double?
+        public var diskPlace: String
+        /// The market API hosts, for the health guard.
+        public var hosts: [HostStats]
 
-        public init(awaitingSnapshot: [String: Date] = [:], booksValidFrom: Date? = nil) {
-            self.awaitingSnapshot = awaitingSnapshot; self.booksValidFrom = booksValidFrom
+        public init(awaitingSnapshot: [String: Date] = [:], booksValidFrom: Date? = nil, dataGoodSince: Date? = nil, dataProblem: String? = nil,
+                    diskFreePercent: Double? = nil, diskPlace: String = "", hosts: [HostStats] = []) {
+            self.awaitingSnapshot = awaitingSnapshot; self.booksValidFrom = booksValidFrom; self.dataGoodSince = dataGoodSince
+            self.dataProblem = dataProblem; self.diskFreePercent = diskFreePercent; self.diskPlace = diskPlace; self.hosts = hosts
         }
     }
 
@@ -65,6 +97,8 @@ public struct EngineCore: Sendable {
     /// Whether there is a journal at all (without one nothing is executed).
     public let journalUsable: Bool
     public var intentIDs: IntentIDs
+    /// Held markets whose missing book was alerted (a recovery is said when it is back).
+    public internal(set) var noBookAlerted: Set<String> = []
     /// The actions of the input being handled.
     private var out: [EngineAction] = []
     /// Where each order of those actions began, with the state before it.
@@ -107,6 +141,7 @@ public struct EngineCore: Sendable {
         if case .journalFailed = input {} else { checkpoints = [] }
         switch input {
         case .tick(let seen):
+            assess(now, seen)
             matchResting(now, seen)
             markAndRisk(now)
             trade(now, seen)
