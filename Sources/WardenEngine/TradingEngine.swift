@@ -264,23 +264,7 @@ public actor TradingEngine {
                      message: "cannot check whether held market \(id) resolved: \(error)", alert: false)
             }
         }
-        for id in held.sorted() {
-            guard let m = markets[id] else { continue }
-            for p in Settlement.payouts(core.accounts, market: m) {
-                let winner = m.winningTokenID ?? "?"
-                do {
-                    try journal?.recordSettlement(strategy: p.strategy, marketID: id, winner: winner, payout: p.amount, account: p.account, at: now,
-                                                  eventTopic: EngineTopic.activity,
-                                                  event: EngineEvent(key: "settled:\(id)", kind: "settlement", severity: "info",
-                                                                     message: "\(p.strategy): market \(id) resolved, paid \(Fixed.text(p.amount))", at: isoString(now)))
-                    core.accounts[p.strategy] = p.account
-                    emit(key: "settled:\(id):\(p.strategy)", kind: .settlement, severity: .info,
-                         message: "\(p.strategy): market \(id) resolved for \(winner); paid \(Fixed.text(p.amount))", alert: false)
-                } catch {
-                    storageFailed("settlement of \(id) for \(p.strategy) not recorded: \(error)", now)
-                }
-            }
-        }
+        perform(core.handle(.settle, at: now), now: now)
     }
 
     func marks() -> [String: Micros] { core.marks() }
@@ -352,6 +336,11 @@ public actor TradingEngine {
             try journal.saveReasons(durable)
         case .account(let a):
             try journal.saveAccount(a, at: now)
+        case .settlement(let strategy, let marketID, let winner, let payout, let account):
+            try journal.recordSettlement(strategy: strategy, marketID: marketID, winner: winner, payout: payout, account: account, at: now,
+                                         eventTopic: EngineTopic.activity,
+                                         event: EngineEvent(key: "settled:\(marketID)", kind: "settlement", severity: "info",
+                                                            message: "\(strategy): market \(marketID) resolved, paid \(Fixed.text(payout))", at: isoString(now)))
         }
     }
 
@@ -365,7 +354,7 @@ public actor TradingEngine {
         case .cooldown(let name, _): storageFailed("cool-down of \(name) not saved: \(error)", now)
         case .reasons: storageFailed("operator and risk reasons not saved: \(error)", now)
         case .account(let a): storageFailed("re-based peak of \(a.strategy) not saved: \(error)", now)
-        case .intent, .fill: storageFailed("journal write failed: \(error)", now)
+        case .intent, .fill, .settlement: storageFailed("journal write failed: \(error)", now)
         }
     }
 

@@ -212,4 +212,29 @@ struct EngineCoreTests {
         Self.feed(&c, at: t0 + 3)
         #expect(Self.said(c.handle(.tick(.init()), at: t0 + 3), "no_book:m1", .resumed) != nil)
     }
+
+    @Test("settlement: a resolved market pays its holders once, each payout a barrier write; a failed write is undone and paid later")
+    func settlement() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        _ = c.handle(.tick(.init()), at: t0)
+        let cash = try #require(c.accounts["buyer"]?.cash)
+        var m = market()
+        m.closed = true
+        m.winningTokenID = "yes"
+        c.marketBook.update(m)
+        let first = c.handle(.settle, at: t0 + 10)
+        let paid = Self.writes(first)
+        guard case .settlement("buyer", "m1", "yes", let payout, let account)? = paid.first, paid.count == 1 else {
+            Issue.record("expected one settlement write, got \(first)")
+            return
+        }
+        #expect(payout == 10 * Fixed.one && account.positions.isEmpty && c.accounts["buyer"]?.cash == cash + payout)
+        _ = c.handle(.journalFailed(index: first.firstIndex { if case .journal(.settlement) = $0 { true } else { false } }!, error: "disk full"), at: t0 + 10)
+        #expect(c.accounts["buyer"]?.cash == cash && c.accounts["buyer"]?.positions["yes"] != nil, "undone: the holding is still there")
+        #expect(Self.writes(c.handle(.settle, at: t0 + 11)).isEmpty, "nothing paid while storage fails")
+        _ = c.handle(.storageRecovered, at: t0 + 12)
+        #expect(Self.writes(c.handle(.settle, at: t0 + 13)).count == 1)
+        #expect(Self.writes(c.handle(.settle, at: t0 + 14)).isEmpty, "never twice")
+    }
 }

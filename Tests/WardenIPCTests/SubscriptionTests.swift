@@ -158,7 +158,8 @@ struct SubscriptionTests {
                 _ = try await client.request("slow", Empty(), timeout: .milliseconds(300))
             }
             #expect(ContinuousClock.now - start < .seconds(5))
-            _ = try await client.request("fast", Empty(), timeout: .seconds(5))
+            // The connection still answers (a generous bound: a loaded machine, not the deadline, is judged here).
+            _ = try await client.request("fast", Empty(), timeout: .seconds(30))
         }
     }
 

@@ -26,11 +26,13 @@ public enum JournalWrite: Sendable, Equatable {
     case reasons(TradingControl)
     /// An account changed outside a fill (its peak re-based).
     case account(Account)
+    /// A resolved market paid a sub-account (`payout` for its winning shares), with the account after it.
+    case settlement(strategy: String, marketID: String, winner: String, payout: Micros, account: Account)
 
     /// Whether nothing may follow this write unless it succeeded.
     public var isBarrier: Bool {
         switch self {
-        case .intent, .fill: return true
+        case .intent, .fill, .settlement: return true
         default: return false
         }
     }

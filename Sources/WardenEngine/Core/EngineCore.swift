@@ -125,6 +125,8 @@ public struct EngineCore: Sendable {
         case flatten(marketID: String?, author: String, Observations)
         /// The operator cleared a drawdown halt: peaks re-based on the current equity.
         case haltReset(author: String)
+        /// Markets were looked up for their resolution: held positions of resolved ones are paid, exactly once.
+        case settle
         /// Storage failed (a write, the writable check): nothing is executed until it works again.
         case storageFailed(String)
         /// Storage works again.
@@ -151,6 +153,8 @@ public struct EngineCore: Sendable {
             flatten(marketID: marketID, author: author, now: now, seen)
         case .haltReset(let author):
             haltReset(author: author, now: now)
+        case .settle:
+            settle(now)
         case .storageFailed(let message):
             storageFailed(message, now)
         case .storageRecovered:
@@ -197,6 +201,7 @@ public struct EngineCore: Sendable {
         switch failed {
         case .intent(let i)?: storageFailed("intent \(i.id) not written ahead, so not executed: \(error)", now)
         case .fill(let f, _, _, _)?: storageFailed("fill of \(f.intentID) not recorded (the paper order is void): \(error)", now)
+        case .settlement(let strategy, let marketID, _, _, _)?: storageFailed("settlement of \(marketID) for \(strategy) not recorded: \(error)", now)
         default: storageFailed("journal write failed: \(error)", now)
         }
     }
@@ -432,6 +437,25 @@ public struct EngineCore: Sendable {
             // The fills a book change brings are undone together if one of their writes fails.
             checkpoint()
             apply(venue.bookChanged(b, market: m, at: now), now: now)
+        }
+    }
+
+    // MARK: - Settlement
+
+    /// Pays every holder of a resolved market 1 per winning share and 0 per losing one, each payout with its journal
+    /// write (undone with it if that fails, and paid again next time). Nothing is paid while storage fails.
+    mutating func settle(_ now: Date) {
+        guard storageProblem == nil else { return }
+        for id in Settlement.heldMarkets(accounts).sorted() {
+            guard let m = marketBook.markets[id] else { continue }
+            for p in Settlement.payouts(accounts, market: m) {
+                let winner = m.winningTokenID ?? "?"
+                checkpoint()
+                out.append(.journal(.settlement(strategy: p.strategy, marketID: id, winner: winner, payout: p.amount, account: p.account)))
+                accounts[p.strategy] = p.account
+                notice(key: "settled:\(id):\(p.strategy)", kind: .settlement, severity: .info,
+                       message: "\(p.strategy): market \(id) resolved for \(winner); paid \(Fixed.text(p.amount))", alert: false)
+            }
         }
     }
 
