@@ -86,20 +86,18 @@ extension TradingEngine {
 
     func reply(_ message: String) -> CommandResponse { CommandResponse(trading_state: core.control.effective.rawValue, message: message) }
 
-    public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
+    /// Performs an operator command on the core; the reply is the core's (or what stopped it).
+    func command(_ input: EngineCore.Input, otherwise: String) -> CommandResponse {
         let now = clock()
-        core.control.raise(TradingReason(code: .operatorPause, since: now,
-                                    expiresAt: expiresIn.map { now.addingTimeInterval($0) }, message: reason, author: author))
-        persistReasons()
-        emit(key: "operator_pause", kind: .paused, severity: .warning, message: "paused by \(author): \(reason)")
-        return reply("paused by \(author)")
+        return reply(perform(core.handle(input, at: now), now: now) ?? otherwise)
+    }
+
+    public func pause(reason: String, author: String, expiresIn: Double?) -> CommandResponse {
+        command(.pause(reason: reason, author: author, expiresIn: expiresIn), otherwise: "paused by \(author)")
     }
 
     public func resume(author: String) -> CommandResponse {
-        guard let gone = core.control.clear(.operatorPause) else { return reply("not paused by an operator") }
-        persistReasons()
-        emit(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: clock().timeIntervalSince(gone.since))
-        return reply("resumed by \(author)")
+        command(.resume(author: author), otherwise: "resumed by \(author)")
     }
 
     public func killSwitch(on: Bool, author: String) -> CommandResponse {
@@ -107,36 +105,21 @@ extension TradingEngine {
             // Every open order off the book at once, not at the next cycle.
             perform(core.handle(.cancelAll(reason: "kill switch by \(author)"), at: clock()), now: clock())
         }
-        return toggle(code: .killSwitch, on: on, author: author, what: "kill switch")
+        return command(.operatorSwitch(.killSwitch, on: on, author: author, what: "kill switch"), otherwise: "kill switch")
     }
 
     public func reduceOnly(on: Bool, author: String) -> CommandResponse {
-        toggle(code: .reduceOnly, on: on, author: author, what: "reduce-only")
-    }
-
-    func toggle(code: ReasonCode, on: Bool, author: String, what: String) -> CommandResponse {
-        let now = clock()
-        if on {
-            core.control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
-            persistReasons()
-            emit(key: code.rawValue, kind: .paused, severity: .warning, message: "\(what) turned on by \(author)")
-            return reply("\(what) on")
-        }
-        guard let gone = core.control.clear(code) else { return reply("\(what) was not on") }
-        persistReasons()
-        emit(key: code.rawValue, kind: .resumed, severity: .info, message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
-        return reply("\(what) off")
+        command(.operatorSwitch(.reduceOnly, on: on, author: author, what: "reduce-only"), otherwise: "reduce-only")
     }
 
     /// Clears a drawdown halt and starts measuring drawdown from the current equity.
     public func haltReset(author: String) -> CommandResponse {
-        reply(perform(core.handle(.haltReset(author: author), at: clock()), now: clock()) ?? "halt reset by \(author)")
+        command(.haltReset(author: author), otherwise: "halt reset by \(author)")
     }
 
     /// Sells every position (in one market, or all) at the book, whatever the trading state.
     public func flatten(marketID: String?, author: String) -> CommandResponse {
-        let now = clock()
-        return reply(perform(core.handle(.flatten(marketID: marketID, author: author, observations), at: now), now: now) ?? "flatten done")
+        command(.flatten(marketID: marketID, author: author, observations), otherwise: "flatten done")
     }
 }
 

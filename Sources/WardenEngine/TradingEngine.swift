@@ -460,9 +460,4 @@ public actor TradingEngine {
         guard let data = try? e.encode(value) else { return }
         publisher.publishRaw(topic, json: data, seq: seq)
     }
-
-    /// Stores the operator and risk reasons (they outlive a restart).
-    func persistReasons() {
-        perform([.journal(.reasons(core.durableReasons))], now: clock())
-    }
 }

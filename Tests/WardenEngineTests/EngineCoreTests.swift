@@ -131,8 +131,19 @@ struct EngineCoreTests {
         _ = c.handle(.tick(.init()), at: t0)
         let cancelled = Self.writes(c.handle(.cancelAll(reason: "kill switch by test"), at: t0 + 1))
         #expect(cancelled == [.finish(intentID: "t-1", status: "cancelled", note: "kill switch by test")] && c.venue.openOrders.isEmpty)
-        c.control.raise(TradingReason(code: .killSwitch, since: t0, message: "kill switch on", author: "test"))
-        #expect(Self.writes(c.handle(.tick(.init()), at: t0 + 2)).isEmpty, "no entries while the kill switch is on")
+        let on = c.handle(.operatorSwitch(.killSwitch, on: true, author: "test", what: "kill switch"), at: t0 + 1)
+        #expect(on.contains(.reply("kill switch on")) && Self.writes(on).contains { if case .reasons(let r) = $0 { r.has(.killSwitch) } else { false } },
+                "the switch is stored (it outlives a restart)")
+        #expect(Self.writes(c.handle(.tick(.init()), at: t0 + 2)).filter { if case .intent = $0 { true } else { false } }.isEmpty,
+                "no entries while the kill switch is on")
+        #expect(c.handle(.operatorSwitch(.killSwitch, on: false, author: "test", what: "kill switch"), at: t0 + 3).contains(.reply("kill switch off")))
+        // A pause for 60 s: entries stop, and it ends by itself, said with its duration.
+        let paused = c.handle(.pause(reason: "news at noon", author: "ops", expiresIn: 60), at: t0 + 10)
+        #expect(paused.contains(.reply("paused by ops")) && c.control.effective == .PAUSED)
+        #expect(c.handle(.resume(author: "ops"), at: t0 + 11).contains(.reply("resumed by ops")))
+        #expect(c.handle(.resume(author: "ops"), at: t0 + 12).contains(.reply("not paused by an operator")))
+        _ = c.handle(.pause(reason: "lunch", author: "ops", expiresIn: 60), at: t0 + 20)
+        #expect(Self.said(c.handle(.tick(.init()), at: t0 + 81), "operator_pause", .resumed)?.duration == 61, "expired, said with how long it lasted")
     }
 
     @Test("books not trusted by the feed, or observed before a stall, are not traded on")

@@ -121,6 +121,11 @@ public struct EngineCore: Sendable {
         case tick(Observations)
         /// The operator's kill switch: every open order off the book at once.
         case cancelAll(reason: String)
+        /// The operator pauses entries (until resumed, or for `expiresIn` seconds).
+        case pause(reason: String, author: String, expiresIn: Double?)
+        case resume(author: String)
+        /// An operator switch (the kill switch, reduce-only) turned on or off; `what` names it in texts.
+        case operatorSwitch(ReasonCode, on: Bool, author: String, what: String)
         /// The operator's flatten: open orders of the market (or all) cancelled, positions sold at the book.
         case flatten(marketID: String?, author: String, Observations)
         /// The operator cleared a drawdown halt: peaks re-based on the current equity.
@@ -149,6 +154,19 @@ public struct EngineCore: Sendable {
             trade(now, seen)
         case .cancelAll(let reason):
             apply(venue.handle(.cancelAll(strategy: nil, reason: reason), market: nil, book: nil, at: now), now: now)
+        case .pause(let reason, let author, let expiresIn):
+            control.raise(TradingReason(code: .operatorPause, since: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) },
+                                        message: reason, author: author))
+            persistReasons()
+            notice(key: "operator_pause", kind: .paused, severity: .warning, message: "paused by \(author): \(reason)")
+            out.append(.reply("paused by \(author)"))
+        case .resume(let author):
+            guard let gone = control.clear(.operatorPause) else { out.append(.reply("not paused by an operator")); break }
+            persistReasons()
+            notice(key: "operator_pause", kind: .resumed, severity: .info, message: "resumed by \(author)", duration: now.timeIntervalSince(gone.since))
+            out.append(.reply("resumed by \(author)"))
+        case .operatorSwitch(let code, let on, let author, let what):
+            operatorSwitch(code, on: on, author: author, what: what, now: now)
         case .flatten(let marketID, let author, let seen):
             flatten(marketID: marketID, author: author, now: now, seen)
         case .haltReset(let author):
@@ -487,6 +505,19 @@ public struct EngineCore: Sendable {
         notice(key: "flatten", kind: .operator, severity: .warning,
                message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(summary)")
         out.append(.reply(summary))
+    }
+
+    mutating func operatorSwitch(_ code: ReasonCode, on: Bool, author: String, what: String, now: Date) {
+        if on {
+            control.raise(TradingReason(code: code, since: now, message: "\(what) on", author: author))
+            persistReasons()
+            notice(key: code.rawValue, kind: .paused, severity: .warning, message: "\(what) turned on by \(author)")
+            return out.append(.reply("\(what) on"))
+        }
+        guard let gone = control.clear(code) else { return out.append(.reply("\(what) was not on")) }
+        persistReasons()
+        notice(key: code.rawValue, kind: .resumed, severity: .info, message: "\(what) turned off by \(author)", duration: now.timeIntervalSince(gone.since))
+        out.append(.reply("\(what) off"))
     }
 
     /// Clears a drawdown halt and starts measuring drawdown from the current equity.
