@@ -192,7 +192,7 @@ public actor TradingEngine {
         }
         guard lastBookRefresh.map({ now.timeIntervalSince($0) >= settings.bookRefresh.seconds }) ?? true else { return }
         lastBookRefresh = now
-        let tokens = core.marketBook.openTokens
+        let tokens = core.marketBook.openTokens()
         guard !tokens.isEmpty else { lastRefreshOK = now; lastRefreshFailed = nil; return }
         let fetchStarted = clock()
         feed.fetchInFlight = true

@@ -59,9 +59,13 @@ public struct MeanReversion: IntentStrategy {
         }
         let history = (s.midHistory[token.tokenID] ?? []).suffix(window)
         guard history.count >= window, let mid = book.mid, let ask = book.bestAsk else { return [] }
-        let values = history.map(Fixed.double)
-        let mean = values.reduce(0, +) / Double(values.count)
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+        // Two passes over the window, in order, without an array of its own (this runs for every market every cycle).
+        var sum = 0.0
+        for m in history { sum += Fixed.double(m) }
+        let mean = sum / Double(history.count)
+        var squares = 0.0
+        for m in history { squares += (Fixed.double(m) - mean) * (Fixed.double(m) - mean) }
+        let variance = squares / Double(history.count)
         let sd = variance.squareRoot()
         guard sd > 0.0005 else { return [] }
         let z = (Fixed.double(mid) - mean) / sd

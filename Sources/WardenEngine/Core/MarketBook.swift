@@ -5,7 +5,7 @@ public import Foundation
 public import WardenCore
 
 public struct MarketBook: Sendable {
-    public private(set) var markets: [String: Market] = [:] { didSet { ordered = nil; marketsChanged = true } }
+    public private(set) var markets: [String: Market] = [:] { didSet { ordered = nil; openTokensCache = nil; marketsChanged = true } }
     public private(set) var books: [String: OrderBook] = [:]
     /// Mid prices per token, oldest first, at most `historyLength` of them.
     public private(set) var midHistory: [String: [Micros]] = [:]
@@ -15,8 +15,10 @@ public struct MarketBook: Sendable {
     public private(set) var noBookMarkets: [String] = []
     /// How many mids each token keeps (the longest history a strategy reads, at least 10).
     public let historyLength: Int
-    /// Market ids in trading order, kept until the market set changes (a cycle reads it once per strategy).
-    private var ordered: [String]?
+    /// The markets in trading order (by id) with their ids, kept until a market changes (every cycle walks them twice;
+    /// a lookup by id per market cost more than the walk).
+    private var ordered: (ids: [String], markets: [Market])?
+    private var openTokensCache: [String]?
     /// A market was added or replaced since the books' tick sizes were last carried onto the markets.
     private var marketsChanged = true
     /// The market of each outcome token (a delta or a market-channel event names tokens only).
@@ -45,15 +47,26 @@ public struct MarketBook: Sendable {
 
     public func marketID(of token: String) -> String? { marketOfToken[token] }
 
-    /// Every outcome token of the open markets (what a snapshot asks for and the feed follows).
-    public var openTokens: [String] { markets.values.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) } }
+    /// Every outcome token of the open markets (what a snapshot asks for and the feed follows), in market order.
+    public mutating func openTokens() -> [String] {
+        if let openTokensCache { return openTokensCache }
+        let tokens = orderedMarkets().filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
+        openTokensCache = tokens
+        return tokens
+    }
 
-    /// Market ids in trading order (by id), computed once per change of the market set.
-    public mutating func orderedMarketIDs() -> [String] {
+    /// Market ids in trading order (by id), computed once per change of the markets.
+    public mutating func orderedMarketIDs() -> [String] { orderedBoth().ids }
+
+    /// The markets in trading order (by id), computed once per change of the markets.
+    public mutating func orderedMarkets() -> [Market] { orderedBoth().markets }
+
+    private mutating func orderedBoth() -> (ids: [String], markets: [Market]) {
         if let ordered { return ordered }
         let ids = markets.keys.sorted()
-        ordered = ids
-        return ids
+        let both = (ids, ids.map { markets[$0]! })
+        ordered = both
+        return both
     }
 
     // MARK: - Books
@@ -65,8 +78,14 @@ public struct MarketBook: Sendable {
     public mutating func ingest(_ snapshot: [OrderBook], requested: [String], observedNoLaterThan cap: Date?,
                                 inspect: (_ old: OrderBook, _ snapshot: OrderBook) -> Void = { _, _ in }) {
         snapshotTokens = Set(snapshot.map(\.tokenID))
-        for t in requested where !snapshotTokens.contains(t) { books[t] = nil }
-        noBookMarkets = markets.values.filter { m in !m.closed && m.tokens.contains { !snapshotTokens.contains($0.tokenID) } }.map(\.id).sorted()
+        // The markets of the tokens asked for (the open markets') and not answered: one pass, and nothing more when
+        // every token was answered.
+        var bookless = Set<String>()
+        for t in requested where !snapshotTokens.contains(t) {
+            books[t] = nil
+            if let id = marketOfToken[t], markets[id]?.closed == false { bookless.insert(id) }
+        }
+        noBookMarkets = bookless.sorted()
         var ticksMoved = false
         for var b in snapshot {
             if let cap { b.observedAt = min(b.observedAt, cap) }
@@ -141,8 +160,8 @@ public struct MarketBook: Sendable {
     /// those books (what every strategy looks at in one cycle, built once).
     public mutating func tradable(_ usable: (OrderBook) -> Bool) -> [(market: Market, books: [String: OrderBook])] {
         var out: [(market: Market, books: [String: OrderBook])] = []
-        for id in orderedMarketIDs() {
-            guard let m = markets[id], m.active && !m.closed && m.acceptingOrders else { continue }
+        for m in orderedMarkets() {
+            guard m.active && !m.closed && m.acceptingOrders else { continue }
             var found = [String: OrderBook](minimumCapacity: m.tokens.count)
             for t in m.tokens {
                 guard let b = books[t.tokenID], usable(b) else { break }
