@@ -99,15 +99,13 @@ extension TradingEngine {
                  message: "market WebSocket \(shard) disconnected (\(reason)); attempt \(attempt) in \(String(format: "%.2f", retryIn.seconds))s", alert: false)
         case .gaveUp(let shard, let attempts, let reason):
             feed.shards[shard, default: FeedState.Shard(tokens: [])].gaveUp = true
-            let now = clock()
-            emit(DegradationMatrix.assess(.marketWSDown, bad: true, DegradationFact(since: now, detail: reason, place: "\(shard)", bound: "\(attempts)"),
-                                          now: now, control: &core.control))
+            perform(core.handle(.feedGaveUp(connection: shard, attempts: attempts, reason: reason), at: clock()), now: clock())
         }
     }
 
     func clearFeedPauseIfUp(_ now: Date) {
         guard !feed.shards.values.contains(where: \.gaveUp) else { return }
-        emit(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &core.control))
+        perform(core.handle(.feedUp, at: now), now: now)
     }
 
     func applyEvent(_ event: MarketChannelEvent, at: Date) {

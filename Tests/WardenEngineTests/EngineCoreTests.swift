@@ -178,7 +178,7 @@ struct EngineCoreTests {
         return nil
     }
 
-    @Test("degradation rows judged by the tick: data age, disk, a market's unchanging book, API health; each raised once, cleared with its duration")
+    @Test("degradation rows: data age, disk, a market's unchanging book, API health, the market WebSocket; each raised once, cleared with its duration")
     func degradation() throws {
         var c = try Self.core([Buyer()])
         Self.feed(&c, at: t0)
@@ -209,6 +209,10 @@ struct EngineCoreTests {
         #expect(Self.said(tripped, "api_health", .paused) != nil)
         #expect(c.control.reasons.first { $0.code == .apiHealth }?.expiresAt == t0 + 63 + 300)
         #expect(Self.said(c.handle(.tick(.init()), at: t0 + 364), "api_health", .resumed) != nil, "the cooldown ends by itself")
+        // The market WebSocket past its attempts: entries paused everywhere while it retries; connected again, resumed.
+        let down = c.handle(.feedGaveUp(connection: 2, attempts: 10, reason: "connection refused"), at: t0 + 400)
+        #expect(Self.said(down, "market_ws_down", .paused)?.severity == .critical && c.control.effective == .PAUSED)
+        #expect(Self.said(c.handle(.feedUp, at: t0 + 430), "market_ws_down", .resumed)?.duration == 30)
     }
 
     @Test("a held market the snapshot gives no book for is said once, and said again when its book is back")

@@ -136,6 +136,10 @@ public struct EngineCore: Sendable {
         case storageFailed(String)
         /// Storage works again.
         case storageRecovered
+        /// A market WebSocket connection failed `attempts` times in a row (`reason`): entries pause while it retries.
+        case feedGaveUp(connection: Int, attempts: Int, reason: String)
+        /// Every market WebSocket connection is up again: entries resume.
+        case feedUp
         /// The barrier write at `index` of the last actions failed; nothing after it was performed.
         case journalFailed(index: Int, error: String)
     }
@@ -181,6 +185,11 @@ public struct EngineCore: Sendable {
             notice(DegradationMatrix.assess(.storageDegraded, bad: false, DegradationFact(since: now), now: now, control: &control))
         case .journalFailed(let index, let error):
             journalFailed(index: index, error: error, now: now)
+        case .feedGaveUp(let connection, let attempts, let reason):
+            notice(DegradationMatrix.assess(.marketWSDown, bad: true, DegradationFact(since: now, detail: reason, place: "\(connection)", bound: "\(attempts)"),
+                                            now: now, control: &control))
+        case .feedUp:
+            notice(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &control))
         }
         if case .journalFailed = input {} else { lastActions = out }
         return out
