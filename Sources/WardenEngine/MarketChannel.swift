@@ -69,7 +69,7 @@ public enum MarketChannelParser {
             return ClobParser.book(o, observedAt: observedAt, requireTick: false).map { .book($0) }
         case "price_change":
             // The message's server time goes with each of its changes (unknown when absent or unreadable).
-            let at = double(o["timestamp"]).flatMap { $0 > 1e11 ? Date(timeIntervalSince1970: $0 / 1000) : nil }
+            let at = double(o["timestamp"]).flatMap { $0 > 1e11 && $0 < 1e14 ? Date(timeIntervalSince1970: $0 / 1000) : nil }
             return priceChange(o).map { changes in .levels(at == nil ? changes : changes.map { var c = $0; c.serverTime = at; return c }) }
         case "tick_size_change":
             guard let token = token(o["asset_id"]) else { return .failure(Rejection(item: "tick_size_change", reason: "missing asset_id")) }

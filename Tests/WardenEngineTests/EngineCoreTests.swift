@@ -85,6 +85,21 @@ struct EngineCoreTests {
         #expect(resumed.contains { if case .intent(let i) = $0 { i.id == "t-2" } else { false } }, "ids are never reused: t-1 may be in the journal")
     }
 
+    @Test("storage failing while the driver performs the list (an alert not persisted) does not lose the undo of a write failing after it")
+    func failureWhilePerforming() throws {
+        var c = try Self.core([Buyer()])
+        Self.feed(&c, at: t0)
+        let before = c.accounts
+        let actions = c.handle(.tick(.init()), at: t0)
+        let i = try #require(actions.firstIndex { if case .journal(.intent) = $0 { true } else { false } })
+        let first = c.handle(.storageFailed("alert not persisted: database is locked"), at: t0)
+        let undone = c.handle(.journalFailed(index: i, error: "database is locked"), at: t0)
+        #expect(c.accounts == before && c.liveIntents.isEmpty, "the order is undone all the same")
+        #expect(Self.said(first, "storage_degraded", .paused) != nil && Self.said(undone, "storage_degraded", .paused) == nil,
+                "storage degraded said once")
+        #expect(c.control.has(.storageDegraded) && c.storageProblem?.contains("not written ahead") == true)
+    }
+
     @Test("a failed fill write voids the paper fill: the account is as before the order")
     func failedFillWrite() throws {
         var c = try Self.core([Buyer()])

@@ -103,6 +103,8 @@ public struct EngineCore: Sendable {
     private var out: [EngineAction] = []
     /// Where each order of those actions began, with the state before it.
     private var checkpoints: [Checkpoint] = []
+    /// The actions of the last input that could move orders (a failed write names its place in them).
+    private var lastActions: [EngineAction] = []
 
     public init(settings: Settings, strategies: [any Strategy], limits: TradingLimits, journalUsable: Bool, intentIDs: IntentIDs) {
         self.settings = settings
@@ -142,6 +144,14 @@ public struct EngineCore: Sendable {
         case feedUp
         /// The barrier write at `index` of the last actions failed; nothing after it was performed.
         case journalFailed(index: Int, error: String)
+
+        /// Whether its actions may move orders, fills or payouts (and so hold checkpoints a failed write goes back to).
+        var canSendOrders: Bool {
+            switch self {
+            case .tick, .cancelAll, .flatten, .haltReset, .settle: return true
+            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp: return false
+            }
+        }
     }
 
     /// Storage is still failing (a probe failed): the problem is updated, nothing said again.
@@ -149,7 +159,10 @@ public struct EngineCore: Sendable {
 
     public mutating func handle(_ input: Input, at now: Date) -> [EngineAction] {
         out = []
-        if case .journalFailed = input {} else { checkpoints = [] }
+        // Only an input that can send orders starts a new list to undo in: the others (storage failed while the
+        // driver was still performing that list, say) leave its checkpoints for a `.journalFailed` that follows.
+        let startsList = input.canSendOrders
+        if startsList { checkpoints = [] }
         switch input {
         case .tick(let seen):
             assess(now, seen)
@@ -191,7 +204,7 @@ public struct EngineCore: Sendable {
         case .feedUp:
             notice(DegradationMatrix.assess(.marketWSDown, bad: false, DegradationFact(since: now), now: now, control: &control))
         }
-        if case .journalFailed = input {} else { lastActions = out }
+        if startsList { lastActions = out }
         return out
     }
 
@@ -222,7 +235,10 @@ public struct EngineCore: Sendable {
     mutating func journalFailed(index: Int, error: String, now: Date) {
         let failed: JournalWrite? = { if case .journal(let w) = lastActions[safe: index] { return w } else { return nil } }()
         if let cp = checkpoints.last(where: { $0.index <= index }) {
+            // Storage failing meanwhile stays failing (said once): the rest comes back as it was before the order.
+            let degraded = control.reasons.first { $0.code == .storageDegraded }
             accounts = cp.accounts; health = cp.health; venue = cp.venue; liveIntents = cp.liveIntents; risk = cp.risk; control = cp.control
+            if let degraded { control.raise(degraded) }
         }
         checkpoints = []
         switch failed {
@@ -232,9 +248,6 @@ public struct EngineCore: Sendable {
         default: storageFailed("journal write failed: \(error)", now)
         }
     }
-
-    /// The actions of the last input (a failed write names its place in them).
-    private var lastActions: [EngineAction] = []
 
     // MARK: - Marks and risk
 
