@@ -4,14 +4,61 @@ public import Foundation
 /// What a strategy sees of one market.
 public struct MarketSnapshot: Sendable {
     public var market: Market
-    /// tokenID → book, only books fresh enough to trade on.
-    public var books: [String: OrderBook]
-    /// tokenID → recent mid prices, oldest first.
-    public var midHistory: [String: [Micros]]
+    /// tokenID → book of this market's outcomes, only books fresh enough to trade on.
+    public var books: TokenMap<OrderBook>
+    /// tokenID → recent mid prices of this market's outcomes, oldest first.
+    public var midHistory: TokenMap<[Micros]>
     public var now: Date
     public init(market: Market, books: [String: OrderBook], midHistory: [String: [Micros]] = [:], now: Date) {
-        self.market = market; self.books = books; self.midHistory = midHistory; self.now = now
+        self.market = market; self.books = TokenMap(books); self.midHistory = TokenMap(midHistory); self.now = now
     }
+    public init(market: Market, tokenBooks: TokenMap<OrderBook>, tokenMids: TokenMap<[Micros]>, now: Date) {
+        self.market = market; self.books = tokenBooks; self.midHistory = tokenMids; self.now = now
+    }
+}
+
+/// A few values keyed by token id (a market's outcomes: usually two), read as a dictionary is: `books[tokenID]`.
+/// Looked up by comparing ids, which for two entries costs less than hashing one. Inlinable, so a strategy's module
+/// gets it specialized for its value type (the generic version cost more than the lookups it replaced).
+@frozen
+public struct TokenMap<Value: Sendable>: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+    @usableFromInline var ids: [String]
+    @usableFromInline var items: [Value]
+
+    @inlinable public init() { ids = []; items = [] }
+    @inlinable public init(ids: [String], values: [Value]) {
+        precondition(ids.count == values.count, "TokenMap: \(ids.count) ids for \(values.count) values")
+        self.ids = ids; self.items = values
+    }
+    /// From a dictionary, in key order.
+    public init(_ dictionary: [String: Value]) {
+        let sorted = dictionary.sorted { $0.key < $1.key }
+        ids = sorted.map(\.key); items = sorted.map(\.value)
+    }
+    public init(dictionaryLiteral elements: (String, Value)...) {
+        self.init()
+        for (k, v) in elements { self[k] = v }
+    }
+
+    @inlinable public subscript(_ key: String) -> Value? {
+        get {
+            for i in ids.indices where ids[i] == key { return items[i] }
+            return nil
+        }
+        set {
+            if let i = ids.firstIndex(of: key) {
+                if let newValue { items[i] = newValue } else { ids.remove(at: i); items.remove(at: i) }
+            } else if let newValue {
+                ids.append(key); items.append(newValue)
+            }
+        }
+    }
+
+    @inlinable public var count: Int { ids.count }
+    @inlinable public var isEmpty: Bool { ids.isEmpty }
+    @inlinable public var keys: [String] { ids }
+    @inlinable public var values: [Value] { items }
+    public func makeIterator() -> Zip2Sequence<[String], [Value]>.Iterator { zip(ids, items).makeIterator() }
 }
 
 /// Everything a strategy is given for one market: the snapshot, and of its own sub-account the positions and

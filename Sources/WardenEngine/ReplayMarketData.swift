@@ -269,7 +269,10 @@ public struct MarketRecorder {
     /// recording shows the same gaps the live data had. Book snapshots are written whole after each market list
     /// and otherwise as what changed (`partial`). Returns how many records were written.
     /// `compressed`: through gzip (the file name ends in .gz), flushed after every round.
-    public func record(to handle: FileHandle, compressed: Bool = false, until: ContinuousClock.Instant,
+    /// `simulated`: a clock the recorder moves itself, one book refresh per round with no waiting (the source's
+    /// clock must be the same one: a bench records a day of the fake's scenario in minutes); nil: the real clock,
+    /// a round every `bookRefresh`.
+    public func record(to handle: FileHandle, compressed: Bool = false, for length: Duration, simulated: SimulatedClock? = nil,
                        report: @escaping @Sendable (String) -> Void) async throws -> Int {
         let writer = Writer(try RecordingSink(handle: handle, compressed: compressed))
         let deltas = stream.map { stream in
@@ -300,18 +303,21 @@ public struct MarketRecorder {
             deltas?.cancel()
         }
         var markets: [Market] = []
-        var lastDiscovery: ContinuousClock.Instant?
+        var lastDiscovery: Date?
         var written: [String: OrderBook] = [:]  // the books as the recording has them
         var fullNext = true
-        while ContinuousClock.now < until && !Task.isCancelled {
+        let clock: @Sendable () -> Date
+        if let simulated { clock = { simulated.now } } else { clock = { Date() } }
+        let end = clock().addingTimeInterval(length.seconds)
+        while clock() < end && !Task.isCancelled {
             let round = ContinuousClock.now
-            let now = Date()
-            if lastDiscovery.map({ round - $0 >= discoveryInterval }) ?? true {
+            let now = clock()
+            if lastDiscovery.map({ now.timeIntervalSince($0) >= discoveryInterval.seconds }) ?? true {
                 do {
                     markets = try await source.discover(now: now).markets
                     try writer.write(ReplayRecord(kind: .markets, at: now.timeIntervalSince1970, markets: markets))
                     stream?.follow(Set(markets.filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }))
-                    lastDiscovery = round
+                    lastDiscovery = now
                     fullNext = true
                 } catch let e as CancellationError { throw e } catch {
                     report("discovery failed: \(error)")
@@ -321,7 +327,7 @@ public struct MarketRecorder {
             if !tokens.isEmpty {
                 do {
                     let books = try await source.books(tokens).books
-                    let at = Date().timeIntervalSince1970
+                    let at = clock().timeIntervalSince1970
                     if fullNext {
                         try writer.write(ReplayRecord(kind: .books, at: at, books: books))
                         written = Dictionary(books.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
@@ -337,6 +343,10 @@ public struct MarketRecorder {
                 }
             }
             do { try writer.flush() } catch { report("recording not flushed: \(error)") }
+            if let simulated {
+                simulated.set(now.addingTimeInterval(bookRefresh.seconds))
+                continue
+            }
             let spent = ContinuousClock.now - round
             if spent < bookRefresh {
                 do { try await Task.sleep(for: bookRefresh - spent) } catch {

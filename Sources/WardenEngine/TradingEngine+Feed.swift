@@ -220,7 +220,7 @@ extension TradingEngine {
             let quietSince = max(up, s.lastDataAt ?? up)
             guard now.timeIntervalSince(quietSince) > bound else { continue }
             // "While its markets trade": a book of this connection moved in REST snapshots since the feed went quiet.
-            let moving = s.tokens.contains { t in books[t].flatMap { $0.changedAt }.map { $0 > quietSince } ?? false }
+            let moving = s.tokens.contains { t in core.marketBook.book(t).flatMap { $0.changedAt }.map { $0 > quietSince } ?? false }
             guard moving else { continue }
             feed.shards[id]?.frozenAt = now
             feed.frozen += 1
@@ -267,13 +267,13 @@ extension TradingEngine {
             var awaiting = false
             for t in m.tokens {
                 if feed.awaitingSnapshot[t.tokenID] != nil { awaiting = true }
-                guard let b = books[t.tokenID] else { continue }
+                guard let b = core.marketBook.book(t.tokenID) else { continue }
                 age = max(age ?? 0, now.timeIntervalSince(b.observedAt))
                 unchanged = max(unchanged ?? 0, now.timeIntervalSince(b.changedAt ?? b.observedAt))
             }
             let state: String
             if m.closed { state = "closed" }
-            else if noBook.contains(m.id) || m.tokens.contains(where: { books[$0.tokenID] == nil }) { state = "no book" }
+            else if noBook.contains(m.id) || m.tokens.contains(where: { core.marketBook.book($0.tokenID) == nil }) { state = "no book" }
             else if awaiting { state = "awaiting snapshot" }
             else if core.control.has(.marketStale, marketID: m.id) || (age ?? .infinity) > fresh { state = "stale" }
             else if !m.acceptingOrders { state = "not accepting orders" }

@@ -252,7 +252,7 @@ public actor TradingEngine {
         guard storageProblem == nil else { return }  // settled once storage works: nothing is paid out unrecorded
         let held = Settlement.heldMarkets(core.accounts)
         feed.resolvedHints.formIntersection(held)  // only held markets settle; the other hints have nothing to do
-        let due = Settlement.needingLookup(held: held, markets: markets, bookTokens: core.marketBook.snapshotTokens, refreshWorked: lastRefreshFailed == nil,
+        let due = Settlement.needingLookup(held: held, markets: markets, hasBook: core.marketBook.answered, refreshWorked: lastRefreshFailed == nil,
                                            hinted: feed.resolvedHints, now: now)
         for id in due {
             feed.resolvedHints.remove(id)  // the market channel said it resolved: looked up now

@@ -16,6 +16,65 @@ public struct FakeRequest: Sendable {
     public func first(_ name: String) -> String? { query[name]?.first }
 }
 
+/// JSON of the values the fakes build ([String: Any] trees of strings, numbers, booleans), keys sorted as
+/// JSONSerialization's `.sortedKeys` writes them. Written directly: a day of book answers through
+/// JSONSerialization's bridging took most of a simulated-clock recording's time. A value of another kind goes
+/// through JSONSerialization.
+enum FakeJSON {
+    static func write(_ value: Any, into out: inout [UInt8]) {
+        switch value {
+        case let s as String: string(s, into: &out)
+        case let b as Bool: out += b ? Array("true".utf8) : Array("false".utf8)
+        case let i as Int: out += Array(String(i).utf8)
+        case let i as Int64: out += Array(String(i).utf8)
+        case let d as Double:
+            if d.isFinite && d == d.rounded() && abs(d) < 1e15 { out += Array(String(Int64(d)).utf8) } else { out += Array("\(d)".utf8) }
+        case let d as [String: String]:
+            object(d.map { ($0.key, $0.value as Any) }, into: &out)
+        case let d as [String: Any]:
+            object(d.map { ($0.key, $0.value) }, into: &out)
+        case let a as [Any]:
+            out.append(UInt8(ascii: "["))
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(v, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case is NSNull: out += Array("null".utf8)
+        default:
+            let d = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])) ?? Data("null".utf8)
+            out += Array(d)
+        }
+    }
+
+    private static func object(_ pairs: [(String, Any)], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in pairs.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            string(k, into: &out)
+            out.append(UInt8(ascii: ":"))
+            write(v, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static func string(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20: out += Array(String(format: "\\u%04x", b).utf8)
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
 public struct FakeResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
@@ -30,8 +89,10 @@ public struct FakeResponse: Sendable {
     }
 
     public static func jsonValue(_ value: Any, status: Int = 200, headers: [(String, String)] = []) -> FakeResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return FakeResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: data)
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
+        FakeJSON.write(value, into: &out)
+        return FakeResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(out))
     }
 
     public static func text(_ text: String, status: Int = 200) -> FakeResponse {

@@ -1,6 +1,6 @@
 // A loopback Polymarket (Gamma + CLOB public endpoints) that behaves like EXTERNAL-APIS.md, quirks
 // included, plays a scenario, and takes faults at run time through /admin.
-import Foundation
+public import Foundation
 import Synchronization
 
 public final class PolymarketFake: Sendable {
@@ -37,6 +37,9 @@ public final class PolymarketFake: Sendable {
     private struct MarketState {
         var spec: FakeMarketSpec
         var step = 0
+        /// How many times the price path has moved (the book's sizes and hash follow it, so a book that did not
+        /// move reads the same).
+        var moves = 0
         var yes: Double
         var arbDip = false
         var rng: SplitMix
@@ -48,6 +51,11 @@ public final class PolymarketFake: Sendable {
         var markets: [MarketState]
         var faults = Faults()
         var frozenBooks: [String: [String: Any]] = [:]
+        /// The market of each outcome token (its index in `markets`).
+        var marketOfToken: [String: Int] = [:]
+        /// Each token's book as last built, with the move it was built at (a book is rebuilt only when its market
+        /// moved; its timestamp is set per answer).
+        var builtBooks: [String: (moves: Int, override: Double?, book: [String: Any])] = [:]
         var requests: [String: Int] = [:]
         var subscribers: [ObjectIdentifier: Subscriber] = [:]
         var wsConnections = 0
@@ -69,12 +77,16 @@ public final class PolymarketFake: Sendable {
     private struct Box: @unchecked Sendable { var state: State }
     private let box: Mutex<Box>
     private let scenario: FakeScenario
-    private let startedAt = Date()
+    private let startedAt: Date
+    /// The scenario's clock: the real one, or one a bench moves by hand (a day recorded in minutes).
+    private let clock: @Sendable () -> Date
     private let server: LoopbackHTTPServer
     private let publisher = Mutex<Task<Void, Never>?>(nil)
 
-    private init(scenario: FakeScenario, server: LoopbackHTTPServer, initial: State) {
+    private init(scenario: FakeScenario, server: LoopbackHTTPServer, initial: State, clock: @escaping @Sendable () -> Date) {
         self.scenario = scenario
+        self.clock = clock
+        self.startedAt = clock()
         self.server = server
         self.box = Mutex(Box(state: initial))
     }
@@ -82,8 +94,9 @@ public final class PolymarketFake: Sendable {
     public var baseURL: String { server.baseURL }
     public var port: Int { server.port }
 
-    /// Starts serving on 127.0.0.1 (`port` 0: any free port).
-    public static func start(_ scenario: FakeScenario, port: Int = 0) async throws -> PolymarketFake {
+    /// Starts serving on 127.0.0.1 (`port` 0: any free port). `clock`: the scenario's time (its start is the clock's
+    /// reading now); the real clock unless a caller moves one of its own.
+    public static func start(_ scenario: FakeScenario, port: Int = 0, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> PolymarketFake {
         let markets = scenario.markets.enumerated().map { i, spec in
             MarketState(spec: spec, yes: spec.startPrice, rng: SplitMix(state: scenario.seed &* 1_000_003 &+ UInt64(i)))
         }
@@ -91,7 +104,12 @@ public final class PolymarketFake: Sendable {
         let route = FakeWebSocketRoute(path: "/ws/market", accept: { holder.fake.withLock { $0 }?.acceptsWebSocket() ?? false },
                                        connected: { peer in holder.fake.withLock { $0 }?.connected(peer) })
         let server = try await LoopbackHTTPServer.start(port: port, webSocket: route) { req in await holder.handle(req) }
-        let fake = PolymarketFake(scenario: scenario, server: server, initial: State(markets: markets))
+        var initial = State(markets: markets)
+        for (i, m) in markets.enumerated() {
+            initial.marketOfToken[m.spec.yesToken] = i
+            initial.marketOfToken[m.spec.noToken] = i
+        }
+        let fake = PolymarketFake(scenario: scenario, server: server, initial: initial, clock: clock)
         holder.fake.withLock { $0 = fake }
         fake.publisher.withLock { $0 = Task { await fake.publishLoop() } }
         return fake
@@ -115,7 +133,7 @@ public final class PolymarketFake: Sendable {
 
     // MARK: - Scenario clock and prices
 
-    private func scenarioSeconds(_ now: Date = Date()) -> Double { now.timeIntervalSince(startedAt) * scenario.speed }
+    private func scenarioSeconds() -> Double { clock().timeIntervalSince(startedAt) * scenario.speed }
 
     /// Advances every market's price path to the current scenario step (deterministic per seed).
     private func advance(_ s: inout State) {
@@ -125,6 +143,8 @@ public final class PolymarketFake: Sendable {
             var m = s.markets[i]
             while m.step < target && !m.closed {
                 m.step += 1
+                guard m.step % max(m.spec.moveEverySteps ?? 1, 1) == 0 else { continue }
+                m.moves += 1
                 m.yes = min(0.98, max(0.02, m.yes + m.rng.normal() * m.spec.volatility))
                 m.arbDip = m.rng.unit() < m.spec.arbChance
             }
@@ -151,7 +171,8 @@ public final class PolymarketFake: Sendable {
         let tick = tickSize(m.spec)
         let yesMid = m.override ?? m.yes
         let mid = token == m.spec.yesToken ? yesMid : 1 - yesMid
-        var rng = SplitMix(state: UInt64(m.step) &* 31 &+ UInt64(abs(token.hashValue % 1000)))
+        // Seeded by the token's bytes (not `hashValue`, which is seeded per process): the same sizes in every run.
+        var rng = SplitMix(state: UInt64(m.moves) &* 31 &+ token.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 })
         let half = Double(m.spec.halfSpreadTicks ?? 1) * tick
         var bestAsk = roundTick(mid + half, tick)
         var bestBid = roundTick(mid - half, tick)
@@ -169,8 +190,8 @@ public final class PolymarketFake: Sendable {
         }
         if malformed, !asks.isEmpty { asks[asks.count - 1]["price"] = "1.5" }
         return ["market": "0x" + String(repeating: "ab", count: 32), "asset_id": token, "bids": bids, "asks": asks,
-                "hash": String(m.step), "min_order_size": String(format: "%g", m.spec.minSize), "neg_risk": false,
-                "tick_size": m.spec.tick, "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000)),
+                "hash": String(m.moves), "min_order_size": String(format: "%g", m.spec.minSize), "neg_risk": false,
+                "tick_size": m.spec.tick, "timestamp": String(Int64(clock().timeIntervalSince1970 * 1000)),
                 "last_trade_price": ""]
     }
 
@@ -272,7 +293,7 @@ public final class PolymarketFake: Sendable {
                 guard let token = req.first("market"), let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else {
                     return .json(#"{"error":"market required"}"#, status: 400)
                 }
-                let now = Int(Date().timeIntervalSince1970)
+                let now = Int(clock().timeIntervalSince1970)
                 let yes = m.override ?? m.yes
                 let p = token == m.spec.yesToken ? yes : 1 - yes
                 return .jsonValue(["history": (0..<10).map { ["t": now - (9 - $0) * 60, "p": p] }])
@@ -283,13 +304,14 @@ public final class PolymarketFake: Sendable {
     }
 
     private func bookFor(_ token: String, _ s: inout State, _ faults: Faults) -> [String: Any]? {
-        guard let m = s.markets.first(where: { $0.spec.yesToken == token || $0.spec.noToken == token }) else { return nil }
+        guard let i = s.marketOfToken[token] else { return nil }
+        let m = s.markets[i]
         if m.closed || faults.noBookTokens.contains(token) { return nil }
         if faults.frozenTokens.contains(token) {
             // As upstream: a book that has not moved keeps its content and hash; its timestamp is when the answer
             // was built, so it is new every time.
             if var frozen = s.frozenBooks[token] {
-                frozen["timestamp"] = String(Int64(Date().timeIntervalSince1970 * 1000))
+                frozen["timestamp"] = String(Int64(clock().timeIntervalSince1970 * 1000))
                 return frozen
             }
             let b = book(m, token: token, malformed: false)
@@ -297,7 +319,14 @@ public final class PolymarketFake: Sendable {
             return b
         }
         s.frozenBooks[token] = nil
-        return book(m, token: token, malformed: faults.malformed)
+        if faults.malformed { return book(m, token: token, malformed: true) }
+        if var built = s.builtBooks[token], built.moves == m.moves, built.override == m.override {
+            built.book["timestamp"] = String(Int64(clock().timeIntervalSince1970 * 1000))
+            return built.book
+        }
+        let b = book(m, token: token, malformed: false)
+        s.builtBooks[token] = (m.moves, m.override, b)
+        return b
     }
 
     /// `order` takes camelCase field names; snake_case ones get 422, as upstream.
@@ -604,7 +633,7 @@ extension PolymarketFake {
                         if before.tick != now.tick {
                             frames.append(Self.encode(["event_type": "tick_size_change", "asset_id": token, "market": m.spec.id,
                                                        "old_tick_size": before.tick, "new_tick_size": now.tick,
-                                                       "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                                                       "timestamp": String(Int64(clock().timeIntervalSince1970 * 1000))]))
                             continue
                         }
                         for (side, old, new) in [("BUY", before.bids, now.bids), ("SELL", before.asks, now.asks)] {
@@ -628,14 +657,14 @@ extension PolymarketFake {
                         } else {
                             frames.append(Self.encode(["event_type": "price_change", "market": "0x" + String(repeating: "ab", count: 32),
                                                        "price_changes": changes,
-                                                       "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                                                       "timestamp": String(Int64(clock().timeIntervalSince1970 * 1000))]))
                         }
                     }
                     if sub.custom {
                         for m in newlyResolved where sub.assets.contains(m.spec.yesToken) || sub.assets.contains(m.spec.noToken) {
                             frames.append(Self.encode(["event_type": "market_resolved", "market": "0x" + String(repeating: "cd", count: 32),
                                                        "assets_ids": [m.spec.yesToken, m.spec.noToken], "winning_asset_id": m.winner ?? "",
-                                                       "id": m.spec.id, "timestamp": String(Int64(Date().timeIntervalSince1970 * 1000))]))
+                                                       "id": m.spec.id, "timestamp": String(Int64(clock().timeIntervalSince1970 * 1000))]))
                         }
                     }
                     if f.wsMalformed && !frames.isEmpty { frames.append(#"{"event_type":"price_change","price_changes":[{"price":"#) }

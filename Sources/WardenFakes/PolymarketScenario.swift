@@ -19,6 +19,9 @@ public struct FakeMarketSpec: Codable, Sendable {
     public var volume: Double = 250_000
     /// Per step, the chance that the No asks dip so that both asks sum below 1 (an arbitrage window).
     public var arbChance: Double = 0
+    /// The price path moves every this many steps (nil: every step); between moves the book reads the same
+    /// (levels, sizes, hash), as a quiet market's does.
+    public var moveEverySteps: Int?
     /// Ticks between the mid and each side's best level (nil: 1, a spread of two ticks). A wider book leaves room
     /// inside the spread for a market maker's quotes.
     public var halfSpreadTicks: Int?
@@ -73,6 +76,36 @@ public struct FakeScenario: Codable, Sendable {
             markets.append(m)
         }
         return FakeScenario(seed: seed, speed: 60, stepSeconds: 5, markets: markets)
+    }
+}
+
+extension FakeScenario {
+    /// A day of a venue with `markets` binary markets, as the backtest benchmark records it: a few busy books that
+    /// move every 5 s step, more that move every 30 s, most that move every 5 minutes (quiet long-tail markets);
+    /// some mispriced now and then, some with wide books, about one in twenty resolving during the day.
+    /// Deterministic per seed. Its clock is whatever the fake is given (a bench moves one by hand).
+    public static func day(markets count: Int, seed: UInt64 = 11) -> FakeScenario {
+        var rng = SplitMix(state: seed)
+        var markets: [FakeMarketSpec] = []
+        for i in 0..<count {
+            let start = 0.05 + rng.unit() * 0.9
+            var m = FakeMarketSpec(id: "\(20_000 + i)", question: "Day market \(i + 1)?", yesToken: "\(700_000 + 2 * i)",
+                                   noToken: "\(700_001 + 2 * i)", endsInHours: 30 + rng.unit() * 700, startPrice: start)
+            let kind = rng.unit()
+            m.moveEverySteps = kind < 0.1 ? 1 : kind < 0.4 ? 6 : 60
+            m.volatility = kind < 0.1 ? 0.004 : 0.008
+            m.liquidity = 5_000 + rng.unit() * 200_000
+            m.volume = 20_000 + rng.unit() * 2_000_000
+            if rng.unit() < 0.15 { m.arbChance = 0.05 }
+            if rng.unit() < 0.2 { m.halfSpreadTicks = 3 }
+            if rng.unit() < 0.3 { m.feeRate = 0.01 }
+            if rng.unit() < 0.05 {
+                m.resolvesAfterHours = 2 + rng.unit() * 20
+                m.winner = rng.unit() < 0.5 ? m.yesToken : m.noToken
+            }
+            markets.append(m)
+        }
+        return FakeScenario(seed: seed, speed: 1, stepSeconds: 5, markets: markets)
     }
 }
 

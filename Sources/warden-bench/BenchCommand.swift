@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events through each process of the running stack before its RSS is read again.") var events = 1_000_000
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
-    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, journal, cycle, feed, stack); the report then holds only them.")
+    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, requests, journal, cycle, feed, backtest, stack); the report then holds only them.")
     var only: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
@@ -85,6 +85,11 @@ struct BenchCommand: AsyncParsableCommand {
             log("the running stack: RSS idle, /api/state under wrk, SSE fan-out")
             r.stack(try await StackBench.run(bin: bin, work: work, seconds: smoke ? 2 : 15, sseClients: smoke ? 5 : 50,
                                              fanoutScript: scripts + "/sse_fanout.py", events: smoke ? 2000 : events, repeats: reps), smoke: smoke)
+        }
+        if wants("backtest") {
+            let hours = smoke ? 0.1 : 24, markets = smoke ? 20 : 200
+            log("backtest: a \(hours) h recording of \(markets) markets on a simulated clock, then one run (\(reps)×) and a sweep of \(smoke ? 2 : 8)")
+            r.backtest(try await BacktestBench.run(bin: bin, dir: disk + "/backtest", hours: hours, markets: markets, repeats: reps, sweepValues: smoke ? 2 : 8))
         }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")

@@ -177,6 +177,13 @@ enum JournalBench {
 struct SyntheticMarkets: MarketDataSource {
     let markets: [Market]
     let books: [String: OrderBook]
+    /// The books in the order of the last request (the engine asks for the same tokens in the same order every
+    /// cycle): answered from this list without a lookup per token, so the source's own work stays out of the figure.
+    private let lastAsked = AskedBooks()
+    final class AskedBooks: Sendable {
+        let state = Mutex<(ids: [String], books: [OrderBook])>(([], []))
+        func withLock<T>(_ body: (inout (ids: [String], books: [OrderBook])) -> T) -> T { state.withLock { body(&$0) } }
+    }
     var name: String { "synthetic" }
 
     init(count: Int, now: Date) {
@@ -201,7 +208,10 @@ struct SyntheticMarkets: MarketDataSource {
     func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { (markets, []) }
     func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
         let now = Date()
-        return (tokenIDs.compactMap { id in books[id].map { var b = $0; b.observedAt = now; b.bookTime = now; return b } }, [])
+        var list = lastAsked.withLock { $0.ids == tokenIDs ? $0.books : nil } ?? tokenIDs.compactMap { books[$0] }
+        lastAsked.withLock { $0 = (tokenIDs, list) }
+        for i in list.indices { list[i].observedAt = now; list[i].bookTime = now }
+        return (list, [])
     }
     func market(id: String) async throws -> Market {
         guard let m = markets.first(where: { $0.id == id }) else { throw BenchError("no market \(id)") }

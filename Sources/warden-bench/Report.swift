@@ -127,6 +127,25 @@ struct Report {
     }
 
 
+    mutating func backtest(_ b: BacktestBench.Result) {
+        let mb = Double(b.bytes) / 1_048_576
+        let one = Self.median(b.runSeconds)
+        let dayGoal = b.hours >= 24 && b.markets >= 200
+        var t = "## 8. Backtest (a recorded day replayed through the engine)\n\n"
+        t += "A \(Self.f(b.hours, 1)) h recording of \(b.markets) markets made from the fake's `day` scenario on a simulated clock by the real recorder "
+        t += "(REST snapshots every 5 s over loopback, only changed books written, gzip): \(b.records) records, **\(Self.f(mb, 1)) MiB**, recorded in "
+        t += "\(Self.f(b.recordSeconds, 1)) s. Then `warden-engine backtest` (four strategies, cycle 2 s) on it.\n\n"
+        t += "| what | wall time |\n| --- | --- |\n"
+        t += "| one run (median of \(b.runSeconds.count): \(b.runSeconds.map { Self.f($0, 1) + " s" }.joined(separator: ", "))) | \(Self.f(one, 1)) s |\n"
+        t += "| a sweep of \(b.sweepRuns) settings (both cores) | \(Self.f(b.sweepSeconds, 1)) s (\(Self.f(b.sweepSeconds / max(one, 0.001), 2))× one run) |\n\n"
+        t += "One run said: `\(b.summary)`. Largest resident set of a backtest process: \(Self.f(Double(b.peakRSS) / 1_048_576, 0)) MiB.\n\n"
+        if dayGoal {
+            t += "Goals: the day in ≤ 60 s — \(Self.verdict(one <= 60)) (\(Self.f(b.hours * 3600 / max(one, 0.001), 0))× real time); "
+            t += "a sweep of 8 ≤ 5× one run — \(Self.verdict(b.sweepSeconds <= 5 * one)); the recording ≤ 300 MB — \(Self.verdict(Double(b.bytes) <= 300e6)).\n"
+        }
+        sections.append(t)
+    }
+
     mutating func stack(_ s: StackBench.Result, smoke: Bool) {
         var t = "## 6. Dashboard (release stack on the fakes: warden, fakes, notifier, engine, dashboard)\n\n"
         if let rps = s.requestsPerSecond {

@@ -83,7 +83,7 @@ struct RecordCommand: AsyncParsableCommand {
         let stream = e.ws.enabled ? MarketStream(settings: MarketStream.Settings(e), logger: Logger(label: "record")) : nil
         let recorder = MarketRecorder(source: EngineApplication.liveSource(e), bookRefresh: e.bookRefresh, discoveryInterval: e.discoveryInterval, stream: stream)
         // `.gz`: compressed as it is written (and flushed every round, so a stopped recorder leaves a readable file).
-        let n = try await recorder.record(to: handle, compressed: out.hasSuffix(".gz"), until: ContinuousClock.now + length) { problem in
+        let n = try await recorder.record(to: handle, compressed: out.hasSuffix(".gz"), for: length) { problem in
             FileHandle.standardError.write(Data("warden-engine record: \(problem)\n".utf8))
         }
         print("recorded \(n) records into \(out)")

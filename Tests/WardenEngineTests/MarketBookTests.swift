@@ -31,7 +31,7 @@ struct MarketBookTests {
                    Self.book("m2y", bid: 100_000, ask: 120_000, at: t0 + 1)], requested: open, observedNoLaterThan: nil)
         #expect(mb.books["m2n"] == nil, "never the old book of a token the snapshot left out")
         #expect(mb.noBookMarkets == ["m2"] && mb.snapshotTokens == ["m1y", "m1n", "m2y"])
-        let tradable = mb.tradable { _ in true }.map(\.market.id)
+        let tradable = mb.tradable(at: t0) { _ in true }.map(\.market.id)
         #expect(tradable == ["m1"], "a market is tradable only with a book for every outcome")
     }
 
@@ -88,5 +88,23 @@ struct MarketBookTests {
         a.positions["m1y"] = Position(marketID: "m1", tokenID: "m1y", shares: Fixed.one, costBasis: 400_000, openedAt: t0)
         mb.ingest([Self.book("m1y", bid: 450_000, ask: 460_000, at: t0)], requested: ["m1y"], observedNoLaterThan: nil)
         #expect(mb.marks([a]) == ["m1y": 450_000], "held tokens are marked at their best bid")
+    }
+
+    @Test("an answer in another order than asked: missing tokens are still found; a market no longer followed takes its book and mids with it")
+    func outOfOrderAndForgotten() {
+        var mb = MarketBook(historyLength: 3)
+        mb.discovered([Self.binary("m1"), Self.binary("m2")]) { _ in false }
+        let open = mb.openTokens()
+        mb.ingest([Self.book("m2n", bid: 100_000, ask: 120_000, at: t0), Self.book("m1n", bid: 580_000, ask: 600_000, at: t0),
+                   Self.book("m1y", bid: 400_000, ask: 420_000, at: t0)], requested: open, observedNoLaterThan: nil)
+        #expect(mb.noBookMarkets == ["m2"] && mb.book("m2y") == nil && mb.book("m2n")?.bestBid == 100_000)
+        #expect(mb.answered("m1y") && !mb.answered("m2y"))
+        let shown = mb.tradable(at: t0) { _ in true }
+        #expect(shown.map(\.market.id) == ["m1"])
+        #expect(shown.first?.books["m1n"]?.bestAsk == 600_000 && shown.first?.midHistory["m1y"] == [410_000],
+                "a strategy reads its market's books and mids by token")
+        mb.discovered([Self.binary("m2")]) { _ in false }
+        #expect(mb.book("m1y") == nil && mb.mids("m1y").isEmpty && mb.book("m2n")?.bestBid == 100_000,
+                "m1 forgotten with its book; m2 keeps its own")
     }
 }

@@ -364,7 +364,7 @@ struct FeedRecordingTests {
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let recorder = MarketRecorder(source: LiveMarketData(client: client, filters: MarketFilters()), bookRefresh: .seconds(1),
                                       discoveryInterval: .seconds(60), stream: stream)
-        let n = try await recorder.record(to: handle, compressed: true, until: ContinuousClock.now + .seconds(8)) { _ in }
+        let n = try await recorder.record(to: handle, compressed: true, for: .seconds(8)) { _ in }
         try handle.close()
         let raw = try #require(FileManager.default.contents(atPath: path))
         #expect(raw.starts(with: [0x1f, 0x8b]), "gzip on disk")

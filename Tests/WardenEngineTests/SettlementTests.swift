@@ -50,9 +50,9 @@ struct SettlementTests {
         }
         let markets = ["m1": m("m1"), "m2": m("m2", end: t0.addingTimeInterval(-1)), "m3": m("m3", closed: true), "m4": m("m4"), "m5": m("m5")]
         let books: Set<String> = ["m1y", "m1n", "m2y", "m3y", "m4y", "m4n"]
-        #expect(Settlement.needingLookup(held: held, markets: markets, bookTokens: books, refreshWorked: true, hinted: ["m4"], now: t0)
+        #expect(Settlement.needingLookup(held: held, markets: markets, hasBook: books.contains, refreshWorked: true, hinted: ["m4"], now: t0)
                 == ["m2", "m3", "m4", "m5", "m6"])
-        #expect(Settlement.needingLookup(held: held, markets: markets, bookTokens: books, refreshWorked: false, hinted: [], now: t0)
+        #expect(Settlement.needingLookup(held: held, markets: markets, hasBook: books.contains, refreshWorked: false, hinted: [], now: t0)
                 == ["m2", "m3", "m6"], "a failed refresh says nothing about missing books")
         #expect(Settlement.heldMarkets(["a": Self.holder("a")]) == ["m1"])
     }

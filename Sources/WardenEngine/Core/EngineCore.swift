@@ -279,13 +279,14 @@ public struct EngineCore: Sendable {
     /// Fresh enough to trade on: observed within the bound, after any stall or suspend, and trusted by the feed.
     static func isTradable(_ book: OrderBook, now: Date, freshFor: TimeInterval, _ seen: Observations) -> Bool {
         now.timeIntervalSince(book.observedAt) <= freshFor && seen.booksValidFrom.map { book.observedAt >= $0 } != false
-            && seen.awaitingSnapshot[book.tokenID] == nil
+            && (seen.awaitingSnapshot.isEmpty || seen.awaitingSnapshot[book.tokenID] == nil)
     }
 
     mutating func trade(_ now: Date, _ seen: Observations) {
         let fresh = settings.staleMarketAfter
         // What every strategy looks at is the same this cycle: the tradable markets with their books, built once.
-        let tradable = marketBook.tradable { Self.isTradable($0, now: now, freshFor: fresh, seen) }
+        var contexts = marketBook.tradable(at: now) { Self.isTradable($0, now: now, freshFor: fresh, seen) }
+            .map { StrategyContext(snapshot: $0, positions: [], cash: 0) }
         // Open orders by strategy and market, read once: what each strategy is shown of its own.
         var open: [String: [String: [RestingOrder]]] = [:]
         // Resting buys hold their cash, as an exchange holds the balance behind an open order.
@@ -299,16 +300,23 @@ public struct EngineCore: Sendable {
             // Each market is evaluated once per strategy, after which only its own positions change: grouped once.
             let positions = Dictionary(grouping: account.positions.values, by: \.marketID)
             var cash = max(0, account.cash - (reserved[strategy.name] ?? 0))
-            for (m, marketBooks) in tradable {
-                let snapshot = MarketSnapshot(market: m, books: marketBooks, midHistory: marketBook.midHistory, now: now)
+            for k in contexts.indices {
+                if h.isDisabled { break }  // disabled by an error on an earlier market: not asked again this cycle
+                let marketID = contexts[k].snapshot.market.id
+                // The context of each market is built once per cycle; only what is this strategy's own is set here
+                // (copying a snapshot per strategy and market cost more than the strategies' own work).
+                contexts[k].positions = positions[marketID] ?? []
+                contexts[k].openOrders = open[strategy.name]?[marketID] ?? []
+                contexts[k].cash = cash
                 let decisions: [StrategyDecision]
                 do {
-                    decisions = try strategy.decide(StrategyContext(snapshot: snapshot, positions: positions[m.id] ?? [],
-                                                                    openOrders: open[strategy.name]?[m.id] ?? [], cash: cash))
+                    decisions = try strategy.decide(contexts[k])
                 } catch {
-                    strategyError(strategy.name, "threw on market \(m.id): \(error)", &h, now)
+                    strategyError(strategy.name, "threw on market \(marketID): \(error)", &h, now)
                     continue
                 }
+                guard !decisions.isEmpty else { continue }
+                let m = contexts[k].snapshot.market
                 for decision in decisions {
                     switch decision {
                     case .cancel(let id, let reason):
@@ -329,12 +337,9 @@ public struct EngineCore: Sendable {
                         execute(intent, market: m, now: now)
                     }
                 }
-                if !decisions.isEmpty {
-                    let held = venue.openOrders.filter { $0.intent.strategy == strategy.name && $0.intent.side == .buy }
-                        .reduce(Micros(0)) { $0 + Fixed.costUp($1.intent.limitPrice, $1.open) }
-                    cash = max(0, (accounts[strategy.name]?.cash ?? cash) - held)
-                }
-                if h.isDisabled { break }
+                let held = venue.openOrders.filter { $0.intent.strategy == strategy.name && $0.intent.side == .buy }
+                    .reduce(Micros(0)) { $0 + Fixed.costUp($1.intent.limitPrice, $1.open) }
+                cash = max(0, (accounts[strategy.name]?.cash ?? cash) - held)
             }
             health[strategy.name] = h
         }
@@ -375,7 +380,7 @@ public struct EngineCore: Sendable {
             notice(key: "risk_rejected:\(intent.strategy)", kind: .risk, severity: .info, message: "\(intent.strategy): \(why)", alert: false)
             return .notSent(why)
         }
-        guard let book = marketBook.books[intent.tokenID] else { return .notSent("no order book for token \(intent.tokenID)") }
+        guard let book = marketBook.book(intent.tokenID) else { return .notSent("no order book for token \(intent.tokenID)") }
         intent.id = intentIDs.next()
         checkpoint()
         out += OrderFlow.send(intent)
@@ -471,7 +476,7 @@ public struct EngineCore: Sendable {
         guard storageProblem == nil else { return }
         let fresh = settings.staleMarketAfter
         for token in Set(venue.openOrders.map(\.intent.tokenID)).sorted() {
-            guard let b = marketBook.books[token], Self.isTradable(b, now: now, freshFor: fresh, seen),
+            guard let b = marketBook.book(token), Self.isTradable(b, now: now, freshFor: fresh, seen),
                   let id = venue.openOrders.first(where: { $0.intent.tokenID == token })?.intent.marketID,
                   let m = marketBook.markets[id] else { continue }
             // The fills a book change brings are undone together if one of their writes fails.
@@ -509,7 +514,7 @@ public struct EngineCore: Sendable {
         var notSold: [String] = []
         for a in accounts.values.sorted(by: { $0.strategy < $1.strategy }) {
             for p in a.positions.values.sorted(by: { $0.tokenID < $1.tokenID }) where p.shares > 0 && (marketID == nil || p.marketID == marketID) {
-                guard let market = marketBook.markets[p.marketID], let bid = marketBook.books[p.tokenID]?.bestBid else {
+                guard let market = marketBook.markets[p.marketID], let bid = marketBook.book(p.tokenID)?.bestBid else {
                     notSold.append("\(a.strategy) \(p.tokenID): no bid in the book")
                     continue
                 }

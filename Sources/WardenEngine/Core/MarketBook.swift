@@ -6,18 +6,28 @@ public import WardenCore
 
 public struct MarketBook: Sendable {
     public private(set) var markets: [String: Market] = [:] { didSet { ordered = nil; openTokensCache = nil; marketsChanged = true } }
-    public private(set) var books: [String: OrderBook] = [:]
-    /// Mid prices per token, oldest first, at most `historyLength` of them.
-    public private(set) var midHistory: [String: [Micros]] = [:]
-    /// Tokens the latest snapshot returned a book for.
-    public private(set) var snapshotTokens: Set<String> = []
     /// Open markets the latest snapshot gave no book for one of their outcomes (ids in order).
     public private(set) var noBookMarkets: [String] = []
     /// How many mids each token keeps (the longest history a strategy reads, at least 10).
     public let historyLength: Int
-    /// The markets in trading order (by id) with their ids, kept until a market changes (every cycle walks them twice;
-    /// a lookup by id per market cost more than the walk).
-    private var ordered: (ids: [String], markets: [Market])?
+
+    /// Tokens are interned: each followed token has a slot (its book, its mids, whether the latest snapshot answered
+    /// it), found through `slotOf` once per book that comes in; a cycle's walk over the markets reads slots by index
+    /// and hashes no token. Slots of tokens no longer followed are dropped when the market set is replaced.
+    struct Slot {
+        var token: String
+        var book: OrderBook?
+        var mids: [Micros] = []
+        /// The snapshot round that last answered this token.
+        var answered = 0
+    }
+    private var slotOf: [String: Int] = [:]
+    private var slots: [Slot] = []
+    private var round = 0
+
+    /// The markets in trading order (by id) with their ids and their tokens' slots, kept until a market changes
+    /// (every cycle walks them twice; a lookup by id per market cost more than the walk).
+    private var ordered: (ids: [String], markets: [Market], slots: [[Int]])?
     private var openTokensCache: [String]?
     /// A market was added or replaced since the books' tick sizes were last carried onto the markets.
     private var marketsChanged = true
@@ -25,6 +35,28 @@ public struct MarketBook: Sendable {
     private var marketOfToken: [String: String] = [:]
 
     public init(historyLength: Int) { self.historyLength = max(historyLength, 10) }
+
+    // MARK: - Slots
+
+    private mutating func slot(for token: String) -> Int {
+        if let i = slotOf[token] { return i }
+        slots.append(Slot(token: token))
+        slotOf[token] = slots.count - 1
+        return slots.count - 1
+    }
+
+    /// Keeps the slots of the followed markets' tokens (with their books and mids), in market order.
+    private mutating func compactSlots() {
+        var kept: [Slot] = [], index: [String: Int] = [:]
+        for m in markets.values {
+            for t in m.tokens where index[t.tokenID] == nil {
+                index[t.tokenID] = kept.count
+                kept.append(slotOf[t.tokenID].map { slots[$0] } ?? Slot(token: t.tokenID))
+            }
+        }
+        slots = kept
+        slotOf = index
+    }
 
     // MARK: - Markets
 
@@ -37,12 +69,16 @@ public struct MarketBook: Sendable {
         markets = fresh
         marketOfToken = [:]
         for m in fresh.values { for t in m.tokens { marketOfToken[t.tokenID] = m.id } }
+        compactSlots()
     }
 
     /// One market looked up again (a resolution check).
     public mutating func update(_ market: Market) {
         markets[market.id] = market
-        for t in market.tokens { marketOfToken[t.tokenID] = market.id }
+        for t in market.tokens {
+            marketOfToken[t.tokenID] = market.id
+            _ = slot(for: t.tokenID)
+        }
     }
 
     public func marketID(of token: String) -> String? { marketOfToken[token] }
@@ -56,20 +92,50 @@ public struct MarketBook: Sendable {
     }
 
     /// Market ids in trading order (by id), computed once per change of the markets.
-    public mutating func orderedMarketIDs() -> [String] { orderedBoth().ids }
+    public mutating func orderedMarketIDs() -> [String] { orderedAll().ids }
 
     /// The markets in trading order (by id), computed once per change of the markets.
-    public mutating func orderedMarkets() -> [Market] { orderedBoth().markets }
+    public mutating func orderedMarkets() -> [Market] { orderedAll().markets }
 
-    private mutating func orderedBoth() -> (ids: [String], markets: [Market]) {
+    private mutating func orderedAll() -> (ids: [String], markets: [Market], slots: [[Int]]) {
         if let ordered { return ordered }
         let ids = markets.keys.sorted()
-        let both = (ids, ids.map { markets[$0]! })
-        ordered = both
-        return both
+        let list = ids.map { markets[$0]! }
+        var tokenSlots: [[Int]] = []
+        tokenSlots.reserveCapacity(list.count)
+        for m in list { tokenSlots.append(m.tokens.map { slot(for: $0.tokenID) }) }
+        let all = (ids, list, tokenSlots)
+        ordered = all
+        return all
     }
 
     // MARK: - Books
+
+    /// The book of a token, if one is held.
+    public func book(_ token: String) -> OrderBook? { slotOf[token].flatMap { slots[$0].book } }
+
+    /// The mid prices of a token, oldest first (at most `historyLength`).
+    public func mids(_ token: String) -> [Micros] { slotOf[token].map { slots[$0].mids } ?? [] }
+
+    /// Whether the latest snapshot returned a book for the token.
+    public func answered(_ token: String) -> Bool { slotOf[token].map { slots[$0].answered == round && round > 0 } ?? false }
+
+    /// Every book held, by token (a copy built for the caller: status and tests; the cycle reads slots).
+    public var books: [String: OrderBook] {
+        var out: [String: OrderBook] = [:]
+        for s in slots { if let b = s.book { out[s.token] = b } }
+        return out
+    }
+
+    /// Every token's mids (a copy built for the caller).
+    public var midHistory: [String: [Micros]] {
+        var out: [String: [Micros]] = [:]
+        for s in slots where !s.mids.isEmpty { out[s.token] = s.mids }
+        return out
+    }
+
+    /// Tokens the latest snapshot returned a book for (a copy built for the caller).
+    public var snapshotTokens: Set<String> { Set(slots.filter { $0.answered == round && round > 0 }.map(\.token)) }
 
     /// A REST snapshot of the books of `requested` tokens. A token the answer left out has no book now (never its
     /// old one). `observedNoLaterThan` caps the observation time (a fetch begun before a stall or suspend is as old
@@ -77,40 +143,47 @@ public struct MarketBook: Sendable {
     /// The book's content hash decides whether it changed; its tick size and minimum win over the market listing's.
     public mutating func ingest(_ snapshot: [OrderBook], requested: [String], observedNoLaterThan cap: Date?,
                                 inspect: (_ old: OrderBook, _ snapshot: OrderBook) -> Void = { _, _ in }) {
-        snapshotTokens = Set(snapshot.map(\.tokenID))
-        // The markets of the tokens asked for (the open markets') and not answered: one pass, and nothing more when
-        // every token was answered.
-        var bookless = Set<String>()
-        for t in requested where !snapshotTokens.contains(t) {
-            books[t] = nil
-            if let id = marketOfToken[t], markets[id]?.closed == false { bookless.insert(id) }
-        }
-        noBookMarkets = bookless.sorted()
+        round += 1
         var ticksMoved = false
+        // One hash lookup per book: its slot holds the old book and the mids.
         for var b in snapshot {
             if let cap { b.observedAt = min(b.observedAt, cap) }
-            // One hash lookup per book: the old book is read and replaced through its index. Frozen is judged by
-            // content (the hash), aged by our own observation of the first answer with it.
-            if let i = books.index(forKey: b.tokenID) {
-                let old = books.values[i]
+            let i = slot(for: b.tokenID)
+            slots[i].answered = round
+            // Frozen is judged by content (the hash), aged by our own observation of the first answer with it.
+            if let old = slots[i].book {
                 inspect(old, b)
                 b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : b.observedAt
                 if old.tickSize != b.tickSize || old.minOrderSize != b.minOrderSize { ticksMoved = true }
-                books.values[i] = b
             } else {
                 b.changedAt = b.observedAt
                 ticksMoved = true
-                books[b.tokenID] = b
             }
-            if let mid = b.mid { appendMid(mid, token: b.tokenID) }
+            if let mid = b.mid {
+                slots[i].mids.append(mid)
+                if slots[i].mids.count > historyLength { slots[i].mids.removeFirst(slots[i].mids.count - historyLength) }
+            }
+            slots[i].book = b
         }
+        // The tokens asked for and not answered have no book now; the open markets among theirs are "no book". The
+        // answer usually comes in the order asked: checked in step, and by slot only for what is out of step.
+        var bookless = Set<String>()
+        var k = 0
+        for t in requested {
+            if k < snapshot.count && snapshot[k].tokenID == t { k += 1; continue }
+            let i = slot(for: t)
+            guard slots[i].answered != round else { continue }
+            slots[i].book = nil
+            if let id = marketOfToken[t], markets[id]?.closed == false { bookless.insert(id) }
+        }
+        noBookMarkets = bookless.sorted()
         if ticksMoved || marketsChanged { carryTicks() }
     }
 
     /// The book's tick and minimum are authoritative over the market listing's.
     private mutating func carryTicks() {
         for (id, var m) in markets {
-            guard let b = m.tokens.first.flatMap({ books[$0.tokenID] }),
+            guard let b = m.tokens.first.flatMap({ book($0.tokenID) }),
                   m.tickSize != b.tickSize || m.minOrderSize < b.minOrderSize else { continue }
             m.tickSize = b.tickSize
             m.minOrderSize = max(m.minOrderSize, b.minOrderSize)
@@ -119,56 +192,54 @@ public struct MarketBook: Sendable {
         marketsChanged = false
     }
 
-    private mutating func appendMid(_ mid: Micros, token: String) {
-        let keep = historyLength
-        if let i = midHistory.index(forKey: token) {
-            midHistory.values[i].append(mid)
-            if midHistory.values[i].count > keep { midHistory.values[i].removeFirst(midHistory.values[i].count - keep) }
-        } else {
-            midHistory[token] = [mid]
-        }
-    }
-
     /// A whole book pushed by the market channel replaces ours (keeping our tick and minimum); false when we hold
     /// no book for the token (nothing to replace: the next snapshot brings it).
     public mutating func replace(with pushed: OrderBook, at: Date) -> Bool {
-        guard let i = books.index(forKey: pushed.tokenID) else { return false }
+        guard let i = slotOf[pushed.tokenID], let old = slots[i].book else { return false }
         var b = pushed
-        let old = books.values[i]
         b.keepTickAndMinimum(of: old)
         b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
-        books.values[i] = b
+        slots[i].book = b
         return true
     }
 
     /// One price level changed (a market-channel delta); false when we hold no book for the token.
     public mutating func apply(_ side: BookSide, token: String, price: Micros, size: Micros, hash: String?, at: Date) -> Bool {
-        guard let i = books.index(forKey: token) else { return false }
-        books.values[i].apply(side, price: price, size: size)
-        if let hash { books.values[i].hash = hash }
-        books.values[i].observedAt = at
-        books.values[i].changedAt = at
+        guard let i = slotOf[token], slots[i].book != nil else { return false }
+        slots[i].book!.apply(side, price: price, size: size)
+        if let hash { slots[i].book!.hash = hash }
+        slots[i].book!.observedAt = at
+        slots[i].book!.changedAt = at
         return true
     }
 
     /// The token's book is no longer valid (its tick size changed): gone until the next snapshot.
-    public mutating func drop(token: String) { books[token] = nil }
+    public mutating func drop(token: String) {
+        if let i = slotOf[token] { slots[i].book = nil }
+    }
 
     // MARK: - Reading
 
-    /// The open markets accepting orders whose every outcome has a book `usable` accepts, in trading order, with
-    /// those books (what every strategy looks at in one cycle, built once).
-    public mutating func tradable(_ usable: (OrderBook) -> Bool) -> [(market: Market, books: [String: OrderBook])] {
-        var out: [(market: Market, books: [String: OrderBook])] = []
-        for m in orderedMarkets() {
+    /// The open markets accepting orders whose every outcome has a book `usable` accepts, in trading order, each as
+    /// the snapshot every strategy is shown (its books and mids), built once per cycle with no lookup by token.
+    public mutating func tradable(at now: Date, _ usable: (OrderBook) -> Bool) -> [MarketSnapshot] {
+        let all = orderedAll()
+        var out: [MarketSnapshot] = []
+        for (n, m) in all.markets.enumerated() {
             guard m.active && !m.closed && m.acceptingOrders else { continue }
-            var found = [String: OrderBook](minimumCapacity: m.tokens.count)
-            for t in m.tokens {
-                guard let b = books[t.tokenID], usable(b) else { break }
-                found[t.tokenID] = b
+            let tokenSlots = all.slots[n]
+            var ids: [String] = [], books: [OrderBook] = [], mids: [[Micros]] = []
+            ids.reserveCapacity(tokenSlots.count)
+            books.reserveCapacity(tokenSlots.count)
+            mids.reserveCapacity(tokenSlots.count)
+            for i in tokenSlots {
+                guard let b = slots[i].book, usable(b) else { break }
+                ids.append(slots[i].token)
+                books.append(b)
+                mids.append(slots[i].mids)
             }
-            guard found.count == m.tokens.count else { continue }
-            out.append((m, found))
+            guard books.count == tokenSlots.count else { continue }
+            out.append(MarketSnapshot(market: m, tokenBooks: TokenMap(ids: ids, values: books), tokenMids: TokenMap(ids: ids, values: mids), now: now))
         }
         return out
     }
@@ -178,7 +249,7 @@ public struct MarketBook: Sendable {
         var out: [String: Micros] = [:]
         for a in accounts {
             for p in a.positions.values where out[p.tokenID] == nil {
-                if let bid = books[p.tokenID]?.bestBid { out[p.tokenID] = bid }
+                if let bid = book(p.tokenID)?.bestBid { out[p.tokenID] = bid }
             }
         }
         return out
@@ -188,10 +259,28 @@ public struct MarketBook: Sendable {
     public func oldestChange(of market: Market) -> Date? {
         var oldest: Date?
         for t in market.tokens {
-            guard let b = books[t.tokenID] else { continue }
+            guard let b = book(t.tokenID) else { continue }
             let at = b.changedAt ?? b.observedAt
             if oldest.map({ at < $0 }) ?? true { oldest = at }
         }
         return oldest
+    }
+
+    /// Each open market in trading order with when the oldest of its books last changed content (nil: no book), read
+    /// by slot (the cycle's staleness walk).
+    public mutating func openMarketAges() -> [(market: Market, oldestChange: Date?)] {
+        let all = orderedAll()
+        var out: [(market: Market, oldestChange: Date?)] = []
+        out.reserveCapacity(all.markets.count)
+        for (n, m) in all.markets.enumerated() where !m.closed {
+            var oldest: Date?
+            for i in all.slots[n] {
+                guard let b = slots[i].book else { continue }
+                let at = b.changedAt ?? b.observedAt
+                if oldest.map({ at < $0 }) ?? true { oldest = at }
+            }
+            out.append((m, oldest))
+        }
+        return out
     }
 }

@@ -13,12 +13,12 @@ public enum Settlement {
 
     /// Held markets whose resolution must be looked up now, in id order: unknown, past their end, closed, named by
     /// the market channel (`hinted`), or with no book for any outcome in a refresh that otherwise worked.
-    public static func needingLookup(held: Set<String>, markets: [String: Market], bookTokens: Set<String>, refreshWorked: Bool,
+    public static func needingLookup(held: Set<String>, markets: [String: Market], hasBook: (String) -> Bool, refreshWorked: Bool,
                                      hinted: Set<String>, now: Date) -> [String] {
         held.sorted().filter { id in
             guard let m = markets[id] else { return true }
             let ended = m.endDate.map { $0 <= now } ?? false
-            let missing = m.tokens.allSatisfy { !bookTokens.contains($0.tokenID) }
+            let missing = m.tokens.allSatisfy { !hasBook($0.tokenID) }
             return ended || hinted.contains(id) || m.closed || (refreshWorked && missing)
         }
     }
