@@ -80,49 +80,92 @@ public struct TradingReason: Sendable, Codable, Equatable {
 }
 
 /// The set of active reasons. Adding a reason with the same code and market replaces it (keeping `since`).
+/// Indexed by code and market: with thousands of markets, a stale market's reason is raised or checked every cycle,
+/// and a search of the list each time made the cycle quadratic in the stale markets.
 public struct TradingControl: Sendable, Codable, Equatable {
+    /// Every active reason, in the order raised.
     public private(set) var reasons: [TradingReason] = []
+    private struct Key: Hashable, Sendable {
+        var code: ReasonCode
+        var marketID: String?
+    }
+    /// Where each reason is in `reasons`.
+    private var position: [Key: Int] = [:]
+
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case reasons }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        for r in try c.decode([TradingReason].self, forKey: .reasons) { raise(r) }
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(reasons, forKey: .reasons)
+    }
+    public static func == (a: Self, b: Self) -> Bool { a.reasons == b.reasons }
+
+    private mutating func reindex() {
+        position = [:]
+        for (i, r) in reasons.enumerated() { position[Key(code: r.code, marketID: r.marketID)] = i }
+    }
 
     /// Adds or refreshes a reason; returns true when it is new.
     @discardableResult
     public mutating func raise(_ reason: TradingReason) -> Bool {
-        if let i = reasons.firstIndex(where: { $0.code == reason.code && $0.marketID == reason.marketID }) {
+        let key = Key(code: reason.code, marketID: reason.marketID)
+        if let i = position[key] {
             var r = reason
             r.since = reasons[i].since
             reasons[i] = r
             return false
         }
         reasons.append(reason)
+        position[key] = reasons.count - 1
         return true
     }
 
     /// Clears a reason; returns it when it was active (for the recovery event and its duration).
     @discardableResult
     public mutating func clear(_ code: ReasonCode, marketID: String? = nil) -> TradingReason? {
-        guard let i = reasons.firstIndex(where: { $0.code == code && $0.marketID == marketID }) else { return nil }
-        return reasons.remove(at: i)
+        guard let i = position[Key(code: code, marketID: marketID)] else { return nil }
+        let gone = reasons.remove(at: i)
+        reindex()
+        return gone
     }
 
     /// Drops expired reasons; returns them.
     public mutating func expire(now: Date) -> [TradingReason] {
         let gone = reasons.filter { ($0.expiresAt.map { $0 <= now }) ?? false }
+        guard !gone.isEmpty else { return [] }
         reasons.removeAll { ($0.expiresAt.map { $0 <= now }) ?? false }
+        reindex()
         return gone
+    }
+
+    private func reason(_ code: ReasonCode, _ marketID: String?) -> TradingReason? {
+        position[Key(code: code, marketID: marketID)].map { reasons[$0] }
     }
 
     /// The global state: the most restrictive reason not scoped to a market.
     public var effective: TradingState {
-        reasons.filter { $0.marketID == nil }.map(\.effect).max() ?? .ACTIVE
+        ReasonCode.allCases.compactMap { reason($0, nil)?.effect }.max() ?? .ACTIVE
     }
 
     /// Why an intent may not go ahead, or nil when it may.
     public func blocking(_ kind: IntentKind, marketID: String) -> TradingReason? {
-        reasons.filter { ($0.marketID == nil || $0.marketID == marketID) && !$0.effect.allows(kind) }
-            .max { $0.effect < $1.effect }
+        // The most restrictive; of equals, the one raised first (as a search of the list in order found it).
+        var worst: (at: Int, reason: TradingReason)?
+        for code in ReasonCode.allCases {
+            for scope in [nil, marketID] {
+                guard let i = position[Key(code: code, marketID: scope)], !reasons[i].effect.allows(kind) else { continue }
+                let r = reasons[i]
+                if let w = worst, w.reason.effect > r.effect || (w.reason.effect == r.effect && w.at < i) { continue }
+                worst = (i, r)
+            }
+        }
+        return worst?.reason
     }
 
-    public func has(_ code: ReasonCode, marketID: String? = nil) -> Bool {
-        reasons.contains { $0.code == code && $0.marketID == marketID }
-    }
+    public func has(_ code: ReasonCode, marketID: String? = nil) -> Bool { position[Key(code: code, marketID: marketID)] != nil }
 }

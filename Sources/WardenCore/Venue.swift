@@ -46,6 +46,13 @@ public protocol Venue: Sendable {
     mutating func handle(_ request: VenueRequest, market: Market?, book: OrderBook?, at now: Date) -> [VenueReport]
     /// A token's book changed: resting orders it now crosses fill.
     mutating func bookChanged(_ book: OrderBook, market: Market, at now: Date) -> [VenueReport]
+    /// Whether `bookChanged` would do anything (a resting order the book crosses, or one in a closed market): the
+    /// engine checkpoints its state before a change that may fill, and most books cross nothing.
+    func affected(by book: OrderBook, market: Market) -> Bool
+}
+
+extension Venue {
+    public func affected(by book: OrderBook, market: Market) -> Bool { true }
 }
 
 public struct PaperVenue: Venue {
@@ -126,6 +133,13 @@ public struct PaperVenue: Venue {
         guard let r = resting.removeValue(forKey: id) else { return nil }
         order.removeAll { $0 == id }
         return r
+    }
+
+    public func affected(by book: OrderBook, market: Market) -> Bool {
+        order.contains { id in
+            guard let r = resting[id], r.intent.tokenID == book.tokenID else { return false }
+            return market.closed || !market.acceptingOrders || crosses(r.intent, book)
+        }
     }
 
     /// Resting orders on this token that the book now crosses fill as makers, at their own limit, up to the size

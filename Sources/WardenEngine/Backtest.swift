@@ -66,12 +66,15 @@ public enum Backtest {
         let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
                                    stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now }, runID: "bt")
         try await engine.recover()
+        await engine.setPublishesState(false)
         let step = s.cycle.seconds
         var t = first
         var cycles = 0
         var told = -1
         var lastEquity = Date.distantPast
         while t <= last {
+            // A malformed line ends the play once everything before it has been played.
+            if probe.playedOut(before: t.timeIntervalSince1970) { break }
             clock.set(t)
             await engine.cycle(now: t)
             if t.timeIntervalSince(lastEquity) >= equityEvery {
@@ -94,7 +97,8 @@ public enum Backtest {
         let shown: [(String, String)] = [("cycle", s.cycle.short), ("book_refresh", s.bookRefresh.short), ("discovery_interval", s.discoveryInterval.short),
                                          ("stale_data_after", s.staleDataAfter.short), ("stale_market_after", s.staleMarketAfter.short),
                                          ("paper.bankroll", String(format: "%g", s.bankroll)), ("paper.slippage", String(format: "%g", s.slippage))]
-        return BacktestResult(data: data, start: first, end: min(t, last), cycles: cycles, settings: shown, accounts: accounts, equity: equity,
+        let end = probe.playedOut(before: t.timeIntervalSince1970) ? Date(timeIntervalSince1970: probe.lastPlayedAt) : min(t, last)
+        return BacktestResult(data: data, start: first, end: end, cycles: cycles, settings: shown, accounts: accounts, equity: equity,
                               fills: Array(fills), settlements: settlements, warnings: probe.warnings, engineSaid: said.summary(),
                               wallSeconds: (ContinuousClock.now - started).seconds)
     }

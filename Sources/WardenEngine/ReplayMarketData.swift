@@ -62,94 +62,46 @@ final class ReplayAnchor: @unchecked Sendable {
 }
 
 /// Plays a recording from its first record (at the first request unless told when), `speed` recorded seconds per
-/// real second. Every time in what it
-/// returns (observation, book time, end dates) is moved onto the real clock, so ages and "hours to
-/// resolution" mean the same as they did when recorded.
+/// real second. Every time in what it returns (observation, book time, end dates) is moved onto the real clock, so
+/// ages and "hours to resolution" mean the same as they did when recorded.
+///
+/// The file is read forward as the replay plays (`ReplayCursor`), never held whole: one pass at the start finds its
+/// first and last times (and, unless `stopAtBadLine`, decodes every line, so a bad one refuses the file there and
+/// then); the play keeps the current books and market list only.
 public struct ReplayMarketData: MarketDataSource {
     public let path: String
     let speed: Double
     let anchor: ReplayAnchor
     /// Real time, or a backtest's simulated time.
     let clock: @Sendable () -> Date
-    let marketSnapshots: [(at: Double, markets: [Market])]
-    let bookSnapshots: [(at: Double, books: [String: OrderBook])]
-    /// WebSocket deltas in time order, applied on top of the snapshot before them.
-    let deltaRecords: [(at: Double, changes: [LevelChange], books: [OrderBook])]
+    let cursor: ReplayCursor
     public var name: String { "replay" }
-    /// What was wrong with the file but did not stop the replay (a last line cut short).
-    public let warnings: [String]
+    /// The first and last recorded times.
+    public let firstAt: Double
+    public let lastAt: Double
+    /// What was wrong with the file but did not stop the replay (a last line cut short; with `stopAtBadLine`, the
+    /// malformed line the replay stopped at, once it got there).
+    public var warnings: [String] { cursor.warnings }
+    /// With `stopAtBadLine`: the replay reached a malformed line, has played everything before it, and `t` (recorded
+    /// time) is past the last of that.
+    public func playedOut(before t: Double) -> Bool { cursor.playedOut(before: t) }
+    /// The time of the last record played.
+    public var lastPlayedAt: Double { cursor.lastPlayedAt }
 
-    /// Loads and checks the whole file (gzip or plain JSON lines); a bad line is named by its number.
-    /// `stopAtBadLine`: a malformed line ends the replay there (said in `warnings`) instead of refusing the file.
+    /// Reads the file once (gzip or plain JSON lines) for its times and its shape; a bad line is named by its number.
+    /// `stopAtBadLine`: a malformed line ends the replay there (said in `warnings` when reached) instead of refusing
+    /// the file.
     public init(path: String, speed: Double, startedAt: Date? = nil, clock: @escaping @Sendable () -> Date = { Date() },
                 stopAtBadLine: Bool = false) throws {
         self.path = path
         self.speed = speed
         self.clock = clock
         self.anchor = ReplayAnchor(startedAt)
-        guard let raw = FileManager.default.contents(atPath: path) else {
-            throw ReplayError(description: "replay file \(path) cannot be read")
-        }
-        let data: Data, cutShort: Bool
-        do { (data, cutShort) = try RecordingFile.text(raw) } catch {
-            throw ReplayError(description: "replay file \(path) is not readable gzip: \(error)")
-        }
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        var notes: [String] = []
-        if cutShort, !lines.isEmpty {
-            // A recorder stopped mid-way: its last line is incomplete; everything before it is whole.
-            lines.removeLast()
-            notes.append("replay file \(path) ends inside line \(lines.count + 1) (the recording was cut short); replaying its first \(lines.count) lines")
-        }
-        var markets: [(Double, [Market])] = [], books: [(Double, [String: OrderBook])] = []
-        var deltas: [(at: Double, changes: [LevelChange], books: [OrderBook])] = []
-        for (n, line) in lines.enumerated() where !line.allSatisfy({ $0 == 32 }) {
-            do {
-                let r: ReplayRecord
-                do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
-                    throw ReplayError(description: "replay file \(path) line \(n + 1): \(error)")
-                }
-                switch r.kind {
-                case .markets:
-                    guard let m = r.markets else { throw ReplayError(description: "replay file \(path) line \(n + 1): markets record without `markets`") }
-                    markets.append((r.at, m))
-                case .books:
-                    guard let b = r.books else { throw ReplayError(description: "replay file \(path) line \(n + 1): books record without `books`") }
-                    let listed = Dictionary(b.map { ($0.tokenID, $0) }, uniquingKeysWith: { _, last in last })
-                    if r.partial == true {
-                        // Only what changed: the snapshot before, with these books replaced and the gone ones removed.
-                        guard var full = books.last?.1 else {
-                            throw ReplayError(description: "replay file \(path) line \(n + 1): a partial books record before any full one")
-                        }
-                        full.merge(listed) { _, new in new }
-                        for id in r.gone ?? [] { full[id] = nil }
-                        books.append((r.at, full))
-                    } else {
-                        books.append((r.at, listed))
-                    }
-                case .deltas:
-                    guard r.changes != nil || r.books != nil else {
-                        throw ReplayError(description: "replay file \(path) line \(n + 1): deltas record without `changes` or `books`")
-                    }
-                    deltas.append((r.at, r.changes ?? [], r.books ?? []))
-                }
-            } catch let e as ReplayError where stopAtBadLine {
-                notes.append("\(e.description); replaying what comes before it")
-                break
-            }
-        }
-        warnings = notes
-        guard !markets.isEmpty, !books.isEmpty else {
-            throw ReplayError(description: "replay file \(path) needs at least one markets and one books record")
-        }
-        marketSnapshots = markets.sorted { $0.0 < $1.0 }.map { (at: $0.0, markets: $0.1) }
-        bookSnapshots = books.sorted { $0.0 < $1.0 }.map { (at: $0.0, books: $0.1) }
-        deltaRecords = deltas.sorted { $0.at < $1.at }
+        let scan = try ReplayScan(path: path, decodeAll: !stopAtBadLine)
+        firstAt = scan.firstAt
+        lastAt = scan.lastAt
+        cursor = try ReplayCursor(path: path, firstMarkets: scan.firstMarkets, notes: scan.notes, lines: scan.lines)
     }
-
-    var firstAt: Double { min(marketSnapshots[0].at, bookSnapshots[0].at) }
-    var lastAt: Double { max(marketSnapshots.last!.at, bookSnapshots.last!.at, deltaRecords.last?.at ?? 0) }
 
     /// The recorded time being played at real time `now`.
     func replayTime(_ now: Date) -> Double { firstAt + now.timeIntervalSince(anchor.startedAt(now)) * speed }
@@ -159,6 +111,9 @@ public struct ReplayMarketData: MarketDataSource {
 
     func ended(_ now: Date) -> ReplayError? {
         let t = replayTime(now)
+        if cursor.playedOut(before: t) {
+            return ReplayError(description: "replay of \(path) stopped at a malformed line (its last record before it: \(isoString(Date(timeIntervalSince1970: cursor.lastPlayedAt)))); no newer data")
+        }
         guard t > lastAt else { return nil }
         return ReplayError(description: "replay of \(path) ended at its last record (recorded \(isoString(Date(timeIntervalSince1970: lastAt)))); no newer data")
     }
@@ -171,42 +126,15 @@ public struct ReplayMarketData: MarketDataSource {
 
     public func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) {
         if let e = ended(now) { throw e }
-        let t = replayTime(now)
-        guard let snap = marketSnapshots.last(where: { $0.at <= t }) ?? marketSnapshots.first else {
-            throw ReplayError(description: "replay of \(path) has no market list")
-        }
-        return (snap.markets.map { shift($0, now: now) }, [])
+        let markets = try cursor.markets(at: replayTime(now), path: path)
+        return (markets.map { shift($0, now: now) }, [])
     }
 
     public func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
         let now = clock()
         if let e = ended(now) { throw e }
-        let t = replayTime(now)
-        guard let snap = bookSnapshots.last(where: { $0.at <= t }) else { return ([], []) }
-        var current: [String: (book: OrderBook, at: Double)] = [:]
-        for id in tokenIDs { if let b = snap.books[id] { current[id] = (b, snap.at) } }
-        // The deltas recorded after that snapshot and up to now, as the live engine applied them.
-        var lo = 0, hi = deltaRecords.count
-        while lo < hi { let mid = (lo + hi) / 2; if deltaRecords[mid].at <= snap.at { lo = mid + 1 } else { hi = mid } }
-        var i = lo
-        while i < deltaRecords.count, deltaRecords[i].at <= t {
-            let d = deltaRecords[i]
-            for var b in d.books {
-                guard let before = current[b.tokenID] else { continue }
-                b.keepTickAndMinimum(of: before.book)  // as the live engine does with the channel's books
-                current[b.tokenID] = (b, d.at)
-            }
-            for c in d.changes {
-                guard var entry = current[c.tokenID] else { continue }
-                entry.book.apply(c.side, price: c.price, size: c.size)
-                if let h = c.hash { entry.book.hash = h }
-                entry.at = d.at
-                current[c.tokenID] = entry
-            }
-            i += 1
-        }
-        let out = tokenIDs.compactMap { id -> OrderBook? in
-            guard let entry = current[id] else { return nil }
+        let found = try cursor.books(tokenIDs, at: replayTime(now), path: path)
+        let out = found.map { entry -> OrderBook in
             var b = entry.book
             b.observedAt = real(entry.at, now: now)
             b.bookTime = b.bookTime.map { real($0.timeIntervalSince1970, now: now) }
@@ -217,14 +145,232 @@ public struct ReplayMarketData: MarketDataSource {
 
     public func market(id: String) async throws -> Market {
         let now = clock()
-        let t = replayTime(now)
-        for snap in marketSnapshots.reversed() where snap.at <= t {
-            if let m = snap.markets.first(where: { $0.id == id }) { return shift(m, now: now) }
+        guard let m = try cursor.market(id: id, at: replayTime(now), path: path) else {
+            throw ReplayError(description: "market \(id) is not in the replay of \(path) up to now")
         }
-        throw ReplayError(description: "market \(id) is not in the replay of \(path) up to now")
+        return shift(m, now: now)
     }
 
     public func hostStats() -> [HostStats] { [] }
+}
+
+/// The first pass over a recording: its first and last times, its first market list, whether it has books, and (when
+/// told to decode every line) that every line is a valid record. A line written by our recorder starts with its
+/// time (`{"at":…`, keys sorted), which is read without decoding the rest; any other line is decoded.
+struct ReplayScan {
+    var firstAt = Double.infinity
+    var lastAt = -Double.infinity
+    var firstMarkets: [Market]?
+    var notes: [String] = []
+    /// How many whole lines the replay may play (a line cut short at the end is not one of them).
+    var lines = 0
+
+    init(path: String, decodeAll: Bool) throws {
+        let reader = try RecordingReader(path: path)
+        var sawBooks = false, sawFull = false
+        do {
+            while let line = try reader.next() {
+                let n = reader.lineNumber
+                if line.allSatisfy({ $0 == 32 }) { continue }
+                if !decodeAll, let at = Self.leadingTime(line), firstMarkets != nil || !Self.isMarkets(line) {
+                    firstAt = min(firstAt, at); lastAt = max(lastAt, at)
+                    if Self.isBooks(line) { sawBooks = true }
+                    continue
+                }
+                let r: ReplayRecord
+                do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
+                    if decodeAll { throw ReplayError(description: "replay file \(path) line \(n): \(error)") }
+                    break  // the play stops here and says so
+                }
+                if decodeAll { try ReplayCursor.check(r, line: n, path: path, sawFull: &sawFull) }
+                firstAt = min(firstAt, r.at); lastAt = max(lastAt, r.at)
+                if r.kind == .markets, firstMarkets == nil { firstMarkets = r.markets }
+                if r.kind == .books { sawBooks = true }
+            }
+        } catch let e as RecordingReader.Corrupt {
+            throw ReplayError(description: "replay file \(path) is not readable gzip: \(e)")
+        }
+        lines = reader.lineNumber
+        if reader.cutShort, lines > 0 {
+            // A recorder stopped mid-way: its last line is incomplete; everything before it is whole.
+            notes.append("replay file \(path) ends inside line \(lines + 1) (the recording was cut short); replaying its first \(lines) lines")
+        }
+        guard firstMarkets != nil, sawBooks, firstAt.isFinite else {
+            throw ReplayError(description: "replay file \(path) needs at least one markets and one books record")
+        }
+    }
+
+    /// The time a line starts with, `{"at":<number>,`; nil for any other shape.
+    static func leadingTime(_ line: ArraySlice<UInt8>) -> Double? {
+        let prefix = Array(#"{"at":"#.utf8)
+        guard line.count > prefix.count + 1, line.starts(with: prefix) else { return nil }
+        let rest = line.dropFirst(prefix.count)
+        guard let comma = rest.firstIndex(of: UInt8(ascii: ",")) else { return nil }
+        return Double(String(decoding: rest[rest.startIndex..<comma], as: UTF8.self))
+    }
+
+    static func isMarkets(_ line: ArraySlice<UInt8>) -> Bool { contains(line, #""kind":"markets""#) }
+    static func isBooks(_ line: ArraySlice<UInt8>) -> Bool { contains(line, #""kind":"books""#) }
+
+    /// Whether `needle` occurs in the line; the kind sits after the books or markets, so it is looked for from the end.
+    private static func contains(_ line: ArraySlice<UInt8>, _ needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        guard line.count >= n.count else { return false }
+        var i = line.endIndex - n.count
+        while i >= line.startIndex {
+            if line[i] == n[0] && line[i..<(i + n.count)].elementsEqual(n) { return true }
+            i -= 1
+        }
+        return false
+    }
+}
+
+/// The replay's position in the file and what it has played: the current books (each with when it was observed and
+/// the snapshot it came from), the latest market list and every market as last listed. Moves forward only; records a
+/// few seconds out of order (a recorder's WebSocket and REST loops write side by side) are put in time order first.
+final class ReplayCursor: @unchecked Sendable {
+    private let lock = NSLock()
+    private let pipe: RecordPipe
+    private var ahead: [ReplayRecord] = []
+    private var exhausted = false
+    private var stoppedAtBadLine = false
+    private var notes: [String]
+    /// The latest time played.
+    private var appliedUpTo = -Double.infinity
+    private var marketList: [Market]
+    private var lastListed: [String: Market] = [:]
+    private var current: [String: (book: OrderBook, at: Double, snapshotAt: Double)] = [:]
+    private var sawFull = false
+    private let path: String
+    /// Records this far ahead of the time asked for are read before it is played (out-of-order lines).
+    static let reorderWindow = 10.0
+
+    init(path: String, firstMarkets: [Market]?, notes: [String], lines: Int) throws {
+        self.path = path
+        pipe = try RecordPipe(path: path, lines: lines)
+        marketList = firstMarkets ?? []
+        self.notes = notes
+    }
+
+    deinit { pipe.close() }
+
+    var warnings: [String] { lock.lock(); defer { lock.unlock() }; return notes }
+    /// A malformed line stopped the reading (what came before it still plays).
+    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stoppedAtBadLine }
+    /// The time of the last record played.
+    var lastPlayedAt: Double { lock.lock(); defer { lock.unlock() }; return lastPlayed }
+    /// Stopped at a malformed line with everything before it played, and `t` past the last of it.
+    func playedOut(before t: Double) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stoppedAtBadLine && ahead.isEmpty && t > lastPlayed
+    }
+
+    /// A record's shape; a partial books record needs a whole one before it.
+    static func check(_ r: ReplayRecord, line n: Int, path: String, sawFull: inout Bool) throws {
+        switch r.kind {
+        case .markets:
+            guard r.markets != nil else { throw ReplayError(description: "replay file \(path) line \(n): markets record without `markets`") }
+        case .books:
+            guard r.books != nil else { throw ReplayError(description: "replay file \(path) line \(n): books record without `books`") }
+            if r.partial == true, !sawFull {
+                throw ReplayError(description: "replay file \(path) line \(n): a partial books record before any full one")
+            }
+            if r.partial != true { sawFull = true }
+        case .deltas:
+            guard r.changes != nil || r.books != nil else {
+                throw ReplayError(description: "replay file \(path) line \(n): deltas record without `changes` or `books`")
+            }
+        }
+    }
+
+    /// Plays every record up to `t`.
+    private func advance(to t: Double) {
+        guard t > appliedUpTo || appliedUpTo == -.infinity else { return }
+        // Read until a record past the window (or the end, or a bad line).
+        while !exhausted && !stoppedAtBadLine && (ahead.last.map { $0.at <= t + Self.reorderWindow } ?? true) {
+            guard let item = pipe.next() else { exhausted = true; break }
+            do {
+                let (n, r): (Int, ReplayRecord)
+                switch item {
+                case .record(let line, let record): (n, r) = (line, record)
+                case .malformed(let line, let error): throw ReplayError(description: "replay file \(path) line \(line): \(error)")
+                case .corrupt(let error): throw ReplayError(description: "replay file \(path) is not readable gzip: \(error)")
+                }
+                try Self.check(r, line: n, path: path, sawFull: &sawFull)
+                // Kept in time order (a record older than those read is put before them).
+                let i = ahead.lastIndex { $0.at <= r.at }.map { $0 + 1 } ?? 0
+                ahead.insert(r, at: i)
+            } catch {
+                stop("\(error); replaying what comes before it")
+            }
+        }
+        var k = 0
+        while k < ahead.count && ahead[k].at <= t { apply(ahead[k]); k += 1 }
+        ahead.removeFirst(k)
+        appliedUpTo = max(appliedUpTo, t)
+    }
+
+    private var lastPlayed = -Double.infinity
+
+    private func stop(_ why: String) {
+        stoppedAtBadLine = true
+        notes.append(why)
+    }
+
+    private func apply(_ r: ReplayRecord) {
+        lastPlayed = max(lastPlayed, r.at)
+        switch r.kind {
+        case .markets:
+            let list = r.markets ?? []
+            marketList = list
+            for m in list { lastListed[m.id] = m }
+        case .books:
+            let listed = r.books ?? []
+            if r.partial == true {
+                // Only what changed: every other book of the snapshot before was observed unchanged now.
+                for id in current.keys {
+                    current[id]!.at = r.at
+                    current[id]!.snapshotAt = r.at
+                }
+                for id in r.gone ?? [] { current[id] = nil }
+            } else {
+                current = [:]
+            }
+            for b in listed { current[b.tokenID] = (b, r.at, r.at) }
+        case .deltas:
+            // As the live engine applied them, on the books of the snapshot before; one from before it is void.
+            for var b in r.books ?? [] {
+                guard let before = current[b.tokenID], r.at > before.snapshotAt else { continue }
+                b.keepTickAndMinimum(of: before.book)
+                current[b.tokenID] = (b, r.at, before.snapshotAt)
+            }
+            for c in r.changes ?? [] {
+                guard var entry = current[c.tokenID], r.at > entry.snapshotAt else { continue }
+                entry.book.apply(c.side, price: c.price, size: c.size)
+                if let h = c.hash { entry.book.hash = h }
+                entry.at = r.at
+                current[c.tokenID] = entry
+            }
+        }
+    }
+
+    func markets(at t: Double, path: String) throws -> [Market] {
+        lock.lock(); defer { lock.unlock() }
+        advance(to: t)
+        return marketList
+    }
+
+    func books(_ tokenIDs: [String], at t: Double, path: String) throws -> [(book: OrderBook, at: Double)] {
+        lock.lock(); defer { lock.unlock() }
+        advance(to: t)
+        return tokenIDs.compactMap { id in current[id].map { ($0.book, $0.at) } }
+    }
+
+    func market(id: String, at t: Double, path: String) throws -> Market? {
+        lock.lock(); defer { lock.unlock() }
+        advance(to: t)
+        return lastListed[id]
+    }
 }
 
 /// Records what the live source returns, as replay lines, until `until` (or cancellation).
@@ -360,5 +506,86 @@ public struct MarketRecorder {
         _ = await deltas?.result
         try writer.close()
         return writer.written.withLock { $0 }
+    }
+}
+
+/// A recording's records read and decoded on a thread of their own, a bounded amount ahead of the replay (decoding
+/// a day of books is a third of a backtest's work: the second core does it while the first plays).
+final class RecordPipe: @unchecked Sendable {
+    enum Item {
+        case record(line: Int, ReplayRecord)
+        case malformed(line: Int, String)
+        case corrupt(String)
+    }
+    private let cond = NSCondition()
+    private var queue: [(item: Item, bytes: Int)] = []
+    private var head = 0
+    private var queuedBytes = 0
+    private var finished = false
+    private var closed = false
+    /// At most this many records, and this much of their text, wait decoded.
+    static let maxRecords = 256
+    static let maxBytes = 32 << 20
+
+    /// `lines`: how many lines to read (those the first pass found whole).
+    init(path: String, lines: Int) throws {
+        let reader = try RecordingReader(path: path)
+        let thread = Thread { [self] in self.produce(reader, lines: lines) }
+        thread.name = "replay-decode"
+        thread.start()
+    }
+
+    private func produce(_ reader: RecordingReader, lines: Int) {
+        while true {
+            cond.lock()
+            while !closed && (queue.count - head >= Self.maxRecords || queuedBytes >= Self.maxBytes) { cond.wait() }
+            let stop = closed
+            cond.unlock()
+            if stop { return }
+            let item: Item?, bytes: Int
+            do {
+                if reader.lineNumber < lines, let line = try reader.next() {
+                    bytes = line.count
+                    if line.allSatisfy({ $0 == 32 }) { continue }
+                    do { item = .record(line: reader.lineNumber, try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line))) } catch {
+                        item = .malformed(line: reader.lineNumber, "\(error)")
+                    }
+                } else {
+                    item = nil; bytes = 0
+                }
+            } catch {
+                item = .corrupt("\(error)"); bytes = 0
+            }
+            cond.lock()
+            if let item { queue.append((item, bytes)); queuedBytes += bytes }
+            var done = item == nil
+            if case .record = item {} else { done = true }
+            if done { finished = true }
+            cond.broadcast()
+            cond.unlock()
+            if done { return }
+        }
+    }
+
+    /// The next record (or the error that ends the play there), nil at the end. Waits for the decoding thread.
+    func next() -> Item? {
+        cond.lock()
+        defer { cond.unlock() }
+        while head == queue.count && !finished { cond.wait() }
+        guard head < queue.count else { return nil }
+        let (item, bytes) = queue[head]
+        head += 1
+        queuedBytes -= bytes
+        if head >= 64 { queue.removeFirst(head); head = 0 }
+        cond.broadcast()
+        return item
+    }
+
+    /// Stops the decoding thread (the replay is gone).
+    func close() {
+        cond.lock()
+        closed = true
+        cond.broadcast()
+        cond.unlock()
     }
 }

@@ -144,8 +144,13 @@ public actor TradingEngine {
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
         cycleHistogram.record(lastCycleMS / 1000)
         lastCycleEnd = MonotonicInstant.now()
-        publisher.publish(EngineTopic.state, snapshot(now))
+        if publishesState { publisher.publish(EngineTopic.state, snapshot(now)) }
     }
+
+    /// Whether each cycle publishes the state snapshot (off in a backtest: nobody subscribes, and encoding it was a
+    /// seventh of a replayed cycle).
+    var publishesState = true
+    public func setPublishesState(_ on: Bool) { publishesState = on }
 
     /// A gap this long between cycles, or between wake-ups of the suspension watch, means the process was stopped,
     /// suspended or starved.

@@ -47,8 +47,7 @@ extension EngineCore {
         // While all data is stale every book is, by consequence: one data_stale reason and alert say it, not one more
         // per market (an outage gave 1 + N alerts and N recoveries).
         let allStale = control.has(.dataStale)
-        for (m, oldest) in marketBook.openMarketAges() {
-            let id = m.id
+        for (id, oldest) in marketBook.openMarketAges() {
             let stale = oldest.map { now.timeIntervalSince($0) > settings.staleMarketAfter } ?? false
             if stale && allStale { continue }
             // Nothing to clear for a fresh market that was never paused: skipped without building its texts.

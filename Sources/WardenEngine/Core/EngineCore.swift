@@ -464,8 +464,9 @@ public struct EngineCore: Sendable {
     /// Resting orders: those the trading state no longer allows, or whose market closed, are taken off the book;
     /// the others fill when a fresh book crosses them. Nothing fills while storage fails (it could not be recorded).
     mutating func matchResting(_ now: Date, _ seen: Observations) {
-        guard !venue.openOrders.isEmpty else { return }
-        for r in venue.openOrders {
+        let resting = venue.openOrders
+        guard !resting.isEmpty else { return }
+        for r in resting {
             let i = r.intent
             var why: String?
             if let blocked = control.blocking(i.kind, marketID: i.marketID) { why = "\(blocked.effect.rawValue): \(blocked.code)" }
@@ -475,10 +476,12 @@ public struct EngineCore: Sendable {
         }
         guard storageProblem == nil else { return }
         let fresh = settings.staleMarketAfter
-        for token in Set(venue.openOrders.map(\.intent.tokenID)).sorted() {
+        // Each token's market, from the orders left after the cancels above (read once: the list is built per read).
+        var marketOf: [String: String] = [:]
+        for r in venue.openOrders where marketOf[r.intent.tokenID] == nil { marketOf[r.intent.tokenID] = r.intent.marketID }
+        for token in marketOf.keys.sorted() {
             guard let b = marketBook.book(token), Self.isTradable(b, now: now, freshFor: fresh, seen),
-                  let id = venue.openOrders.first(where: { $0.intent.tokenID == token })?.intent.marketID,
-                  let m = marketBook.markets[id] else { continue }
+                  let id = marketOf[token], let m = marketBook.markets[id], venue.affected(by: b, market: m) else { continue }
             // The fills a book change brings are undone together if one of their writes fails.
             checkpoint()
             apply(venue.bookChanged(b, market: m, at: now), now: now)

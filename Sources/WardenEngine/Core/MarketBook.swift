@@ -268,9 +268,9 @@ public struct MarketBook: Sendable {
 
     /// Each open market in trading order with when the oldest of its books last changed content (nil: no book), read
     /// by slot (the cycle's staleness walk).
-    public mutating func openMarketAges() -> [(market: Market, oldestChange: Date?)] {
+    public mutating func openMarketAges() -> [(marketID: String, oldestChange: Date?)] {
         let all = orderedAll()
-        var out: [(market: Market, oldestChange: Date?)] = []
+        var out: [(marketID: String, oldestChange: Date?)] = []
         out.reserveCapacity(all.markets.count)
         for (n, m) in all.markets.enumerated() where !m.closed {
             var oldest: Date?
@@ -279,7 +279,7 @@ public struct MarketBook: Sendable {
                 let at = b.changedAt ?? b.observedAt
                 if oldest.map({ at < $0 }) ?? true { oldest = at }
             }
-            out.append((m, oldest))
+            out.append((m.id, oldest))
         }
         return out
     }
