@@ -91,6 +91,9 @@ public struct TradingControl: Sendable, Codable, Equatable {
     }
     /// Where each reason is in `reasons`.
     private var position: [Key: Int] = [:]
+    /// How many reasons are global, and how many each market has (most checks find none).
+    private var globalCount = 0
+    private var perMarket: [String: Int] = [:]
 
     public init() {}
 
@@ -107,7 +110,18 @@ public struct TradingControl: Sendable, Codable, Equatable {
 
     private mutating func reindex() {
         position = [:]
-        for (i, r) in reasons.enumerated() { position[Key(code: r.code, marketID: r.marketID)] = i }
+        globalCount = 0
+        perMarket = [:]
+        for (i, r) in reasons.enumerated() {
+            position[Key(code: r.code, marketID: r.marketID)] = i
+            count(r, 1)
+        }
+    }
+
+    private mutating func count(_ r: TradingReason, _ delta: Int) {
+        guard let m = r.marketID else { globalCount += delta; return }
+        let n = (perMarket[m] ?? 0) + delta
+        perMarket[m] = n > 0 ? n : nil
     }
 
     /// Adds or refreshes a reason; returns true when it is new.
@@ -122,6 +136,7 @@ public struct TradingControl: Sendable, Codable, Equatable {
         }
         reasons.append(reason)
         position[key] = reasons.count - 1
+        count(reason, 1)
         return true
     }
 
@@ -149,15 +164,18 @@ public struct TradingControl: Sendable, Codable, Equatable {
 
     /// The global state: the most restrictive reason not scoped to a market.
     public var effective: TradingState {
-        ReasonCode.allCases.compactMap { reason($0, nil)?.effect }.max() ?? .ACTIVE
+        guard globalCount > 0 else { return .ACTIVE }
+        return ReasonCode.allCases.compactMap { reason($0, nil)?.effect }.max() ?? .ACTIVE
     }
 
     /// Why an intent may not go ahead, or nil when it may.
     public func blocking(_ kind: IntentKind, marketID: String) -> TradingReason? {
         // The most restrictive; of equals, the one raised first (as a search of the list in order found it).
+        let scopes: [String?] = (globalCount > 0 ? [nil] : []) + (perMarket[marketID] != nil ? [marketID] : [])
+        guard !scopes.isEmpty else { return nil }
         var worst: (at: Int, reason: TradingReason)?
         for code in ReasonCode.allCases {
-            for scope in [nil, marketID] {
+            for scope in scopes {
                 guard let i = position[Key(code: code, marketID: scope)], !reasons[i].effect.allows(kind) else { continue }
                 let r = reasons[i]
                 if let w = worst, w.reason.effect > r.effect || (w.reason.effect == r.effect && w.at < i) { continue }

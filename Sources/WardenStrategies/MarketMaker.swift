@@ -63,8 +63,10 @@ public struct MarketMaker: Strategy {
         guard s.market.tokens.count == 2, let token = s.market.tokens.first, let book = s.books[token.tokenID],
               let best = book.bestBid, let offer = book.bestAsk else { return .failure(QuoteGap("no two-sided book")) }
         if let end = s.market.endDate, end.timeIntervalSince(s.now) < stopBeforeEnd {
-            return .failure(QuoteGap("within \(Int(stopBeforeEnd / 3600))h of the market's end"))
+            let hours = Int(stopBeforeEnd / 3600)
+            return .failure(QuoteGap("within \(hours)h of the market's end"))
         }
+        let minSpread = self.minSpread
         guard offer - best >= minSpread else { return .failure(QuoteGap("spread \(Fixed.text(offer - best, decimals: 3)) under \(Fixed.text(minSpread, decimals: 3))")) }
         let tick = max(s.market.tickSize, book.tickSize)
         guard tick > 0 else { return .failure(QuoteGap("no tick size known")) }
@@ -100,7 +102,7 @@ public struct MarketMaker: Strategy {
                 out.append(.cancel(intentID: o.intent.id, reason: wanted.map { "requote at \(Fixed.text($0, decimals: 3))" } ?? "no \(buying ? "bid" : "ask") wanted now"))
             }
         }
-        let spread = "bid \(Fixed.text(q.bid, decimals: 3)) / ask \(Fixed.text(q.ask, decimals: 3)) inside the book"
+        var spread: String { "bid \(Fixed.text(q.bid, decimals: 3)) / ask \(Fixed.text(q.ask, decimals: 3)) inside the book" }
         if !keptBid && bidSize >= minimum {
             out.append(.place(OrderIntent(strategy: name, marketID: s.market.id, tokenID: q.token, side: .buy, kind: .entry, limitPrice: q.bid,
                                           shares: bidSize, reason: "quote \(spread)", timeInForce: .resting)))
@@ -113,8 +115,9 @@ public struct MarketMaker: Strategy {
     }
 }
 
-/// Why a market gets no quote now.
+/// Why a market gets no quote now; the words are built only when said (most markets get no quote every cycle).
 struct QuoteGap: Error {
-    let why: String
-    init(_ why: String) { self.why = why }
+    private let words: @Sendable () -> String
+    var why: String { words() }
+    init(_ why: @autoclosure @escaping @Sendable () -> String) { words = why }
 }

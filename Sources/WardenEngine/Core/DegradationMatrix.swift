@@ -33,6 +33,9 @@ public struct DegradationRow: Sendable {
     let raised: @Sendable (DegradationFact) -> String
     /// The recovery when the observation is good again; nil for a reason that only expires.
     let cleared: (@Sendable (DegradationFact) -> String)?
+    /// Whether a reason already raised takes the new observation (its detail or expiry may move). A stale market's
+    /// cannot: its `since` is the book's last change, which stays while it is stale.
+    var refreshes = true
 }
 
 public enum DegradationMatrix {
@@ -47,7 +50,7 @@ public enum DegradationMatrix {
         DegradationRow(code: .marketStale, severity: .warning,
                        reason: { "book of market \($0.marketID ?? "?") unchanged (same content) since \(iso($0.since))" },
                        raised: { "market \($0.marketID ?? "?") paused for entries: its book has not moved since \(iso($0.since))" },
-                       cleared: { "market \($0.marketID ?? "?") book fresh again" }),
+                       cleared: { "market \($0.marketID ?? "?") book fresh again" }, refreshes: false),
         DegradationRow(code: .apiHealth, severity: .warning,
                        reason: { "API health guard tripped (\($0.detail)); entries paused for the cooldown" },
                        raised: { "API health guard tripped: \($0.detail)" },
@@ -76,6 +79,7 @@ public enum DegradationMatrix {
     public static func assess(_ code: ReasonCode, bad: Bool, _ fact: DegradationFact, now: Date,
                               control: inout TradingControl) -> EngineNotice? {
         guard let row = byCode[code] else { preconditionFailure("no degradation row for \(code)") }
+        if bad && !row.refreshes && control.has(code, marketID: fact.marketID) { return nil }
         let key = key(code, fact.marketID)
         if bad {
             let reason = TradingReason(code: code, since: fact.since, expiresAt: fact.expiresAt, message: row.reason(fact), marketID: fact.marketID)
