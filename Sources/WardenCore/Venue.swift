@@ -49,28 +49,32 @@ public protocol Venue: Sendable {
     /// Whether `bookChanged` would do anything (a resting order the book crosses, or one in a closed market): the
     /// engine checkpoints its state before a change that may fill, and most books cross nothing.
     func affected(by book: OrderBook, market: Market) -> Bool
+    /// The open order of this intent, if it rests.
+    func openOrder(_ id: String) -> RestingOrder?
 }
 
 extension Venue {
     public func affected(by book: OrderBook, market: Market) -> Bool { true }
+    public func openOrder(_ id: String) -> RestingOrder? { openOrders.first { $0.intent.id == id } }
 }
 
 public struct PaperVenue: Venue {
     public var broker: PaperBroker
-    /// By intent id; `order` keeps them oldest first (deterministic fills when several cross at once).
-    var resting: [String: RestingOrder] = [:]
-    var order: [String] = []
+    /// Oldest first (deterministic fills when several cross at once). A list, not a table: the open orders are read
+    /// whole several times a cycle, and there are tens of them, not thousands.
+    var resting: [RestingOrder] = []
 
     public init(broker: PaperBroker = PaperBroker()) { self.broker = broker }
 
     public var name: String { "paper" }
-    public var openOrders: [RestingOrder] { order.compactMap { resting[$0] } }
+    public var openOrders: [RestingOrder] { resting }
+
+    public func openOrder(_ id: String) -> RestingOrder? { resting.first { $0.intent.id == id } }
 
     /// Puts an order back on the book as it was (orders acknowledged before a restart are not lost with it).
     public mutating func restore(_ r: RestingOrder) {
-        guard resting[r.intent.id] == nil, r.open > 0 else { return }
-        resting[r.intent.id] = r
-        order.append(r.intent.id)
+        guard openOrder(r.intent.id) == nil, r.open > 0 else { return }
+        resting.append(r)
     }
 
     public mutating func handle(_ request: VenueRequest, market: Market?, book: OrderBook?, at now: Date) -> [VenueReport] {
@@ -78,13 +82,13 @@ public struct PaperVenue: Venue {
         case .submit(let intent):
             guard let market else { return [.rejected(intentID: intent.id, reason: "market \(intent.marketID) is unknown")] }
             guard let book else { return [.rejected(intentID: intent.id, reason: "no order book for token \(intent.tokenID)")] }
-            guard resting[intent.id] == nil else { return [.rejected(intentID: intent.id, reason: "intent \(intent.id) is already on the book")] }
+            guard openOrder(intent.id) == nil else { return [.rejected(intentID: intent.id, reason: "intent \(intent.id) is already on the book")] }
             return submit(intent, market: market, book: book, at: now)
         case .cancel(let id, let reason):
             guard let r = remove(id) else { return [] }
             return [.cancelled(intentID: id, unfilled: r.open, reason: reason)]
         case .cancelAll(let strategy, let reason):
-            let ids = order.filter { id in strategy.map { resting[id]?.intent.strategy == $0 } ?? true }
+            let ids = resting.filter { r in strategy.map { r.intent.strategy == $0 } ?? true }.map(\.intent.id)
             return ids.compactMap { id in remove(id).map { .cancelled(intentID: id, unfilled: $0.open, reason: reason) } }
         }
     }
@@ -125,19 +129,17 @@ public struct PaperVenue: Venue {
     }
 
     mutating func rest(_ intent: OrderIntent, open: Micros, at now: Date) {
-        resting[intent.id] = RestingOrder(intent: intent, open: open, since: now)
-        order.append(intent.id)
+        resting.append(RestingOrder(intent: intent, open: open, since: now))
     }
 
     mutating func remove(_ id: String) -> RestingOrder? {
-        guard let r = resting.removeValue(forKey: id) else { return nil }
-        order.removeAll { $0 == id }
-        return r
+        guard let i = resting.firstIndex(where: { $0.intent.id == id }) else { return nil }
+        return resting.remove(at: i)
     }
 
     public func affected(by book: OrderBook, market: Market) -> Bool {
-        order.contains { id in
-            guard let r = resting[id], r.intent.tokenID == book.tokenID else { return false }
+        resting.contains { r in
+            guard r.intent.tokenID == book.tokenID else { return false }
             return market.closed || !market.acceptingOrders || crosses(r.intent, book)
         }
     }
@@ -147,8 +149,10 @@ public struct PaperVenue: Venue {
     public mutating func bookChanged(_ book: OrderBook, market: Market, at now: Date) -> [VenueReport] {
         var out: [VenueReport] = []
         var usedBid: Micros = 0, usedAsk: Micros = 0
-        for id in order {
-            guard var r = resting[id], r.intent.tokenID == book.tokenID else { continue }
+        for id in resting.map(\.intent.id) {
+            guard let i = resting.firstIndex(where: { $0.intent.id == id }) else { continue }
+            var r = resting[i]
+            guard r.intent.tokenID == book.tokenID else { continue }
             if market.closed || !market.acceptingOrders {
                 _ = remove(id)
                 out.append(.cancelled(intentID: id, unfilled: r.open, reason: "market \(market.id) closed"))
@@ -166,7 +170,7 @@ public struct PaperVenue: Venue {
             let fill = Fill(intentID: id, strategy: r.intent.strategy, marketID: r.intent.marketID, tokenID: r.intent.tokenID,
                             side: r.intent.side, shares: take, notional: notional, fee: fee, levels: 1, at: now)
             r.open -= take
-            if r.open == 0 { _ = remove(id) } else { resting[id] = r }
+            if r.open == 0 { resting.remove(at: i) } else { resting[i] = r }
             out.append(.filled(fill, open: r.open))
         }
         return out

@@ -66,7 +66,7 @@ public enum Backtest {
         let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: probe, publisher: EventPublisher(retainPerTopic: 16),
                                    stateDir: dir, logger: logger, strategies: strategies, clock: { clock.now }, runID: "bt")
         try await engine.recover()
-        await engine.setPublishesState(false)
+        await engine.setPublishes(false)
         let step = s.cycle.seconds
         var t = first
         var cycles = 0

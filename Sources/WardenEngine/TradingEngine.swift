@@ -144,13 +144,13 @@ public actor TradingEngine {
         lastCycleMS = (ContinuousClock.now - started).seconds * 1000
         cycleHistogram.record(lastCycleMS / 1000)
         lastCycleEnd = MonotonicInstant.now()
-        if publishesState { publisher.publish(EngineTopic.state, snapshot(now)) }
+        if publishes { publisher.publish(EngineTopic.state, snapshot(now)) }
     }
 
-    /// Whether each cycle publishes the state snapshot (off in a backtest: nobody subscribes, and encoding it was a
-    /// seventh of a replayed cycle).
-    var publishesState = true
-    public func setPublishesState(_ on: Bool) { publishesState = on }
+    /// Whether state, activity, alerts and trades are published to subscribers (off in a backtest: nobody subscribes,
+    /// and encoding the state each cycle was a seventh of a replayed cycle). The journal gets them either way.
+    var publishes = true
+    public func setPublishes(_ on: Bool) { publishes = on }
 
     /// A gap this long between cycles, or between wake-ups of the suspension watch, means the process was stopped,
     /// suspended or starved.
@@ -420,7 +420,7 @@ public actor TradingEngine {
         let now = clock()
         let event = EngineEvent(key: key, kind: notice.kind.rawValue, severity: severity.rawValue, message: message, at: isoString(now),
                                 duration_s: notice.duration)
-        publisher.publish(EngineTopic.activity, event)
+        if publishes { publisher.publish(EngineTopic.activity, event) }
         if notice.alert { raiseAlert(event, now: now) }
         switch severity {
         case .critical: logger.critical("\(message)", metadata: ["key": "\(key)"])
@@ -438,7 +438,7 @@ public actor TradingEngine {
             logger.error("alert \(event.key) could not be encoded: \(error)")
             return
         }
-        publisher.publishRaw(EngineTopic.alerts, json: Data(payload.utf8), seq: seq)
+        if publishes { publisher.publishRaw(EngineTopic.alerts, json: Data(payload.utf8), seq: seq) }
         guard let journal else { return }
         if storageProblem == nil {
             do {
@@ -460,6 +460,7 @@ public actor TradingEngine {
     }
 
     func publishEncoded<T: Encodable>(_ topic: String, _ value: T, seq: UInt64?) {
+        guard publishes else { return }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         guard let data = try? e.encode(value) else { return }

@@ -320,7 +320,7 @@ public struct EngineCore: Sendable {
                 for decision in decisions {
                     switch decision {
                     case .cancel(let id, let reason):
-                        guard venue.openOrders.contains(where: { $0.intent.id == id && $0.intent.strategy == strategy.name }) else {
+                        guard venue.openOrder(id)?.intent.strategy == strategy.name else {
                             h.rejectedIntents += 1
                             strategyError(strategy.name, "asked to cancel order \(id), which is not an open order of its own", &h, now)
                             continue
