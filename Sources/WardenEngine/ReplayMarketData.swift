@@ -178,7 +178,7 @@ struct ReplayScan {
                     continue
                 }
                 let r: ReplayRecord
-                do { r = try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line)) } catch {
+                do { r = try ReplayRecord.decode(line: line) } catch {
                     if decodeAll { throw ReplayError(description: "replay file \(path) line \(n): \(error)") }
                     break  // the play stops here and says so
                 }
@@ -239,7 +239,10 @@ final class ReplayCursor: @unchecked Sendable {
     private var appliedUpTo = -Double.infinity
     private var marketList: [Market]
     private var lastListed: [String: Market] = [:]
-    private var current: [String: (book: OrderBook, at: Double, snapshotAt: Double)] = [:]
+    /// Each book with the time of the last delta applied to it since the latest snapshot (nil: as the snapshot
+    /// had it). Every book of a snapshot, listed in it or unchanged, was observed at the snapshot's time.
+    private var current: [String: (book: OrderBook, deltaAt: Double?)] = [:]
+    private var snapshotAt = -Double.infinity
     private var sawFull = false
     private let path: String
     /// Records this far ahead of the time asked for are read before it is played (out-of-order lines).
@@ -327,29 +330,27 @@ final class ReplayCursor: @unchecked Sendable {
         case .books:
             let listed = r.books ?? []
             if r.partial == true {
-                // Only what changed: every other book of the snapshot before was observed unchanged now.
-                for id in current.keys {
-                    current[id]!.at = r.at
-                    current[id]!.snapshotAt = r.at
-                }
+                // Only what changed: every other book of the snapshot before was observed unchanged now (the
+                // snapshot's time), the deltas since the one before it replaced by what it holds.
                 for id in r.gone ?? [] { current[id] = nil }
             } else {
                 current = [:]
             }
-            for b in listed { current[b.tokenID] = (b, r.at, r.at) }
+            snapshotAt = r.at
+            for b in listed { current[b.tokenID] = (b, nil) }
         case .deltas:
             // As the live engine applied them, on the books of the snapshot before; one from before it is void.
+            guard r.at > snapshotAt else { return }
             for var b in r.books ?? [] {
-                guard let before = current[b.tokenID], r.at > before.snapshotAt else { continue }
+                guard let before = current[b.tokenID] else { continue }
                 b.keepTickAndMinimum(of: before.book)
-                current[b.tokenID] = (b, r.at, before.snapshotAt)
+                current[b.tokenID] = (b, r.at)
             }
             for c in r.changes ?? [] {
-                guard var entry = current[c.tokenID], r.at > entry.snapshotAt else { continue }
-                entry.book.apply(c.side, price: c.price, size: c.size)
-                if let h = c.hash { entry.book.hash = h }
-                entry.at = r.at
-                current[c.tokenID] = entry
+                guard let i = current.index(forKey: c.tokenID) else { continue }
+                current.values[i].book.apply(c.side, price: c.price, size: c.size)
+                if let h = c.hash { current.values[i].book.hash = h }
+                current.values[i].deltaAt = r.at
             }
         }
     }
@@ -363,7 +364,7 @@ final class ReplayCursor: @unchecked Sendable {
     func books(_ tokenIDs: [String], at t: Double, path: String) throws -> [(book: OrderBook, at: Double)] {
         lock.lock(); defer { lock.unlock() }
         advance(to: t)
-        return tokenIDs.compactMap { id in current[id].map { ($0.book, $0.at) } }
+        return tokenIDs.compactMap { id in current[id].map { ($0.book, max($0.deltaAt ?? snapshotAt, snapshotAt)) } }
     }
 
     func market(id: String, at t: Double, path: String) throws -> Market? {
@@ -547,7 +548,7 @@ final class RecordPipe: @unchecked Sendable {
                 if reader.lineNumber < lines, let line = try reader.next() {
                     bytes = line.count
                     if line.allSatisfy({ $0 == 32 }) { continue }
-                    do { item = .record(line: reader.lineNumber, try ReplayRecord.decoder.decode(ReplayRecord.self, from: Data(line))) } catch {
+                    do { item = .record(line: reader.lineNumber, try ReplayRecord.decode(line: line)) } catch {
                         item = .malformed(line: reader.lineNumber, "\(error)")
                     }
                 } else {
