@@ -65,29 +65,16 @@ public enum RecordingFile {
     /// True for a gzip file (its magic bytes).
     static func isGzip(_ data: Data) -> Bool { data.count >= 2 && data[data.startIndex] == 0x1f && data[data.startIndex + 1] == 0x8b }
 
-    /// The JSON lines of a recording, decompressed when it is gzip (every member); `cutShort` when the file ends
-    /// inside a line or inside a gzip member (a recorder stopped mid-way: what was flushed is still there).
+    /// The JSON lines of a recording, decompressed when it is gzip (every member); `cutShort` when the data ends inside
+    /// a line (a recorder stopped mid-way: what was flushed is still there). Read as a replay reads a file.
     public static func text(_ data: Data) throws -> (lines: Data, cutShort: Bool) {
-        guard isGzip(data) else { return (data, data.last.map { $0 != UInt8(ascii: "\n") } ?? false) }
-        var input = ByteBuffer(bytes: data)
+        let reader = try RecordingReader(data: data)
         var out = Data()
-        var chunk = ByteBufferAllocator().buffer(capacity: 1 << 20)
-        var inflater = try ZlibDecompressor(algorithm: .gzip)
-        while input.readableBytes > 0 {
-            do {
-                try inflater.inflate(from: &input, to: &chunk)
-                out.append(contentsOf: chunk.readableBytesView)
-                chunk.clear()
-                // Returned with input left: this member ended; the next one (an appended recording) follows.
-                if input.readableBytes > 0 { inflater = try ZlibDecompressor(algorithm: .gzip) }
-            } catch let e as CompressNIOError where e == .bufferOverflow {
-                out.append(contentsOf: chunk.readableBytesView)
-                chunk.clear()
-            } catch let e as CompressNIOError where e == .inputBufferOverflow {
-                out.append(contentsOf: chunk.readableBytesView)
-                break  // the file ends inside a member
-            }
+        while let line = try reader.next() {
+            out.append(contentsOf: line)
+            out.append(UInt8(ascii: "\n"))
         }
-        return (out, out.last.map { $0 != UInt8(ascii: "\n") } ?? false)
+        out.append(contentsOf: reader.remainder)
+        return (out, reader.cutShort)
     }
 }

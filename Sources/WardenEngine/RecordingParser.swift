@@ -122,12 +122,12 @@ enum RecordingParser {
             return BookLevel(price: price, size: size)
         }
 
-        mutating func levels() -> [BookLevel]? {
-            var out: [BookLevel] = []
-            out.reserveCapacity(8)
+        /// `[...]` of elements `one` reads; nil when one of them is not what it takes.
+        mutating func list<T>(_ one: (inout Scanner) -> T?) -> [T]? {
+            var out: [T] = []
             let ok = array { s in
-                guard let l = s.level() else { return false }
-                out.append(l)
+                guard let v = one(&s) else { return false }
+                out.append(v)
                 return true
             }
             return ok ? out : nil
@@ -139,8 +139,8 @@ enum RecordingParser {
             let ok = object { s, key in
                 switch key {
                 case "tokenID": token = s.string(); return token != nil
-                case "bids": bids = s.levels(); return bids != nil
-                case "asks": asks = s.levels(); return asks != nil
+                case "bids": bids = s.list { $0.level() }; return bids != nil
+                case "asks": asks = s.list { $0.level() }; return asks != nil
                 case "tickSize": tick = s.integer(); return tick != nil
                 case "minOrderSize": minimum = s.integer(); return minimum != nil
                 case "bookTime": bookTime = s.double(); return bookTime != nil
@@ -166,28 +166,12 @@ enum RecordingParser {
                 switch key {
                 case "at": at = s.double(); return at != nil
                 case "kind": kind = s.string(); return kind == "books"
-                case "books":
-                    var list: [OrderBook] = []
-                    let fine = s.array { s in
-                        guard let b = s.book() else { return false }
-                        list.append(b)
-                        return true
-                    }
-                    books = list
-                    return fine
+                case "books": books = s.list { $0.book() }; return books != nil
                 case "partial":
                     if s.take(UInt8(ascii: "t")), s.literal("rue") { partial = true; return true }
                     if s.take(UInt8(ascii: "f")), s.literal("alse") { partial = false; return true }
                     return false
-                case "gone":
-                    var ids: [String] = []
-                    let fine = s.array { s in
-                        guard let id = s.string() else { return false }
-                        ids.append(id)
-                        return true
-                    }
-                    gone = ids
-                    return fine
+                case "gone": gone = s.list { $0.string() }; return gone != nil
                 default: return false
                 }
             }

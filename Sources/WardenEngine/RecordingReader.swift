@@ -1,5 +1,5 @@
 // A recording read forward a line at a time, never held whole: the file in 1 MiB chunks, through gzip (every
-// member, as `RecordingFile.text` reads them) when it starts with gzip's magic. A day of book snapshots is
+// member: a recording appended to is several) when it starts with gzip's magic; `RecordingFile.text` reads through it too. A day of book snapshots is
 // hundreds of megabytes of JSON; a replay or a backtest keeps only what it is playing.
 import CompressNIO
 import Foundation
@@ -7,30 +7,42 @@ import NIOCore
 
 /// Used by one thread at a time (the first pass, then the replay's decoding thread).
 final class RecordingReader: @unchecked Sendable {
-    private let handle: FileHandle
+    /// The next chunk of the raw bytes; nil or empty at their end.
+    private let read: () throws -> Data?
+    private var handle: FileHandle?
     private let gzip: Bool
     private var inflater: ZlibDecompressor?
     private var input = ByteBuffer()
-    private var fileDone = false
+    private var rawDone = false
     /// Decompressed bytes not yet returned as lines, from `start`.
     private var text: [UInt8] = []
     private var start = 0
     /// Whole lines returned so far (the number of the last one).
     private(set) var lineNumber = 0
-    /// The data ended inside a line (a recorder stopped mid-way): that part is not returned.
+    /// The data ended inside a line (a recorder stopped mid-way): that part is not returned as a line.
     private(set) var cutShort = false
-    /// Compressed or plain bytes read from the file so far, and its size (progress).
-    private(set) var bytesRead = 0
-    let fileSize: Int
 
-    init(path: String) throws {
+    /// A file, read 1 MiB at a time.
+    convenience init(path: String) throws {
         guard let h = FileHandle(forReadingAtPath: path) else { throw ReplayError(description: "replay file \(path) cannot be read") }
+        try self.init(read: { try h.read(upToCount: 1 << 20) })
         handle = h
-        fileSize = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
-        let first = try h.read(upToCount: 1 << 20) ?? Data()
-        bytesRead = first.count
+    }
+
+    /// Bytes already in memory.
+    convenience init(data: Data) throws {
+        var given = false
+        try self.init(read: {
+            defer { given = true }
+            return given ? nil : data
+        })
+    }
+
+    private init(read: @escaping () throws -> Data?) throws {
+        self.read = read
+        let first = try read() ?? Data()
         gzip = RecordingFile.isGzip(first)
-        if first.isEmpty { fileDone = true }
+        if first.isEmpty { rawDone = true }
         if gzip {
             input = ByteBuffer(bytes: first)
             inflater = try ZlibDecompressor(algorithm: .gzip)
@@ -39,7 +51,10 @@ final class RecordingReader: @unchecked Sendable {
         }
     }
 
-    deinit { try? handle.close() }
+    deinit { try? handle?.close() }
+
+    /// What follows the last whole line once the data has ended (the part of a line cut short).
+    var remainder: ArraySlice<UInt8> { text[start...] }
 
     /// The gzip data cannot be inflated.
     struct Corrupt: Error, CustomStringConvertible {
@@ -71,20 +86,18 @@ final class RecordingReader: @unchecked Sendable {
     /// Appends more decompressed bytes to `text`; false at the end of the data.
     private func refill() throws -> Bool {
         guard gzip, let inflater else {
-            guard !fileDone, let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else { fileDone = true; return false }
-            bytesRead += chunk.count
+            guard !rawDone, let chunk = try read(), !chunk.isEmpty else { rawDone = true; return false }
             text += chunk
             return true
         }
         var out = ByteBufferAllocator().buffer(capacity: 1 << 20)
         while true {
             if input.readableBytes == 0 {
-                guard !fileDone, let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
-                    fileDone = true
+                guard !rawDone, let chunk = try read(), !chunk.isEmpty else {
+                    rawDone = true
                     text += out.readableBytesView
                     return out.readableBytes > 0
                 }
-                bytesRead += chunk.count
                 input.discardReadBytes()
                 input.writeBytes(chunk)
             }

@@ -126,14 +126,14 @@ public struct ReplayMarketData: MarketDataSource {
 
     public func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) {
         if let e = ended(now) { throw e }
-        let markets = try cursor.markets(at: replayTime(now), path: path)
+        let markets = cursor.markets(at: replayTime(now))
         return (markets.map { shift($0, now: now) }, [])
     }
 
     public func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
         let now = clock()
         if let e = ended(now) { throw e }
-        let found = try cursor.books(tokenIDs, at: replayTime(now), path: path)
+        let found = cursor.books(tokenIDs, at: replayTime(now))
         let out = found.map { entry -> OrderBook in
             var b = entry.book
             b.observedAt = real(entry.at, now: now)
@@ -145,7 +145,7 @@ public struct ReplayMarketData: MarketDataSource {
 
     public func market(id: String) async throws -> Market {
         let now = clock()
-        guard let m = try cursor.market(id: id, at: replayTime(now), path: path) else {
+        guard let m = cursor.market(id: id, at: replayTime(now)) else {
             throw ReplayError(description: "market \(id) is not in the replay of \(path) up to now")
         }
         return shift(m, now: now)
@@ -235,8 +235,9 @@ final class ReplayCursor: @unchecked Sendable {
     private var exhausted = false
     private var stoppedAtBadLine = false
     private var notes: [String]
-    /// The latest time played.
+    /// The latest time asked for, and the time of the last record played.
     private var appliedUpTo = -Double.infinity
+    private var lastPlayed = -Double.infinity
     private var marketList: [Market]
     private var lastListed: [String: Market] = [:]
     /// Each book with the time of the last delta applied to it since the latest snapshot (nil: as the snapshot
@@ -258,8 +259,6 @@ final class ReplayCursor: @unchecked Sendable {
     deinit { pipe.close() }
 
     var warnings: [String] { lock.lock(); defer { lock.unlock() }; return notes }
-    /// A malformed line stopped the reading (what came before it still plays).
-    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stoppedAtBadLine }
     /// The time of the last record played.
     var lastPlayedAt: Double { lock.lock(); defer { lock.unlock() }; return lastPlayed }
     /// Stopped at a malformed line with everything before it played, and `t` past the last of it.
@@ -313,8 +312,6 @@ final class ReplayCursor: @unchecked Sendable {
         appliedUpTo = max(appliedUpTo, t)
     }
 
-    private var lastPlayed = -Double.infinity
-
     private func stop(_ why: String) {
         stoppedAtBadLine = true
         notes.append(why)
@@ -355,19 +352,19 @@ final class ReplayCursor: @unchecked Sendable {
         }
     }
 
-    func markets(at t: Double, path: String) throws -> [Market] {
+    func markets(at t: Double) -> [Market] {
         lock.lock(); defer { lock.unlock() }
         advance(to: t)
         return marketList
     }
 
-    func books(_ tokenIDs: [String], at t: Double, path: String) throws -> [(book: OrderBook, at: Double)] {
+    func books(_ tokenIDs: [String], at t: Double) -> [(book: OrderBook, at: Double)] {
         lock.lock(); defer { lock.unlock() }
         advance(to: t)
         return tokenIDs.compactMap { id in current[id].map { ($0.book, max($0.deltaAt ?? snapshotAt, snapshotAt)) } }
     }
 
-    func market(id: String, at t: Double, path: String) throws -> Market? {
+    func market(id: String, at t: Double) -> Market? {
         lock.lock(); defer { lock.unlock() }
         advance(to: t)
         return lastListed[id]
@@ -557,10 +554,11 @@ final class RecordPipe: @unchecked Sendable {
             } catch {
                 item = .corrupt("\(error)"); bytes = 0
             }
+            // The end of the data, or an error that ends the play there, is the last item.
+            var done = true
+            if case .record? = item { done = false }
             cond.lock()
             if let item { queue.append((item, bytes)); queuedBytes += bytes }
-            var done = item == nil
-            if case .record = item {} else { done = true }
             if done { finished = true }
             cond.broadcast()
             cond.unlock()

@@ -21,8 +21,8 @@ enum BacktestBench {
         var summary: String
         var sweepRuns: Int
         var sweepSeconds: Double
-        /// The largest resident set of any backtest process (getrusage of the children).
-        var peakRSS: Int
+        /// The peak memory each run and the sweep said they had (MiB), largest first.
+        var peakMiB: Int
     }
 
     /// Records `hours` of `markets` markets into `dir`, then times the backtest (`repeats` single runs, one sweep).
@@ -50,19 +50,22 @@ enum BacktestBench {
         let recordSeconds = (ContinuousClock.now - t0).seconds
         await fake.stop()
         if let p = problems.first { throw BenchError("recording the day: \(p)") }
-        let bytes = (try FileManager.default.attributesOfItem(atPath: data)[.size] as? Int) ?? 0
+        guard let bytes = try FileManager.default.attributesOfItem(atPath: data)[.size] as? Int else { throw BenchError("no size for \(data)") }
 
         let config = dir + "/backtest.yaml"
         try "engine:\n  cycle: 2s\n".write(toFile: config, atomically: true, encoding: .utf8)
         let common = ["backtest", "--data", data, "--config", config, "--strategies", "complement_arb,near_resolution,mean_reversion,market_maker"]
         var runs: [Double] = []
         var summary = ""
+        var outputs: [String] = []
         for i in 0..<repeats {
             let s = ContinuousClock.now
             let r = try await BoundedRun.run(bin + "/warden-engine", common + ["--report", dir + "/single-\(i)"], limit: .seconds(3600))
             runs.append((ContinuousClock.now - s).seconds)
             guard r.code == 0 else { throw BenchError("backtest exited \(r.code): \(r.err.suffix(800))") }
-            summary = r.out.split(separator: "\n").first.map(String.init) ?? ""
+            // Its first line without the report's path (a temporary folder).
+            summary = (r.out.split(separator: "\n").first.map(String.init) ?? "").components(separatedBy: "; report in").first ?? ""
+            outputs.append(r.out)
         }
         let values = (0..<sweepValues).map { String(format: "%.3f", 0.01 + 0.005 * Double($0)) }.joined(separator: ",")
         let s = ContinuousClock.now
@@ -71,10 +74,14 @@ enum BacktestBench {
                                              limit: .seconds(7200))
         let sweepSeconds = (ContinuousClock.now - s).seconds
         guard sweep.code == 0 else { throw BenchError("sweep exited \(sweep.code): \(sweep.err.suffix(800))") }
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        // Each run says its own peak memory (this process's children include the other sections' programs).
+        let peaks = (outputs + [sweep.out]).compactMap { out -> Int? in
+            guard let r = out.range(of: #"peak memory [0-9]+ MiB"#, options: .regularExpression) else { return nil }
+            return Int(out[r].split(separator: " ")[2])
+        }
+        guard peaks.count == repeats + 1, let peak = peaks.max() else { throw BenchError("a backtest did not say its peak memory") }
         return Result(hours: hours, markets: markets, recordSeconds: recordSeconds, records: records, bytes: bytes, runSeconds: runs,
-                      summary: summary, sweepRuns: sweepValues, sweepSeconds: sweepSeconds, peakRSS: usage.ru_maxrss * 1024)
+                      summary: summary, sweepRuns: sweepValues, sweepSeconds: sweepSeconds, peakMiB: peak)
     }
 }
 

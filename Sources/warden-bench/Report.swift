@@ -136,7 +136,7 @@ struct Report {
         t += "| what | wall time |\n| --- | --- |\n"
         t += "| one run (median of \(b.runSeconds.count): \(b.runSeconds.map { Self.f($0, 1) + " s" }.joined(separator: ", "))) | \(Self.f(one, 1)) s |\n"
         t += "| a sweep of \(b.sweepRuns) settings (both cores) | \(Self.f(b.sweepSeconds, 1)) s (\(Self.f(b.sweepSeconds / max(one, 0.001), 2))× one run) |\n\n"
-        t += "One run said: `\(b.summary)`. Largest resident set of a backtest process: \(Self.f(Double(b.peakRSS) / 1_048_576, 0)) MiB.\n\n"
+        t += "One run said: `\(b.summary)`. Peak memory of a backtest (as each run and the sweep said it): \(b.peakMiB) MiB.\n\n"
         if dayGoal {
             t += "Goals: the day in ≤ 60 s — \(Self.verdict(one <= 60)) (\(Self.f(b.hours * 3600 / max(one, 0.001), 0))× real time); "
             t += "a sweep of 8 ≤ 5× one run — \(Self.verdict(b.sweepSeconds <= 5 * one)); the recording ≤ 300 MB — \(Self.verdict(Double(b.bytes) <= 300e6)).\n"

@@ -59,8 +59,8 @@ struct BacktestCommand: AsyncParsableCommand {
             bar.finish()
             for w in result.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
             let span = result.end.timeIntervalSince(result.start)
-            print(String(format: "backtest: %.1f h of recording in %.2f s (%.0fx real time), %d cycles, %d fills; report in %@",
-                         span / 3600, result.wallSeconds, span / max(result.wallSeconds, 0.001), result.cycles, result.fills.count, report))
+            print(String(format: "backtest: %.1f h of recording in %.2f s (%.0fx real time), %d cycles, %d fills, peak memory %d MiB; report in %@",
+                         span / 3600, result.wallSeconds, span / max(result.wallSeconds, 0.001), result.cycles, result.fills.count, Self.peakMiB(), report))
             for f in try BacktestReport.figures(result).sorted(by: { $0.strategy < $1.strategy }) {
                 print("  " + f.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
                       + String(format: " net %@ (%.2f%%), max drawdown %.2f%%, %d fills", Fixed.text(f.netPnL), f.returnPct, f.maxDrawdownPct, f.fills))
@@ -98,8 +98,16 @@ struct BacktestCommand: AsyncParsableCommand {
         results.sort { $0.0 < $1.0 }
         let ranking = try BacktestReport.sweep(results.map { (runs[$0.0].combo, "run-\($0.0 + 1)", $0.1) })
         try ranking.write(toFile: report + "/sweep.md", atomically: true, encoding: .utf8)
-        print(String(format: "sweep: %d runs in %.2f s on %d cores; ranking in %@/sweep.md", runs.count, (ContinuousClock.now - started).seconds, width, report))
+        print(String(format: "sweep: %d runs in %.2f s on %d cores, peak memory %d MiB; ranking in %@/sweep.md", runs.count,
+                     (ContinuousClock.now - started).seconds, width, Self.peakMiB(), report))
         print(ranking.split(separator: "\n").filter { $0.hasPrefix("|") }.prefix(12).joined(separator: "\n"))
+    }
+
+    /// The largest resident set this process has had (getrusage; Linux counts it in KiB).
+    static func peakMiB() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return u.ru_maxrss / 1024
     }
 
     /// One run into `folder`: its journal, report.md and report.html.

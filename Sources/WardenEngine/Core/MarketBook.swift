@@ -256,10 +256,12 @@ public struct MarketBook: Sendable {
     }
 
     /// When the oldest of a market's books last changed content (nil: no book at all).
-    public func oldestChange(of market: Market) -> Date? {
+    public func oldestChange(of market: Market) -> Date? { oldestChange(ofSlots: market.tokens.compactMap { slotOf[$0.tokenID] }) }
+
+    private func oldestChange(ofSlots tokenSlots: [Int]) -> Date? {
         var oldest: Date?
-        for t in market.tokens {
-            guard let b = book(t.tokenID) else { continue }
+        for i in tokenSlots {
+            guard let b = slots[i].book else { continue }
             let at = b.changedAt ?? b.observedAt
             if oldest.map({ at < $0 }) ?? true { oldest = at }
         }
@@ -272,15 +274,7 @@ public struct MarketBook: Sendable {
         let all = orderedAll()
         var out: [(marketID: String, oldestChange: Date?)] = []
         out.reserveCapacity(all.markets.count)
-        for (n, m) in all.markets.enumerated() where !m.closed {
-            var oldest: Date?
-            for i in all.slots[n] {
-                guard let b = slots[i].book else { continue }
-                let at = b.changedAt ?? b.observedAt
-                if oldest.map({ at < $0 }) ?? true { oldest = at }
-            }
-            out.append((m.id, oldest))
-        }
+        for (n, m) in all.markets.enumerated() where !m.closed { out.append((m.id, oldestChange(ofSlots: all.slots[n]))) }
         return out
     }
 }
