@@ -38,6 +38,9 @@ public struct BacktestResult: Sendable {
 }
 
 public enum Backtest {
+    /// A stretch of a recording without records longer than this is skipped rather than played cycle by cycle.
+    public static let gapSkip: Duration = .seconds(3600)
+
     /// Plays `data` through an engine with `strategies`; the journal is written to `journalPath` (replaced).
     /// `progress` gets the fraction of the recording played, now and then.
     public static func run(data: String, settings base: EngineSettings, strategies: [any Strategy], journalPath: String,
@@ -53,7 +56,7 @@ public enum Backtest {
             try FileManager.default.removeItem(atPath: journalPath + suffix)
         }
         let dir = (journalPath as NSString).deletingLastPathComponent
-        let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups", durable: false)
+        let (journal, _) = try Journal.open(path: journalPath, backupsDir: dir + "/backups", durable: false, batched: true)
         var s = base
         // Equity about 600 times over the run (the charts' points), on the simulated clock (the backtest is the timer);
         // no backups, no disk watch, no WebSocket.
@@ -72,9 +75,17 @@ public enum Backtest {
         var cycles = 0
         var told = -1
         var lastEquity = Date.distantPast
+        var gaps: [String] = []
         while t <= last {
             // A malformed line ends the play once everything before it has been played.
             if probe.playedOut(before: t.timeIntervalSince1970) { break }
+            // A long stretch without records (the recorder was down, or a damaged time far ahead) is skipped, not
+            // cycled through: the engine then sees data as old as the gap, as a live one would after an outage.
+            if let next = probe.nextRecordAt(), next - t.timeIntervalSince1970 > gapSkip.seconds {
+                let to = first.addingTimeInterval(((next - first.timeIntervalSince1970) / step).rounded(.up) * step)
+                gaps.append("no records from \(isoString(t)) to \(isoString(Date(timeIntervalSince1970: next))): the clock skipped the gap")
+                t = to
+            }
             clock.set(t)
             await engine.cycle(now: t)
             if t.timeIntervalSince(lastEquity) >= equityEvery {
@@ -87,6 +98,7 @@ public enum Backtest {
             t = t.addingTimeInterval(step)
         }
         progress(1)
+        try journal.flush()
         let accounts = await engine.core.accounts.values.sorted { $0.strategy < $1.strategy }
         var equity: [String: [(Date, Micros)]] = [:]
         for a in accounts {
@@ -99,7 +111,7 @@ public enum Backtest {
                                          ("paper.bankroll", String(format: "%g", s.bankroll)), ("paper.slippage", String(format: "%g", s.slippage))]
         let end = probe.playedOut(before: t.timeIntervalSince1970) ? Date(timeIntervalSince1970: probe.lastPlayedAt) : min(t, last)
         return BacktestResult(data: data, start: first, end: end, cycles: cycles, settings: shown, accounts: accounts, equity: equity,
-                              fills: Array(fills), settlements: settlements, warnings: probe.warnings, engineSaid: said.summary(),
+                              fills: Array(fills), settlements: settlements, warnings: probe.warnings + gaps, engineSaid: said.summary(),
                               wallSeconds: (ContinuousClock.now - started).seconds)
     }
 }

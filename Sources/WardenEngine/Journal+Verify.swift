@@ -18,7 +18,7 @@ extension Journal {
     /// cash + positions at cost + fees = bankroll + realised P&L, cash and fees equal to what the fills and
     /// settlements add up to, and each position equal to the sum of its fills.
     public func verify() throws -> JournalAudit {
-        try pool.read { db in
+        try read { db in
             var problems: [String] = []
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             if integrity != ["ok"] { problems.append("integrity_check: \(integrity.prefix(3).joined(separator: "; "))") }

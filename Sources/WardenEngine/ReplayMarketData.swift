@@ -87,6 +87,8 @@ public struct ReplayMarketData: MarketDataSource {
     public func playedOut(before t: Double) -> Bool { cursor.playedOut(before: t) }
     /// The time of the last record played.
     public var lastPlayedAt: Double { cursor.lastPlayedAt }
+    /// The recorded time of the next record not played yet (nil: none is left).
+    public func nextRecordAt() -> Double? { cursor.nextAt() }
 
     /// Reads the file once (gzip or plain JSON lines) for its times and its shape; a bad line is named by its number.
     /// `stopAtBadLine`: a malformed line ends the replay there (said in `warnings` when reached) instead of refusing
@@ -168,30 +170,42 @@ struct ReplayScan {
     init(path: String, decodeAll: Bool) throws {
         let reader = try RecordingReader(path: path)
         var sawBooks = false, sawFull = false
+        var backwards: Int?
         do {
             while let line = try reader.next() {
                 let n = reader.lineNumber
                 if line.allSatisfy({ $0 == 32 }) { continue }
-                if !decodeAll, let at = Self.leadingTime(line), firstMarkets != nil || !Self.isMarkets(line) {
-                    firstAt = min(firstAt, at); lastAt = max(lastAt, at)
+                let at: Double
+                if !decodeAll, let t = Self.leadingTime(line), firstMarkets != nil || !Self.isMarkets(line) {
+                    at = t
                     if Self.isBooks(line) { sawBooks = true }
-                    continue
+                } else {
+                    let r: ReplayRecord
+                    do { r = try ReplayRecord.decode(line: line) } catch {
+                        if decodeAll { throw ReplayError(description: "replay file \(path) line \(n): \(error)") }
+                        break  // the play stops here and says so
+                    }
+                    if decodeAll { try ReplayCursor.check(r, line: n, path: path, sawFull: &sawFull) }
+                    at = r.at
+                    if r.kind == .markets, firstMarkets == nil { firstMarkets = r.markets }
+                    if r.kind == .books { sawBooks = true }
                 }
-                let r: ReplayRecord
-                do { r = try ReplayRecord.decode(line: line) } catch {
-                    if decodeAll { throw ReplayError(description: "replay file \(path) line \(n): \(error)") }
-                    break  // the play stops here and says so
+                // A time that goes back further than the replay puts back in order is a damaged line (or one
+                // before it is): what comes before it is played, nothing after.
+                if at < lastAt - ReplayCursor.reorderWindow {
+                    let why = "replay file \(path) line \(n) is recorded at \(Self.time(at)), more than \(Int(ReplayCursor.reorderWindow)) s before a line above it (\(Self.time(lastAt)))"
+                    if decodeAll { throw ReplayError(description: why) }
+                    notes.append(why + "; replaying the \(n - 1) lines before it")
+                    backwards = n - 1
+                    break
                 }
-                if decodeAll { try ReplayCursor.check(r, line: n, path: path, sawFull: &sawFull) }
-                firstAt = min(firstAt, r.at); lastAt = max(lastAt, r.at)
-                if r.kind == .markets, firstMarkets == nil { firstMarkets = r.markets }
-                if r.kind == .books { sawBooks = true }
+                firstAt = min(firstAt, at); lastAt = max(lastAt, at)
             }
         } catch let e as RecordingReader.Corrupt {
             throw ReplayError(description: "replay file \(path) is not readable gzip: \(e)")
         }
-        lines = reader.lineNumber
-        if reader.cutShort, lines > 0 {
+        lines = backwards ?? reader.lineNumber
+        if backwards == nil, reader.cutShort, lines > 0 {
             // A recorder stopped mid-way: its last line is incomplete; everything before it is whole.
             notes.append("replay file \(path) ends inside line \(lines + 1) (the recording was cut short); replaying its first \(lines) lines")
         }
@@ -199,6 +213,8 @@ struct ReplayScan {
             throw ReplayError(description: "replay file \(path) needs at least one markets and one books record")
         }
     }
+
+    static func time(_ t: Double) -> String { isoString(Date(timeIntervalSince1970: t)) }
 
     /// The time a line starts with, `{"at":<number>,`; nil for any other shape.
     static func leadingTime(_ line: ArraySlice<UInt8>) -> Double? {
@@ -285,11 +301,27 @@ final class ReplayCursor: @unchecked Sendable {
         }
     }
 
+    /// The time of the next record not played yet (nil: none is left).
+    func nextAt() -> Double? {
+        lock.lock(); defer { lock.unlock() }
+        readAhead { ahead.isEmpty }
+        return ahead.first?.at
+    }
+
     /// Plays every record up to `t`.
     private func advance(to t: Double) {
         guard t > appliedUpTo || appliedUpTo == -.infinity else { return }
         // Read until a record past the window (or the end, or a bad line).
-        while !exhausted && !stoppedAtBadLine && (ahead.last.map { $0.at <= t + Self.reorderWindow } ?? true) {
+        readAhead { ahead.last.map { $0.at <= t + Self.reorderWindow } ?? true }
+        var k = 0
+        while k < ahead.count && ahead[k].at <= t { apply(ahead[k]); k += 1 }
+        ahead.removeFirst(k)
+        appliedUpTo = max(appliedUpTo, t)
+    }
+
+    /// Reads records into `ahead`, in time order, while `more` says so (and the file has whole, valid lines left).
+    private func readAhead(while more: () -> Bool) {
+        while !exhausted && !stoppedAtBadLine && more() {
             guard let item = pipe.next() else { exhausted = true; break }
             do {
                 let (n, r): (Int, ReplayRecord)
@@ -306,10 +338,6 @@ final class ReplayCursor: @unchecked Sendable {
                 stop("\(error); replaying what comes before it")
             }
         }
-        var k = 0
-        while k < ahead.count && ahead[k].at <= t { apply(ahead[k]); k += 1 }
-        ahead.removeFirst(k)
-        appliedUpTo = max(appliedUpTo, t)
     }
 
     private func stop(_ why: String) {

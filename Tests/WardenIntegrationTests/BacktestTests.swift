@@ -185,4 +185,40 @@ struct BacktestTests {
         let net = String(format: "%.2f", paper.equity - paper.bankroll)
         #expect(md.split(separator: "\n").contains { $0.hasPrefix("| complement_arb | \(net) |") }, "paper net P&L \(net) in\n\(md)")
     }
+
+    @Test("damaged times: a line a year ahead is reached by skipping the gap (said in the report), a line going back stops the play before it, named")
+    func damagedTimes() async throws {
+        let dir = try ScratchDirectory()
+        let good = dir.path + "/good.jsonl"
+        try Self.arbitrageRecording(at: good)
+        let lines = try String(contentsOfFile: good, encoding: .utf8).split(separator: "\n").map(String.init)
+        let config = dir.path + "/bt.yaml"
+        try "engine:\n  cycle: 2s\n".write(toFile: config, atomically: true, encoding: .utf8)
+
+        // The last snapshot again, a year on: 15 million cycles if played one by one.
+        let ahead = dir.path + "/ahead.jsonl"
+        let yearOn = lines.last!.replacingOccurrences(of: #"{"at":1800000070"#, with: #"{"at":1831536070"#)
+        #expect(yearOn != lines.last!)
+        try ((lines + [yearOn]).joined(separator: "\n") + "\n").write(toFile: ahead, atomically: true, encoding: .utf8)
+        let r1 = try await runTool("warden-engine", ["backtest", "--data", ahead, "--report", dir.path + "/r1", "--config", config],
+                                   limit: .seconds(300))
+        #expect(r1.code == 0, "\(r1.out)\(r1.err)")
+        let md1 = try String(contentsOfFile: dir.path + "/r1/report.md", encoding: .utf8)
+        #expect(md1.contains("Warning: no records from 2027-01-15T08:01:1") && md1.contains("to 2028-01-15T08:01:10"), "\(md1)")
+        #expect(md1.contains("| complement_arb |"), "\(md1)")
+
+        // Line 6 (the snapshot at +40 s) stamped 100 s earlier than line 5: the play ends after line 5, which is named.
+        var back = lines
+        back[5] = back[5].replacingOccurrences(of: #"{"at":1800000040"#, with: #"{"at":1799999940"#)
+        let behind = dir.path + "/back.jsonl"
+        try (back.joined(separator: "\n") + "\n").write(toFile: behind, atomically: true, encoding: .utf8)
+        let r2 = try await runTool("warden-engine", ["backtest", "--data", behind, "--report", dir.path + "/r2", "--config", config],
+                                   limit: .seconds(300))
+        #expect(r2.code == 0, "\(r2.out)\(r2.err)")
+        let md2 = try String(contentsOfFile: dir.path + "/r2/report.md", encoding: .utf8)
+        #expect(md2.contains("line 6 is recorded at 2027-01-15T07:59:00") && md2.contains("replaying the 5 lines before it"), "\(md2)")
+        // Through the snapshot at +30 s only: the second arbitrage (from +40 s) is never seen.
+        #expect(md2.contains("2027-01-15T08:00:30"), "\(md2)")
+        #expect(!md2.contains("2027-01-15T08:00:40"), "\(md2)")
+    }
 }
