@@ -1,64 +1,146 @@
 // Strategies: pure functions of a market snapshot and their own positions to order intents.
 public import Foundation
 
-/// What a strategy sees of one market.
+/// What a strategy sees of one market. A value (a copy is one reference: strategies are handed it for every market
+/// every cycle, and copying its fields one by one cost more than their own work); read as plain stored properties.
 public struct MarketSnapshot: Sendable {
-    public var market: Market
+    @usableFromInline final class Storage: @unchecked Sendable {
+        // Never changed while shared: every setter below copies a shared storage first. The market is read from a
+        // list (the engine's markets in trading order, shared by every snapshot of a cycle) rather than copied.
+        @exclusivity(unchecked) @usableFromInline var markets: [Market]
+        @exclusivity(unchecked) @usableFromInline var marketIndex: Int
+        @exclusivity(unchecked) @usableFromInline var books: TokenMap<OrderBook>
+        @exclusivity(unchecked) @usableFromInline var midHistory: TokenMap<[Micros]>
+        @exclusivity(unchecked) @usableFromInline var now: Date
+        init(markets: [Market], marketIndex: Int, books: TokenMap<OrderBook>, midHistory: TokenMap<[Micros]>, now: Date) {
+            self.markets = markets; self.marketIndex = marketIndex; self.books = books; self.midHistory = midHistory; self.now = now
+        }
+    }
+    @usableFromInline var storage: Storage
+
+    @usableFromInline mutating func unique() {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(markets: [storage.markets[storage.marketIndex]], marketIndex: 0, books: storage.books,
+                              midHistory: storage.midHistory, now: storage.now)
+        }
+    }
+
+    public var market: Market {
+        @inlinable _read { yield storage.markets[storage.marketIndex] }
+        @inlinable _modify { unique(); yield &storage.markets[storage.marketIndex] }
+    }
     /// tokenID → book of this market's outcomes, only books fresh enough to trade on.
-    public var books: TokenMap<OrderBook>
+    public var books: TokenMap<OrderBook> {
+        @inlinable _read { yield storage.books }
+        @inlinable _modify { unique(); yield &storage.books }
+    }
     /// tokenID → recent mid prices of this market's outcomes, oldest first.
-    public var midHistory: TokenMap<[Micros]>
-    public var now: Date
+    public var midHistory: TokenMap<[Micros]> {
+        @inlinable _read { yield storage.midHistory }
+        @inlinable _modify { unique(); yield &storage.midHistory }
+    }
+    public var now: Date {
+        @inlinable get { storage.now }
+        @inlinable set { unique(); storage.now = newValue }
+    }
+
     public init(market: Market, books: [String: OrderBook], midHistory: [String: [Micros]] = [:], now: Date) {
-        self.market = market; self.books = TokenMap(books); self.midHistory = TokenMap(midHistory); self.now = now
+        storage = Storage(markets: [market], marketIndex: 0, books: TokenMap(books), midHistory: TokenMap(midHistory), now: now)
     }
     public init(market: Market, tokenBooks: TokenMap<OrderBook>, tokenMids: TokenMap<[Micros]>, now: Date) {
-        self.market = market; self.books = tokenBooks; self.midHistory = tokenMids; self.now = now
+        storage = Storage(markets: [market], marketIndex: 0, books: tokenBooks, midHistory: tokenMids, now: now)
+    }
+    /// The market at `index` of `markets` (a list every snapshot of a cycle shares).
+    public init(markets: [Market], index: Int, tokenBooks: TokenMap<OrderBook>, tokenMids: TokenMap<[Micros]>, now: Date) {
+        storage = Storage(markets: markets, marketIndex: index, books: tokenBooks, midHistory: tokenMids, now: now)
+    }
+}
+
+/// A followed outcome token as the engine holds it: its latest book and its recent mid prices.
+public struct TokenSlot: Sendable {
+    public var token: String
+    public var book: OrderBook?
+    public var mids: [Micros]
+    /// The engine's bookkeeping: the snapshot round that last answered the token.
+    public var answered: Int
+    public init(token: String, book: OrderBook? = nil, mids: [Micros] = [], answered: Int = 0) {
+        self.token = token; self.book = book; self.mids = mids; self.answered = answered
     }
 }
 
 /// A few values keyed by token id (a market's outcomes: usually two), read as a dictionary is: `books[tokenID]`.
-/// Looked up by comparing ids, which for two entries costs less than hashing one. Inlinable, so a strategy's module
-/// gets it specialized for its value type (the generic version cost more than the lookups it replaced).
+/// Looked up by comparing ids, which for two entries costs less than hashing one. Either a list of its own, or a
+/// view onto the engine's token table (the market's slots in it, and which field of a slot is the value): a view
+/// is made without copying a book. Inlinable, so a strategy's module gets it specialized for its value type.
 @frozen
 public struct TokenMap<Value: Sendable>: Sendable, Sequence, ExpressibleByDictionaryLiteral {
-    @usableFromInline var ids: [String]
-    @usableFromInline var items: [Value]
+    @usableFromInline enum Store: Sendable {
+        case list(ids: [String], items: [Value])
+        /// `read` gives the value of the slot it points at (a field read in place: the slot is never copied).
+        case slots(table: [TokenSlot], index: [Int], read: @Sendable (UnsafePointer<TokenSlot>) -> Value?)
+    }
+    @usableFromInline var store: Store
 
-    @inlinable public init() { ids = []; items = [] }
+    @inlinable public init() { store = .list(ids: [], items: []) }
     @inlinable public init(ids: [String], values: [Value]) {
         precondition(ids.count == values.count, "TokenMap: \(ids.count) ids for \(values.count) values")
-        self.ids = ids; self.items = values
+        store = .list(ids: ids, items: values)
     }
     /// From a dictionary, in key order.
     public init(_ dictionary: [String: Value]) {
         let sorted = dictionary.sorted { $0.key < $1.key }
-        ids = sorted.map(\.key); items = sorted.map(\.value)
+        store = .list(ids: sorted.map(\.key), items: sorted.map(\.value))
     }
     public init(dictionaryLiteral elements: (String, Value)...) {
         self.init()
         for (k, v) in elements { self[k] = v }
     }
+    /// A view of `index`'s slots of `table`, each giving `read(slot)` (a slot giving nil is left out).
+    public init(table: [TokenSlot], index: [Int], read: @escaping @Sendable (UnsafePointer<TokenSlot>) -> Value?) {
+        store = .slots(table: table, index: index, read: read)
+    }
 
     @inlinable public subscript(_ key: String) -> Value? {
         get {
-            for i in ids.indices where ids[i] == key { return items[i] }
+            switch store {
+            case .list(let ids, let items):
+                for i in ids.indices where ids[i] == key { return items[i] }
+            case .slots(let table, let index, let read):
+                return table.withUnsafeBufferPointer { slots in
+                    for i in index where slots[i].token == key { return read(slots.baseAddress! + i) }
+                    return nil
+                }
+            }
             return nil
         }
         set {
+            var (ids, items) = (keys, values)
             if let i = ids.firstIndex(of: key) {
                 if let newValue { items[i] = newValue } else { ids.remove(at: i); items.remove(at: i) }
             } else if let newValue {
                 ids.append(key); items.append(newValue)
             }
+            store = .list(ids: ids, items: items)
         }
     }
 
-    @inlinable public var count: Int { ids.count }
-    @inlinable public var isEmpty: Bool { ids.isEmpty }
-    @inlinable public var keys: [String] { ids }
-    @inlinable public var values: [Value] { items }
-    public func makeIterator() -> Zip2Sequence<[String], [Value]>.Iterator { zip(ids, items).makeIterator() }
+    @inlinable public var count: Int { keys.count }
+    @inlinable public var isEmpty: Bool { keys.isEmpty }
+    @inlinable public var keys: [String] {
+        switch store {
+        case .list(let ids, _): return ids
+        case .slots(let table, let index, let read):
+            return table.withUnsafeBufferPointer { slots in index.filter { read(slots.baseAddress! + $0) != nil }.map { slots[$0].token } }
+        }
+    }
+    @inlinable public var values: [Value] {
+        switch store {
+        case .list(_, let items): return items
+        case .slots(let table, let index, let read):
+            return table.withUnsafeBufferPointer { slots in index.compactMap { read(slots.baseAddress! + $0) } }
+        }
+    }
+    public func makeIterator() -> Zip2Sequence<[String], [Value]>.Iterator { zip(keys, values).makeIterator() }
 }
 
 /// Everything a strategy is given for one market: the snapshot, and of its own sub-account the positions and

@@ -201,10 +201,13 @@ extension TradingEngine {
     }
 
     /// Snapshot taken: tokens whose connection came up before the fetch began are trusted from now.
-    func snapshotTaken(_ tokens: [String], fetchStarted: Date) {
-        for t in tokens {
-            if let since = feed.awaitingSnapshot[t], since <= fetchStarted { feed.awaitingSnapshot[t] = nil }
-            feed.deltaApplied.remove(t)
+    func snapshotTaken(_ books: [OrderBook], fetchStarted: Date) {
+        // Most refreshes have nothing to clear (no stream, or no deltas since the last one): no lookup per book then.
+        if !feed.awaitingSnapshot.isEmpty || !feed.deltaApplied.isEmpty {
+            for b in books {
+                if let since = feed.awaitingSnapshot[b.tokenID], since <= fetchStarted { feed.awaitingSnapshot[b.tokenID] = nil }
+                feed.deltaApplied.remove(b.tokenID)
+            }
         }
         feed.movedDuringFetch = []
         feed.fetchInFlight = false

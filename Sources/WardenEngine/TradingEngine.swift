@@ -209,11 +209,12 @@ public actor TradingEngine {
             // Drift is judged on the books the deltas moved, against their snapshot, after the ingest.
             var replaced: [(old: OrderBook, snapshot: OrderBook)] = []
             let watched = stream == nil ? [] : feed.deltaApplied
-            core.marketBook.ingest(r.books, requested: tokens, observedNoLaterThan: fetchPredatesStall ? fetchStarted : nil) { old, snapshot in
+            core.marketBook.ingest(r.books, requested: tokens, observedNoLaterThan: fetchPredatesStall ? fetchStarted : nil,
+                                   inspect: watched.isEmpty ? nil : { old, snapshot in
                 if watched.contains(snapshot.tokenID) { replaced.append((old, snapshot)) }
-            }
+            })
             for (old, snapshot) in replaced { checkDrift(old: old, snapshot: snapshot, fetchStarted: fetchStarted, now: now) }
-            snapshotTaken(r.books.map(\.tokenID), fetchStarted: fetchStarted)
+            snapshotTaken(r.books, fetchStarted: fetchStarted)
             replayChangesDuringFetch(r.books)
             lastRefreshOK = now
             if lastRefreshFailed != nil { lastRefreshFailed = nil }

@@ -208,9 +208,13 @@ struct SyntheticMarkets: MarketDataSource {
     func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { (markets, []) }
     func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
         let now = Date()
-        var list = lastAsked.withLock { $0.ids == tokenIDs ? $0.books : nil } ?? tokenIDs.compactMap { books[$0] }
-        lastAsked.withLock { $0 = (tokenIDs, list) }
-        for i in list.indices { list[i].observedAt = now; list[i].bookTime = now }
+        // Re-stamped in place (a book is a reference to its fields: a copy per book per cycle would be the source's
+        // own work, not the engine's).
+        let list = lastAsked.withLock { asked in
+            if asked.ids != tokenIDs { asked = (tokenIDs, tokenIDs.compactMap { books[$0] }) }
+            for i in asked.books.indices { asked.books[i].observedAt = now; asked.books[i].bookTime = now }
+            return asked.books
+        }
         return (list, [])
     }
     func market(id: String) async throws -> Market {

@@ -5,22 +5,17 @@ public import Foundation
 public import WardenCore
 
 public struct MarketBook: Sendable {
-    public private(set) var markets: [String: Market] = [:] { didSet { ordered = nil; openTokensCache = nil; marketsChanged = true } }
+    public private(set) var markets: [String: Market] = [:] { didSet { ordered = nil; openTokensCache = nil; openTokenSlots = []; marketsChanged = true } }
     /// Open markets the latest snapshot gave no book for one of their outcomes (ids in order).
     public private(set) var noBookMarkets: [String] = []
     /// How many mids each token keeps (the longest history a strategy reads, at least 10).
     public let historyLength: Int
 
-    /// Tokens are interned: each followed token has a slot (its book, its mids, whether the latest snapshot answered
+    /// Tokens are interned: each followed token has a slot (its book, its mids, the snapshot round that last answered
     /// it), found through `slotOf` once per book that comes in; a cycle's walk over the markets reads slots by index
-    /// and hashes no token. Slots of tokens no longer followed are dropped when the market set is replaced.
-    struct Slot {
-        var token: String
-        var book: OrderBook?
-        var mids: [Micros] = []
-        /// The snapshot round that last answered this token.
-        var answered = 0
-    }
+    /// and hashes no token, and the snapshots it gives strategies are views onto the slots (no book copied). Slots of
+    /// tokens no longer followed are dropped when the market set is replaced.
+    typealias Slot = TokenSlot
     private var slotOf: [String: Int] = [:]
     private var slots: [Slot] = []
     private var round = 0
@@ -29,6 +24,9 @@ public struct MarketBook: Sendable {
     /// (every cycle walks them twice; a lookup by id per market cost more than the walk).
     private var ordered: (ids: [String], markets: [Market], slots: [[Int]])?
     private var openTokensCache: [String]?
+    /// The slot of each of `openTokensCache`'s tokens: a snapshot usually answers in the order asked, so the k-th
+    /// book's slot is guessed from here and checked against the slot's token before any hashing.
+    private var openTokenSlots: [Int] = []
     /// A market was added or replaced since the books' tick sizes were last carried onto the markets.
     private var marketsChanged = true
     /// The market of each outcome token (a delta or a market-channel event names tokens only).
@@ -88,6 +86,7 @@ public struct MarketBook: Sendable {
         if let openTokensCache { return openTokensCache }
         let tokens = orderedMarkets().filter { !$0.closed }.flatMap { $0.tokens.map(\.tokenID) }
         openTokensCache = tokens
+        openTokenSlots = tokens.map { slot(for: $0) }
         return tokens
     }
 
@@ -142,27 +141,47 @@ public struct MarketBook: Sendable {
     /// as its start). `inspect` sees each book being replaced with its snapshot, before it is replaced (drift).
     /// The book's content hash decides whether it changed; its tick size and minimum win over the market listing's.
     public mutating func ingest(_ snapshot: [OrderBook], requested: [String], observedNoLaterThan cap: Date?,
-                                inspect: (_ old: OrderBook, _ snapshot: OrderBook) -> Void = { _, _ in }) {
+                                inspect: ((_ old: OrderBook, _ snapshot: OrderBook) -> Void)? = nil) {
         round += 1
         var ticksMoved = false
-        // One hash lookup per book: its slot holds the old book and the mids.
+        // The book's slot (which holds the old book and the mids): guessed from the open tokens' order, else one
+        // hash lookup.
+        var guess = 0
         for var b in snapshot {
-            if let cap { b.observedAt = min(b.observedAt, cap) }
-            let i = slot(for: b.tokenID)
+            let observed = cap.map { min(b.observedAt, $0) } ?? b.observedAt
+            let i: Int
+            if guess < openTokenSlots.count, slots[openTokenSlots[guess]].token == b.tokenID {
+                i = openTokenSlots[guess]
+                guess += 1
+            } else if guess + 1 < openTokenSlots.count, slots[openTokenSlots[guess + 1]].token == b.tokenID {
+                i = openTokenSlots[guess + 1]  // the token before it was not answered
+                guess += 2
+            } else {
+                i = slot(for: b.tokenID)
+            }
             slots[i].answered = round
             // Frozen is judged by content (the hash), aged by our own observation of the first answer with it.
-            if let old = slots[i].book {
-                inspect(old, b)
-                b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : b.observedAt
-                if old.tickSize != b.tickSize || old.minOrderSize != b.minOrderSize { ticksMoved = true }
+            if slots[i].book != nil {
+                if let inspect { inspect(slots[i].book!, b) }
+                let same = slots[i].book!.sameContent(as: b)
+                if same && slots[i].book!.hash == b.hash && slots[i].book!.tickSize == b.tickSize && slots[i].book!.minOrderSize == b.minOrderSize
+                    && slots[i].book!.sameLevels(as: b) {
+                    // The same book answered again: only its times move (the book held is kept, nothing copied).
+                    if slots[i].book!.changedAt == nil { slots[i].book!.changedAt = slots[i].book!.observedAt }
+                    slots[i].book!.observedAt = observed
+                    slots[i].book!.bookTime = b.bookTime
+                    appendMid(b.mid, to: i)
+                    continue
+                }
+                if b.observedAt != observed { b.observedAt = observed }
+                b.changedAt = same ? (slots[i].book!.changedAt ?? slots[i].book!.observedAt) : observed
+                if slots[i].book!.tickSize != b.tickSize || slots[i].book!.minOrderSize != b.minOrderSize { ticksMoved = true }
             } else {
-                b.changedAt = b.observedAt
+                if b.observedAt != observed { b.observedAt = observed }
+                b.changedAt = observed
                 ticksMoved = true
             }
-            if let mid = b.mid {
-                slots[i].mids.append(mid)
-                if slots[i].mids.count > historyLength { slots[i].mids.removeFirst(slots[i].mids.count - historyLength) }
-            }
+            appendMid(b.mid, to: i)
             slots[i].book = b
         }
         // The tokens asked for and not answered have no book now; the open markets among theirs are "no book". The
@@ -178,6 +197,12 @@ public struct MarketBook: Sendable {
         }
         noBookMarkets = bookless.sorted()
         if ticksMoved || marketsChanged { carryTicks() }
+    }
+
+    private mutating func appendMid(_ mid: Micros?, to i: Int) {
+        guard let mid else { return }
+        slots[i].mids.append(mid)
+        if slots[i].mids.count > historyLength { slots[i].mids.removeFirst(slots[i].mids.count - historyLength) }
     }
 
     /// The book's tick and minimum are authoritative over the market listing's.
@@ -225,21 +250,14 @@ public struct MarketBook: Sendable {
     public mutating func tradable(at now: Date, _ usable: (OrderBook) -> Bool) -> [MarketSnapshot] {
         let all = orderedAll()
         var out: [MarketSnapshot] = []
-        for (n, m) in all.markets.enumerated() {
-            guard m.active && !m.closed && m.acceptingOrders else { continue }
+        for n in all.markets.indices {
+            guard all.markets[n].active && !all.markets[n].closed && all.markets[n].acceptingOrders else { continue }
             let tokenSlots = all.slots[n]
-            var ids: [String] = [], books: [OrderBook] = [], mids: [[Micros]] = []
-            ids.reserveCapacity(tokenSlots.count)
-            books.reserveCapacity(tokenSlots.count)
-            mids.reserveCapacity(tokenSlots.count)
-            for i in tokenSlots {
-                guard let b = slots[i].book, usable(b) else { break }
-                ids.append(slots[i].token)
-                books.append(b)
-                mids.append(slots[i].mids)
-            }
-            guard books.count == tokenSlots.count else { continue }
-            out.append(MarketSnapshot(market: m, tokenBooks: TokenMap(ids: ids, values: books), tokenMids: TokenMap(ids: ids, values: mids), now: now))
+            var usableBooks = true
+            for i in tokenSlots where !(slots[i].book.map(usable) ?? false) { usableBooks = false; break }
+            guard usableBooks else { continue }
+            out.append(MarketSnapshot(markets: all.markets, index: n, tokenBooks: TokenMap(table: slots, index: tokenSlots) { $0.pointee.book },
+                                      tokenMids: TokenMap(table: slots, index: tokenSlots) { $0.pointee.mids }, now: now))
         }
         return out
     }
@@ -274,7 +292,7 @@ public struct MarketBook: Sendable {
         let all = orderedAll()
         var out: [(marketID: String, oldestChange: Date?)] = []
         out.reserveCapacity(all.markets.count)
-        for (n, m) in all.markets.enumerated() where !m.closed { out.append((m.id, oldestChange(ofSlots: all.slots[n]))) }
+        for n in all.markets.indices where !all.markets[n].closed { out.append((all.markets[n].id, oldestChange(ofSlots: all.slots[n]))) }
         return out
     }
 }
