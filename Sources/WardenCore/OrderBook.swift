@@ -39,7 +39,13 @@ public struct OrderBook: Sendable, Equatable, Codable {
         }
         func copy() -> Storage { Storage(tokenID: tokenID, bids: bids, asks: asks, tickSize: tickSize, minOrderSize: minOrderSize, bookTime: bookTime, observedAt: observedAt, hash: hash, changedAt: changedAt) }
     }
+    /// Assigned only with `best` beside it (a copy made by `unique` has the same levels).
     @usableFromInline var storage: Storage
+    /// The best bid and ask, kept beside the reference: every strategy reads them for every market every cycle, and
+    /// a trip to the storage and its level lists for each was a cache miss each.
+    @usableFromInline var best: (bid: Micros?, ask: Micros?)
+
+    @inlinable static func best(_ s: Storage) -> (bid: Micros?, ask: Micros?) { (s.bids.first?.price, s.asks.first?.price) }
 
     @usableFromInline mutating func unique() {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
@@ -52,12 +58,12 @@ public struct OrderBook: Sendable, Equatable, Codable {
     /// Best (highest) first.
     public var bids: [BookLevel] {
         @inlinable _read { yield storage.bids }
-        @inlinable _modify { unique(); yield &storage.bids }
+        @inlinable _modify { unique(); defer { best.bid = storage.bids.first?.price }; yield &storage.bids }
     }
     /// Best (lowest) first.
     public var asks: [BookLevel] {
         @inlinable _read { yield storage.asks }
-        @inlinable _modify { unique(); yield &storage.asks }
+        @inlinable _modify { unique(); defer { best.ask = storage.asks.first?.price }; yield &storage.asks }
     }
     public var tickSize: Micros {
         @inlinable _read { yield storage.tickSize }
@@ -93,9 +99,11 @@ public struct OrderBook: Sendable, Equatable, Codable {
     /// Builds a book from levels in any order (the CLOB sends best last); sorts best first and drops empty levels.
     public init(tokenID: String, bids: [BookLevel], asks: [BookLevel], tickSize: Micros, minOrderSize: Micros,
                 bookTime: Date?, observedAt: Date, hash: String? = nil) {
-        storage = Storage(tokenID: tokenID, bids: bids.filter { $0.size > 0 }.sorted { $0.price > $1.price },
+        let storage = Storage(tokenID: tokenID, bids: bids.filter { $0.size > 0 }.sorted { $0.price > $1.price },
                           asks: asks.filter { $0.size > 0 }.sorted { $0.price < $1.price }, tickSize: tickSize,
                           minOrderSize: minOrderSize, bookTime: bookTime, observedAt: observedAt, hash: hash, changedAt: nil)
+        self.storage = storage
+        best = Self.best(storage)
     }
 
     public static func == (a: OrderBook, b: OrderBook) -> Bool {
@@ -107,7 +115,9 @@ public struct OrderBook: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        storage = Storage(tokenID: try c.decode(String.self, forKey: .tokenID), bids: try c.decode([BookLevel].self, forKey: .bids), asks: try c.decode([BookLevel].self, forKey: .asks), tickSize: try c.decode(Micros.self, forKey: .tickSize), minOrderSize: try c.decode(Micros.self, forKey: .minOrderSize), bookTime: try c.decodeIfPresent(Date.self, forKey: .bookTime), observedAt: try c.decode(Date.self, forKey: .observedAt), hash: try c.decodeIfPresent(String.self, forKey: .hash), changedAt: try c.decodeIfPresent(Date.self, forKey: .changedAt))
+        let storage = Storage(tokenID: try c.decode(String.self, forKey: .tokenID), bids: try c.decode([BookLevel].self, forKey: .bids), asks: try c.decode([BookLevel].self, forKey: .asks), tickSize: try c.decode(Micros.self, forKey: .tickSize), minOrderSize: try c.decode(Micros.self, forKey: .minOrderSize), bookTime: try c.decodeIfPresent(Date.self, forKey: .bookTime), observedAt: try c.decode(Date.self, forKey: .observedAt), hash: try c.decodeIfPresent(String.self, forKey: .hash), changedAt: try c.decodeIfPresent(Date.self, forKey: .changedAt))
+        self.storage = storage
+        best = Self.best(storage)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -129,9 +139,9 @@ public struct OrderBook: Sendable, Equatable, Codable {
         return bids == other.bids && asks == other.asks && tickSize == other.tickSize && minOrderSize == other.minOrderSize
     }
 
-    public var bestBid: Micros? { bids.first?.price }
-    public var bestAsk: Micros? { asks.first?.price }
-    public var mid: Micros? {
+    @inlinable public var bestBid: Micros? { best.bid }
+    @inlinable public var bestAsk: Micros? { best.ask }
+    @inlinable public var mid: Micros? {
         guard let b = bestBid, let a = bestAsk else { return nil }
         return (a + b) / 2
     }

@@ -143,6 +143,23 @@ public struct TokenMap<Value: Sendable>: Sendable, Sequence, ExpressibleByDictio
     public func makeIterator() -> Zip2Sequence<[String], [Value]>.Iterator { zip(keys, values).makeIterator() }
 }
 
+extension TokenMap where Value == OrderBook {
+    /// The best bid and ask of `key`'s book, read without copying the book (nil: no book). A strategy that looks at
+    /// every market every cycle and trades in few reads these first and the book only when it acts.
+    @inlinable public func best(_ key: String) -> (bid: Micros?, ask: Micros?)? {
+        switch store {
+        case .list(let ids, let items):
+            for i in ids.indices where ids[i] == key { return items[i].best }
+        case .slots(let table, let index, _):
+            return table.withUnsafeBufferPointer { slots in
+                for i in index where slots[i].token == key { return slots[i].book?.best }
+                return nil
+            }
+        }
+        return nil
+    }
+}
+
 /// Everything a strategy is given for one market: the snapshot, and of its own sub-account the positions and
 /// open orders in that market and its cash.
 public struct StrategyContext: Sendable {

@@ -36,11 +36,11 @@ public struct ComplementArbitrage: IntentStrategy {
     public func evaluate(_ s: MarketSnapshot, positions: [Position], cash: Micros) throws -> [OrderIntent] {
         guard s.market.tokens.count == 2, positions.isEmpty else { return [] }
         let (a, b) = (s.market.tokens[0], s.market.tokens[1])
-        guard let bookA = s.books[a.tokenID], let bookB = s.books[b.tokenID],
-              let askA = bookA.bestAsk, let askB = bookB.bestAsk else { return [] }
+        // The best asks first (no book copied): most markets most cycles stop here.
+        guard let askA = s.books.best(a.tokenID)?.ask, let askB = s.books.best(b.tokenID)?.ask else { return [] }
         let feeA = s.market.fees.takerFee(price: askA, shares: Fixed.one)
         let feeB = s.market.fees.takerFee(price: askB, shares: Fixed.one)
-        guard askA + askB + feeA + feeB < Fixed.one - edge else { return [] }
+        guard askA + askB + feeA + feeB < Fixed.one - edge, let bookA = s.books[a.tokenID], let bookB = s.books[b.tokenID] else { return [] }
         let perPair = askA + askB + feeA + feeB
         let affordable = cash * Fixed.one / max(perPair, 1)
         let depth = min(bookA.asks[0].size, bookB.asks[0].size)

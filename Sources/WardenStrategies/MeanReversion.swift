@@ -47,9 +47,10 @@ public struct MeanReversion: IntentStrategy {
     public var historyLength: Int { window * 2 }
 
     public func evaluate(_ s: MarketSnapshot, positions: [Position], cash: Micros) throws -> [OrderIntent] {
-        guard let token = s.market.tokens.first, let book = s.books[token.tokenID] else { return [] }
+        // The best prices (no book copied): the book itself only for the size of an entry.
+        guard let token = s.market.tokens.first, let best = s.books.best(token.tokenID) else { return [] }
         if let held = positions.first(where: { $0.tokenID == token.tokenID && $0.shares > 0 }) {
-            guard let bid = book.bestBid else { return [] }
+            guard let bid = best.bid else { return [] }
             let change = bid - held.averagePrice
             guard change >= takeProfit || change <= -stopLoss else { return [] }
             return [OrderIntent(strategy: name, marketID: s.market.id, tokenID: token.tokenID, side: .sell, kind: .exit,
@@ -58,7 +59,8 @@ public struct MeanReversion: IntentStrategy {
                                                              : "stop loss \(Fixed.text(change, decimals: 3))/share")]
         }
         let history = (s.midHistory[token.tokenID] ?? []).suffix(window)
-        guard history.count >= window, let mid = book.mid, let ask = book.bestAsk else { return [] }
+        guard history.count >= window, let bid = best.bid, let ask = best.ask else { return [] }
+        let mid = (bid + ask) / 2
         // Two passes over the window, in order, without an array of its own (this runs for every market every cycle).
         var sum = 0.0
         for m in history { sum += Fixed.double(m) }
@@ -70,7 +72,8 @@ public struct MeanReversion: IntentStrategy {
         guard sd > 0.0005 else { return [] }
         let z = (Fixed.double(mid) - mean) / sd
         guard z <= -zEntry else { return [] }
-        let shares = roundShares(min(min(stake, cash) * Fixed.one / ask, book.asks[0].size))
+        guard let book = s.books[token.tokenID], let top = book.asks.first else { return [] }
+        let shares = roundShares(min(min(stake, cash) * Fixed.one / ask, top.size))
         guard shares >= s.market.minOrderSize else { return [] }
         return [OrderIntent(strategy: name, marketID: s.market.id, tokenID: token.tokenID, side: .buy, kind: .entry,
                             limitPrice: ask, shares: shares, reason: String(format: "mid %.3f is %.1f sd below its mean %.3f", Fixed.double(mid), -z, mean))]

@@ -49,7 +49,7 @@ public struct NearResolutionFavorite: IntentStrategy {
         let left = end.timeIntervalSince(s.now)
         guard left > 0, left <= withinHours * 3600 else { return [] }
         for token in s.market.tokens {
-            guard let book = s.books[token.tokenID], let ask = book.bestAsk, band.contains(ask) else { continue }
+            guard let ask = s.books.best(token.tokenID)?.ask, band.contains(ask), let book = s.books[token.tokenID] else { continue }
             let spend = min(stake, cash)
             let shares = roundShares(min(spend * Fixed.one / ask, book.asks[0].size))
             guard shares >= s.market.minOrderSize else { return [] }

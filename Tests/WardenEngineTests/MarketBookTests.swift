@@ -35,6 +35,30 @@ struct MarketBookTests {
         #expect(tradable == ["m1"], "a market is tradable only with a book for every outcome")
     }
 
+    @Test("books answered out of the order asked, or with one left out, land on their own tokens; the snapshots strategies get are values")
+    func outOfOrder() {
+        var mb = MarketBook(historyLength: 3)
+        mb.discovered([Self.binary("m1"), Self.binary("m2"), Self.binary("m3")]) { _ in false }
+        let open = mb.openTokens()
+        let answer = [Self.book("m1y", bid: 100_000, ask: 120_000, at: t0), Self.book("m2y", bid: 200_000, ask: 220_000, at: t0),
+                      Self.book("m1n", bid: 300_000, ask: 320_000, at: t0), Self.book("m3n", bid: 400_000, ask: 420_000, at: t0),
+                      Self.book("m3y", bid: 500_000, ask: 520_000, at: t0)]
+        mb.ingest(answer, requested: open, observedNoLaterThan: nil)
+        for b in answer { #expect(mb.books[b.tokenID]?.bestBid == b.bestBid, "\(b.tokenID)") }
+        #expect(mb.books["m2n"] == nil && mb.noBookMarkets == ["m2"])
+        let shown = mb.tradable(at: t0) { _ in true }
+        #expect(shown.map(\.market.id) == ["m1", "m3"])
+        #expect(shown[1].books.best("m3y")?.bid == 500_000 && shown[1].books["m3n"]?.bestAsk == 420_000 && shown[1].books.keys == ["m3y", "m3n"])
+        // What a strategy was shown does not move when the book does, nor the book when a copy is changed.
+        var kept = shown[0]
+        mb.ingest([Self.book("m1y", bid: 150_000, ask: 160_000, at: t0 + 1)], requested: ["m1y"], observedNoLaterThan: nil)
+        #expect(kept.books["m1y"]?.bestBid == 100_000 && mb.books["m1y"]?.bestBid == 150_000)
+        kept.books["m1y"]?.apply(.bid, price: 110_000, size: Fixed.one)
+        #expect(kept.books["m1y"]?.bestBid == 110_000 && kept.books.best("m1y")?.bid == 110_000 && shown[0].books["m1y"]?.bestBid == 100_000)
+        kept.market.question = "changed"
+        #expect(shown[0].market.question == "" && kept.market.id == "m1")
+    }
+
     @Test("an unchanged book keeps the time its content last changed; a changed one takes its observation time")
     func changedAt() {
         var mb = MarketBook(historyLength: 3)

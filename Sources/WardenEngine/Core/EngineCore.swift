@@ -299,20 +299,21 @@ public struct EngineCore: Sendable {
             guard var h = health[strategy.name], !h.isDisabled, let account = accounts[strategy.name] else { continue }
             // Each market is evaluated once per strategy, after which only its own positions change: grouped once.
             let positions = Dictionary(grouping: account.positions.values, by: \.marketID)
+            let mine = open[strategy.name] ?? [:]
             var cash = max(0, account.cash - (reserved[strategy.name] ?? 0))
             for k in contexts.indices {
                 if h.isDisabled { break }  // disabled by an error on an earlier market: not asked again this cycle
-                let marketID = contexts[k].snapshot.market.id
                 // The context of each market is built once per cycle; only what is this strategy's own is set here
-                // (copying a snapshot per strategy and market cost more than the strategies' own work).
-                contexts[k].positions = positions[marketID] ?? []
-                contexts[k].openOrders = open[strategy.name]?[marketID] ?? []
+                // (copying a snapshot per strategy and market cost more than the strategies' own work), looked up
+                // by market only when the strategy has any.
+                contexts[k].positions = positions.isEmpty ? [] : positions[contexts[k].snapshot.market.id] ?? []
+                contexts[k].openOrders = mine.isEmpty ? [] : mine[contexts[k].snapshot.market.id] ?? []
                 contexts[k].cash = cash
                 let decisions: [StrategyDecision]
                 do {
                     decisions = try strategy.decide(contexts[k])
                 } catch {
-                    strategyError(strategy.name, "threw on market \(marketID): \(error)", &h, now)
+                    strategyError(strategy.name, "threw on market \(contexts[k].snapshot.market.id): \(error)", &h, now)
                     continue
                 }
                 guard !decisions.isEmpty else { continue }
