@@ -61,10 +61,12 @@ public struct TokenSlot: Sendable {
     public var token: String
     public var book: OrderBook?
     public var mids: [Micros]
-    /// The engine's bookkeeping: the snapshot round that last answered the token.
+    /// The engine's bookkeeping: the snapshot round that last answered the token, and whether the market channel
+    /// moved its book since the last snapshot.
     public var answered: Int
-    public init(token: String, book: OrderBook? = nil, mids: [Micros] = [], answered: Int = 0) {
-        self.token = token; self.book = book; self.mids = mids; self.answered = answered
+    public var moved: Bool
+    public init(token: String, book: OrderBook? = nil, mids: [Micros] = [], answered: Int = 0, moved: Bool = false) {
+        self.token = token; self.book = book; self.mids = mids; self.answered = answered; self.moved = moved
     }
 }
 

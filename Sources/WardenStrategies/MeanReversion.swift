@@ -61,13 +61,16 @@ public struct MeanReversion: IntentStrategy {
         let history = (s.midHistory[token.tokenID] ?? []).suffix(window)
         guard history.count >= window, let bid = best.bid, let ask = best.ask else { return [] }
         let mid = (bid + ask) / 2
-        // Two passes over the window, in order, without an array of its own (this runs for every market every cycle).
-        var sum = 0.0
-        for m in history { sum += Fixed.double(m) }
-        let mean = sum / Double(history.count)
-        var squares = 0.0
-        for m in history { squares += (Fixed.double(m) - mean) * (Fixed.double(m) - mean) }
-        let variance = squares / Double(history.count)
+        // One pass over the window, in order, without an array of its own (this runs for every market every cycle):
+        // sums of the mids and of their squares in integer micros (exact: 30 mids below 1e6 each), then the variance.
+        var sum: Int64 = 0, sumSquares: Int64 = 0
+        for m in history {
+            let p = min(max(m, 0), Fixed.one)  // a price: bounded, so the sums cannot overflow for any window allowed
+            sum += p; sumSquares += p * p
+        }
+        let n = Double(history.count)
+        let mean = Double(sum) / n / Double(Fixed.one)
+        let variance = max(0, (Double(sumSquares) / n - (Double(sum) / n) * (Double(sum) / n))) / (Double(Fixed.one) * Double(Fixed.one))
         let sd = variance.squareRoot()
         guard sd > 0.0005 else { return [] }
         let z = (Fixed.double(mid) - mean) / sd

@@ -237,11 +237,14 @@ enum CycleBench {
         s.equityInterval = .seconds(86_400)
         s.backupInterval = .seconds(86_400)
         s.minFreePercent = 0
+        let strategies = try StrategyRegistry.build(RegisteredSections())
         let engine = try TradingEngine(settings: s, journal: j, journalProblem: nil, source: SyntheticMarkets(count: markets, now: Date()),
                                    publisher: EventPublisher(retainPerTopic: 100), stateDir: dir, logger: Logger(label: "bench"),
-                                   strategies: try StrategyRegistry.build(RegisteredSections()))
+                                   strategies: strategies)
         try await engine.recover()
-        for _ in 0..<3 { await engine.cycle() }  // warm up: first fills, histories
+        // Warm up until every strategy's mid history is full (the mean reversion's window is 30 refreshes of a
+        // history of 60): before that it returns early, and the figure would leave out its steady work.
+        for _ in 0..<(3 + (strategies.map(\.historyLength).max() ?? 0)) { await engine.cycle() }
         var cpu: [Double] = []
         for _ in 0..<cycles {
             let a = cpuSeconds()

@@ -160,12 +160,15 @@ public struct MarketBook: Sendable {
                 i = slot(for: b.tokenID)
             }
             slots[i].answered = round
+            defer { slots[i].moved = false }
             // Frozen is judged by content (the hash), aged by our own observation of the first answer with it.
             if slots[i].book != nil {
                 if let inspect { inspect(slots[i].book!, b) }
                 let same = slots[i].book!.sameContent(as: b)
+                // Kept when it is the very same content: the same hash (and, if deltas moved the book held since the
+                // last snapshot, the same levels: the snapshot is the authority), or without hashes the same levels.
                 if same && slots[i].book!.hash == b.hash && slots[i].book!.tickSize == b.tickSize && slots[i].book!.minOrderSize == b.minOrderSize
-                    && slots[i].book!.sameLevels(as: b) {
+                    && (b.hash == nil || !slots[i].moved || slots[i].book!.sameLevels(as: b)) {
                     // The same book answered again: only its times move (the book held is kept, nothing copied).
                     if slots[i].book!.changedAt == nil { slots[i].book!.changedAt = slots[i].book!.observedAt }
                     slots[i].book!.observedAt = observed
@@ -225,6 +228,7 @@ public struct MarketBook: Sendable {
         b.keepTickAndMinimum(of: old)
         b.changedAt = old.sameContent(as: b) ? (old.changedAt ?? old.observedAt) : at
         slots[i].book = b
+        slots[i].moved = true
         return true
     }
 
@@ -232,6 +236,7 @@ public struct MarketBook: Sendable {
     public mutating func apply(_ side: BookSide, token: String, price: Micros, size: Micros, hash: String?, at: Date) -> Bool {
         guard let i = slotOf[token], slots[i].book != nil else { return false }
         slots[i].book!.apply(side, price: price, size: size)
+        slots[i].moved = true
         if let hash { slots[i].book!.hash = hash }
         slots[i].book!.observedAt = at
         slots[i].book!.changedAt = at
