@@ -2,7 +2,7 @@
 SHELL       := /bin/bash
 SWIFT       ?= swift
 CONFIG      ?= etc/warden.yaml
-APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk redis-server php-fpm libfcgi-bin
+APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev libsecp256k1-dev python3-venv pkg-config systemd sqlite3 python3 faketime curl chromium chromium-driver python3-selenium prometheus supervisor wrk redis-server php-fpm libfcgi-bin
 
 .PHONY: deps build test run demo clean bench chaos chaos-quick fuzz
 

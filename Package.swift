@@ -34,16 +34,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1",
+                       providers: [.apt(["libsecp256k1-dev"])]),
         .target(name: "CWardenOS"),
         .target(name: "WardenCore", swiftSettings: swiftSettings),
         .target(name: "WardenStrategies", dependencies: ["WardenCore", "WardenKit"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "WardenHTTP", dependencies: ["CCurl"], swiftSettings: swiftSettings),
+        // Polymarket's trading interface: Keccak-256, EIP-712, secp256k1 signing, the CLOB order and its auth.
+        .target(name: "WardenPolymarket", dependencies: ["WardenCore", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         .target(
             name: "WardenEngine",
             dependencies: [
@@ -160,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "warden-engine",
             dependencies: [
-                "WardenEngine", "WardenKit", "WardenIPC", "WardenHTTP", "WardenStrategies", "WardenCore",
+                "WardenEngine", "WardenKit", "WardenIPC", "WardenHTTP", "WardenStrategies", "WardenCore", "WardenPolymarket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -211,6 +217,7 @@ let package = Package(
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit", "WardenTestKit", "WardenEngine"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", "WardenKit", "WardenTestKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenPolymarketTests", dependencies: ["WardenPolymarket", "WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .target(name: "WardenTestKit", dependencies: ["WardenCore", "WardenKit"], swiftSettings: swiftSettings),
@@ -219,7 +226,8 @@ let package = Package(
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "CWardenOS", "WardenTestKit", "WardenFakes", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["WardenIPC", "CWardenOS", "WardenTestKit", "WardenFakes", "WardenPolymarket", "WardenCore",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
     ]

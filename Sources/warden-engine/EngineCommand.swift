@@ -14,7 +14,7 @@ import WardenStrategies
 struct EngineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-engine", abstract: "Warden's trading engine (paper trading on live or replayed market data).",
-        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self, VerifyCommand.self, RecordCommand.self, BacktestCommand.self], defaultSubcommand: Run.self)
+        version: wardenVersion, subcommands: [Run.self, PreflightCommand.self, VerifyCommand.self, RecordCommand.self, BacktestCommand.self, OrderCommand.self], defaultSubcommand: Run.self)
 }
 
 struct CommonEngineOptions: ParsableArguments {

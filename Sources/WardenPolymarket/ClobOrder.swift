@@ -1,0 +1,180 @@
+// A Polymarket CLOB V2 order: its amounts from a price and a size by the market's tick (as the exchange and its
+// official clients round), its EIP-712 digest against the exchange that settles the market, its signature, and the
+// exact JSON body of POST /order. Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading"; where they are silent,
+// the official client py-clob-client-v2 (which a test compares with, byte for byte).
+public import WardenCore
+
+public enum ClobSide: String, Sendable, Codable {
+    case buy = "BUY", sell = "SELL"
+    /// The `side` member of the signed struct.
+    var code: UInt64 { self == .buy ? 0 : 1 }
+}
+
+public enum ClobOrderType: String, Sendable, CaseIterable, Codable { case gtc = "GTC", gtd = "GTD", fok = "FOK", fak = "FAK" }
+
+/// Who signs and who holds the funds: 0 an EOA (the key's own account), 1 a Polymarket proxy wallet, 2 a Gnosis safe
+/// (the funder holds the funds, the key signs). 3 (deposit wallets, ERC-1271) is not supported yet.
+public enum SignatureType: Int, Sendable, Codable { case eoa = 0, proxy = 1, safe = 2 }
+
+/// The exchange contracts an order is signed against (chain 137), chosen per market.
+public struct ExchangeDomain: Sendable, Equatable {
+    public var name = "Polymarket CTF Exchange"
+    public var version: String
+    public var chainID: UInt64 = 137
+    public var verifyingContract: EthAddress
+
+    public static let ctfV2 = ExchangeDomain(version: "2", verifyingContract: EthAddress(constant: "0xE111180000d2663C0091e4f400237545B87B996B"))
+    public static let negRiskV2 = ExchangeDomain(version: "2", verifyingContract: EthAddress(constant: "0xe2222d279d744050d28e00520010520000310F59"))
+    /// Protocol-V2 markets (Gamma `version: "v2"`) settle on a third exchange, signed with domain version "3".
+    public static let protocolV3 = ExchangeDomain(version: "3", verifyingContract: EthAddress(constant: "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"))
+
+    /// The exchange for a market: by its protocol (2, or 3 for protocol-V2 markets) and, under protocol 2, neg-risk or not.
+    public static func forMarket(negRisk: Bool, protocolVersion: Int) throws -> ExchangeDomain {
+        switch protocolVersion {
+        case 2: return negRisk ? .negRiskV2 : .ctfV2
+        case 3: return .protocolV3
+        default: throw SigningError("protocol \(protocolVersion) is not 2 or 3")
+        }
+    }
+
+    /// keccak256(typeHash ‖ keccak(name) ‖ keccak(version) ‖ chainId ‖ verifyingContract).
+    public var separator: [UInt8] {
+        Keccak256.hash(Keccak256.hash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+            + Keccak256.hash(name) + Keccak256.hash(version) + ABIWord.uint(chainID) + ABIWord.address(verifyingContract))
+    }
+}
+
+/// The members of a V2 order, as signed (and `expiration`, which is sent but not signed).
+public struct ClobOrder: Sendable, Equatable {
+    public var salt: String
+    public var maker: EthAddress
+    public var signer: EthAddress
+    public var tokenID: String
+    /// What the maker gives and takes, ×10⁶ (pUSD for a buy's maker amount, shares for its taker amount).
+    public var makerAmount: UInt64
+    public var takerAmount: UInt64
+    public var side: ClobSide
+    public var signatureType: SignatureType
+    /// Milliseconds since 1970.
+    public var timestamp: UInt64
+    public var metadata: [UInt8]
+    public var builder: [UInt8]
+    /// Seconds since 1970; 0 for none (GTD orders only).
+    public var expiration: UInt64
+
+    public init(salt: String, maker: EthAddress, signer: EthAddress, tokenID: String, makerAmount: UInt64, takerAmount: UInt64,
+                side: ClobSide, signatureType: SignatureType, timestamp: UInt64, metadata: [UInt8], builder: [UInt8], expiration: UInt64) {
+        self.salt = salt; self.maker = maker; self.signer = signer; self.tokenID = tokenID; self.makerAmount = makerAmount
+        self.takerAmount = takerAmount; self.side = side; self.signatureType = signatureType; self.timestamp = timestamp
+        self.metadata = metadata; self.builder = builder; self.expiration = expiration
+    }
+
+    public static let typeString = "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
+        + "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
+
+    /// hashStruct(order).
+    public func structHash() throws -> [UInt8] {
+        guard metadata.count == 32, builder.count == 32 else { throw SigningError("metadata and builder are 32 bytes each") }
+        var encoded = Keccak256.hash(Self.typeString)
+        encoded += try ABIWord.uint(decimal: salt)
+        encoded += ABIWord.address(maker) + ABIWord.address(signer)
+        encoded += try ABIWord.uint(decimal: tokenID)
+        encoded += ABIWord.uint(makerAmount) + ABIWord.uint(takerAmount)
+        encoded += ABIWord.uint(side.code) + ABIWord.uint(UInt64(signatureType.rawValue)) + ABIWord.uint(timestamp)
+        encoded += metadata + builder
+        return Keccak256.hash(encoded)
+    }
+
+    /// keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct): what is signed.
+    public func digest(_ domain: ExchangeDomain) throws -> [UInt8] {
+        Keccak256.hash([0x19, 0x01] + domain.separator + (try structHash()))
+    }
+}
+
+/// Prices and sizes to amounts by the market's tick: the price on the tick, the size down to hundredths of a share,
+/// the amounts exact (a size of hundredths times a price of the tick's decimals has at most the amount's decimals).
+public enum ClobRounding {
+    /// The decimals of a price for each tick size the exchange uses.
+    public static func priceDecimals(tick: Micros) throws -> Int {
+        switch tick {
+        case 100_000: return 1
+        case 10_000: return 2
+        case 1_000: return 3
+        case 100: return 4
+        default: throw SigningError("tick size \(Fixed.text(tick, decimals: 6)) is not one of 0.1, 0.01, 0.001, 0.0001")
+        }
+    }
+
+    /// (maker amount, taker amount) ×10⁶ of a limit order; a price off the tick or outside [tick, 1 − tick], or a
+    /// size under a hundredth of a share, is refused with what is wrong.
+    public static func amounts(side: ClobSide, price: Micros, size: Micros, tick: Micros) throws -> (maker: UInt64, taker: UInt64) {
+        _ = try priceDecimals(tick: tick)
+        guard price % tick == 0 else {
+            throw SigningError("price \(Fixed.text(price, decimals: 6)) is not on the market's tick \(Fixed.text(tick, decimals: 4))")
+        }
+        guard price >= tick, price <= Fixed.one - tick else {
+            throw SigningError("price \(Fixed.text(price, decimals: 4)) is outside [\(Fixed.text(tick, decimals: 4)), \(Fixed.text(Fixed.one - tick, decimals: 4))]")
+        }
+        let shares = size - size % 10_000
+        guard shares > 0 else { throw SigningError("size \(Fixed.text(size, decimals: 6)) is under 0.01 share") }
+        // shares × price in micros: both are multiples of 100 micros, so the product is exact.
+        let (product, overflow) = shares.multipliedReportingOverflow(by: price)
+        guard !overflow else { throw SigningError("size \(Fixed.text(size)) is implausibly large") }
+        let notional = UInt64(product / Fixed.one)
+        return side == .buy ? (notional, UInt64(shares)) : (UInt64(shares), notional)
+    }
+}
+
+/// A signed order and the body of POST /order.
+public struct SignedClobOrder: Sendable, Equatable {
+    public var order: ClobOrder
+    /// r ‖ s ‖ v.
+    public var signature: [UInt8]
+
+    public init(order: ClobOrder, domain: ExchangeDomain, key: SigningKey) throws {
+        self.order = order
+        signature = try key.sign(digest: order.digest(domain))
+    }
+
+    /// The JSON body, compact, members in the official client's order (so an HMAC over it is the same).
+    public func body(owner: String, orderType: ClobOrderType, postOnly: Bool = false, deferExec: Bool = false) -> String {
+        let o = order
+        var s = #"{"order":{"salt":"# + o.salt
+        s += #","maker":"# + JSONText.quote(o.maker.checksummed) + #","signer":"# + JSONText.quote(o.signer.checksummed)
+        s += #","tokenId":"# + JSONText.quote(o.tokenID)
+        s += #","makerAmount":"# + JSONText.quote(String(o.makerAmount)) + #","takerAmount":"# + JSONText.quote(String(o.takerAmount))
+        s += #","side":"# + JSONText.quote(o.side.rawValue) + #","expiration":"# + JSONText.quote(String(o.expiration))
+        s += #","signatureType":"# + String(o.signatureType.rawValue) + #","timestamp":"# + JSONText.quote(String(o.timestamp))
+        s += #","metadata":"# + JSONText.quote("0x" + Hex.string(o.metadata)) + #","builder":"# + JSONText.quote("0x" + Hex.string(o.builder))
+        s += #","signature":"# + JSONText.quote("0x" + Hex.string(signature)) + "}"
+        s += #","owner":"# + JSONText.quote(owner) + #","orderType":"# + JSONText.quote(orderType.rawValue)
+        s += #","deferExec":"# + (deferExec ? "true" : "false") + #","postOnly":"# + (postOnly ? "true" : "false") + "}"
+        return s
+    }
+}
+
+/// JSON string literals written as Python's json.dumps(ensure_ascii=False) writes them.
+enum JSONText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
