@@ -194,6 +194,7 @@ let package = Package(
             name: "warden-bench",
             dependencies: [
                 "WardenStrategies", "WardenCore", "WardenEngine", "WardenFakes", "WardenHTTP", "WardenIPC", "WardenKit", "WardenTestKit",
+                "WardenPolymarket",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -18,10 +18,10 @@ public enum SignatureType: Int, Sendable, Codable { case eoa = 0, proxy = 1, saf
 
 /// The exchange contracts an order is signed against (chain 137), chosen per market.
 public struct ExchangeDomain: Sendable, Equatable {
-    public var name = "Polymarket CTF Exchange"
-    public var version: String
-    public var chainID: UInt64 = 137
-    public var verifyingContract: EthAddress
+    public let name = "Polymarket CTF Exchange"
+    public let version: String
+    public let chainID: UInt64 = 137
+    public let verifyingContract: EthAddress
 
     public static let ctfV2 = ExchangeDomain(version: "2", verifyingContract: EthAddress(constant: "0xE111180000d2663C0091e4f400237545B87B996B"))
     public static let negRiskV2 = ExchangeDomain(version: "2", verifyingContract: EthAddress(constant: "0xe2222d279d744050d28e00520010520000310F59"))
@@ -37,9 +37,13 @@ public struct ExchangeDomain: Sendable, Equatable {
         }
     }
 
-    /// keccak256(typeHash ‖ keccak(name) ‖ keccak(version) ‖ chainId ‖ verifyingContract).
-    public var separator: [UInt8] {
-        Keccak256.hash(Keccak256.hash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    /// keccak256(typeHash ‖ keccak(name) ‖ keccak(version) ‖ chainId ‖ verifyingContract), worked out once.
+    public let separator: [UInt8]
+
+    public init(version: String, verifyingContract: EthAddress) {
+        self.version = version
+        self.verifyingContract = verifyingContract
+        separator = Keccak256.hash(Keccak256.hash("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
             + Keccak256.hash(name) + Keccak256.hash(version) + ABIWord.uint(chainID) + ABIWord.address(verifyingContract))
     }
 }
@@ -71,11 +75,13 @@ public struct ClobOrder: Sendable, Equatable {
 
     public static let typeString = "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
         + "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
+    static let typeHash = Keccak256.hash(typeString)
 
     /// hashStruct(order).
     public func structHash() throws -> [UInt8] {
         guard metadata.count == 32, builder.count == 32 else { throw SigningError("metadata and builder are 32 bytes each") }
-        var encoded = Keccak256.hash(Self.typeString)
+        var encoded = Self.typeHash
+        encoded.reserveCapacity(12 * 32)
         encoded += try ABIWord.uint(decimal: salt)
         encoded += ABIWord.address(maker) + ABIWord.address(signer)
         encoded += try ABIWord.uint(decimal: tokenID)
@@ -139,42 +145,61 @@ public struct SignedClobOrder: Sendable, Equatable {
     /// The JSON body, compact, members in the official client's order (so an HMAC over it is the same).
     public func body(owner: String, orderType: ClobOrderType, postOnly: Bool = false, deferExec: Bool = false) -> String {
         let o = order
-        var s = #"{"order":{"salt":"# + o.salt
-        s += #","maker":"# + JSONText.quote(o.maker.checksummed) + #","signer":"# + JSONText.quote(o.signer.checksummed)
-        s += #","tokenId":"# + JSONText.quote(o.tokenID)
-        s += #","makerAmount":"# + JSONText.quote(String(o.makerAmount)) + #","takerAmount":"# + JSONText.quote(String(o.takerAmount))
-        s += #","side":"# + JSONText.quote(o.side.rawValue) + #","expiration":"# + JSONText.quote(String(o.expiration))
-        s += #","signatureType":"# + String(o.signatureType.rawValue) + #","timestamp":"# + JSONText.quote(String(o.timestamp))
-        s += #","metadata":"# + JSONText.quote("0x" + Hex.string(o.metadata)) + #","builder":"# + JSONText.quote("0x" + Hex.string(o.builder))
-        s += #","signature":"# + JSONText.quote("0x" + Hex.string(signature)) + "}"
-        s += #","owner":"# + JSONText.quote(owner) + #","orderType":"# + JSONText.quote(orderType.rawValue)
-        s += #","deferExec":"# + (deferExec ? "true" : "false") + #","postOnly":"# + (postOnly ? "true" : "false") + "}"
-        return s
+        var w = JSONText.Writer()
+        w.raw(#"{"order":{"salt":"#); w.raw(o.salt)
+        w.raw(#","maker":"#); w.string(o.maker.checksummed)
+        w.raw(#","signer":"#); w.string(o.signer.checksummed)
+        w.raw(#","tokenId":"#); w.string(o.tokenID)
+        w.raw(#","makerAmount":""#); w.raw(String(o.makerAmount))
+        w.raw(#"","takerAmount":""#); w.raw(String(o.takerAmount))
+        w.raw(#"","side":"#); w.string(o.side.rawValue)
+        w.raw(#","expiration":""#); w.raw(String(o.expiration))
+        w.raw(#"","signatureType":"#); w.raw(String(o.signatureType.rawValue))
+        w.raw(#","timestamp":""#); w.raw(String(o.timestamp))
+        w.raw(#"","metadata":"0x"#); w.raw(Hex.string(o.metadata))
+        w.raw(#"","builder":"0x"#); w.raw(Hex.string(o.builder))
+        w.raw(#"","signature":"0x"#); w.raw(Hex.string(signature))
+        w.raw(#""},"owner":"#); w.string(owner)
+        w.raw(#","orderType":"#); w.string(orderType.rawValue)
+        w.raw(#","deferExec":"#); w.raw(deferExec ? "true" : "false")
+        w.raw(#","postOnly":"#); w.raw(postOnly ? "true" : "false")
+        w.raw("}")
+        return w.text
     }
 }
 
-/// JSON string literals written as Python's json.dumps(ensure_ascii=False) writes them.
+/// JSON written as Python's json.dumps(separators=(",", ":"), ensure_ascii=False) writes it, into one buffer.
 enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
+    struct Writer {
+        var bytes: [UInt8] = []
+        init() { bytes.reserveCapacity(768) }
+        mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+        /// A string literal: quotes, backslashes and control characters escaped, everything else as it is.
+        mutating func string(_ s: String) {
+            bytes.append(UInt8(ascii: "\""))
+            for b in s.utf8 {
+                switch b {
+                case UInt8(ascii: "\""): bytes += [92, 34]
+                case 92: bytes += [92, 92]
+                case 10: bytes += [92, UInt8(ascii: "n")]
+                case 13: bytes += [92, UInt8(ascii: "r")]
+                case 9: bytes += [92, UInt8(ascii: "t")]
+                case 8: bytes += [92, UInt8(ascii: "b")]
+                case 12: bytes += [92, UInt8(ascii: "f")]
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes += [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]]
+                default: bytes.append(b)  // UTF-8 passes through whole (ensure_ascii=False)
                 }
             }
+            bytes.append(UInt8(ascii: "\""))
         }
-        return out + "\""
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    static func quote(_ s: String) -> String {
+        var w = Writer()
+        w.string(s)
+        return w.text
     }
 }

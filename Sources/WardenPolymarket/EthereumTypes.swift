@@ -46,11 +46,25 @@ public enum Hex {
 /// A 20-byte account or contract address.
 public struct EthAddress: Sendable, Hashable, CustomStringConvertible {
     public let bytes: [UInt8]
+    /// EIP-55: a hex letter is upper case where the Keccak-256 of the lowercase hex has a nibble of 8 or more
+    /// (worked out once: every order body writes its addresses).
+    public let checksummed: String
 
     public init(bytes: [UInt8]) throws {
         guard bytes.count == 20 else { throw SigningError("an address has 20 bytes, not \(bytes.count)") }
         self.bytes = bytes
+        let lower = Hex.string(bytes)
+        let hash = Keccak256.hash(lower)
+        var out = "0x"
+        for (i, ch) in lower.enumerated() {
+            let nibble = (hash[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 15
+            out.append(ch.isLetter && nibble >= 8 ? Character(ch.uppercased()) : ch)
+        }
+        checksummed = out
     }
+
+    public static func == (a: EthAddress, b: EthAddress) -> Bool { a.bytes == b.bytes }
+    public func hash(into h: inout Hasher) { h.combine(bytes) }
 
     /// From `0x` and 40 hex digits; a mixed-case address must carry a correct EIP-55 checksum (a typo is refused).
     public init(_ text: String) throws {
@@ -68,18 +82,6 @@ public struct EthAddress: Sendable, Hashable, CustomStringConvertible {
     /// An address written in this source (a contract's): a typo in it is a programming error.
     init(constant text: String) {
         do { try self.init(text) } catch { preconditionFailure("\(error)") }
-    }
-
-    /// EIP-55: a hex letter is upper case where the Keccak-256 of the lowercase hex has a nibble of 8 or more.
-    public var checksummed: String {
-        let lower = Hex.string(bytes)
-        let hash = Keccak256.hash(lower)
-        var out = "0x"
-        for (i, ch) in lower.enumerated() {
-            let nibble = (hash[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 15
-            out.append(ch.isLetter && nibble >= 8 ? Character(ch.uppercased()) : ch)
-        }
-        return out
     }
 
     public var description: String { checksummed }

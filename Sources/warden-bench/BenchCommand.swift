@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events through each process of the running stack before its RSS is read again.") var events = 1_000_000
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
-    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, requests, journal, cycle, feed, backtest, stack); the report then holds only them.")
+    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, requests, journal, cycle, feed, signing, backtest, stack); the report then holds only them.")
     var only: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
@@ -90,6 +90,10 @@ struct BenchCommand: AsyncParsableCommand {
             let hours = smoke ? 0.1 : 24, markets = smoke ? 20 : 200
             log("backtest: a \(hours) h recording of \(markets) markets on a simulated clock, then one run (\(reps)×) and a sweep of \(smoke ? 2 : 8)")
             r.backtest(try await BacktestBench.run(bin: bin, dir: disk + "/backtest", hours: hours, markets: markets, repeats: reps, sweepValues: smoke ? 2 : 8))
+        }
+        if wants("signing") {
+            log("signing: orders built, signed and encoded as POST /order bodies")
+            r.signing(try SigningBench.run(count: smoke ? 200 : 20_000))
         }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")

@@ -12,7 +12,7 @@ struct BenchSmokeTests {
         #expect(r.code == 0, "\(r.out)")
         let report = try String(contentsOfFile: out, encoding: .utf8)
         for section in ["## 1. Crash failover", "## 2. Hang detection", "## 3. IPC", "### Request round trips", "## 4. Journal", "## 5. Engine cycle",
-                        "## 6. Dashboard", "## 7. Memory", "after 2000 more events", "## 8. Backtest"] {
+                        "## 6. Dashboard", "## 7. Memory", "after 2000 more events", "## 8. Backtest", "## 9. Signing"] {
             #expect(report.contains(section), "report has \(section)")
         }
         #expect(report.contains("| warden | 5 |"), "five kills measured")

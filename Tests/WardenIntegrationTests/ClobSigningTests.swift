@@ -2,7 +2,7 @@
 // below, installed at test time into a virtual environment under test-output/) and Warden sign the same orders
 // (fixed keys, salts and timestamps across tick sizes, sides, neg-risk and not, both protocols, EOA and safe, every
 // order type) and must agree byte for byte: the EIP-712 digest, the signature, the JSON body of POST /order (Warden's
-// from `warden-engine order sign`, as an operator would run it) and the L2 HMAC over that body.
+// from `warden-engine order sign`, as an operator would run it) the L2 HMAC over that body, and the L1 ClobAuth signature.
 import Foundation
 import Testing
 import WardenCore
@@ -43,7 +43,7 @@ struct ClobSigningTests {
             var j: [String: Any] = ["key": key, "token": token, "side": side.uppercased(), "price": price, "size": size, "tick": tick,
                                     "neg_risk": negRisk, "protocol": protocolVersion, "signature_type": signatureType, "salt": String(salt),
                                     "timestamp": timestamp, "order_type": orderType, "post_only": postOnly, "metadata": metadata,
-                                    "secret": ClobSigningTests.secret, "l2_timestamp": 1_790_000_123]
+                                    "secret": ClobSigningTests.secret, "l2_timestamp": 1_790_000_123, "nonce": salt % 5]
             if let funder { j["funder"] = funder }
             if let expiration { j["expiration"] = expiration }
             return j
@@ -90,7 +90,7 @@ struct ClobSigningTests {
         return all
     }
 
-    @Test("digest, signature, POST /order body and L2 HMAC agree byte for byte with the official client, for every case")
+    @Test("digest, signature, POST /order body, L2 HMAC and L1 signature agree byte for byte with the official client, for every case")
     func agreesWithOfficialClient() async throws {
         let py = try await Self.python()
         let cases = Self.cases
@@ -131,6 +131,8 @@ struct ClobSigningTests {
             #expect(digest == r["digest"] as? String, "digest for \(c.arguments)")
             let hmac = try ClobAuth.l2Signature(secret: Self.secret, timestamp: 1_790_000_123, method: "POST", path: "/order", body: body)
             #expect(hmac == r["hmac"] as? String, "L2 HMAC for \(c.arguments)")
+            let l1 = try key.sign(digest: ClobAuth.l1Digest(address: key.address, timestamp: 1_790_000_123, nonce: c.salt % 5))
+            #expect("0x" + Hex.string(l1) == r["l1"] as? String, "L1 ClobAuth signature for \(c.arguments)")
         }
     }
 

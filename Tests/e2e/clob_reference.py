@@ -13,6 +13,7 @@ from py_clob_client_v2.order_builder.builder import OrderBuilder
 from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2, SignatureTypeV2
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 from py_clob_client_v2.signer import Signer
+from py_clob_client_v2.signing.eip712 import sign_clob_auth_message
 from py_clob_client_v2.signing.hmac import build_hmac_signature
 from eth_utils import keccak
 
@@ -44,6 +45,7 @@ def main():
             "signature": order.signature,
             "body": body,
             "hmac": build_hmac_signature(c["secret"], c["l2_timestamp"], "POST", "/order", body),
+            "l1": sign_clob_auth_message(signer, c["l2_timestamp"], c["nonce"]),
             "keccak": [keccak(bytes.fromhex(h)).hex() for h in c.get("keccak", [])],
         })
     json.dump({"client": "py-clob-client-v2 " + version("py-clob-client-v2"), "results": out}, sys.stdout)
