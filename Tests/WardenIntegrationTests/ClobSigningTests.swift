@@ -87,10 +87,14 @@ struct ClobSigningTests {
                         salt: 8, timestamp: 1_790_000_000_700, orderType: "GTD", postOnly: true, expiration: 1_790_003_600))
         all.append(Case(key: keys[1], token: token, side: "sell", price: "0.8", size: "9.99", tick: "0.1", negRisk: false,
                         salt: 9, timestamp: 1_790_000_000_800, orderType: "FAK", tag: "warden-intent-000042"))
+        // Last, and the one known difference: the client floors 0.29 × 100 = 28.999… in floating point to 0.28 shares;
+        // Warden's decimal arithmetic keeps 0.29 (checked apart below).
+        all.append(Case(key: keys[0], token: token, side: "buy", price: "0.5", size: "0.29", tick: "0.01", negRisk: false,
+                        salt: 10, timestamp: 1_790_000_000_900))
         return all
     }
 
-    @Test("digest, signature, POST /order body, L2 HMAC and L1 signature agree byte for byte with the official client, for every case")
+    @Test("digest, signature, POST /order body, L2 HMAC and L1 signature agree byte for byte with the official client (but for its known float rounding of 0.29)")
     func agreesWithOfficialClient() async throws {
         let py = try await Self.python()
         let cases = Self.cases
@@ -111,7 +115,7 @@ struct ClobSigningTests {
             .map { Hex.string(Keccak256.hash(Hex.bytes($0)!)) })
 
         let dir = try ScratchDirectory()
-        for (c, r) in zip(cases, results) {
+        for (n, (c, r)) in zip(cases, results).enumerated() {
             let keyFile = dir.path + "/key-\(c.key.suffix(6))"
             if !FileManager.default.fileExists(atPath: keyFile) {
                 try (c.key + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
@@ -120,6 +124,12 @@ struct ClobSigningTests {
             let tool = try await runTool("warden-engine", c.arguments + ["--key-file", keyFile])
             try #require(tool.code == 0, "\(c.arguments): \(tool.err)")
             let body = tool.out.trimmingCharacters(in: .newlines)
+            if n == cases.count - 1 {
+                let theirs = r["body"] as? String ?? ""
+                #expect(body.contains(#""makerAmount":"145000","takerAmount":"290000""#), "\(body)")
+                #expect(theirs.contains(#""makerAmount":"140000","takerAmount":"280000""#), "the client's known float rounding: \(theirs)")
+                continue
+            }
             #expect(body == r["body"] as? String, "body for \(c.arguments)\nwarden: \(body)\nclient: \(r["body"] ?? "")")
             // The digest and the signature, from the library the tool uses.
             let key = try SigningKey(hex: c.key)
