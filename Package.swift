@@ -107,6 +107,7 @@ let package = Package(
         .target(
             name: "WardenFakes",
             dependencies: [
+                "WardenPolymarket", "WardenCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -227,7 +228,7 @@ let package = Package(
         .testTarget(name: "WardenDashboardTests", dependencies: ["WardenDashboard", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WardenIntegrationTests",
-            dependencies: ["WardenIPC", "CWardenOS", "WardenTestKit", "WardenFakes", "WardenPolymarket", "WardenCore",
+            dependencies: ["WardenIPC", "CWardenOS", "WardenTestKit", "WardenFakes", "WardenPolymarket", "WardenCore", "WardenHTTP",
                            .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,209 @@
+// A loopback Polymarket CLOB V2 trading endpoint, as far as it is built: API credentials from an L1 ClobAuth
+// signature, L2 auth on every trading call (a wrong HMAC, key or passphrase, or a timestamp more than 30 s off → 401),
+// orders checked as the exchange checks them (the signer recovered from the EIP-712 signature against the exchange of
+// the order's market: the wrong exchange is 400 "invalid signature"; a price off the tick is refused; the same order
+// twice is refused), open orders listed and cancelled. Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading".
+// Not built yet (issue 14): matching on its own books, trades, the user WebSocket, heartbeats, rate limits, faults.
+public import Foundation
+import Synchronization
+public import WardenCore
+public import WardenPolymarket
+
+public final class ClobFake: Sendable {
+    /// A market the fake trades: its tokens, tick, and which exchange settles it.
+    public struct Market: Sendable {
+        public var tokens: [String]
+        public var tickSize: Micros
+        public var negRisk: Bool
+        /// 2, or 3 for protocol-V2 markets (the third exchange).
+        public var protocolVersion: Int
+        public init(tokens: [String], tickSize: Micros = 10_000, negRisk: Bool = false, protocolVersion: Int = 2) {
+            self.tokens = tokens; self.tickSize = tickSize; self.negRisk = negRisk; self.protocolVersion = protocolVersion
+        }
+    }
+
+    /// An order resting on the fake's book, as /data/orders lists it.
+    public struct OpenOrder: Sendable {
+        public var id: String
+        public var owner: String
+        public var maker: String
+        public var tokenID: String
+        public var side: ClobSide
+        public var price: Micros
+        public var size: Micros
+        public var orderType: String
+        public var metadata: String
+        public var createdAt: Int
+    }
+
+    struct Account {
+        var address: EthAddress
+        var credentials: ClobCredentials
+    }
+
+    struct State {
+        var accounts: [String: Account] = [:]  // by API key
+        var orders: [String: OpenOrder] = [:]  // live ones, by id
+        var seen: Set<String> = []  // every order id ever accepted
+        var order: [String] = []  // ids in arrival order
+    }
+
+    let server: LoopbackHTTPServer
+    let markets: [String: Market]
+    let clock: @Sendable () -> Date
+    let state = Mutex(State())
+    public var baseURL: String { server.baseURL }
+
+    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date) {
+        self.server = server; self.markets = markets; self.clock = clock
+    }
+
+    public static func start(markets: [Market], clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
+        var byToken: [String: Market] = [:]
+        for m in markets { for t in m.tokens { byToken[t] = m } }
+        let handlerBox = Mutex<ClobFake?>(nil)
+        let server = try await LoopbackHTTPServer.start { request in
+            guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
+            return .respond(fake.handle(request))
+        }
+        let fake = ClobFake(server: server, markets: byToken, clock: clock)
+        handlerBox.withLock { $0 = fake }
+        return fake
+    }
+
+    public func stop() async { await server.stop() }
+
+    /// The live orders, oldest first (for tests).
+    public var openOrders: [OpenOrder] { state.withLock { s in s.order.compactMap { s.orders[$0] } } }
+
+    static func error(_ status: Int, _ message: String) -> FakeResponse { .jsonValue(["error": message], status: status) }
+
+    func handle(_ r: FakeRequest) -> FakeResponse {
+        switch (r.method, r.path) {
+        case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
+        case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
+        case ("POST", "/order"): return authenticated(r) { self.post($0, r) }
+        case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
+        case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }
+        default: return Self.error(404, "not found")
+        }
+    }
+
+    func header(_ r: FakeRequest, _ name: String) -> String? { r.headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+
+    /// L1: the ClobAuth signature must recover to POLY_ADDRESS; the same address and nonce always get the same credentials.
+    func credentials(_ r: FakeRequest) -> FakeResponse {
+        guard let addressText = header(r, "POLY_ADDRESS"), let address = try? EthAddress(addressText),
+              let sigText = header(r, "POLY_SIGNATURE"), let signature = Hex.bytes(sigText),
+              let tsText = header(r, "POLY_TIMESTAMP"), let ts = Int(tsText), let nonce = UInt64(header(r, "POLY_NONCE") ?? "0"),
+              SigningKey.signer(of: ClobAuth.l1Digest(address: address, timestamp: ts, nonce: nonce), signature: signature) == address
+        else { return Self.error(401, "Invalid L1 Request headers") }
+        let seed = Keccak256.hash(address.bytes + ABIWord.uint(nonce))
+        let key = Self.uuid(seed)
+        let creds = ClobCredentials(apiKey: key, secret: Data(Keccak256.hash(seed)).base64EncodedString()
+                                        .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"),
+                                    passphrase: Hex.string(Keccak256.hash(seed + seed)))
+        state.withLock { $0.accounts[key] = Account(address: address, credentials: creds) }
+        return .jsonValue(["apiKey": creds.apiKey, "secret": creds.secret, "passphrase": creds.passphrase])
+    }
+
+    static func uuid(_ b: [UInt8]) -> String {
+        let h = Hex.string(b.prefix(16))
+        let c = Array(h)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+
+    /// L2: a known key, its passphrase and address, a timestamp within 30 s, and the HMAC over exactly what was sent.
+    func authenticated(_ r: FakeRequest, _ body: (Account) -> FakeResponse) -> FakeResponse {
+        guard let key = header(r, "POLY_API_KEY"), let account = state.withLock({ $0.accounts[key] }) else {
+            return Self.error(401, "Unauthorized/Invalid api key")
+        }
+        guard header(r, "POLY_PASSPHRASE") == account.credentials.passphrase,
+              header(r, "POLY_ADDRESS").flatMap({ try? EthAddress($0) }) == account.address else {
+            return Self.error(401, "Unauthorized/Invalid api key")
+        }
+        guard let ts = header(r, "POLY_TIMESTAMP").flatMap({ Int($0) }), abs(Double(ts) - clock().timeIntervalSince1970) <= 30 else {
+            return Self.error(401, "Unauthorized/Invalid timestamp")
+        }
+        let sent = String(decoding: r.body, as: UTF8.self)
+        guard let expected = try? ClobAuth.l2Signature(secret: account.credentials.secret, timestamp: ts, method: r.method, path: r.path, body: sent),
+              header(r, "POLY_SIGNATURE") == expected else {
+            return Self.error(401, "Unauthorized/Invalid api key")
+        }
+        return body(account)
+    }
+
+    /// POST /order: the order as signed, checked as the exchange checks it.
+    func post(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let o = top["order"] as? [String: Any] else {
+            return Self.error(400, "Invalid order payload")
+        }
+        guard (top["owner"] as? String) == account.credentials.apiKey else { return Self.error(400, "the order owner has to be the owner of the API KEY") }
+        guard let tokenID = o["tokenId"] as? String, let market = markets[tokenID] else { return Self.error(400, "Invalid token id") }
+        let salt = (o["salt"] as? NSNumber)?.stringValue ?? (o["salt"] as? String) ?? ""
+        guard let maker = (o["maker"] as? String).flatMap({ try? EthAddress($0) }),
+              let signer = (o["signer"] as? String).flatMap({ try? EthAddress($0) }),
+              let makerAmount = (o["makerAmount"] as? String).flatMap({ UInt64($0) }),
+              let takerAmount = (o["takerAmount"] as? String).flatMap({ UInt64($0) }), takerAmount > 0, makerAmount > 0,
+              let side = (o["side"] as? String).flatMap({ ClobSide(rawValue: $0) }),
+              let sigType = (o["signatureType"] as? Int).flatMap({ SignatureType(rawValue: $0) }),
+              let timestamp = (o["timestamp"] as? String).flatMap({ UInt64($0) }),
+              let metadata = (o["metadata"] as? String).flatMap({ try? ABIWord.bytes32(hex: $0) }),
+              let builder = (o["builder"] as? String).flatMap({ try? ABIWord.bytes32(hex: $0) }),
+              let expiration = (o["expiration"] as? String).flatMap({ UInt64($0) }),
+              let signature = (o["signature"] as? String).flatMap({ Hex.bytes($0) }),
+              let orderType = top["orderType"] as? String, ["GTC", "GTD", "FOK", "FAK"].contains(orderType)
+        else { return Self.error(400, "Invalid order payload") }
+        let order = ClobOrder(salt: salt, maker: maker, signer: signer, tokenID: tokenID, makerAmount: makerAmount, takerAmount: takerAmount,
+                              side: side, signatureType: sigType, timestamp: timestamp, metadata: metadata, builder: builder, expiration: expiration)
+        // The exchange of this market; a signature over another one recovers some other address.
+        guard let domain = try? ExchangeDomain.forMarket(negRisk: market.negRisk, protocolVersion: market.protocolVersion),
+              let digest = try? order.digest(domain), SigningKey.signer(of: digest, signature: signature) == signer else {
+            return Self.error(400, "invalid signature")
+        }
+        guard signer == account.address else { return Self.error(400, "the order signer address has to be the address of the API KEY") }
+        if sigType == .eoa, maker != signer { return Self.error(400, "invalid signature") }
+        // Price = pUSD / shares, on the tick.
+        let (usd, shares) = side == .buy ? (makerAmount, takerAmount) : (takerAmount, makerAmount)
+        let priceNumerator = usd * UInt64(Fixed.one)
+        guard priceNumerator % shares == 0, Int64(priceNumerator / shares) % market.tickSize == 0 else {
+            return Self.error(400, "order \(Hex.string(digest)) is invalid. Price breaks minimum tick size rule: \(Fixed.text(market.tickSize, decimals: 4))")
+        }
+        let id = "0x" + Hex.string(digest)
+        let accepted: Bool = state.withLock { s in
+            guard !s.seen.contains(id) else { return false }
+            s.seen.insert(id)
+            s.order.append(id)
+            s.orders[id] = OpenOrder(id: id, owner: account.credentials.apiKey, maker: maker.checksummed, tokenID: tokenID, side: side,
+                                     price: Int64(priceNumerator / shares), size: Int64(shares), orderType: orderType,
+                                     metadata: "0x" + Hex.string(metadata), createdAt: Int(clock().timeIntervalSince1970))
+            return true
+        }
+        guard accepted else { return Self.error(400, "order \(id) is invalid. Duplicated.") }
+        return .jsonValue(["success": true, "errorMsg": "", "orderID": id, "status": "live", "transactionsHashes": [String](), "tradeIDs": [String]()])
+    }
+
+    /// GET /data/orders: the account's live orders (one page).
+    func list(_ account: Account) -> FakeResponse {
+        let mine = openOrders.filter { $0.owner == account.credentials.apiKey }
+        let rows: [[String: Any]] = mine.map { o in
+            ["id": o.id, "status": "LIVE", "owner": o.owner, "maker_address": o.maker, "asset_id": o.tokenID, "side": o.side.rawValue,
+             "original_size": Fixed.text(o.size, decimals: 6), "size_matched": "0", "price": Fixed.text(o.price, decimals: 4),
+             "order_type": o.orderType, "created_at": o.createdAt, "associate_trades": [String](), "metadata": o.metadata]
+        }
+        return .jsonValue(["data": rows, "next_cursor": "LTE=", "limit": 500, "count": rows.count])
+    }
+
+    /// DELETE /order {"orderID": …}: a live order of the account's is cancelled; anything else is said not cancelled.
+    func cancel(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = top["orderID"] as? String else {
+            return Self.error(400, "Invalid payload")
+        }
+        let done: Bool = state.withLock { s in
+            guard s.orders[id]?.owner == account.credentials.apiKey else { return false }
+            s.orders[id] = nil
+            return true
+        }
+        return .jsonValue(["canceled": done ? [id] : [String](), "not_canceled": done ? [String: String]() : [id: "order not found or already canceled"]])
+    }
+}
