@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "WardenStrategies", dependencies: ["WardenCore", "WardenKit"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "WardenHTTP", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         // Polymarket's trading interface: Keccak-256, EIP-712, secp256k1 signing, the CLOB order and its auth.
-        .target(name: "WardenPolymarket", dependencies: ["WardenCore", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "WardenPolymarket", dependencies: ["WardenCore", "WardenHTTP", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         .target(
             name: "WardenEngine",

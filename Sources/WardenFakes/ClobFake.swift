@@ -3,7 +3,9 @@
 // orders checked as the exchange checks them (the signer recovered from the EIP-712 signature against the exchange of
 // the order's market: the wrong exchange is 400 "invalid signature"; a price off the tick is refused; the same order
 // twice is refused), open orders listed and cancelled. Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading".
-// Not built yet (issue 14): matching on its own books, trades, the user WebSocket, heartbeats, rate limits, faults.
+// Faults of POST /order as seen in the wild (500 with and without the order placed, 429 with Retry-After, 503
+// cancel-only) and the per-signer budget headers. Not built yet (issue 14): matching on its own books, trades, the
+// user WebSocket, heartbeats, settlement failures, balance.
 public import Foundation
 import Synchronization
 public import WardenCore
@@ -41,7 +43,25 @@ public final class ClobFake: Sendable {
         var credentials: ClobCredentials
     }
 
+    /// What the next submissions meet (set by a test; real-world failures of POST /order).
+    public enum SubmitFault: Sendable, Equatable {
+        case none
+        /// 500 "could not run the execution", the order placed anyway.
+        case failedButPlaced
+        /// 500 "could not run the execution", nothing placed.
+        case failedNotPlaced
+        /// 429 with Retry-After, past the per-signer budget.
+        case rateLimited(retryAfter: Int)
+        /// 503 cancel-only: new orders refused, cancels allowed.
+        case cancelOnly
+        /// The order placed, the answer held back this long (past a client's timeout).
+        case slowAnswer(Duration)
+    }
+
     struct State {
+        var fault = SubmitFault.none
+        /// Submissions per API key (the per-signer budget the headers report).
+        var spent: [String: Int] = [:]
         var accounts: [String: Account] = [:]  // by API key
         var orders: [String: OpenOrder] = [:]  // live ones, by id
         var seen: Set<String> = []  // every order id ever accepted
@@ -64,7 +84,7 @@ public final class ClobFake: Sendable {
         let handlerBox = Mutex<ClobFake?>(nil)
         let server = try await LoopbackHTTPServer.start { request in
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
-            return .respond(fake.handle(request))
+            return fake.action(request)
         }
         let fake = ClobFake(server: server, markets: byToken, clock: clock)
         handlerBox.withLock { $0 = fake }
@@ -73,16 +93,26 @@ public final class ClobFake: Sendable {
 
     public func stop() async { await server.stop() }
 
+    public func setSubmitFault(_ fault: SubmitFault) { state.withLock { $0.fault = fault } }
+
+    /// The per-signer budget of one 10 s window (the real one depends on the account's tier).
+    static let budget = 3_500
+
     /// The live orders, oldest first (for tests).
     public var openOrders: [OpenOrder] { state.withLock { s in s.order.compactMap { s.orders[$0] } } }
 
     static func error(_ status: Int, _ message: String) -> FakeResponse { .jsonValue(["error": message], status: status) }
 
+    func action(_ r: FakeRequest) -> FakeAction {
+        if r.method == "POST", r.path == "/order", case .slowAnswer(let d) = state.withLock({ $0.fault }) { return .delayed(d, handle(r)) }
+        return .respond(handle(r))
+    }
+
     func handle(_ r: FakeRequest) -> FakeResponse {
         switch (r.method, r.path) {
         case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
-        case ("POST", "/order"): return authenticated(r) { self.post($0, r) }
+        case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
         case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
         case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }
         default: return Self.error(404, "not found")
@@ -131,6 +161,30 @@ public final class ClobFake: Sendable {
             return Self.error(401, "Unauthorized/Invalid api key")
         }
         return body(account)
+    }
+
+    /// POST /order with the budget headers, and the fault set, if any.
+    func submit(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        let (fault, spent) = state.withLock { s -> (SubmitFault, Int) in
+            s.spent[account.credentials.apiKey, default: 0] += 1
+            return (s.fault, s.spent[account.credentials.apiKey]!)
+        }
+        let limits = [("Poly-RateLimit-Tier", "standard"), ("Poly-RateLimit-Remaining", String(max(0, Self.budget - spent))),
+                      ("Poly-RateLimit-Reset", "10")]
+        var answer: FakeResponse
+        switch fault {
+        case .none, .slowAnswer: answer = post(account, r)
+        case .failedButPlaced:
+            _ = post(account, r)
+            answer = Self.error(500, "could not run the execution")
+        case .failedNotPlaced: answer = Self.error(500, "could not run the execution")
+        case .rateLimited(let after):
+            answer = Self.error(429, "Too Many Requests")
+            answer.headers.append(("Retry-After", String(after)))
+        case .cancelOnly: answer = Self.error(503, "Trading is currently cancel-only")
+        }
+        answer.headers += limits
+        return answer
     }
 
     /// POST /order: the order as signed, checked as the exchange checks it.

@@ -1,0 +1,190 @@
+// The CLOB's trading calls as the live venue makes them: API credentials by L1, then every call signed by L2; the
+// answers mapped to what the venue must do with them. A submit answered 500 or not answered in time is "unknown"
+// (the order may exist: reconciliation finds it or rules it out; it is never sent again blindly), which is why a
+// submit is never retried here. The per-signer rate budget is read from the Poly-RateLimit-* headers of each answer.
+public import Foundation
+import Synchronization
+public import WardenHTTP
+
+/// What went wrong with a CLOB call, by what the venue must do about it.
+public struct ClobError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// 401: the API key, passphrase, HMAC or timestamp was refused.
+        case unauthorized
+        /// 400 "invalid signature": signed for another exchange, or by another key.
+        case invalidSignature = "invalid_signature"
+        /// 400 anything else: the order is refused (balance, tick, duplicate…); nothing rests.
+        case rejected
+        /// 429: over the per-signer or per-IP budget; `retryAfter` when the venue said.
+        case rateLimited = "rate_limited"
+        /// 503: trading disabled or cancel-only.
+        case unavailable
+        /// A submit answered 500 or not at all: the order may or may not exist.
+        case unknownOutcome = "unknown_outcome"
+        /// No answer to a call that changes nothing (safe to ask again).
+        case transport
+        /// An answer that is not what the API sends.
+        case malformed
+    }
+    public var kind: Kind
+    public var message: String
+    public var retryAfter: Double?
+    public var description: String { "\(kind.rawValue): \(message)" }
+    public init(_ kind: Kind, _ message: String, retryAfter: Double? = nil) { self.kind = kind; self.message = message; self.retryAfter = retryAfter }
+}
+
+/// The per-signer budget as the last answer stated it.
+public struct ClobRateLimit: Sendable, Equatable {
+    public var tier: String?
+    public var remaining: Int?
+    /// Seconds until the budget refills.
+    public var reset: Double?
+    public var warning: String?
+
+    static func from(_ headers: [String: String]) -> ClobRateLimit? {
+        let r = ClobRateLimit(tier: headers["poly-ratelimit-tier"], remaining: headers["poly-ratelimit-remaining"].flatMap { Int($0) },
+                              reset: headers["poly-ratelimit-reset"].flatMap { Double($0) }, warning: headers["poly-ratelimit-warning"])
+        return r == ClobRateLimit() ? nil : r
+    }
+    public init(tier: String? = nil, remaining: Int? = nil, reset: Double? = nil, warning: String? = nil) {
+        self.tier = tier; self.remaining = remaining; self.reset = reset; self.warning = warning
+    }
+}
+
+/// An open order as /data/orders lists it.
+public struct ClobOpenOrder: Sendable, Equatable {
+    public var id: String
+    public var tokenID: String
+    public var side: String
+    public var price: String
+    public var originalSize: String
+    public var sizeMatched: String
+    /// The signed metadata (Warden's intent tag), when the venue returns it.
+    public var metadata: String?
+}
+
+public final class ClobClient: Sendable {
+    public let baseURL: String
+    let engine: CurlEngine
+    let key: SigningKey
+    public let credentials: ClobCredentials
+    let clock: @Sendable () -> Date
+    let timeout: Duration
+    private let rate = Mutex<ClobRateLimit?>(nil)
+
+    public init(baseURL: String, key: SigningKey, credentials: ClobCredentials, engine: CurlEngine = .shared,
+                timeout: Duration = .seconds(10), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.baseURL = baseURL; self.key = key; self.credentials = credentials; self.engine = engine; self.timeout = timeout; self.clock = clock
+    }
+
+    /// The per-signer budget the last answer stated (nil before any, or when the venue sent none).
+    public var rateLimit: ClobRateLimit? { rate.withLock { $0 } }
+
+    /// L1: the wallet's credentials for `nonce` (derived: the same every time for the same key and nonce).
+    public static func deriveCredentials(baseURL: String, key: SigningKey, nonce: UInt64 = 0, engine: CurlEngine = .shared,
+                                         now: Date = Date()) async throws -> ClobCredentials {
+        let ts = Int(now.timeIntervalSince1970)
+        let sig = try key.sign(digest: ClobAuth.l1Digest(address: key.address, timestamp: ts, nonce: nonce))
+        let r = try await perform(engine, HTTPRequest(url: baseURL + "/auth/derive-api-key", headers: [
+            ("POLY_ADDRESS", key.address.checksummed), ("POLY_SIGNATURE", "0x" + Hex.string(sig)),
+            ("POLY_TIMESTAMP", String(ts)), ("POLY_NONCE", String(nonce))]), changes: false)
+        try check(r, submit: false)
+        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let apiKey = j["apiKey"] as? String,
+              let secret = j["secret"] as? String, let passphrase = j["passphrase"] as? String else {
+            throw ClobError(.malformed, "derive-api-key answered without apiKey, secret and passphrase")
+        }
+        return ClobCredentials(apiKey: apiKey, secret: secret, passphrase: passphrase)
+    }
+
+    /// The venue's clock, seconds since 1970 (preflight compares it with ours).
+    public func serverTime() async throws -> Int {
+        let r = try await Self.perform(engine, HTTPRequest(url: baseURL + "/time", timeout: timeout), changes: false)
+        try Self.check(r, submit: false)
+        let text = String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let t = Int(text) ?? Double(text).map({ Int($0) }) else { throw ClobError(.malformed, "/time answered \(text.prefix(40))") }
+        return t
+    }
+
+    /// POST /order. Returns the venue's order id and status; throws `unknownOutcome` for a 500 or no answer.
+    public func post(_ order: SignedClobOrder, type: ClobOrderType, postOnly: Bool = false) async throws -> (orderID: String, status: String) {
+        let body = order.body(owner: credentials.apiKey, orderType: type, postOnly: postOnly)
+        let r = try await call("POST", "/order", body: body, submit: true)
+        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = j["orderID"] as? String, !id.isEmpty else {
+            throw ClobError(.unknownOutcome, "POST /order answered \(r.status) without an order id: \(Self.excerpt(r))")
+        }
+        if j["success"] as? Bool == false { throw ClobError(.rejected, (j["errorMsg"] as? String) ?? Self.excerpt(r)) }
+        return (id, (j["status"] as? String) ?? "")
+    }
+
+    /// DELETE /order: which ids were cancelled and why the others were not.
+    public func cancel(orderID: String) async throws -> (canceled: [String], notCanceled: [String: String]) {
+        let r = try await call("DELETE", "/order", body: #"{"orderID":"# + JSONText.quote(orderID) + "}", submit: false)
+        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any] else { throw ClobError(.malformed, Self.excerpt(r)) }
+        return ((j["canceled"] as? [String]) ?? [], (j["not_canceled"] as? [String: String]) ?? [:])
+    }
+
+    /// GET /data/orders, every page (the cursor followed until the end marker).
+    public func openOrders() async throws -> [ClobOpenOrder] {
+        var out: [ClobOpenOrder] = []
+        var cursor = ""
+        for _ in 0..<1000 {
+            let path = "/data/orders"
+            let r = try await call("GET", path, body: "", query: cursor.isEmpty ? "" : "?next_cursor=" + cursor, submit: false)
+            guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let rows = j["data"] as? [[String: Any]] else {
+                throw ClobError(.malformed, "/data/orders: \(Self.excerpt(r))")
+            }
+            for o in rows {
+                guard let id = o["id"] as? String, let token = o["asset_id"] as? String else { throw ClobError(.malformed, "an order without id or asset_id") }
+                out.append(ClobOpenOrder(id: id, tokenID: token, side: (o["side"] as? String) ?? "", price: (o["price"] as? String) ?? "",
+                                         originalSize: (o["original_size"] as? String) ?? "", sizeMatched: (o["size_matched"] as? String) ?? "0",
+                                         metadata: o["metadata"] as? String))
+            }
+            let next = (j["next_cursor"] as? String) ?? "LTE="
+            if next == "LTE=" || next.isEmpty || rows.isEmpty { return out }
+            cursor = next
+        }
+        throw ClobError(.malformed, "/data/orders did not end after 1000 pages")
+    }
+
+    /// One L2-signed call; the signature covers the path without its query and exactly the body sent.
+    func call(_ method: String, _ path: String, body: String, query: String = "", submit: Bool) async throws -> HTTPResponse {
+        let ts = Int(clock().timeIntervalSince1970)
+        let headers = try ClobAuth.l2Headers(credentials, address: key.address, timestamp: ts, method: method, path: path, body: body)
+        let request = HTTPRequest(method: method, url: baseURL + path + query, headers: headers + [("Content-Type", "application/json")],
+                                  body: body.isEmpty ? nil : Data(body.utf8), timeout: timeout, idempotent: false)
+        let r = try await Self.perform(engine, request, changes: method != "GET")
+        if let limit = ClobRateLimit.from(r.headers) { rate.withLock { $0 = limit } }
+        try Self.check(r, submit: submit)
+        return r
+    }
+
+    /// Sends once. No answer to a call that changes something (a submit, a cancel) is `unknownOutcome` once the request
+    /// may have gone out; a connection never made (refused, no such host) sent nothing.
+    static func perform(_ engine: CurlEngine, _ request: HTTPRequest, changes: Bool) async throws -> HTTPResponse {
+        do {
+            return try await engine.perform(request)
+        } catch let e as TransportError {
+            let neverSent = [6, 7].contains(e.curlCode)  // CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT
+            throw ClobError(changes && !neverSent ? .unknownOutcome : .transport, "\(request.method) \(request.url): no answer (\(e))")
+        }
+    }
+
+    static func check(_ r: HTTPResponse, submit: Bool) throws {
+        guard !(200..<300).contains(r.status) else { return }
+        let text = excerpt(r)
+        switch r.status {
+        case 401: throw ClobError(.unauthorized, text)
+        case 429: throw ClobError(.rateLimited, text, retryAfter: r.headers["retry-after"].flatMap { Double($0) })
+        case 503: throw ClobError(.unavailable, text)
+        case 400 where text.lowercased().contains("invalid signature"): throw ClobError(.invalidSignature, text)
+        case 400..<500: throw ClobError(.rejected, text)
+        default: throw ClobError(submit ? .unknownOutcome : .transport, "HTTP \(r.status): \(text)")
+        }
+    }
+
+    static func excerpt(_ r: HTTPResponse) -> String {
+        let text = String(decoding: r.body.prefix(400), as: UTF8.self)
+        if let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let e = j["error"] as? String { return e }
+        return text
+    }
+}

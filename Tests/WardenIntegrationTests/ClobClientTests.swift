@@ -1,0 +1,89 @@
+// Issue 14: the CLOB client the live venue will use, against the fake over loopback HTTP: credentials by L1, calls
+// by L2, and every answer mapped to what the venue must do — above all, a submit answered 500 is "unknown" (the
+// order may exist, and reading the open orders finds it or rules it out), never "failed".
+import Foundation
+import Testing
+import WardenCore
+import WardenFakes
+import WardenHTTP
+import WardenPolymarket
+
+@Suite("CLOB client")
+struct ClobClientTests {
+    static let token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+    static let negRiskToken = "1234567890"
+    static let key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+    static func order(_ key: SigningKey, token: String = token, price: Micros, salt: UInt64, tag: String, domain: ExchangeDomain = .ctfV2) throws -> SignedClobOrder {
+        let a = try ClobRounding.amounts(side: .buy, price: price, size: 10 * Fixed.one, tick: 10_000)
+        var meta = [UInt8](repeating: 0, count: 32)
+        meta.replaceSubrange(0..<tag.utf8.count, with: Array(tag.utf8))
+        let o = ClobOrder(salt: String(salt), maker: key.address, signer: key.address, tokenID: token, makerAmount: a.maker, takerAmount: a.taker,
+                          side: .buy, signatureType: .eoa, timestamp: 1_790_000_000_000 + salt, metadata: meta,
+                          builder: [UInt8](repeating: 0, count: 32), expiration: 0)
+        return try SignedClobOrder(order: o, domain: domain, key: key)
+    }
+
+    static func failure(_ body: () async throws -> Void) async -> ClobError? {
+        do { try await body(); return nil } catch let e as ClobError { return e } catch { return ClobError(.malformed, "\(error)") }
+    }
+
+    @Test("credentials by L1; a submit rests and is read back with its tag; the budget headers are read; cancel; server time")
+    func roundTrip() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token]), .init(tokens: [Self.negRiskToken], negRisk: true)])
+        defer { Task { await fake.stop() } }
+        let key = try SigningKey(hex: Self.key)
+        let creds = try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key)
+        #expect(try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key).apiKey == creds.apiKey, "derived: the same every time")
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: creds)
+        #expect(abs(try await client.serverTime() - Int(Date().timeIntervalSince1970)) <= 2)
+        let placed = try await client.post(try Self.order(key, price: 550_000, salt: 1, tag: "w-1"), type: .gtc)
+        #expect(placed.status == "live" && placed.orderID.hasPrefix("0x"))
+        #expect(client.rateLimit == ClobRateLimit(tier: "standard", remaining: 3_499, reset: 10))
+        let open = try await client.openOrders()
+        #expect(open.map(\.id) == [placed.orderID] && open[0].metadata?.hasPrefix("0x" + Hex.string(Array("w-1".utf8))) == true)
+        let cancelled = try await client.cancel(orderID: placed.orderID)
+        #expect(cancelled.canceled == [placed.orderID] && cancelled.notCanceled.isEmpty)
+        let again = try await client.cancel(orderID: placed.orderID)
+        #expect(again.canceled.isEmpty && again.notCanceled[placed.orderID] != nil)
+        #expect(try await client.openOrders().isEmpty)
+    }
+
+    @Test("answers mapped: 500 is an unknown outcome whether or not the order was placed (open orders tell which), 429 with its Retry-After, 503 cancel-only, invalid signature, a refusal, bad credentials")
+    func failures() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token]), .init(tokens: [Self.negRiskToken], negRisk: true)])
+        defer { Task { await fake.stop() } }
+        let key = try SigningKey(hex: Self.key)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+
+        fake.setSubmitFault(.failedButPlaced)
+        let placedAnyway = try Self.order(key, price: 500_000, salt: 2, tag: "w-2")
+        #expect(await Self.failure { _ = try await client.post(placedAnyway, type: .gtc) }?.kind == .unknownOutcome)
+        fake.setSubmitFault(.failedNotPlaced)
+        #expect(await Self.failure { _ = try await client.post(try Self.order(key, price: 500_000, salt: 3, tag: "w-3"), type: .gtc) }?.kind == .unknownOutcome)
+        // Reading back settles both: the first exists (found by its tag), the second does not.
+        let tags = try await client.openOrders().compactMap(\.metadata)
+        #expect(tags.count == 1 && tags[0].hasPrefix("0x" + Hex.string(Array("w-2".utf8))))
+
+        fake.setSubmitFault(.rateLimited(retryAfter: 7))
+        let limited = await Self.failure { _ = try await client.post(try Self.order(key, price: 500_000, salt: 4, tag: "w-4"), type: .gtc) }
+        #expect(limited?.kind == .rateLimited && limited?.retryAfter == 7)
+        fake.setSubmitFault(.cancelOnly)
+        #expect(await Self.failure { _ = try await client.post(try Self.order(key, price: 500_000, salt: 5, tag: "w-5"), type: .gtc) }?.kind == .unavailable)
+        fake.setSubmitFault(.none)
+        let wrongExchange = await Self.failure { _ = try await client.post(try Self.order(key, token: Self.negRiskToken, price: 500_000, salt: 6, tag: "w-6"), type: .gtc) }
+        #expect(wrongExchange?.kind == .invalidSignature, "\(String(describing: wrongExchange))")
+        let duplicate = await Self.failure { _ = try await client.post(placedAnyway, type: .gtc) }
+        #expect(duplicate?.kind == .rejected && duplicate?.message.contains("Duplicated") == true, "\(String(describing: duplicate))")
+        let stranger = ClobClient(baseURL: fake.baseURL, key: key, credentials: ClobCredentials(apiKey: "nobody", secret: "c2VjcmV0", passphrase: "x"))
+        #expect(await Self.failure { _ = try await stranger.openOrders() }?.kind == .unauthorized)
+        // No answer in time to a submit that went out: unknown too (and the fake placed it).
+        fake.setSubmitFault(.slowAnswer(.seconds(5)))
+        let impatient = ClobClient(baseURL: fake.baseURL, key: key, credentials: client.credentials, timeout: .seconds(1))
+        #expect(await Self.failure { _ = try await impatient.post(try Self.order(key, price: 500_000, salt: 7, tag: "w-7"), type: .gtc) }?.kind == .unknownOutcome)
+        // A connection never made sent nothing: a plain transport failure, for a submit as for a read.
+        let nowhere = ClobClient(baseURL: "http://127.0.0.1:1", key: key, credentials: client.credentials)
+        #expect(await Self.failure { _ = try await nowhere.post(try Self.order(key, price: 500_000, salt: 8, tag: "w-8"), type: .gtc) }?.kind == .transport)
+        #expect(await Self.failure { _ = try await nowhere.openOrders() }?.kind == .transport)
+    }
+}
