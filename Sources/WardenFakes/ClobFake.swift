@@ -2,10 +2,11 @@
 // signature, L2 auth on every trading call (a wrong HMAC, key or passphrase, or a timestamp more than 30 s off → 401),
 // orders checked as the exchange checks them (the signer recovered from the EIP-712 signature against the exchange of
 // the order's market: the wrong exchange is 400 "invalid signature"; a price off the tick is refused; the same order
-// twice is refused), open orders listed and cancelled. Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading".
+// twice is refused), open orders listed and cancelled, heartbeats chained (when they stop, every open order of
+// the account is cancelled). Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading".
 // Faults of POST /order as seen in the wild (500 with and without the order placed, 429 with Retry-After, 503
 // cancel-only) and the per-signer budget headers. Not built yet (issue 14): matching on its own books, trades, the
-// user WebSocket, heartbeats, settlement failures, balance.
+// user WebSocket, settlement failures, balance.
 public import Foundation
 import Synchronization
 public import WardenCore
@@ -60,6 +61,9 @@ public final class ClobFake: Sendable {
 
     struct State {
         var fault = SubmitFault.none
+        /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
+        var heartbeats: [String: (id: String, at: Date)] = [:]
+        var heartbeatCount = 0
         /// Submissions per API key (the per-signer budget the headers report).
         var spent: [String: Int] = [:]
         var accounts: [String: Account] = [:]  // by API key
@@ -71,14 +75,18 @@ public final class ClobFake: Sendable {
     let server: LoopbackHTTPServer
     let markets: [String: Market]
     let clock: @Sendable () -> Date
+    /// Cancel-on-disconnect: an account that sent heartbeats and then stops for this long has every open order
+    /// cancelled (the real timeout is not published; clients send every 5 s).
+    let heartbeatTimeout: TimeInterval
     let state = Mutex(State())
     public var baseURL: String { server.baseURL }
 
-    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date) {
-        self.server = server; self.markets = markets; self.clock = clock
+    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval) {
+        self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout
     }
 
-    public static func start(markets: [Market], clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
+    public static func start(markets: [Market], heartbeatTimeout: TimeInterval = 10,
+                             clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
         let handlerBox = Mutex<ClobFake?>(nil)
@@ -86,7 +94,7 @@ public final class ClobFake: Sendable {
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
             return fake.action(request)
         }
-        let fake = ClobFake(server: server, markets: byToken, clock: clock)
+        let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout)
         handlerBox.withLock { $0 = fake }
         return fake
     }
@@ -109,7 +117,9 @@ public final class ClobFake: Sendable {
     }
 
     func handle(_ r: FakeRequest) -> FakeResponse {
+        expireHeartbeats()
         switch (r.method, r.path) {
+        case ("POST", "/v1/heartbeats"): return authenticated(r) { self.heartbeat($0, r) }
         case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
         case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
@@ -236,6 +246,40 @@ public final class ClobFake: Sendable {
         guard accepted else { return Self.error(400, "order \(id) is invalid. Duplicated.") }
         return .jsonValue(["success": true, "errorMsg": "", "orderID": id, "status": "live", "transactionsHashes": [String](), "tradeIDs": [String]()])
     }
+
+    /// POST /v1/heartbeats {"heartbeat_id": previous or ""}: a new id to chain into the next one. A first heartbeat
+    /// (empty id) starts the chain; an id that is not the last one given is refused (400), as a broken chain.
+    func heartbeat(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let previous = j["heartbeat_id"] as? String else {
+            return Self.error(400, "Invalid payload")
+        }
+        let key = account.credentials.apiKey
+        let now = clock()
+        let next: String? = state.withLock { s in
+            if let chain = s.heartbeats[key], !previous.isEmpty, previous != chain.id { return nil }
+            if s.heartbeats[key] != nil, previous.isEmpty { return nil }
+            s.heartbeatCount += 1
+            let id = Self.uuid(Keccak256.hash(Array((key + String(s.heartbeatCount)).utf8)))
+            s.heartbeats[key] = (id, now)
+            return id
+        }
+        guard let next else { return Self.error(400, "Invalid heartbeat id") }
+        return .jsonValue(["heartbeat_id": next])
+    }
+
+    /// Accounts whose heartbeats stopped: every open order cancelled, the chain ended (a new one starts empty).
+    func expireHeartbeats() {
+        let now = clock()
+        state.withLock { s in
+            for (key, beat) in s.heartbeats where now.timeIntervalSince(beat.at) > heartbeatTimeout {
+                s.heartbeats[key] = nil
+                for (id, o) in s.orders where o.owner == key { s.orders[id] = nil }
+            }
+        }
+    }
+
+    /// Runs the heartbeat expiry now (the fake otherwise checks on each request).
+    public func checkHeartbeats() { expireHeartbeats() }
 
     /// GET /data/orders: the account's live orders (one page).
     func list(_ account: Account) -> FakeResponse {

@@ -123,6 +123,16 @@ public final class ClobClient: Sendable {
         return ((j["canceled"] as? [String]) ?? [], (j["not_canceled"] as? [String: String]) ?? [:])
     }
 
+    /// POST /v1/heartbeats: chains `previous` ("" to start) and returns the id for the next one. While they come every
+    /// few seconds the venue keeps the account's orders; when they stop it cancels them all.
+    public func heartbeat(previous: String) async throws -> String {
+        let r = try await call("POST", "/v1/heartbeats", body: #"{"heartbeat_id":"# + JSONText.quote(previous) + "}", submit: false)
+        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = j["heartbeat_id"] as? String, !id.isEmpty else {
+            throw ClobError(.malformed, "/v1/heartbeats answered without a heartbeat_id: \(Self.excerpt(r))")
+        }
+        return id
+    }
+
     /// GET /data/orders, every page (the cursor followed until the end marker).
     public func openOrders() async throws -> [ClobOpenOrder] {
         var out: [ClobOpenOrder] = []

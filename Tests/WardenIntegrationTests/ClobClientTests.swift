@@ -7,6 +7,7 @@ import WardenCore
 import WardenFakes
 import WardenHTTP
 import WardenPolymarket
+import WardenTestKit
 
 @Suite("CLOB client")
 struct ClobClientTests {
@@ -85,5 +86,29 @@ struct ClobClientTests {
         let nowhere = ClobClient(baseURL: "http://127.0.0.1:1", key: key, credentials: client.credentials)
         #expect(await Self.failure { _ = try await nowhere.post(try Self.order(key, price: 500_000, salt: 8, tag: "w-8"), type: .gtc) }?.kind == .transport)
         #expect(await Self.failure { _ = try await nowhere.openOrders() }?.kind == .transport)
+    }
+
+    @Test("heartbeats chain (a stale id is refused); while they come orders stay; when they stop past the timeout every open order is cancelled")
+    func heartbeats() async throws {
+        let clock = ManualClock(Date())
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], heartbeatTimeout: 10, clock: { clock.now })
+        defer { Task { await fake.stop() } }
+        let key = try SigningKey(hex: Self.key)
+        let creds = try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key, now: clock.now)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: creds, clock: { clock.now })
+        _ = try await client.post(try Self.order(key, price: 550_000, salt: 1, tag: "w-1"), type: .gtc)
+        var id = try await client.heartbeat(previous: "")
+        for _ in 0..<3 {
+            clock.advance(.seconds(5))
+            let next = try await client.heartbeat(previous: id)
+            #expect(next != id)
+            id = next
+        }
+        #expect(await Self.failure { _ = try await client.heartbeat(previous: "not-the-last-one") }?.kind == .rejected)
+        #expect(fake.openOrders.count == 1, "heartbeats kept coming: the order stays")
+        clock.advance(.seconds(11))
+        fake.checkHeartbeats()
+        #expect(fake.openOrders.isEmpty, "heartbeats stopped: the venue cancelled everything")
+        #expect(try await client.openOrders().isEmpty)
     }
 }
