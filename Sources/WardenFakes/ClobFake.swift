@@ -37,6 +37,22 @@ public final class ClobFake: Sendable {
         public var orderType: String
         public var metadata: String
         public var createdAt: Int
+        /// What of it traded when it arrived.
+        public var matched: Micros = 0
+    }
+
+    /// A fill of one of our orders against others' liquidity.
+    public struct Trade: Sendable {
+        public var id: String
+        public var orderID: String
+        public var owner: String
+        public var tokenID: String
+        public var side: ClobSide
+        public var price: Micros
+        public var size: Micros
+        /// MATCHED → MINED → CONFIRMED, or RETRYING → FAILED.
+        public var status: String
+        public var matchTime: Int
     }
 
     struct Account {
@@ -67,6 +83,9 @@ public final class ClobFake: Sendable {
         /// Submissions per API key (the per-signer budget the headers report).
         var spent: [String: Int] = [:]
         var accounts: [String: Account] = [:]  // by API key
+        var liquidity: [String: (bids: [BookLevel], asks: [BookLevel])] = [:]
+        var trades: [Trade] = []
+        var tradeCount = 0
         var orders: [String: OpenOrder] = [:]  // live ones, by id
         var seen: Set<String> = []  // every order id ever accepted
         var order: [String] = []  // ids in arrival order
@@ -124,6 +143,7 @@ public final class ClobFake: Sendable {
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
         case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
         case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
+        case ("GET", "/data/trades"): return authenticated(r) { self.listTrades($0, r) }
         case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }
         default: return Self.error(404, "not found")
         }
@@ -234,18 +254,82 @@ public final class ClobFake: Sendable {
             return Self.error(400, "order \(Hex.string(digest)) is invalid. Price breaks minimum tick size rule: \(Fixed.text(market.tickSize, decimals: 4))")
         }
         let id = "0x" + Hex.string(digest)
-        let accepted: Bool = state.withLock { s in
-            guard !s.seen.contains(id) else { return false }
+        let price = Int64(priceNumerator / shares)
+        let postOnly = top["postOnly"] as? Bool ?? false
+        let now = clock()
+        // Matched against the liquidity of others on the fake's book (a buy takes asks at or under its price, best
+        // first, each at the level's price); what is left rests (GTC, GTD), is cancelled (FAK), or refuses the whole
+        // order (FOK, nothing traded). A post-only order that would trade is refused.
+        let outcome: Matched = state.withLock { s in
+            guard !s.seen.contains(id) else { return .failure(Self.error(400, "order \(id) is invalid. Duplicated.")) }
+            var levels = s.liquidity[tokenID].map { side == .buy ? $0.asks : $0.bids } ?? []
+            var left = Int64(shares)
+            var fills: [(price: Micros, size: Micros)] = []
+            var k = 0
+            while left > 0, k < levels.count, side == .buy ? levels[k].price <= price : levels[k].price >= price {
+                let take = min(left, levels[k].size)
+                fills.append((levels[k].price, take))
+                levels[k].size -= take
+                left -= take
+                if levels[k].size == 0 { levels.remove(at: k) } else { k += 1 }
+            }
+            if postOnly, !fills.isEmpty { return .failure(Self.error(400, "invalid post-only order: order crosses book")) }
+            if orderType == "FOK", left > 0 {
+                return .failure(Self.error(400, "order couldn't be fully filled. FOK orders are fully filled or killed."))
+            }
+            if orderType == "FAK", fills.isEmpty { return .failure(Self.error(400, "no orders found to match with FAK order. FAK orders are partially filled or killed if no match is found.")) }
             s.seen.insert(id)
-            s.order.append(id)
-            s.orders[id] = OpenOrder(id: id, owner: account.credentials.apiKey, maker: maker.checksummed, tokenID: tokenID, side: side,
-                                     price: Int64(priceNumerator / shares), size: Int64(shares), orderType: orderType,
-                                     metadata: "0x" + Hex.string(metadata), createdAt: Int(clock().timeIntervalSince1970))
-            return true
+            if side == .buy { s.liquidity[tokenID]?.asks = levels } else { s.liquidity[tokenID]?.bids = levels }
+            var tradeIDs: [String] = []
+            for f in fills {
+                s.tradeCount += 1
+                let tid = Self.uuid(Keccak256.hash(Array((id + String(s.tradeCount)).utf8)))
+                tradeIDs.append(tid)
+                s.trades.append(Trade(id: tid, orderID: id, owner: account.credentials.apiKey, tokenID: tokenID, side: side, price: f.price,
+                                      size: f.size, status: "MATCHED", matchTime: Int(now.timeIntervalSince1970)))
+            }
+            let rests = left > 0 && (orderType == "GTC" || orderType == "GTD")
+            if rests {
+                s.order.append(id)
+                s.orders[id] = OpenOrder(id: id, owner: account.credentials.apiKey, maker: maker.checksummed, tokenID: tokenID, side: side,
+                                         price: price, size: left, orderType: orderType, metadata: "0x" + Hex.string(metadata),
+                                         createdAt: Int(now.timeIntervalSince1970), matched: Int64(shares) - left)
+            }
+            return .success((fills.isEmpty ? "live" : (rests ? "live" : "matched"), tradeIDs))
         }
-        guard accepted else { return Self.error(400, "order \(id) is invalid. Duplicated.") }
-        return .jsonValue(["success": true, "errorMsg": "", "orderID": id, "status": "live", "transactionsHashes": [String](), "tradeIDs": [String]()])
+        switch outcome {
+        case .failure(let answer): return answer
+        case .success(let r):
+            return .jsonValue(["success": true, "errorMsg": "", "orderID": id, "status": r.status, "transactionsHashes": [String](), "tradeIDs": r.trades])
+        }
     }
+
+    /// What a submission came to: refused with this answer, or accepted with its status and trades.
+    enum Matched { case failure(FakeResponse), success((status: String, trades: [String])) }
+
+    /// Others' liquidity on a token (best first each side), which marketable orders take.
+    public func setBook(token: String, bids: [BookLevel], asks: [BookLevel]) {
+        state.withLock { $0.liquidity[token] = (bids.sorted { $0.price > $1.price }, asks.sorted { $0.price < $1.price }) }
+    }
+
+    /// Every trade, oldest first (for tests).
+    public var trades: [Trade] { state.withLock { $0.trades } }
+
+    /// GET /data/trades: the account's trades, a page of `limit` from the cursor (the offset, base64), "LTE=" at the end.
+    func listTrades(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        let mine = trades.filter { $0.owner == account.credentials.apiKey }
+        let start = r.first("next_cursor").flatMap { Data(base64Encoded: $0) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        let page = Array(mine.dropFirst(start).prefix(Self.tradePage))
+        let next = start + page.count < mine.count ? Data(String(start + page.count).utf8).base64EncodedString() : "LTE="
+        let rows: [[String: Any]] = page.map { t in
+            ["id": t.id, "taker_order_id": t.orderID, "asset_id": t.tokenID, "side": t.side.rawValue, "price": Fixed.text(t.price, decimals: 4),
+             "size": Fixed.text(t.size, decimals: 6), "status": t.status, "match_time": String(t.matchTime), "owner": t.owner]
+        }
+        return .jsonValue(["data": rows, "next_cursor": next, "limit": Self.tradePage, "count": rows.count])
+    }
+
+    /// Trades per page of /data/trades (small, so paging is exercised).
+    static let tradePage = 3
 
     /// POST /v1/heartbeats {"heartbeat_id": previous or ""}: a new id to chain into the next one. A first heartbeat
     /// (empty id) starts the chain; an id that is not the last one given is refused (400), as a broken chain.
@@ -286,7 +370,7 @@ public final class ClobFake: Sendable {
         let mine = openOrders.filter { $0.owner == account.credentials.apiKey }
         let rows: [[String: Any]] = mine.map { o in
             ["id": o.id, "status": "LIVE", "owner": o.owner, "maker_address": o.maker, "asset_id": o.tokenID, "side": o.side.rawValue,
-             "original_size": Fixed.text(o.size, decimals: 6), "size_matched": "0", "price": Fixed.text(o.price, decimals: 4),
+             "original_size": Fixed.text(o.size + o.matched, decimals: 6), "size_matched": Fixed.text(o.matched, decimals: 6), "price": Fixed.text(o.price, decimals: 4),
              "order_type": o.orderType, "created_at": o.createdAt, "associate_trades": [String](), "metadata": o.metadata]
         }
         return .jsonValue(["data": rows, "next_cursor": "LTE=", "limit": 500, "count": rows.count])

@@ -63,6 +63,18 @@ public struct ClobOpenOrder: Sendable, Equatable {
     public var metadata: String?
 }
 
+/// A trade as /data/trades lists it (our side of it).
+public struct ClobTrade: Sendable, Equatable {
+    public var id: String
+    public var orderID: String
+    public var tokenID: String
+    public var side: String
+    public var price: String
+    public var size: String
+    /// MATCHED, MINED, CONFIRMED, RETRYING or FAILED.
+    public var status: String
+}
+
 public final class ClobClient: Sendable {
     public let baseURL: String
     let engine: CurlEngine
@@ -135,25 +147,41 @@ public final class ClobClient: Sendable {
 
     /// GET /data/orders, every page (the cursor followed until the end marker).
     public func openOrders() async throws -> [ClobOpenOrder] {
-        var out: [ClobOpenOrder] = []
+        try await pages("/data/orders").map { o in
+            guard let id = o["id"] as? String, let token = o["asset_id"] as? String else { throw ClobError(.malformed, "an order without id or asset_id") }
+            return ClobOpenOrder(id: id, tokenID: token, side: (o["side"] as? String) ?? "", price: (o["price"] as? String) ?? "",
+                                 originalSize: (o["original_size"] as? String) ?? "", sizeMatched: (o["size_matched"] as? String) ?? "0",
+                                 metadata: o["metadata"] as? String)
+        }
+    }
+
+    /// GET /data/trades, every page.
+    public func trades() async throws -> [ClobTrade] {
+        try await pages("/data/trades").map { t in
+            guard let id = t["id"] as? String, let order = t["taker_order_id"] as? String, let token = t["asset_id"] as? String else {
+                throw ClobError(.malformed, "a trade without id, taker_order_id or asset_id")
+            }
+            return ClobTrade(id: id, orderID: order, tokenID: token, side: (t["side"] as? String) ?? "", price: (t["price"] as? String) ?? "",
+                             size: (t["size"] as? String) ?? "", status: (t["status"] as? String) ?? "")
+        }
+    }
+
+    /// The rows of every page of a listing, its `next_cursor` followed until "LTE=".
+    func pages(_ path: String) async throws -> [[String: Any]] {
+        var out: [[String: Any]] = []
         var cursor = ""
         for _ in 0..<1000 {
-            let path = "/data/orders"
-            let r = try await call("GET", path, body: "", query: cursor.isEmpty ? "" : "?next_cursor=" + cursor, submit: false)
+            let query = cursor.isEmpty ? "" : "?next_cursor=" + (cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)
+            let r = try await call("GET", path, body: "", query: query, submit: false)
             guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let rows = j["data"] as? [[String: Any]] else {
-                throw ClobError(.malformed, "/data/orders: \(Self.excerpt(r))")
+                throw ClobError(.malformed, "\(path): \(Self.excerpt(r))")
             }
-            for o in rows {
-                guard let id = o["id"] as? String, let token = o["asset_id"] as? String else { throw ClobError(.malformed, "an order without id or asset_id") }
-                out.append(ClobOpenOrder(id: id, tokenID: token, side: (o["side"] as? String) ?? "", price: (o["price"] as? String) ?? "",
-                                         originalSize: (o["original_size"] as? String) ?? "", sizeMatched: (o["size_matched"] as? String) ?? "0",
-                                         metadata: o["metadata"] as? String))
-            }
+            out += rows
             let next = (j["next_cursor"] as? String) ?? "LTE="
             if next == "LTE=" || next.isEmpty || rows.isEmpty { return out }
             cursor = next
         }
-        throw ClobError(.malformed, "/data/orders did not end after 1000 pages")
+        throw ClobError(.malformed, "\(path) did not end after 1000 pages")
     }
 
     /// One L2-signed call; the signature covers the path without its query and exactly the body sent.

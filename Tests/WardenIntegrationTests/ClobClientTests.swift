@@ -88,6 +88,40 @@ struct ClobClientTests {
         #expect(await Self.failure { _ = try await nowhere.openOrders() }?.kind == .transport)
     }
 
+    @Test("marketable orders take others' liquidity best first: GTC fills and rests the rest, FOK all or nothing, FAK what it can, post-only never crosses; trades read back across pages")
+    func matching() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])])
+        defer { Task { await fake.stop() } }
+        fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 5 * Fixed.one), BookLevel(price: 520_000, size: 10 * Fixed.one),
+                                                         BookLevel(price: 600_000, size: 100 * Fixed.one)])
+        let key = try SigningKey(hex: Self.key)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        func buy(_ price: Micros, _ size: Micros, _ type: ClobOrderType, salt: UInt64, postOnly: Bool = false) async throws -> (orderID: String, status: String) {
+            let a = try ClobRounding.amounts(side: .buy, price: price, size: size, tick: 10_000)
+            let o = ClobOrder(salt: String(salt), maker: key.address, signer: key.address, tokenID: Self.token, makerAmount: a.maker, takerAmount: a.taker,
+                              side: .buy, signatureType: .eoa, timestamp: 1_790_000_000_000 + salt, metadata: [UInt8](repeating: 0, count: 32),
+                              builder: [UInt8](repeating: 0, count: 32), expiration: type == .gtd ? 1_790_003_600 : 0)
+            return try await client.post(try SignedClobOrder(order: o, domain: .ctfV2, key: key), type: type, postOnly: postOnly)
+        }
+        // 10 at up to 0.52: 5 at 0.50 and 5 at 0.52.
+        #expect(try await buy(520_000, 10 * Fixed.one, .gtc, salt: 1).status == "matched")
+        #expect(fake.trades.map(\.price) == [500_000, 520_000] && fake.trades.map(\.size) == [5 * Fixed.one, 5 * Fixed.one])
+        // 10 more at 0.52: only 5 left there, so a FOK trades nothing.
+        #expect(await Self.failure { _ = try await buy(520_000, 10 * Fixed.one, .fok, salt: 2) }?.kind == .rejected)
+        #expect(await Self.failure { _ = try await buy(550_000, 5 * Fixed.one, .gtc, salt: 3, postOnly: true) }?.message.contains("post-only") == true)
+        #expect(fake.trades.count == 2)
+        // FAK 8 at 0.55: the 5 left at 0.52, the rest cancelled (never rests).
+        #expect(try await buy(550_000, 8 * Fixed.one, .fak, salt: 4).status == "matched")
+        // GTC 10 at 0.58: nothing at or under it, so it rests; 2 at 0.60 trade at once.
+        let resting = try await buy(580_000, 10 * Fixed.one, .gtc, salt: 5)
+        #expect(resting.status == "live")
+        #expect(try await buy(600_000, 2 * Fixed.one, .gtc, salt: 6).status == "matched")
+        #expect(try await client.openOrders().map(\.id) == [resting.orderID])
+        let trades = try await client.trades()
+        #expect(trades.map(\.price) == ["0.5000", "0.5200", "0.5200", "0.6000"] && trades.allSatisfy { $0.status == "MATCHED" },
+                "four trades over two pages of three: \(trades)")
+    }
+
     @Test("heartbeats chain (a stale id is refused); while they come orders stay; when they stop past the timeout every open order is cancelled")
     func heartbeats() async throws {
         let clock = ManualClock(Date())
