@@ -9,7 +9,7 @@ APT_PKGS    := libsqlite3-dev libcurl4-openssl-dev libsystemd-dev libsecp256k1-d
 # libFuzzer + AddressSanitizer build of warden-fuzz (its own build folder: every module instrumented).
 FUZZ_SECONDS ?= 300
 FUZZ_BUILD  := $(SWIFT) build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -gnone --product warden-fuzz
-FUZZ_TARGETS := market books channel frame form notify config numbers recording
+FUZZ_TARGETS := market books channel frame form notify config numbers recording clob
 
 # Idempotent: installs only the Debian packages that are missing.
 deps:

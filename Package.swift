@@ -204,7 +204,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "warden-fuzz",
-            dependencies: ["WardenCore", "WardenDashboard", "WardenEngine", "WardenIPC", "WardenKit", "WardenSupervisor"],
+            dependencies: ["WardenCore", "WardenDashboard", "WardenEngine", "WardenIPC", "WardenKit", "WardenSupervisor", "WardenPolymarket"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -5,7 +5,7 @@
 # Usage: Fuzz/run.sh BINARY SECONDS OUT [TARGET...]
 set -uo pipefail
 bin="$1"; seconds="$2"; out="$3"; shift 3
-targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(market books channel frame form notify config numbers recording)
+targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(market books channel frame form notify config numbers recording clob)
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out"
 summary="$out/summary.md"

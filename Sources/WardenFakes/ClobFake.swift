@@ -249,6 +249,8 @@ public final class ClobFake: Sendable {
         if sigType == .eoa, maker != signer { return Self.error(400, "invalid signature") }
         // Price = pUSD / shares, on the tick.
         let (usd, shares) = side == .buy ? (makerAmount, takerAmount) : (takerAmount, makerAmount)
+        // Amounts as the exchange bounds them (a share count past 10^12 micros is no order), so nothing below can overflow.
+        guard shares <= 1_000_000_000_000, usd <= 1_000_000_000_000 else { return Self.error(400, "invalid order amounts") }
         let priceNumerator = usd * UInt64(Fixed.one)
         guard priceNumerator % shares == 0, Int64(priceNumerator / shares) % market.tickSize == 0 else {
             return Self.error(400, "order \(Hex.string(digest)) is invalid. Price breaks minimum tick size rule: \(Fixed.text(market.tickSize, decimals: 4))")

@@ -101,70 +101,42 @@ public final class ClobClient: Sendable {
             ("POLY_ADDRESS", key.address.checksummed), ("POLY_SIGNATURE", "0x" + Hex.string(sig)),
             ("POLY_TIMESTAMP", String(ts)), ("POLY_NONCE", String(nonce))]), changes: false)
         try check(r, submit: false)
-        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let apiKey = j["apiKey"] as? String,
-              let secret = j["secret"] as? String, let passphrase = j["passphrase"] as? String else {
-            throw ClobError(.malformed, "derive-api-key answered without apiKey, secret and passphrase")
-        }
-        return ClobCredentials(apiKey: apiKey, secret: secret, passphrase: passphrase)
+        return try ClobAnswers.credentials(r.body)
     }
 
     /// The venue's clock, seconds since 1970 (preflight compares it with ours).
     public func serverTime() async throws -> Int {
         let r = try await Self.perform(engine, HTTPRequest(url: baseURL + "/time", timeout: timeout), changes: false)
         try Self.check(r, submit: false)
-        let text = String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let t = Int(text) ?? Double(text).map({ Int($0) }) else { throw ClobError(.malformed, "/time answered \(text.prefix(40))") }
-        return t
+        return try ClobAnswers.serverTime(r.body)
     }
 
-    /// POST /order. Returns the venue's order id and status; throws `unknownOutcome` for a 500 or no answer.
-    public func post(_ order: SignedClobOrder, type: ClobOrderType, postOnly: Bool = false) async throws -> (orderID: String, status: String) {
+    /// POST /order. Returns the venue's order id and status (nil when it said none); throws `unknownOutcome` for a
+    /// 500, no answer, or an answer that says neither success nor an id.
+    public func post(_ order: SignedClobOrder, type: ClobOrderType, postOnly: Bool = false) async throws -> (orderID: String, status: String?) {
         let body = order.body(owner: credentials.apiKey, orderType: type, postOnly: postOnly)
         let r = try await call("POST", "/order", body: body, submit: true)
-        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = j["orderID"] as? String, !id.isEmpty else {
-            throw ClobError(.unknownOutcome, "POST /order answered \(r.status) without an order id: \(Self.excerpt(r))")
-        }
-        if j["success"] as? Bool == false { throw ClobError(.rejected, (j["errorMsg"] as? String) ?? Self.excerpt(r)) }
-        return (id, (j["status"] as? String) ?? "")
+        return try ClobAnswers.posted(r.body)
     }
 
     /// DELETE /order: which ids were cancelled and why the others were not.
     public func cancel(orderID: String) async throws -> (canceled: [String], notCanceled: [String: String]) {
         let r = try await call("DELETE", "/order", body: #"{"orderID":"# + JSONText.quote(orderID) + "}", submit: false)
-        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any] else { throw ClobError(.malformed, Self.excerpt(r)) }
-        return ((j["canceled"] as? [String]) ?? [], (j["not_canceled"] as? [String: String]) ?? [:])
+        return try ClobAnswers.cancelled(r.body)
     }
 
     /// POST /v1/heartbeats: chains `previous` ("" to start) and returns the id for the next one. While they come every
     /// few seconds the venue keeps the account's orders; when they stop it cancels them all.
     public func heartbeat(previous: String) async throws -> String {
         let r = try await call("POST", "/v1/heartbeats", body: #"{"heartbeat_id":"# + JSONText.quote(previous) + "}", submit: false)
-        guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = j["heartbeat_id"] as? String, !id.isEmpty else {
-            throw ClobError(.malformed, "/v1/heartbeats answered without a heartbeat_id: \(Self.excerpt(r))")
-        }
-        return id
+        return try ClobAnswers.heartbeat(r.body)
     }
 
     /// GET /data/orders, every page (the cursor followed until the end marker).
-    public func openOrders() async throws -> [ClobOpenOrder] {
-        try await pages("/data/orders").map { o in
-            guard let id = o["id"] as? String, let token = o["asset_id"] as? String else { throw ClobError(.malformed, "an order without id or asset_id") }
-            return ClobOpenOrder(id: id, tokenID: token, side: (o["side"] as? String) ?? "", price: (o["price"] as? String) ?? "",
-                                 originalSize: (o["original_size"] as? String) ?? "", sizeMatched: (o["size_matched"] as? String) ?? "0",
-                                 metadata: o["metadata"] as? String)
-        }
-    }
+    public func openOrders() async throws -> [ClobOpenOrder] { try await pages("/data/orders").map(ClobAnswers.openOrder) }
 
     /// GET /data/trades, every page.
-    public func trades() async throws -> [ClobTrade] {
-        try await pages("/data/trades").map { t in
-            guard let id = t["id"] as? String, let order = t["taker_order_id"] as? String, let token = t["asset_id"] as? String else {
-                throw ClobError(.malformed, "a trade without id, taker_order_id or asset_id")
-            }
-            return ClobTrade(id: id, orderID: order, tokenID: token, side: (t["side"] as? String) ?? "", price: (t["price"] as? String) ?? "",
-                             size: (t["size"] as? String) ?? "", status: (t["status"] as? String) ?? "")
-        }
-    }
+    public func trades() async throws -> [ClobTrade] { try await pages("/data/trades").map(ClobAnswers.trade) }
 
     /// The rows of every page of a listing, its `next_cursor` followed until "LTE=".
     func pages(_ path: String) async throws -> [[String: Any]] {
@@ -173,12 +145,9 @@ public final class ClobClient: Sendable {
         for _ in 0..<1000 {
             let query = cursor.isEmpty ? "" : "?next_cursor=" + (cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)
             let r = try await call("GET", path, body: "", query: query, submit: false)
-            guard let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let rows = j["data"] as? [[String: Any]] else {
-                throw ClobError(.malformed, "\(path): \(Self.excerpt(r))")
-            }
-            out += rows
-            let next = (j["next_cursor"] as? String) ?? "LTE="
-            if next == "LTE=" || next.isEmpty || rows.isEmpty { return out }
+            let page = try ClobAnswers.page(r.body, path: path)
+            out += page.rows
+            guard let next = page.next else { return out }
             cursor = next
         }
         throw ClobError(.malformed, "\(path) did not end after 1000 pages")
@@ -224,5 +193,80 @@ public final class ClobClient: Sendable {
         let text = String(decoding: r.body.prefix(400), as: UTF8.self)
         if let j = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let e = j["error"] as? String { return e }
         return text
+    }
+}
+
+/// The CLOB's answers read from their bytes (what the venue sends is outside input: a missing or mistyped member is
+/// `malformed`, never a default standing in for it). Pure, so the fuzz harness `clob` feeds them anything.
+public enum ClobAnswers {
+    static func object(_ body: Data, _ what: String) throws -> [String: Any] {
+        guard let j = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw ClobError(.malformed, "\(what) answered something other than a JSON object: \(String(decoding: body.prefix(120), as: UTF8.self))")
+        }
+        return j
+    }
+
+    static func string(_ j: [String: Any], _ key: String, _ what: String) throws -> String {
+        guard let v = j[key] as? String else { throw ClobError(.malformed, "\(what) without `\(key)`") }
+        return v
+    }
+
+    public static func credentials(_ body: Data) throws -> ClobCredentials {
+        let j = try object(body, "derive-api-key")
+        return ClobCredentials(apiKey: try string(j, "apiKey", "derive-api-key"), secret: try string(j, "secret", "derive-api-key"),
+                               passphrase: try string(j, "passphrase", "derive-api-key"))
+    }
+
+    /// /time: whole seconds as a number or text; anything else (a fraction, a value no clock has) is malformed.
+    public static func serverTime(_ body: Data) throws -> Int {
+        let text = String(decoding: body.prefix(64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let t = Int(text), t > 0 { return t }
+        if let d = Double(text), d.isFinite, d > 0, d < 1e12, let t = Int(exactly: d.rounded(.down)) { return t }
+        throw ClobError(.malformed, "/time answered \(text.prefix(40).debugDescription)")
+    }
+
+    /// POST /order's 2xx answer: refused when it says `success: false`; else its order id (an answer without one leaves
+    /// the outcome unknown) and status.
+    public static func posted(_ body: Data) throws -> (orderID: String, status: String?) {
+        guard let j = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw ClobError(.unknownOutcome, "POST /order answered without a JSON object: \(String(decoding: body.prefix(120), as: UTF8.self))")
+        }
+        if j["success"] as? Bool == false { throw ClobError(.rejected, (j["errorMsg"] as? String) ?? "refused without a message") }
+        guard let id = j["orderID"] as? String, !id.isEmpty else { throw ClobError(.unknownOutcome, "POST /order answered without an order id") }
+        return (id, j["status"] as? String)
+    }
+
+    public static func cancelled(_ body: Data) throws -> (canceled: [String], notCanceled: [String: String]) {
+        let j = try object(body, "DELETE /order")
+        guard let done = j["canceled"] as? [String] else { throw ClobError(.malformed, "DELETE /order without `canceled`") }
+        return (done, (j["not_canceled"] as? [String: String]) ?? [:])
+    }
+
+    public static func heartbeat(_ body: Data) throws -> String {
+        let id = try string(try object(body, "/v1/heartbeats"), "heartbeat_id", "/v1/heartbeats")
+        guard !id.isEmpty else { throw ClobError(.malformed, "/v1/heartbeats answered an empty heartbeat_id") }
+        return id
+    }
+
+    /// One page of a listing: its rows and the cursor of the next page (nil at the end, "LTE=").
+    public static func page(_ body: Data, path: String) throws -> (rows: [[String: Any]], next: String?) {
+        let j = try object(body, path)
+        guard let rows = j["data"] as? [[String: Any]] else { throw ClobError(.malformed, "\(path) without `data`") }
+        let next = j["next_cursor"] as? String
+        return (rows, next == nil || next == "LTE=" || next == "" || rows.isEmpty ? nil : next)
+    }
+
+    public static func openOrder(_ o: [String: Any]) throws -> ClobOpenOrder {
+        let w = "an open order"
+        return ClobOpenOrder(id: try string(o, "id", w), tokenID: try string(o, "asset_id", w), side: try string(o, "side", w),
+                             price: try string(o, "price", w), originalSize: try string(o, "original_size", w),
+                             sizeMatched: try string(o, "size_matched", w), metadata: o["metadata"] as? String)
+    }
+
+    public static func trade(_ t: [String: Any]) throws -> ClobTrade {
+        let w = "a trade"
+        return ClobTrade(id: try string(t, "id", w), orderID: try string(t, "taker_order_id", w), tokenID: try string(t, "asset_id", w),
+                         side: try string(t, "side", w), price: try string(t, "price", w), size: try string(t, "size", w),
+                         status: try string(t, "status", w))
     }
 }

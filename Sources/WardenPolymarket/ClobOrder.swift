@@ -73,6 +73,37 @@ public struct ClobOrder: Sendable, Equatable {
         self.metadata = metadata; self.builder = builder; self.expiration = expiration
     }
 
+    /// A limit order of `key`'s account (or of `funder`'s, signed by the key, for signature types 1 and 2): amounts from
+    /// the price and size by the tick, `tag` (at most 32 printable ASCII bytes) in the signed metadata, no builder.
+    public static func limit(key: SigningKey, funder: EthAddress? = nil, signatureType: SignatureType = .eoa, tokenID: String, side: ClobSide,
+                             price: Micros, size: Micros, tick: Micros, salt: String, timestamp: UInt64, tag: String? = nil,
+                             expiration: UInt64 = 0) throws -> ClobOrder {
+        let maker: EthAddress
+        switch (signatureType, funder) {
+        case (.eoa, nil): maker = key.address
+        case (.eoa, let f?):
+            guard f == key.address else { throw SigningError("signature type 0 (EOA): the funder is the key's own address \(key.address), not \(f)") }
+            maker = f
+        case (_, nil): throw SigningError("signature type \(signatureType.rawValue) needs a funder (the proxy or safe holding the funds)")
+        case (_, let f?): maker = f
+        }
+        _ = try ABIWord.uint(decimal: salt)  // a salt that is not a uint256 is named here, not at signing
+        let amounts = try ClobRounding.amounts(side: side, price: price, size: size, tick: tick)
+        return ClobOrder(salt: salt, maker: maker, signer: key.address, tokenID: tokenID, makerAmount: amounts.maker, takerAmount: amounts.taker,
+                         side: side, signatureType: signatureType, timestamp: timestamp, metadata: try metadata(tag: tag),
+                         builder: [UInt8](repeating: 0, count: 32), expiration: expiration)
+    }
+
+    /// The bytes32 metadata carrying `tag` (left-aligned, zero-padded); all zero for none.
+    public static func metadata(tag: String?) throws -> [UInt8] {
+        var m = [UInt8](repeating: 0, count: 32)
+        guard let tag else { return m }
+        let bytes = Array(tag.utf8)
+        guard bytes.count <= 32, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { throw SigningError("a tag is at most 32 printable ASCII characters") }
+        m.replaceSubrange(0..<bytes.count, with: bytes)
+        return m
+    }
+
     public static let typeString = "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
         + "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
     static let typeHash = Keccak256.hash(typeString)

@@ -13,11 +13,9 @@ enum SigningBench {
         var bytes = 0
         for i in 0..<(count + 100) {
             let start = DispatchTime.now().uptimeNanoseconds
-            let amounts = try ClobRounding.amounts(side: i % 2 == 0 ? .buy : .sell, price: 550_000, size: Int64(10_000_000 + i * 10_000), tick: 10_000)
-            let order = ClobOrder(salt: String(1_000_003 * (i + 1)), maker: key.address, signer: key.address, tokenID: token,
-                                  makerAmount: amounts.maker, takerAmount: amounts.taker, side: i % 2 == 0 ? .buy : .sell, signatureType: .eoa,
-                                  timestamp: 1_790_000_000_000 + UInt64(i), metadata: [UInt8](repeating: 0, count: 32),
-                                  builder: [UInt8](repeating: 0, count: 32), expiration: 0)
+            let order = try ClobOrder.limit(key: key, tokenID: token, side: i % 2 == 0 ? .buy : .sell, price: 550_000,
+                                            size: Int64(10_000_000 + i * 10_000), tick: 10_000, salt: String(1_000_003 * (i + 1)),
+                                            timestamp: 1_790_000_000_000 + UInt64(i), tag: "warden-\(i)")
             let body = try SignedClobOrder(order: order, domain: .ctfV2, key: key).body(owner: "key", orderType: .gtc)
             bytes += body.utf8.count
             if i >= 100 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000) }

@@ -45,9 +45,7 @@ struct SignOrderCommand: AsyncParsableCommand {
     func body() throws -> String {
         let key = try SigningKey(hex: try Self.readKey(keyFile))
         guard let side = ClobSide(rawValue: side.uppercased()) else { throw SigningError("--side \(side.debugDescription) is not buy or sell") }
-        guard let p = Fixed.parse(price) else { throw SigningError("--price \(price.debugDescription) is not a decimal number") }
-        guard let s = Fixed.parse(size) else { throw SigningError("--size \(size.debugDescription) is not a decimal number") }
-        guard let t = Fixed.parse(tick) else { throw SigningError("--tick \(tick.debugDescription) is not a decimal number") }
+        let p = try Self.decimal(price, "--price"), s = try Self.decimal(size, "--size"), t = try Self.decimal(tick, "--tick")
         guard let neg = Bool(negRisk.lowercased()) else { throw SigningError("--neg-risk \(negRisk.debugDescription) is not true or false") }
         guard let type = ClobOrderType(rawValue: orderType.uppercased()) else {
             throw SigningError("--order-type \(orderType.debugDescription) is not GTC, GTD, FOK or FAK")
@@ -58,30 +56,20 @@ struct SignOrderCommand: AsyncParsableCommand {
         if type == .gtd, expiration == nil { throw SigningError("a GTD order needs --expiration (seconds since 1970, at least a minute ahead)") }
         if type != .gtd, expiration != nil { throw SigningError("--expiration is for GTD orders only") }
         if postOnly, type == .fok || type == .fak { throw SigningError("--post-only is for GTC and GTD orders only") }
-        let maker: EthAddress
-        switch (sigType, funder) {
-        case (.eoa, nil): maker = key.address
-        case (.eoa, let f?):
-            let a = try EthAddress(f)
-            guard a == key.address else { throw SigningError("signature type 0 (EOA): the funder is the key's own address \(key.address), not \(f)") }
-            maker = a
-        case (_, nil): throw SigningError("signature type \(sigType.rawValue) needs --funder (the proxy or safe holding the funds)")
-        case (_, let f?): maker = try EthAddress(f)
-        }
-        let amounts = try ClobRounding.amounts(side: side, price: p, size: s, tick: t)
-        var metadata = [UInt8](repeating: 0, count: 32)
-        if let tag {
-            let bytes = Array(tag.utf8)
-            guard bytes.count <= 32, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { throw SigningError("--tag must be at most 32 printable ASCII characters") }
-            metadata.replaceSubrange(0..<bytes.count, with: bytes)
-        }
-        let order = ClobOrder(salt: salt ?? String(UInt64.random(in: 1...(1 << 53))), maker: maker, signer: key.address, tokenID: token,
-                              makerAmount: amounts.maker, takerAmount: amounts.taker, side: side, signatureType: sigType,
-                              timestamp: timestamp ?? UInt64(Date().timeIntervalSince1970 * 1000),
-                              metadata: metadata, builder: [UInt8](repeating: 0, count: 32), expiration: expiration ?? 0)
-        _ = try ABIWord.uint(decimal: order.salt)  // a salt that is not a uint256 is named here, not at signing
+        let order = try ClobOrder.limit(key: key, funder: try funder.map { try EthAddress($0) }, signatureType: sigType, tokenID: token, side: side,
+                                        price: p, size: s, tick: t, salt: salt ?? String(UInt64.random(in: 1...(1 << 53))),
+                                        timestamp: timestamp ?? UInt64(Date().timeIntervalSince1970 * 1000), tag: tag, expiration: expiration ?? 0)
         let signed = try SignedClobOrder(order: order, domain: try ExchangeDomain.forMarket(negRisk: neg, protocolVersion: `protocol`), key: key)
         return signed.body(owner: "<api key>", orderType: type, postOnly: postOnly)
+    }
+
+    /// A decimal option as micros; more than six decimals is refused rather than cut (0.5500001 is not 0.55).
+    static func decimal(_ text: String, _ option: String) throws -> Micros {
+        guard let m = Fixed.parse(text), m >= 0 else { throw SigningError("\(option) \(text.debugDescription) is not a positive decimal number") }
+        if let dot = text.firstIndex(of: "."), text[text.index(after: dot)...].trimmingCharacters(in: .whitespaces).count > 6 {
+            throw SigningError("\(option) \(text) has more than six decimals")
+        }
+        return m
     }
 
     /// The key file's text, refused when group or others may read it (a key is a secret: never in YAML, never shared).

@@ -6,10 +6,11 @@ import WardenDashboard
 import WardenEngine
 import WardenIPC
 import WardenKit
+import WardenPolymarket
 import WardenSupervisor
 
 enum Harness: String, CaseIterable {
-    case market, books, channel, frame, form, notify, config, numbers, recording
+    case market, books, channel, frame, form, notify, config, numbers, recording, clob
 
     /// What the harness feeds its input to.
     var about: String {
@@ -23,6 +24,7 @@ enum Harness: String, CaseIterable {
         case .config: return "a configuration file (ConfigLoader.load)"
         case .numbers: return "decimal and duration text (Fixed.parse, Duration.parse)"
         case .recording: return "a recording, plain or gzip, whole or cut short (RecordingFile.text, ReplayMarketData)"
+        case .clob: return "a CLOB trading answer: /time, POST /order, DELETE /order, heartbeats, credentials, listing pages and their rows (ClobAnswers)"
         }
     }
 
@@ -74,6 +76,15 @@ enum Harness: String, CaseIterable {
             if let d = Duration.parse(config: text) { _ = d.short; _ = d.seconds; _ = d.clampedMilliseconds() }
         case .recording:
             Self.loadRecording(data)
+        case .clob:
+            _ = try? ClobAnswers.serverTime(data)
+            _ = try? ClobAnswers.posted(data)
+            _ = try? ClobAnswers.cancelled(data)
+            _ = try? ClobAnswers.heartbeat(data)
+            _ = try? ClobAnswers.credentials(data)
+            if let page = try? ClobAnswers.page(data, path: "/data/orders") {
+                for row in page.rows { _ = try? ClobAnswers.openOrder(row); _ = try? ClobAnswers.trade(row) }
+            }
         }
     }
 

@@ -16,12 +16,8 @@ struct ClobClientTests {
     static let key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
     static func order(_ key: SigningKey, token: String = token, price: Micros, salt: UInt64, tag: String, domain: ExchangeDomain = .ctfV2) throws -> SignedClobOrder {
-        let a = try ClobRounding.amounts(side: .buy, price: price, size: 10 * Fixed.one, tick: 10_000)
-        var meta = [UInt8](repeating: 0, count: 32)
-        meta.replaceSubrange(0..<tag.utf8.count, with: Array(tag.utf8))
-        let o = ClobOrder(salt: String(salt), maker: key.address, signer: key.address, tokenID: token, makerAmount: a.maker, takerAmount: a.taker,
-                          side: .buy, signatureType: .eoa, timestamp: 1_790_000_000_000 + salt, metadata: meta,
-                          builder: [UInt8](repeating: 0, count: 32), expiration: 0)
+        let o = try ClobOrder.limit(key: key, tokenID: token, side: .buy, price: price, size: 10 * Fixed.one, tick: 10_000, salt: String(salt),
+                                    timestamp: 1_790_000_000_000 + salt, tag: tag)
         return try SignedClobOrder(order: o, domain: domain, key: key)
     }
 
@@ -96,11 +92,9 @@ struct ClobClientTests {
                                                          BookLevel(price: 600_000, size: 100 * Fixed.one)])
         let key = try SigningKey(hex: Self.key)
         let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
-        func buy(_ price: Micros, _ size: Micros, _ type: ClobOrderType, salt: UInt64, postOnly: Bool = false) async throws -> (orderID: String, status: String) {
-            let a = try ClobRounding.amounts(side: .buy, price: price, size: size, tick: 10_000)
-            let o = ClobOrder(salt: String(salt), maker: key.address, signer: key.address, tokenID: Self.token, makerAmount: a.maker, takerAmount: a.taker,
-                              side: .buy, signatureType: .eoa, timestamp: 1_790_000_000_000 + salt, metadata: [UInt8](repeating: 0, count: 32),
-                              builder: [UInt8](repeating: 0, count: 32), expiration: type == .gtd ? 1_790_003_600 : 0)
+        func buy(_ price: Micros, _ size: Micros, _ type: ClobOrderType, salt: UInt64, postOnly: Bool = false) async throws -> (orderID: String, status: String?) {
+            let o = try ClobOrder.limit(key: key, tokenID: Self.token, side: .buy, price: price, size: size, tick: 10_000, salt: String(salt),
+                                        timestamp: 1_790_000_000_000 + salt, expiration: type == .gtd ? 1_790_003_600 : 0)
             return try await client.post(try SignedClobOrder(order: o, domain: .ctfV2, key: key), type: type, postOnly: postOnly)
         }
         // 10 at up to 0.52: 5 at 0.50 and 5 at 0.52.

@@ -41,13 +41,9 @@ struct ClobFakeTests {
         }
 
         func order(token: String, price: Micros, size: Micros = 10 * Fixed.one, side: ClobSide = .buy, domain: ExchangeDomain = .ctfV2,
-                   salt: UInt64 = 1, tag: String = "", tick: Micros = 10_000) throws -> String {
-            let a = try ClobRounding.amounts(side: side, price: price, size: size, tick: tick)
-            var meta = [UInt8](repeating: 0, count: 32)
-            meta.replaceSubrange(0..<tag.utf8.count, with: Array(tag.utf8))
-            let o = ClobOrder(salt: String(salt), maker: key.address, signer: key.address, tokenID: token, makerAmount: a.maker, takerAmount: a.taker,
-                              side: side, signatureType: .eoa, timestamp: 1_790_000_000_000 + salt, metadata: meta,
-                              builder: [UInt8](repeating: 0, count: 32), expiration: 0)
+                   salt: UInt64 = 1, tag: String? = nil, tick: Micros = 10_000) throws -> String {
+            let o = try ClobOrder.limit(key: key, tokenID: token, side: side, price: price, size: size, tick: tick, salt: String(salt),
+                                        timestamp: 1_790_000_000_000 + salt, tag: tag)
             return try SignedClobOrder(order: o, domain: domain, key: key).body(owner: creds.apiKey, orderType: .gtc)
         }
     }

@@ -34,12 +34,8 @@ struct ClobSigningTests {
         var protocolVersion = 2, signatureType = 0, funder: String? = nil
         var salt: UInt64, timestamp: UInt64, orderType = "GTC", postOnly = false, expiration: UInt64? = nil, tag: String? = nil
 
-        var metadata: String {
-            var b = [UInt8](repeating: 0, count: 32)
-            if let tag { b.replaceSubrange(0..<tag.utf8.count, with: Array(tag.utf8)) }
-            return "0x" + Hex.string(b)
-        }
         var json: [String: Any] {
+            let metadata = "0x" + Hex.string((try? ClobOrder.metadata(tag: tag)) ?? [])
             var j: [String: Any] = ["key": key, "token": token, "side": side.uppercased(), "price": price, "size": size, "tick": tick,
                                     "neg_risk": negRisk, "protocol": protocolVersion, "signature_type": signatureType, "salt": String(salt),
                                     "timestamp": timestamp, "order_type": orderType, "post_only": postOnly, "metadata": metadata,
@@ -147,16 +143,14 @@ struct ClobSigningTests {
     }
 
     static func digest(of c: Case, key: SigningKey) throws -> [UInt8] {
-        let side: ClobSide = c.side == "buy" ? .buy : .sell
-        let a = try ClobRounding.amounts(side: side, price: Fixed.parse(c.price)!, size: Fixed.parse(c.size)!, tick: Fixed.parse(c.tick)!)
-        let order = ClobOrder(salt: String(c.salt), maker: try c.funder.map { try EthAddress($0) } ?? key.address, signer: key.address,
-                              tokenID: c.token, makerAmount: a.maker, takerAmount: a.taker, side: side,
-                              signatureType: SignatureType(rawValue: c.signatureType)!, timestamp: c.timestamp,
-                              metadata: Hex.bytes(c.metadata)!, builder: [UInt8](repeating: 0, count: 32), expiration: c.expiration ?? 0)
+        let order = try ClobOrder.limit(key: key, funder: try c.funder.map { try EthAddress($0) }, signatureType: try #require(SignatureType(rawValue: c.signatureType)),
+                                        tokenID: c.token, side: c.side == "buy" ? .buy : .sell, price: try #require(Fixed.parse(c.price)),
+                                        size: try #require(Fixed.parse(c.size)), tick: try #require(Fixed.parse(c.tick)), salt: String(c.salt),
+                                        timestamp: c.timestamp, tag: c.tag, expiration: c.expiration ?? 0)
         return try order.digest(ExchangeDomain.forMarket(negRisk: c.negRisk, protocolVersion: c.protocolVersion))
     }
 
-    @Test("the signing tool refuses, naming what is wrong: a key file others can read, a price off the tick, an expiration on a GTC order, a safe without its funder")
+    @Test("the signing tool refuses, naming what is wrong: a key file others can read, a price off the tick, an expiration on a GTC order, a safe without its funder, a size past six decimals")
     func toolRefuses() async throws {
         let dir = try ScratchDirectory()
         let keyFile = dir.path + "/key"
@@ -176,6 +170,8 @@ struct ClobSigningTests {
         let r2 = try await runTool("warden-engine", base + ["--expiration", "1790003600"])
         #expect(r2.code != 0 && r2.err.contains("--expiration is for GTD orders only"), "\(r2.err)")
         let r3 = try await runTool("warden-engine", base + ["--signature-type", "2"])
-        #expect(r3.code != 0 && r3.err.contains("needs --funder"), "\(r3.err)")
+        #expect(r3.code != 0 && r3.err.contains("needs a funder"), "\(r3.err)")
+        let r4 = try await runTool("warden-engine", base.map { $0 == "10" ? "10.0000001" : $0 })
+        #expect(r4.code != 0 && r4.err.contains("more than six decimals"), "\(r4.err)")
     }
 }
