@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "WardenEngine",
             dependencies: [
-                "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit", "WardenStrategies",
+                "WardenCore", "WardenHTTP", "WardenIPC", "WardenKit", "WardenStrategies", "WardenPolymarket",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "WSClient", package: "swift-websocket"),
@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(name: "WardenSupervisorTests", dependencies: ["WardenSupervisor"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenStrategiesTests", dependencies: ["WardenStrategies", "WardenCore", "WardenKit", "WardenTestKit", "WardenEngine"], swiftSettings: swiftSettings),
-        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenCore", "WardenIPC", "WardenKit", "WardenTestKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
+        .testTarget(name: "WardenEngineTests", dependencies: ["WardenEngine", "WardenFakes", "WardenPolymarket", "WardenCore", "WardenIPC", "WardenKit", "WardenTestKit", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "WSClient", package: "swift-websocket")], swiftSettings: swiftSettings),
         .testTarget(name: "WardenPolymarketTests", dependencies: ["WardenPolymarket", "WardenCore", "WardenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenHTTPTests", dependencies: ["WardenHTTP", "WardenFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "WardenNotifierTests", dependencies: ["WardenNotifier", "WardenFakes", "WardenIPC", "WardenKit", "WardenTestKit"], swiftSettings: swiftSettings),

@@ -49,15 +49,20 @@ public struct Market: Sendable, Equatable, Codable, Identifiable {
     public var volume: Micros?
     /// Set once the market has resolved: the winning token.
     public var winningTokenID: String?
+    /// Settled by the neg-risk exchange (Gamma `negRisk`): orders are signed for that exchange.
+    public var negRisk: Bool
+    /// The exchange protocol: 2, or 3 for protocol-V2 markets (Gamma `version: "v2"`), which sign against a third exchange.
+    public var protocolVersion: Int
 
     public init(id: String, conditionID: String = "", question: String = "", slug: String = "", endDate: Date? = nil,
                 tokens: [OutcomeToken], tickSize: Micros = 10_000, minOrderSize: Micros = 5_000_000,
                 fees: FeeSchedule = .none, active: Bool = true, closed: Bool = false, acceptingOrders: Bool = true,
-                liquidity: Micros? = nil, volume: Micros? = nil, winningTokenID: String? = nil) {
+                liquidity: Micros? = nil, volume: Micros? = nil, winningTokenID: String? = nil, negRisk: Bool = false, protocolVersion: Int = 2) {
         self.id = id; self.conditionID = conditionID; self.question = question; self.slug = slug
         self.endDate = endDate; self.tokens = tokens; self.tickSize = tickSize; self.minOrderSize = minOrderSize
         self.fees = fees; self.active = active; self.closed = closed; self.acceptingOrders = acceptingOrders
         self.liquidity = liquidity; self.volume = volume; self.winningTokenID = winningTokenID
+        self.negRisk = negRisk; self.protocolVersion = protocolVersion
     }
 
     /// The other token of a binary market.

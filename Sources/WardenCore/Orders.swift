@@ -53,10 +53,13 @@ public struct Fill: Sendable, Equatable, Codable {
     public var averagePrice: Micros { shares > 0 ? notional * Fixed.one / shares : 0 }
     public var levels: Int
     public var at: Date
+    /// The venue's trade id of a live fill (booked once by it); nil on paper.
+    public var venueTradeID: String?
 
     public init(intentID: String, strategy: String, marketID: String, tokenID: String, side: Side,
-                shares: Micros, notional: Micros, fee: Micros, levels: Int, at: Date) {
+                shares: Micros, notional: Micros, fee: Micros, levels: Int, at: Date, venueTradeID: String? = nil) {
         self.intentID = intentID; self.strategy = strategy; self.marketID = marketID; self.tokenID = tokenID
         self.side = side; self.shares = shares; self.notional = notional; self.fee = fee; self.levels = levels; self.at = at
+        self.venueTradeID = venueTradeID
     }
 }

@@ -20,10 +20,15 @@ public enum VenueReport: Sendable, Equatable {
     case cancelled(intentID: String, unfilled: Micros, reason: String)
     /// Refused as a whole: nothing traded.
     case rejected(intentID: String, reason: String)
+    /// A live venue took the order under this id (its state follows in other reports).
+    case placed(intentID: String, orderID: String)
+    /// A live venue's answer was lost (a timeout, a 500): the order may or may not exist. Never re-sent; reconciliation
+    /// finds it or rules it out.
+    case unknown(intentID: String, reason: String)
 
     public var intentID: String {
         switch self {
-        case .resting(let id, _), .cancelled(let id, _, _), .rejected(let id, _): return id
+        case .resting(let id, _), .cancelled(let id, _, _), .rejected(let id, _), .placed(let id, _), .unknown(let id, _): return id
         case .filled(let f, _): return f.intentID
         }
     }

@@ -9,6 +9,7 @@ import WardenHTTP
 import WardenIPC
 public import WardenKit
 import WardenStrategies
+import WardenPolymarket
 
 public enum EngineApplication {
     /// The engine's section and each strategy's (`engine.strategies.<name>`).
@@ -65,6 +66,11 @@ public enum EngineApplication {
         } catch {
             throw StartFailure(code: 78, "\(error)")
         }
+        var liveTimes: LiveTimes?
+        if !e.live.strategies.isEmpty {
+            let times = try await attachLive(e, engine: engine, journal: journal, strategies: strategies, logger: logger)
+            liveTimes = times
+        }
         do {
             try await engine.recover()
             try await engine.replayPersistedAlerts(retain: 5000)
@@ -81,7 +87,76 @@ public enum EngineApplication {
                                        EngineTimerService(engine: engine, equityEvery: e.equityInterval, backupEvery: e.backupInterval,
                                                           backupsKeep: e.backupsKeep, logger: logger)]
         if let stream { services.append(MarketFeedService(stream: stream, engine: engine)) }
+        if let liveTimes { services.append(LiveVenueService(engine: engine, times: liveTimes)) }
         return services
+    }
+
+    /// The live venue for `engine.live.strategies`: the key and API credentials by credential name, the funder checked,
+    /// the venue's clock compared with ours. Anything wrong stops the start naming what (live trading is never
+    /// silently replaced by paper).
+    static func attachLive(_ e: EngineSettings, engine: TradingEngine, journal: Journal?, strategies: [any Strategy],
+                           logger: Logger) async throws -> LiveTimes {
+        let l = e.live
+        let names = Set(strategies.map(\.name))
+        for s in l.strategies where !names.contains(s) {
+            throw StartFailure(code: 78, "engine.live.strategies: `\(s)` is not an enabled strategy (enabled: \(names.sorted().joined(separator: ", ")))")
+        }
+        guard let keyText = Credentials.value(l.keyCredential) else {
+            throw StartFailure(code: 78, "live trading needs the private key: credential `\(l.keyCredential)` not found (\(Credentials.whereToPut(l.keyCredential)))")
+        }
+        let key: SigningKey
+        do { key = try SigningKey(hex: keyText) } catch { throw StartFailure(code: 78, "credential `\(l.keyCredential)`: \(error)") }
+        var funder: EthAddress?
+        if let f = l.funder {
+            do { funder = try EthAddress(f) } catch { throw StartFailure(code: 78, "engine.live.funder: \(error)") }
+        }
+        guard let signatureType = SignatureType(rawValue: l.signatureType) else {
+            throw StartFailure(code: 78, "engine.live.signature_type: \(l.signatureType) is not 0, 1 or 2")
+        }
+        switch (signatureType, funder) {
+        case (.eoa, let f?) where f != key.address:
+            throw StartFailure(code: 78, "engine.live.funder: signature type 0 (EOA) trades the key's own address \(key.address), not \(f)")
+        case (.proxy, nil), (.safe, nil):
+            throw StartFailure(code: 78, "engine.live.funder: signature type \(l.signatureType) needs the address holding the funds")
+        default: break
+        }
+        let url = l.clobURL ?? e.clobURL
+        let credentials: ClobCredentials
+        if let text = Credentials.value(l.apiCredential) {
+            do { credentials = try ClobAnswers.credentials(Data(text.utf8)) } catch {
+                throw StartFailure(code: 78, "credential `\(l.apiCredential)`: not API credentials JSON {\"apiKey\",\"secret\",\"passphrase\"}: \(error)")
+            }
+        } else {
+            do { credentials = try await ClobClient.deriveCredentials(baseURL: url, key: key) } catch {
+                throw StartFailure(code: 78, "live trading: API credentials could not be derived from the key at \(url): \(error)")
+            }
+        }
+        let client = ClobClient(baseURL: url, key: key, credentials: credentials, timeout: e.requestTimeout)
+        // Preflight of the venue: its clock, and the API key (a heartbeat is an authenticated call that changes nothing).
+        do {
+            let skew = abs(Double(try await client.serverTime()) - Date().timeIntervalSince1970)
+            if skew > e.maxClockSkew.seconds {
+                throw StartFailure(code: 78, String(format: "live trading: clock skew against the venue %.0f s is over preflight.max_clock_skew", skew))
+            }
+            _ = try await client.heartbeat(previous: "")
+        } catch let f as StartFailure { throw f } catch {
+            throw StartFailure(code: 78, "live trading: venue preflight failed at \(url): \(error)")
+        }
+        func cap(_ v: Double, _ k: String) throws -> Micros {
+            guard let m = Fixed.from(v), m >= 0 else { throw StartFailure(code: 78, "engine.live.\(k): \(v) is not a usable amount") }
+            return m
+        }
+        let caps = LiveCaps(perOrder: try cap(l.maxOrder, "max_order"), perMarket: try cap(l.maxMarket, "max_market"), perDay: try cap(l.maxDay, "max_day"))
+        let venue = LiveVenue(config: LiveVenueConfig(clobURL: url, key: key, credentials: credentials, signatureType: signatureType, funder: funder,
+                                                      timeout: e.requestTimeout),
+                              recordOrderID: { id, orderID in try journal?.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
+        var times = LiveTimes()
+        times.heartbeatEvery = l.heartbeat
+        times.heartbeatBound = max(3 * l.heartbeat.seconds, 10)
+        times.reconcileEvery = l.reconcile
+        await engine.attachLive(venue, strategies: Set(l.strategies), caps: caps, times: times)
+        logger.notice("LIVE TRADING on \(url) for \(l.strategies.joined(separator: ", ")) as \(funder ?? key.address) (signature type \(l.signatureType)); caps per order \(l.maxOrder), per market \(l.maxMarket), per UTC day \(l.maxDay)")
+        return times
     }
 
     /// The live Polymarket source with the documented rate limits and a breaker that reopens within the staleness bound.

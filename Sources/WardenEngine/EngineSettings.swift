@@ -52,6 +52,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxClockSkew: Duration = .seconds(5)
     /// `engine.ws`: the CLOB market WebSocket between REST snapshots.
     public var ws = WebSocketSettings()
+    /// `engine.live`: strategies trading on Polymarket's CLOB with real money (none by default).
+    public var live = LiveSettings()
     public init() {}
 
     /// Polymarket's market channel when the CLOB is Polymarket's; otherwise (a proxy, the loopback fake) the same
@@ -64,6 +66,29 @@ public struct EngineSettings: Sendable, Equatable {
         else if base.hasPrefix("http://") { base = "ws://" + base.dropFirst("http://".count) }
         return base + "/ws/market"
     }
+}
+
+/// `engine.live:` keys. Secrets are named, never written here: the private key and the API credentials are read from
+/// systemd credentials or `WARDEN_SECRET_<NAME>` (WardenKit's Credentials).
+public struct LiveSettings: Sendable, Equatable {
+    /// Strategies whose orders go to the live venue; every other one trades on paper.
+    public var strategies: [String] = []
+    /// The CLOB trading endpoint (nil: `engine.clob_url`).
+    public var clobURL: String?
+    public var keyCredential = "polymarket_private_key"
+    /// JSON `{"apiKey","secret","passphrase"}`; when absent the credentials are derived from the key (L1) at start.
+    public var apiCredential = "polymarket_api"
+    /// 0 EOA, 1 proxy, 2 Gnosis safe.
+    public var signatureType = 0
+    /// The address holding the funds (required for signature types 1 and 2; for 0 it must be the key's own).
+    public var funder: String?
+    /// Caps in dollars of notional (price × shares) for entries; refused before signing when exceeded.
+    public var maxOrder = 10.0
+    public var maxMarket = 50.0
+    public var maxDay = 100.0
+    public var heartbeat: Duration = .seconds(5)
+    public var reconcile: Duration = .seconds(30)
+    public init() {}
 }
 
 /// `engine.ws:` keys (seed 004's reconnect knobs included).
@@ -124,6 +149,23 @@ extension EngineSettings: ConfigSection {
         .double("ws.reconnect.jitter", \.ws.reconnectJitter, in: 0...0.9, "± this fraction of each delay"),
         .int("ws.reconnect.max_attempts", \.ws.reconnectMaxAttempts, in: 1...1_000_000, "Failures in a row before entries pause globally"),
         .duration("ws.reconnect.stable_after", \.ws.stableAfter, in: .seconds(1)...(.seconds(86400)), "Up this long resets the attempt count"),
+        .custom("live.strategies", type: "list of strategy names", "Strategies that trade live on Polymarket's CLOB (real money); the others trade on paper",
+                read: { s, r, p in r.stringArray(p).map { s.live.strategies = $0 } },
+                render: { "[" + $0.live.strategies.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
+        .custom("live.clob_url", type: "http(s) URL (default: clob_url)", "The CLOB trading endpoint",
+                read: { s, r, p in
+                    guard let url = r.string(p) else { return }
+                    if let problem = ConfigValue.httpURL(url) { r.fail(p, problem) } else { s.live.clobURL = url }
+                }, render: { $0.live.clobURL.map(ConfigValue.quoted) }),
+        .string("live.key_credential", \.live.keyCredential, "Credential name of the hex private key that signs orders (never the key itself)"),
+        .string("live.api_credential", \.live.apiCredential, "Credential name of the API credentials JSON (derived from the key when absent)"),
+        .int("live.signature_type", \.live.signatureType, in: 0...2, "0 EOA, 1 proxy, 2 Gnosis safe"),
+        .optionalString("live.funder", \.live.funder, "Address holding the funds (signature types 1 and 2)"),
+        .double("live.max_order", \.live.maxOrder, in: 0...1e9, "Largest entry order, dollars of notional (0: no cap)"),
+        .double("live.max_market", \.live.maxMarket, in: 0...1e9, "Most held plus open in one market, dollars (0: no cap)"),
+        .double("live.max_day", \.live.maxDay, in: 0...1e9, "Most entry notional sent per UTC day, dollars (0: no cap)"),
+        .duration("live.heartbeat", \.live.heartbeat, in: .seconds(1)...(.seconds(30)), "Heartbeat to the venue (its cancel-on-disconnect)"),
+        .duration("live.reconcile", \.live.reconcile, in: .seconds(1)...(.seconds(3600)), "Orders and trades read back and compared with the journal"),
         .optionalDouble("filters.liquidity_min", \.liquidityMin, in: 0...1e12, "Only markets with at least this liquidity"),
         .optionalDouble("filters.volume_min", \.volumeMin, in: 0...1e12, "Only markets with at least this volume"),
         .optionalDouble("filters.end_within_hours", \.endWithinHours, in: 0.01...87600, "Only markets ending within this many hours"),

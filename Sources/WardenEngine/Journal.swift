@@ -156,6 +156,26 @@ public final class Journal: Sendable {
                 BEGIN SELECT RAISE(ABORT, 'a fill past its order: an immediate order fills once, a resting one up to its size'); END;
                 """)
         }
+        // Live orders: the venue named on the intent (recovery tells a live order, which may exist on the venue, from a
+        // paper one, which never executed), the venue's order id and state, and each fill's venue trade id (booked
+        // once). A live immediate order may trade against several makers: only paper ones fill once.
+        m.registerMigration("v3-live-orders") { db in
+            try db.execute(sql: """
+                ALTER TABLE intents ADD COLUMN venue TEXT NOT NULL DEFAULT 'paper';
+                ALTER TABLE intents ADD COLUMN venue_order_id TEXT;
+                ALTER TABLE intents ADD COLUMN venue_state TEXT;
+                ALTER TABLE fills ADD COLUMN venue_trade_id TEXT;
+                CREATE UNIQUE INDEX fills_trade ON fills(venue_trade_id) WHERE venue_trade_id IS NOT NULL;
+                DROP TRIGGER fills_within_order;
+                CREATE TRIGGER fills_within_order BEFORE INSERT ON fills
+                WHEN ((SELECT time_in_force FROM intents WHERE id = NEW.intent_id) = 'ioc'
+                      AND (SELECT venue FROM intents WHERE id = NEW.intent_id) = 'paper'
+                      AND EXISTS (SELECT 1 FROM fills WHERE intent_id = NEW.intent_id))
+                  OR (SELECT COALESCE(SUM(shares), 0) FROM fills WHERE intent_id = NEW.intent_id) + NEW.shares
+                      > (SELECT shares FROM intents WHERE id = NEW.intent_id)
+                BEGIN SELECT RAISE(ABORT, 'a fill past its order: an immediate order fills once, a resting one up to its size'); END;
+                """)
+        }
         return m
     }
 
@@ -199,14 +219,45 @@ public final class Journal: Sendable {
     // MARK: - Trading writes
 
     /// Writes an intent before it is executed.
-    public func recordIntent(_ i: OrderIntent, at: Date) throws {
+    public func recordIntent(_ i: OrderIntent, at: Date, venue: String = "paper") throws {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at, time_in_force)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)
+                INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at, time_in_force,
+                                     venue, venue_state)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
                 """, arguments: [i.id, i.strategy, i.marketID, i.tokenID, i.side.rawValue, i.kind.rawValue,
-                                 i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970, i.timeInForce.rawValue])
+                                 i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970, i.timeInForce.rawValue,
+                                 venue, venue == "paper" ? nil : VenueOrderState.pending.rawValue])
         }
+    }
+
+    /// A live order's venue id and state (the id is written before the order is sent: a crash after it leaves an order
+    /// that may exist, found again by it).
+    public func setVenueOrder(_ id: String, orderID: String?, state: VenueOrderState, note: String) throws {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE intents SET venue_order_id = COALESCE(?, venue_order_id), venue_state = ?,
+                    note = CASE WHEN ? = '' THEN note ELSE ? END WHERE id = ?
+                """, arguments: [orderID, state.rawValue, note, note, id])
+        }
+    }
+
+    /// Live orders not finished when the engine stopped (pending, on the book, unknown), with their venue id.
+    public func liveOrders() throws -> [(intent: OrderIntent, orderID: String?, state: VenueOrderState, filled: Micros, since: Date)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT i.*, COALESCE((SELECT SUM(f.shares) FROM fills f WHERE f.intent_id = i.id), 0) AS filled
+                FROM intents i WHERE i.venue <> 'paper' AND i.status IN ('open', 'resting') ORDER BY i.created_at, i.id
+                """).map { r in
+                (Self.intent(r), r["venue_order_id"], VenueOrderState(rawValue: r["venue_state"] ?? "") ?? .unknown, r["filled"],
+                 Date(timeIntervalSince1970: r["created_at"]))
+            }
+        }
+    }
+
+    /// Venue trade ids already booked.
+    public func bookedTrades() throws -> Set<String> {
+        try read { Set(try String.fetchAll($0, sql: "SELECT venue_trade_id FROM fills WHERE venue_trade_id IS NOT NULL")) }
     }
 
     /// The fill, its intent's resolution, the account after it and its event, in one transaction.
@@ -217,10 +268,10 @@ public final class Journal: Sendable {
         let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
         return try write { db in
             try db.execute(sql: """
-                INSERT INTO fills (intent_id, strategy, market_id, token_id, side, shares, notional, fee, levels, at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO fills (intent_id, strategy, market_id, token_id, side, shares, notional, fee, levels, at, venue_trade_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [f.intentID, f.strategy, f.marketID, f.tokenID, f.side.rawValue, f.shares, f.notional,
-                                 f.fee, f.levels, f.at.timeIntervalSince1970])
+                                 f.fee, f.levels, f.at.timeIntervalSince1970, f.venueTradeID])
             try db.execute(sql: "UPDATE intents SET status = ?, resolved_at = ? WHERE id = ?",
                            arguments: [status, f.at.timeIntervalSince1970, f.intentID])
             try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
@@ -260,7 +311,7 @@ public final class Journal: Sendable {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT i.*, i.shares - COALESCE((SELECT SUM(f.shares) FROM fills f WHERE f.intent_id = i.id), 0) AS open
-                FROM intents i WHERE i.status = 'resting' ORDER BY i.created_at, i.id
+                FROM intents i WHERE i.status = 'resting' AND i.venue = 'paper' ORDER BY i.created_at, i.id
                 """).map { r in
                 (Self.intent(r), r["open"], Date(timeIntervalSince1970: r["created_at"]))
             }
@@ -382,7 +433,7 @@ public final class Journal: Sendable {
 
     public func openIntents() throws -> [OrderIntent] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM intents WHERE status = 'open' ORDER BY created_at").map { Self.intent($0) }
+            try Row.fetchAll(db, sql: "SELECT * FROM intents WHERE status = 'open' AND venue = 'paper' ORDER BY created_at").map { Self.intent($0) }
         }
     }
 

@@ -140,7 +140,9 @@ public enum GammaParser {
             fees: fees, active: (o["active"] as? Bool) ?? true, closed: closed,
             acceptingOrders: (o["acceptingOrders"] as? Bool) ?? !closed,
             liquidity: micros(o["liquidityNum"] ?? o["liquidity"] as Any), volume: micros(o["volumeNum"] ?? o["volume"] as Any),
-            winningTokenID: winner))
+            winningTokenID: winner, negRisk: (o["negRisk"] as? Bool) ?? false,
+            // Protocol-V2 markets (`version: "v2"`) settle on the third exchange (domain version 3).
+            protocolVersion: isV2 ? 3 : 2))
     }
 
     /// A list given as a JSON array, or as a JSON-encoded string of one (`"[\"Yes\", \"No\"]"`).

@@ -30,7 +30,7 @@ extension TradingEngine {
                                max_drawdown: Fixed.double(a.maxDrawdown),
                                return_pct: Double(equity - a.bankroll) / Double(max(a.bankroll, 1)) * 100,
                                enabled: h?.isDisabled != true, disabled_reason: h?.disabledReason,
-                               open_orders: core.venue.openOrders.filter { $0.intent.strategy == a.strategy }.count)
+                               open_orders: core.openOrders.filter { $0.intent.strategy == a.strategy }.count)
         }
         // The journal's count is the truth; the in-memory one (same fills, applied after each commit) stands in
         // only while the journal cannot be read, and storage says so in the same snapshot.
@@ -40,6 +40,7 @@ extension TradingEngine {
                                   storage: storageProblem.map { "degraded: \($0)" } ?? (journal == nil ? "unusable" : "ok"),
                                   cycles: cycles, last_cycle_ms: lastCycleMS, at: isoString(now))
         snap.cycle_histogram = cycleHistogram
+        snap.venue = venueInfo(now)
         snap.hosts = source.hostStats().map {
             HostInfo(host: $0.host, requests: $0.requests, failures: $0.failures, rate_limited: $0.rateLimited, error_rate: $0.recentErrorRate,
                      rate_limit_usage: $0.rateLimitUsage, circuit: $0.circuit, latency_p50_ms: $0.latencyP50Ms, latency_p99_ms: $0.latencyP99Ms,
@@ -56,6 +57,10 @@ extension TradingEngine {
         let equity = s.accounts.reduce(0.0) { $0 + $1.equity }
         var line = "\(s.trading_state) · \(age) · \(open) open · equity \(String(format: "%.2f", equity))"
         if let top = core.control.reasons.max(by: { $0.effect < $1.effect }), s.trading_state != "ACTIVE" { line += " · \(top.code)" }
+        if let v = s.venue {
+            line += " · live \(v.status)"
+            if v.unknown_orders > 0 { line += " · \(v.unknown_orders) orders UNKNOWN" }
+        }
         return line
     }
 

@@ -62,6 +62,10 @@ public actor TradingEngine {
     let hooks: EngineTestHooks
     /// Set at start when the crash-after-intent hook is to fire (once per journal).
     var crashAfterIntentArmed = false
+    /// The live venue's driver and how it is watched (nil: every strategy trades on paper).
+    var liveVenue: LiveVenue?
+    var liveTimes = LiveTimes()
+    var liveWatch = LiveWatch()
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
                 publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
@@ -105,6 +109,7 @@ public actor TradingEngine {
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
             core.intentIDs = IntentIDs(run: core.intentIDs.run, issued: try journal.intentCount(idPrefix: core.intentIDs.run))
+            try recoverLive(now)
             let resting = try journal.restingIntents()
             for r in resting { restore(RestingOrder(intent: r.intent, open: r.open, since: r.since)) }
             if !resting.isEmpty {
@@ -298,7 +303,12 @@ public actor TradingEngine {
     @discardableResult
     func perform(_ actions: [EngineAction], now: Date) -> String? {
         var reply: String?
-        let outcome = ActionPerformer.perform(actions, journal: { try write($0, now: now) }, venue: { _ in [] }, other: { action in
+        var requests: [VenueRequest] = []
+        let outcome = ActionPerformer.perform(actions, journal: { try write($0, now: now) }, venue: { r in
+            // Paper orders were answered inside the core; a live one goes to the live venue once the list is done.
+            requests.append(r)
+            return []
+        }, other: { action in
             switch action {
             case .notice(let n): emit(n)
             case .log(let severity, let line): severity == .critical ? logger.error("\(line)") : logger.warning("\(line)")
@@ -307,6 +317,7 @@ public actor TradingEngine {
             }
         })
         for (write, error) in outcome.unrecorded { unrecorded(write, error, now) }
+        dispatchLive(requests)
         if let failed = outcome.failed {
             perform(core.handle(.journalFailed(index: failed.index, error: failed.error), at: now), now: now)
             return "not recorded: \(failed.error)"
@@ -318,8 +329,8 @@ public actor TradingEngine {
     func write(_ w: JournalWrite, now: Date) throws {
         guard let journal else { return }
         switch w {
-        case .intent(let i):
-            try journal.recordIntent(i, at: now)
+        case .intent(let i), .liveIntent(let i):
+            if case .liveIntent = w { try journal.recordIntent(i, at: now, venue: "clob") } else { try journal.recordIntent(i, at: now) }
             if crashAfterIntentArmed {
                 // Test hook (F38): die between the write-ahead intent and its fill, once per journal.
                 logger.critical("test hook crash_after_intent: killing the engine after intent \(i.id)")
@@ -330,6 +341,8 @@ public actor TradingEngine {
             publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
         case .resting(let id):
             try journal.markResting(id)
+        case .venueOrder(let id, let orderID, let state, let note):
+            try journal.setVenueOrder(id, orderID: orderID, state: state, note: note)
         case .finish(let id, let status, let note):
             // Held while storage fails, and written when it works again: until then a restart would put a cancelled
             // resting order back on the book.
@@ -357,10 +370,11 @@ public actor TradingEngine {
             pendingFinishes.append((id, status, note, now))
             storageFailed("end of order \(id) (\(status)) not recorded yet: \(error)", now)
         case .resting(let id): storageFailed("resting order \(id) not recorded: \(error)", now)
+        case .venueOrder(let id, _, let state, _): storageFailed("live order \(id) state \(state.rawValue) not recorded: \(error)", now)
         case .cooldown(let name, _): storageFailed("cool-down of \(name) not saved: \(error)", now)
         case .reasons: storageFailed("operator and risk reasons not saved: \(error)", now)
         case .account(let a): storageFailed("re-based peak of \(a.strategy) not saved: \(error)", now)
-        case .intent, .fill, .settlement: storageFailed("journal write failed: \(error)", now)
+        case .intent, .liveIntent, .fill, .settlement: storageFailed("journal write failed: \(error)", now)
         }
     }
 

@@ -125,6 +125,9 @@ public final class ClobFake: Sendable {
     /// The per-signer budget of one 10 s window (the real one depends on the account's tier).
     static let budget = 3_500
 
+    /// POST /order calls received, whatever came of them (a test proves an order was never re-sent).
+    public var submissions: Int { state.withLock { $0.spent.values.reduce(0, +) } }
+
     /// The live orders, oldest first (for tests).
     public var openOrders: [OpenOrder] { state.withLock { s in s.order.compactMap { s.orders[$0] } } }
 

@@ -224,10 +224,58 @@ public struct EngineSnapshot: Codable, Sendable {
     public var cycles: Int
     public var last_cycle_ms: Double
     public var at: String
+    /// The live venue (absent when every strategy trades on paper).
+    public var venue: VenueInfo?
     public init(trading_state: String, reasons: [ReasonInfo], data: DataInfo, accounts: [AccountInfo], fills_total: Int,
                 storage: String, cycles: Int, last_cycle_ms: Double, at: String) {
         self.trading_state = trading_state; self.reasons = reasons; self.data = data; self.accounts = accounts
         self.fills_total = fills_total; self.storage = storage; self.cycles = cycles; self.last_cycle_ms = last_cycle_ms; self.at = at
+    }
+}
+
+/// The live venue's state: whether new orders may go, the heartbeat's and reconciliation's ages, its orders.
+public struct VenueInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// "healthy", or "unhealthy" with `problem` (no new live orders).
+    public var status: String
+    public var problem: String?
+    public var strategies: [String]
+    public var heartbeat_age_s: Double?
+    public var reconciled_age_s: Double?
+    public var reconcile_error: String?
+    public var unknown_orders: Int
+    public var open_orders: Int
+    /// Open orders on the wallet that are not Warden's (reported, never adopted).
+    public var foreign_orders: Int
+    public var rate_limit_remaining: Int?
+    public var orders: [LiveOrderInfo]
+    public init(name: String, status: String, problem: String?, strategies: [String], heartbeat_age_s: Double?, reconciled_age_s: Double?,
+                reconcile_error: String?, unknown_orders: Int, open_orders: Int, foreign_orders: Int, rate_limit_remaining: Int?, orders: [LiveOrderInfo]) {
+        self.name = name; self.status = status; self.problem = problem; self.strategies = strategies; self.heartbeat_age_s = heartbeat_age_s
+        self.reconciled_age_s = reconciled_age_s; self.reconcile_error = reconcile_error; self.unknown_orders = unknown_orders
+        self.open_orders = open_orders; self.foreign_orders = foreign_orders; self.rate_limit_remaining = rate_limit_remaining; self.orders = orders
+    }
+}
+
+/// One open (or unknown) live order.
+public struct LiveOrderInfo: Codable, Sendable, Equatable {
+    public var intent_id: String
+    public var order_id: String?
+    public var strategy: String
+    public var market_id: String
+    public var token_id: String
+    public var side: String
+    public var price: Double
+    public var shares: Double
+    public var filled: Double
+    /// pending, live or unknown.
+    public var state: String
+    public var since: String
+    public var note: String
+    public init(intent_id: String, order_id: String?, strategy: String, market_id: String, token_id: String, side: String, price: Double,
+                shares: Double, filled: Double, state: String, since: String, note: String) {
+        self.intent_id = intent_id; self.order_id = order_id; self.strategy = strategy; self.market_id = market_id; self.token_id = token_id
+        self.side = side; self.price = price; self.shares = shares; self.filled = filled; self.state = state; self.since = since; self.note = note
     }
 }
 

@@ -13,6 +13,10 @@ public import WardenIPC
 public enum JournalWrite: Sendable, Equatable {
     /// An order's intent, written ahead of its venue request.
     case intent(OrderIntent)
+    /// A live order's intent, written ahead of its venue request, with the venue named (recovery tells it from paper).
+    case liveIntent(OrderIntent)
+    /// A live order's state on the venue changed (its venue id once known).
+    case venueOrder(intentID: String, orderID: String?, state: VenueOrderState, note: String)
     /// A fill with the account after it and the trade event to publish under the seq the journal gives it; `status`
     /// is the order's status after it (filled, partial, resting).
     case fill(Fill, account: Account, status: String, trade: TradeInfo)
@@ -32,7 +36,7 @@ public enum JournalWrite: Sendable, Equatable {
     /// Whether nothing may follow this write unless it succeeded.
     public var isBarrier: Bool {
         switch self {
-        case .intent, .fill, .settlement: return true
+        case .intent, .liveIntent, .fill, .settlement: return true
         default: return false
         }
     }

@@ -75,6 +75,7 @@ public struct EngineCore: Sendable {
         var accounts: [String: Account]
         var health: [String: StrategyHealth]
         var venue: PaperVenue
+        var live: LiveBook
         var liveIntents: [String: OrderIntent]
         var risk: RiskBook
         var control: TradingControl
@@ -87,6 +88,8 @@ public struct EngineCore: Sendable {
     public var health: [String: StrategyHealth] = [:]
     /// Where orders go: takers walk the book, resting orders wait at their limit.
     public var venue: PaperVenue
+    /// Orders on the live venue (strategies configured for it), their caps and whether new ones may go.
+    public var live: LiveBook
     /// Orders sent and not yet done (immediate ones while they execute, resting ones until filled or cancelled).
     public var liveIntents: [String: OrderIntent] = [:]
     /// Marks, day starts, cool-downs, the drawdown halt and the entry checks.
@@ -100,13 +103,15 @@ public struct EngineCore: Sendable {
     /// Held markets whose missing book was alerted (a recovery is said when it is back).
     public internal(set) var noBookAlerted: Set<String> = []
     /// The actions of the input being handled.
-    private var out: [EngineAction] = []
+    var out: [EngineAction] = []
     /// Where each order of those actions began, with the state before it.
     private var checkpoints: [Checkpoint] = []
     /// The actions of the last input that could move orders (a failed write names its place in them).
     private var lastActions: [EngineAction] = []
 
-    public init(settings: Settings, strategies: [any Strategy], limits: TradingLimits, journalUsable: Bool, intentIDs: IntentIDs) {
+    public init(settings: Settings, strategies: [any Strategy], limits: TradingLimits, journalUsable: Bool, intentIDs: IntentIDs,
+                live: LiveBook = LiveBook()) {
+        self.live = live
         self.settings = settings
         self.strategies = strategies
         self.marketBook = MarketBook(historyLength: strategies.map(\.historyLength).max() ?? 0)
@@ -144,12 +149,16 @@ public struct EngineCore: Sendable {
         case feedUp
         /// The barrier write at `index` of the last actions failed; nothing after it was performed.
         case journalFailed(index: Int, error: String)
+        /// What the live venue said about orders (answers to requests, reconciliation, the user channel).
+        case venueReports([VenueReport])
+        /// The live venue's health: why no new order may go (nil: healthy again).
+        case venueHealth(problem: String?)
 
         /// Whether its actions may move orders, fills or payouts (and so hold checkpoints a failed write goes back to).
         var canSendOrders: Bool {
             switch self {
-            case .tick, .cancelAll, .flatten, .haltReset, .settle: return true
-            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp: return false
+            case .tick, .cancelAll, .flatten, .haltReset, .settle, .venueReports: return true
+            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth: return false
             }
         }
     }
@@ -171,6 +180,13 @@ public struct EngineCore: Sendable {
             trade(now, seen)
         case .cancelAll(let reason):
             apply(venue.handle(.cancelAll(strategy: nil, reason: reason), market: nil, book: nil, at: now), now: now)
+            // Live: every order of the account off the venue, verified by re-reading (the driver reports each).
+            if !live.isEmpty { out.append(.venue(.cancelAll(strategy: nil, reason: reason))) }
+        case .venueReports(let reports):
+            checkpoint()
+            apply(reports, now: now)
+        case .venueHealth(let problem):
+            venueHealth(problem, now: now)
         case .pause(let reason, let author, let expiresIn):
             control.raise(TradingReason(code: .operatorPause, since: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) },
                                         message: reason, author: author))
@@ -237,12 +253,12 @@ public struct EngineCore: Sendable {
         if let cp = checkpoints.last(where: { $0.index <= index }) {
             // Storage failing meanwhile stays failing (said once): the rest comes back as it was before the order.
             let degraded = control.reasons.first { $0.code == .storageDegraded }
-            accounts = cp.accounts; health = cp.health; venue = cp.venue; liveIntents = cp.liveIntents; risk = cp.risk; control = cp.control
+            accounts = cp.accounts; health = cp.health; venue = cp.venue; live = cp.live; liveIntents = cp.liveIntents; risk = cp.risk; control = cp.control
             if let degraded { control.raise(degraded) }
         }
         checkpoints = []
         switch failed {
-        case .intent(let i)?: storageFailed("intent \(i.id) not written ahead, so not executed: \(error)", now)
+        case .intent(let i)?, .liveIntent(let i)?: storageFailed("intent \(i.id) not written ahead, so not executed: \(error)", now)
         case .fill(let f, _, _, _)?: storageFailed("fill of \(f.intentID) not recorded (the paper order is void): \(error)", now)
         case .settlement(let strategy, let marketID, _, _, _)?: storageFailed("settlement of \(marketID) for \(strategy) not recorded: \(error)", now)
         default: storageFailed("journal write failed: \(error)", now)
@@ -291,7 +307,7 @@ public struct EngineCore: Sendable {
         var open: [String: [String: [RestingOrder]]] = [:]
         // Resting buys hold their cash, as an exchange holds the balance behind an open order.
         var reserved: [String: Micros] = [:]
-        for o in venue.openOrders {
+        for o in openOrders {
             open[o.intent.strategy, default: [:]][o.intent.marketID, default: []].append(o)
             if o.intent.side == .buy { reserved[o.intent.strategy, default: 0] += Fixed.costUp(o.intent.limitPrice, o.open) }
         }
@@ -321,6 +337,10 @@ public struct EngineCore: Sendable {
                 for decision in decisions {
                     switch decision {
                     case .cancel(let id, let reason):
+                        if let o = live.orders[id], o.intent.strategy == strategy.name {
+                            cancelLive(o, reason: reason, now: now)
+                            continue
+                        }
                         guard venue.openOrder(id)?.intent.strategy == strategy.name else {
                             h.rejectedIntents += 1
                             strategyError(strategy.name, "asked to cancel order \(id), which is not an open order of its own", &h, now)
@@ -338,7 +358,7 @@ public struct EngineCore: Sendable {
                         execute(intent, market: m, now: now)
                     }
                 }
-                let held = venue.openOrders.filter { $0.intent.strategy == strategy.name && $0.intent.side == .buy }
+                let held = openOrders.filter { $0.intent.strategy == strategy.name && $0.intent.side == .buy }
                     .reduce(Micros(0)) { $0 + Fixed.costUp($1.intent.limitPrice, $1.open) }
                 cash = max(0, (accounts[strategy.name]?.cash ?? cash) - held)
             }
@@ -363,6 +383,8 @@ public struct EngineCore: Sendable {
         case resting
         /// Not sent to the book: blocked by the trading state or risk, or nothing could be written ahead.
         case notSent(String)
+        /// Handed to the live venue (its answer comes back as reports).
+        case sent
         case rejected(String)
     }
 
@@ -382,6 +404,7 @@ public struct EngineCore: Sendable {
             return .notSent(why)
         }
         guard let book = marketBook.book(intent.tokenID) else { return .notSent("no order book for token \(intent.tokenID)") }
+        if live.trades(intent.strategy) { return sendLive(intent, now: now) }
         intent.id = intentIDs.next()
         checkpoint()
         out += OrderFlow.send(intent)
@@ -391,7 +414,7 @@ public struct EngineCore: Sendable {
 
     /// The state before the order whose actions begin here (put back if its barrier write fails).
     mutating func checkpoint() {
-        checkpoints.append(Checkpoint(index: out.count, accounts: accounts, health: health, venue: venue, liveIntents: liveIntents,
+        checkpoints.append(Checkpoint(index: out.count, accounts: accounts, health: health, venue: venue, live: live, liveIntents: liveIntents,
                                       risk: risk, control: control))
     }
 
@@ -402,7 +425,10 @@ public struct EngineCore: Sendable {
         // An immediate order's unfilled rest is cancelled in the same answer: its fill is then recorded as partial.
         let cutShort = Set(reports.compactMap { r -> String? in if case .cancelled(let id, _, _) = r { return id } else { return nil } })
         for report in reports {
+            if live.orders[report.intentID] != nil, !liveReport(report, now: now) { continue }
             switch report {
+            case .placed, .unknown:
+                break
             case .filled(let fill, let open):
                 let done = open == 0
                 let status = !done ? "resting" : cutShort.contains(fill.intentID) ? "partial" : "filled"
@@ -415,6 +441,7 @@ public struct EngineCore: Sendable {
                 if done && !cutShort.contains(fill.intentID) { liveIntents[fill.intentID] = nil }
             case .resting(let id, let open):
                 out.append(.journal(.resting(intentID: id)))
+                if live.orders[id] != nil { outcome = .sent; continue }
                 if let i = liveIntents[id] {
                     notice(key: "order_resting:\(i.strategy)", kind: .order, severity: .info,
                            message: "\(i.strategy) \(i.side.rawValue) \(Fixed.text(open)) of \(i.tokenID) resting at \(Fixed.text(i.limitPrice, decimals: 4)): \(i.reason)", alert: false)
@@ -465,6 +492,15 @@ public struct EngineCore: Sendable {
     /// Resting orders: those the trading state no longer allows, or whose market closed, are taken off the book;
     /// the others fill when a fresh book crosses them. Nothing fills while storage fails (it could not be recorded).
     mutating func matchResting(_ now: Date, _ seen: Observations) {
+        // Live orders the trading state no longer allows are cancelled on the venue (asked once; the venue's answer
+        // or reconciliation ends them).
+        for o in live.orders.values.sorted(by: { $0.intent.id < $1.intent.id }) where o.state == .live && !o.cancelAsked {
+            if let blocked = control.blocking(o.intent.kind, marketID: o.intent.marketID) {
+                cancelLive(o, reason: "\(blocked.effect.rawValue): \(blocked.code)", now: now)
+            } else if health[o.intent.strategy]?.isDisabled == true {
+                cancelLive(o, reason: "strategy \(o.intent.strategy) disabled", now: now)
+            }
+        }
         let resting = venue.openOrders
         guard !resting.isEmpty else { return }
         for r in resting {
@@ -514,6 +550,10 @@ public struct EngineCore: Sendable {
         for r in venue.openOrders where marketID == nil || r.intent.marketID == marketID {
             apply(venue.handle(.cancel(intentID: r.intent.id, reason: "flatten by \(author)"), market: nil, book: nil, at: now), now: now)
         }
+        for o in live.orders.values.sorted(by: { $0.intent.id < $1.intent.id }) where marketID == nil || o.intent.marketID == marketID {
+            cancelLive(o, reason: "flatten by \(author)", now: now)
+        }
+        var sent = 0
         var sold = 0
         var notSold: [String] = []
         for a in accounts.values.sorted(by: { $0.strategy < $1.strategy }) {
@@ -527,12 +567,13 @@ public struct EngineCore: Sendable {
                                          reason: "flatten by \(author)")
                 switch execute(intent, market: market, now: now, operatorAction: true) {
                 case .filled: sold += 1
+                case .sent: sent += 1
                 case .resting: notSold.append("\(a.strategy) \(p.tokenID): resting, not filled")
                 case .notSent(let why), .rejected(let why): notSold.append("\(a.strategy) \(p.tokenID): \(why)")
                 }
             }
         }
-        let summary = "\(sold) positions sold" + (notSold.isEmpty ? "" : "; \(notSold.count) not sold (\(notSold.joined(separator: "; ")))")
+        let summary = "\(sold) positions sold" + (sent > 0 ? "; \(sent) sell orders sent to the live venue (FAK)" : "") + (notSold.isEmpty ? "" : "; \(notSold.count) not sold (\(notSold.joined(separator: "; ")))")
         notice(key: "flatten", kind: .operator, severity: .warning,
                message: "flatten\(marketID.map { " of market \($0)" } ?? "") by \(author): \(summary)")
         out.append(.reply(summary))

@@ -3,7 +3,7 @@ import Foundation
 
 /// What an activity item is about; the raw value is what subscribers and the notifier see.
 public enum EventKind: String, Sendable, Equatable, CaseIterable {
-    case paused, resumed, halted, data, recovery, settlement, risk, strategy, fill, order, storage, backup, `operator`, startup
+    case paused, resumed, halted, data, recovery, settlement, risk, strategy, fill, order, storage, backup, `operator`, startup, venue
 }
 
 public enum Severity: String, Sendable, Equatable, CaseIterable, Comparable {

@@ -1,0 +1,104 @@
+// The core's side of live trading: an order for a live strategy is checked against the venue's health and the caps,
+// written ahead (with the venue named) and handed to the driver; what the venue says comes back as reports, which
+// move the order's state (journaled) and book its trades exactly once.
+import Foundation
+public import WardenCore
+import WardenIPC
+
+extension EngineCore {
+    /// Every open order, paper and live (what strategies are shown of their own, and what holds their cash).
+    public var openOrders: [RestingOrder] { live.isEmpty ? venue.openOrders : venue.openOrders + live.resting }
+
+    /// A live entry or exit: refused while the venue is unhealthy (fail closed) or past a cap, before anything is
+    /// signed; otherwise numbered, written ahead and handed to the venue.
+    mutating func sendLive(_ proposed: OrderIntent, now: Date) -> Execution {
+        var intent = proposed
+        if let problem = live.problem {
+            notice(key: "live_refused:\(intent.strategy)", kind: .order, severity: .info,
+                   message: "\(intent.strategy): live order not sent: the venue is unhealthy (\(problem))", alert: false)
+            return .notSent("live venue unhealthy: \(problem)")
+        }
+        let held = accounts[intent.strategy]?.positions.values.filter { $0.marketID == intent.marketID }.reduce(Micros(0)) { $0 + $1.costBasis } ?? 0
+        if let cap = live.capProblem(intent, heldInMarket: held, now: now) {
+            notice(key: "live_cap:\(intent.strategy)", kind: .risk, severity: .warning, message: "\(intent.strategy): live order refused before signing: \(cap)")
+            return .notSent(cap)
+        }
+        intent.id = intentIDs.next()
+        checkpoint()
+        out += [.journal(.liveIntent(intent)), .venue(.submit(intent))]
+        liveIntents[intent.id] = intent
+        live.orders[intent.id] = LiveOrder(intent: intent, state: .pending, since: now)
+        live.spend(intent, now: now)
+        return .sent
+    }
+
+    /// Asks the venue to take a live order off its book (once).
+    mutating func cancelLive(_ o: LiveOrder, reason: String, now: Date) {
+        guard var order = live.orders[o.intent.id], !order.cancelAsked else { return }
+        order.cancelAsked = true
+        live.orders[o.intent.id] = order
+        out.append(.venue(.cancel(intentID: o.intent.id, reason: reason)))
+    }
+
+    /// Moves a live order's state by a report; false when the report is to be skipped (a trade already booked).
+    mutating func liveReport(_ report: VenueReport, now: Date) -> Bool {
+        let id = report.intentID
+        guard var o = live.orders[id] else { return true }
+        let before = o.state
+        switch report {
+        case .placed(_, let orderID):
+            o.orderID = orderID
+            if o.state == .unknown {
+                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                       message: "\(o.intent.strategy): order \(id) of unknown outcome found on the venue as \(orderID); adopted once", duration: now.timeIntervalSince(o.since))
+                o.state = .pending
+            }
+        case .unknown(_, let reason):
+            o.state = .unknown
+            o.note = reason
+            notice(key: "order_unknown:\(id)", kind: .order, severity: .critical,
+                   message: "\(o.intent.strategy): order \(id) outcome UNKNOWN (\(reason)); not re-sent; reconciliation will find it or rule it out")
+        case .resting:
+            o.state = .live
+        case .filled(let fill, let open):
+            if let trade = fill.venueTradeID {
+                if live.booked.contains(trade) { return false }
+                live.booked.insert(trade)
+            }
+            if o.state == .unknown {
+                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                       message: "\(o.intent.strategy): order \(id) of unknown outcome traded on the venue; its fills are booked once", duration: now.timeIntervalSince(o.since))
+            }
+            o.filled += fill.shares
+            o.state = open == 0 ? .matched : .live
+        case .cancelled(_, _, let reason):
+            if o.state == .unknown {
+                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                       message: "\(o.intent.strategy): order \(id) of unknown outcome ruled out: \(reason)", duration: now.timeIntervalSince(o.since))
+            }
+            o.state = .cancelled
+            o.note = reason
+        case .rejected(_, let reason):
+            o.state = .rejected
+            o.note = reason
+        }
+        if o.state != before || o.orderID != live.orders[id]?.orderID {
+            out.append(.journal(.venueOrder(intentID: id, orderID: o.orderID, state: o.state, note: o.note)))
+        }
+        if o.state.isOpen { live.orders[id] = o } else { live.orders[id] = nil }
+        return true
+    }
+
+    /// The heartbeat, the venue's mode or preflight changed whether new live orders may go.
+    mutating func venueHealth(_ problem: String?, now: Date) {
+        guard problem != live.problem else { return }
+        let was = live.problem
+        live.problem = problem
+        if let problem {
+            notice(key: "venue_unhealthy", kind: .venue, severity: .critical,
+                   message: "live venue unhealthy: \(problem); no new live orders, open ones assumed cancelled until re-read")
+        } else {
+            notice(key: "venue_unhealthy", kind: .venue, severity: .info, message: "live venue healthy again (was: \(was ?? "?"))")
+        }
+    }
+}

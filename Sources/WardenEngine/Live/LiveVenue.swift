@@ -1,0 +1,244 @@
+// The live venue's driver (DESIGN §4.4, §4.5): performs the core's requests on Polymarket's CLOB and says what came
+// of them as venue reports. An order is signed with its intent id in the signed metadata, its venue id (the order's
+// EIP-712 hash) is written to the journal before it is posted, and an answer that is lost (a 500, a timeout) makes it
+// `unknown`, never re-sent: reconciliation (open orders and trades read back) finds it or rules it out. The heartbeat
+// keeps the venue's cancel-on-disconnect armed; when it fails, no new order goes (fail closed).
+public import Foundation
+public import WardenCore
+public import WardenPolymarket
+import WardenHTTP
+
+/// How the engine reaches the live venue (`engine.live`), secrets already read from their credentials.
+public struct LiveVenueConfig: Sendable {
+    public var clobURL: String
+    public var key: SigningKey
+    public var credentials: ClobCredentials
+    public var signatureType: SignatureType
+    public var funder: EthAddress?
+    public var timeout: Duration
+    public init(clobURL: String, key: SigningKey, credentials: ClobCredentials, signatureType: SignatureType = .eoa, funder: EthAddress? = nil,
+                timeout: Duration = .seconds(10)) {
+        self.clobURL = clobURL; self.key = key; self.credentials = credentials; self.signatureType = signatureType; self.funder = funder
+        self.timeout = timeout
+    }
+}
+
+/// What one reconciliation found.
+public struct Reconciliation: Sendable {
+    public var reports: [VenueReport] = []
+    /// Open orders on the wallet that are none of ours (reported, never adopted).
+    public var foreign: [ClobOpenOrder] = []
+    /// Booked trades the venue now says FAILED at settlement.
+    public var failedTrades: [ClobTrade] = []
+    public var openOnVenue = 0
+}
+
+public actor LiveVenue {
+    public let config: LiveVenueConfig
+    let client: ClobClient
+    let clock: @Sendable () -> Date
+    /// Records a live order's venue id before it is posted (the journal's write; throws when it cannot).
+    let recordOrderID: @Sendable (String, String) throws -> Void
+    var heartbeatID = ""
+    public private(set) var lastHeartbeatOK: Date?
+    public private(set) var heartbeatError: String?
+    public private(set) var lastReconciled: Date?
+    public private(set) var reconcileError: String?
+    /// The venue said it takes no new orders (503 cancel-only, 429) until then.
+    var refusingUntil: (until: Date, why: String)?
+
+    public init(config: LiveVenueConfig, clock: @escaping @Sendable () -> Date = { Date() },
+                recordOrderID: @escaping @Sendable (String, String) throws -> Void) {
+        self.config = config
+        self.clock = clock
+        self.recordOrderID = recordOrderID
+        client = ClobClient(baseURL: config.clobURL, key: config.key, credentials: config.credentials, timeout: config.timeout, clock: clock)
+    }
+
+    public var rateLimit: ClobRateLimit? { client.rateLimit }
+
+    /// Why no new order may go now, from what this driver saw (the heartbeat, the venue's refusals); nil: healthy.
+    public func problem(heartbeatBound: TimeInterval) -> String? {
+        let now = clock()
+        if let e = heartbeatError { return "heartbeat failing: \(e)" }
+        guard let ok = lastHeartbeatOK else { return "no heartbeat accepted yet" }
+        if now.timeIntervalSince(ok) > heartbeatBound { return String(format: "no heartbeat accepted for %.0f s", now.timeIntervalSince(ok)) }
+        if let r = refusingUntil, now < r.until { return r.why }
+        return nil
+    }
+
+    /// One heartbeat, chained to the last; a failure is kept until one is accepted again.
+    public func heartbeat() async {
+        do {
+            heartbeatID = try await client.heartbeat(previous: heartbeatID)
+            lastHeartbeatOK = clock()
+            heartbeatError = nil
+        } catch {
+            heartbeatError = "\(error)"
+            // A broken chain starts again from empty (the venue refuses a stale id).
+            heartbeatID = ""
+        }
+    }
+
+    // MARK: - Requests
+
+    public func perform(_ request: VenueRequest, market: Market?, orders: [String: LiveOrder]) async -> [VenueReport] {
+        switch request {
+        case .submit(let intent):
+            guard let market else { return [.rejected(intentID: intent.id, reason: "market \(intent.marketID) is unknown")] }
+            return await submit(intent, market: market)
+        case .cancel(let id, let reason):
+            guard let orderID = orders[id]?.orderID else { return [] }
+            return await cancel([(id, orderID, orders[id]?.open ?? 0)], reason: reason)
+        case .cancelAll(let strategy, let reason):
+            return await cancelAll(orders.values.filter { o in strategy.map { o.intent.strategy == $0 } ?? true }, reason: reason)
+        }
+    }
+
+    /// Signs and posts one order. The venue id is written ahead of the post; an answer lost makes it unknown.
+    func submit(_ intent: OrderIntent, market: Market) async -> [VenueReport] {
+        let id = intent.id
+        let signed: SignedClobOrder
+        let orderID: String
+        do {
+            let domain = try ExchangeDomain.forMarket(negRisk: market.negRisk, protocolVersion: market.protocolVersion)
+            let order = try ClobOrder.limit(key: config.key, funder: config.funder, signatureType: config.signatureType, tokenID: intent.tokenID,
+                                            side: intent.side == .buy ? .buy : .sell, price: intent.limitPrice, size: intent.shares,
+                                            tick: market.tickSize, salt: String(UInt64.random(in: 1...UInt64(1) << 53)),
+                                            timestamp: UInt64(clock().timeIntervalSince1970 * 1000), tag: id)
+            signed = try SignedClobOrder(order: order, domain: domain, key: config.key)
+            orderID = "0x" + Hex.string(try order.digest(domain))
+        } catch {
+            return [.rejected(intentID: id, reason: "not signed: \(error)")]
+        }
+        do {
+            try recordOrderID(id, orderID)
+        } catch {
+            return [.rejected(intentID: id, reason: "not sent: its venue id could not be written ahead: \(error)")]
+        }
+        do {
+            let answer = try await client.post(signed, type: intent.timeInForce == .immediate ? .fak : .gtc)
+            var out: [VenueReport] = [.placed(intentID: id, orderID: answer.orderID)]
+            // What traded at once is read back now (booked once by trade id, the same path reconciliation takes).
+            let fills = fills(await tradesOf(answer.orderID), of: intent, market: market, alreadyFilled: 0)
+            out += fills.reports
+            let open = intent.shares - fills.total
+            if intent.timeInForce == .resting {
+                if open > 0 { out.append(.resting(intentID: id, open: open)) }
+            } else if open > 0 {
+                out.append(.cancelled(intentID: id, unfilled: open, reason: fills.reports.isEmpty ? "nothing matched (FAK)" : "rest not matched (FAK)"))
+            }
+            return out
+        } catch let e as ClobError {
+            switch e.kind {
+            case .unknownOutcome, .malformed:
+                return [.placed(intentID: id, orderID: orderID), .unknown(intentID: id, reason: e.message)]
+            case .unavailable:
+                refusingUntil = (clock().addingTimeInterval(30), "the venue refuses new orders: \(e.message)")
+            case .rateLimited:
+                refusingUntil = (clock().addingTimeInterval(e.retryAfter ?? 10), "rate limited by the venue (Retry-After \(Int(e.retryAfter ?? 10)) s)")
+            default: break
+            }
+            return [.rejected(intentID: id, reason: "\(e.kind.rawValue): \(e.message)")]
+        } catch {
+            return [.placed(intentID: id, orderID: orderID), .unknown(intentID: id, reason: "\(error)")]
+        }
+    }
+
+    func tradesOf(_ orderID: String) async -> [ClobTrade] {
+        (try? await client.trades().filter { $0.orderID == orderID }) ?? []
+    }
+
+    /// Fills for the trades of one order not yet booked, in the venue's order; FAILED trades are never booked.
+    func fills(_ trades: [ClobTrade], of intent: OrderIntent, market: Market?, alreadyFilled: Micros,
+               booked: Set<String> = []) -> (reports: [VenueReport], total: Micros) {
+        var total = alreadyFilled
+        var out: [VenueReport] = []
+        for t in trades where !booked.contains(t.id) && t.status.uppercased() != "FAILED" {
+            let price = Fixed.parse(t.price) ?? 0, size = Fixed.parse(t.size) ?? 0
+            guard price > 0, size > 0 else { continue }
+            let take = min(size, intent.shares - total)
+            guard take > 0 else { continue }
+            total += take
+            let notional = intent.side == .buy ? Fixed.costUp(price, take) : Fixed.proceedsDown(price, take)
+            let fee = market.map { $0.fees.takerFee(price: price, shares: take) } ?? 0
+            let fill = Fill(intentID: intent.id, strategy: intent.strategy, marketID: intent.marketID, tokenID: intent.tokenID, side: intent.side,
+                            shares: take, notional: notional, fee: fee, levels: 1, at: clock(), venueTradeID: t.id)
+            out.append(.filled(fill, open: intent.shares - total))
+        }
+        return (out, total - alreadyFilled)
+    }
+
+    func cancel(_ list: [(intentID: String, orderID: String, open: Micros)], reason: String) async -> [VenueReport] {
+        var out: [VenueReport] = []
+        for o in list {
+            do {
+                let r = try await client.cancel(orderID: o.orderID)
+                if r.canceled.contains(o.orderID) { out.append(.cancelled(intentID: o.intentID, unfilled: o.open, reason: reason)) }
+            } catch {
+                // Not known to be cancelled: reconciliation re-reads it.
+            }
+        }
+        return out
+    }
+
+    /// Cancels every listed order with a venue id, then re-reads the open orders: any still there is said.
+    func cancelAll(_ orders: [LiveOrder], reason: String) async -> [VenueReport] {
+        let list = orders.compactMap { o in o.orderID.map { (o.intent.id, $0, o.open) } }
+        return await cancel(list, reason: reason)
+    }
+
+    /// Open orders still on the venue after a cancel-all (nil when they could not be read).
+    public func openOrderIDs() async -> Set<String>? {
+        (try? await client.openOrders()).map { Set($0.map(\.id)) }
+    }
+
+    // MARK: - Reconciliation
+
+    /// Reads open orders and trades back and compares them with the orders the engine holds open: missed fills are
+    /// booked once, an unknown order is found (adopted by its id or its tag) or ruled out, an order gone from the book
+    /// ends. Pending orders (a post in flight) are left to their answer.
+    public func reconcile(orders: [String: LiveOrder], booked: Set<String>, markets: [String: Market]) async throws -> Reconciliation {
+        let open = try await client.openOrders()
+        let trades = try await client.trades()
+        lastReconciled = clock()
+        var r = Reconciliation()
+        r.openOnVenue = open.count
+        var openByID: [String: ClobOpenOrder] = [:]
+        var openByTag: [String: ClobOpenOrder] = [:]
+        for o in open {
+            openByID[o.id] = o
+            if let tag = Self.tag(o.metadata) { openByTag[tag] = o }
+        }
+        let tradesByOrder = Dictionary(grouping: trades, by: \.orderID)
+        var ours = Set<String>()
+        for o in orders.values.sorted(by: { $0.intent.id < $1.intent.id }) where o.state != .pending {
+            let id = o.intent.id
+            let onBook = o.orderID.flatMap { openByID[$0] } ?? openByTag[id]
+            guard let orderID = onBook?.id ?? o.orderID else { continue }
+            ours.insert(orderID)
+            if o.orderID != orderID || o.state == .unknown { r.reports.append(.placed(intentID: id, orderID: orderID)) }
+            let f = fills(tradesByOrder[orderID] ?? [], of: o.intent, market: markets[o.intent.marketID], alreadyFilled: o.filled, booked: booked)
+            r.reports += f.reports
+            let filled = o.filled + f.total
+            if let onBook {
+                let left = max(0, (Fixed.parse(onBook.originalSize) ?? 0) - (Fixed.parse(onBook.sizeMatched) ?? 0))
+                if o.state != .live { r.reports.append(.resting(intentID: id, open: min(left, o.intent.shares - filled))) }
+            } else if filled < o.intent.shares {
+                let why = o.state == .unknown && filled == 0 ? "not on the venue: never placed" : "no longer on the venue's book (cancelled or expired)"
+                r.reports.append(.cancelled(intentID: id, unfilled: o.intent.shares - filled, reason: why))
+            }
+        }
+        for t in trades where booked.contains(t.id) && t.status.uppercased() == "FAILED" { r.failedTrades.append(t) }
+        r.foreign = open.filter { !ours.contains($0.id) && !(Self.tag($0.metadata).map { orders[$0] != nil } ?? false) }
+        return r
+    }
+
+    /// The intent id a signed metadata word carries (left-aligned ASCII), or nil.
+    static func tag(_ metadata: String?) -> String? {
+        guard let m = metadata, let bytes = Hex.bytes(m), bytes.count == 32 else { return nil }
+        let text = bytes.prefix { $0 != 0 }
+        guard !text.isEmpty, text.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { return nil }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -1,0 +1,203 @@
+// The engine's side of the live venue: requests handed to the driver once their intent is on disk, its answers fed
+// back to the core, the heartbeat watched (fail closed), reconciliation at start, after the heartbeat recovers and on
+// a timer, and what every surface says about it (status, `wardenctl orders`, alerts).
+public import Foundation
+public import ServiceLifecycle
+import WardenCore
+import WardenIPC
+import WardenKit
+import WardenPolymarket
+
+/// How often the live venue is heartbeaten and reconciled.
+public struct LiveTimes: Sendable {
+    public var heartbeatEvery: Duration = .seconds(5)
+    /// No heartbeat accepted this long: unhealthy.
+    public var heartbeatBound: TimeInterval = 15
+    public var reconcileEvery: Duration = .seconds(30)
+    /// Reconciliations failing in a row before the venue counts as unhealthy (its reads failing).
+    public var reconcileFailuresMax = 3
+    public init() {}
+}
+
+/// What has been said about the venue already (each foreign order, each failed trade once).
+struct LiveWatch {
+    var foreignReported: Set<String> = []
+    var failedReported: Set<String> = []
+    var foreignNow = 0
+    var reconcileFailures = 0
+    var reconcileError: String?
+    var heartbeatOK: Date?
+    var reconciled: Date?
+    var remaining: Int?
+    /// How long the last submission took, request to answer.
+    var lastSubmit: Duration?
+}
+
+extension TradingEngine {
+    /// Makes `strategies` trade on `venue` with `caps`; before `recover()`, which loads the live orders left open.
+    public func attachLive(_ venue: LiveVenue, strategies: Set<String>, caps: LiveCaps, times: LiveTimes = LiveTimes()) {
+        liveVenue = venue
+        liveTimes = times
+        core.live = LiveBook(strategies: strategies, caps: caps)
+        // Nothing goes until the first heartbeat is accepted (fail closed from the start).
+        core.live.problem = "no heartbeat accepted yet"
+    }
+
+    /// Live orders left open by the last run: one never posted (no venue id written) is abandoned; one that may have
+    /// been posted is unknown until reconciliation finds it or rules it out. Trades already booked are not again.
+    func recoverLive(_ now: Date) throws {
+        guard let journal else { return }
+        core.live.booked = try journal.bookedTrades()
+        var unknown = 0
+        for o in try journal.liveOrders() {
+            guard let orderID = o.orderID else {
+                try journal.finishIntent(o.intent.id, status: "abandoned", note: "engine restarted before the order was signed and sent; never on the venue", at: now)
+                continue
+            }
+            let state: VenueOrderState = o.state == .pending ? .unknown : o.state
+            if state == .unknown { unknown += 1 }
+            core.live.orders[o.intent.id] = LiveOrder(intent: o.intent, orderID: orderID, state: state, filled: o.filled, since: o.since,
+                                                       note: state == .unknown ? "outcome unknown after a restart" : "")
+            core.liveIntents[o.intent.id] = o.intent
+        }
+        if unknown > 0 {
+            emit(key: "orders_unknown_at_start", kind: .recovery, severity: .critical,
+                 message: "\(unknown) live orders may have been sent just before the last stop: UNKNOWN until reconciliation finds them or rules them out; never re-sent")
+        }
+    }
+
+    /// Hands the live requests of a performed list to the driver (paper ones were answered in the core).
+    func dispatchLive(_ requests: [VenueRequest]) {
+        guard let live = liveVenue else { return }
+        let orders = core.live.orders
+        for request in requests {
+            var market: Market? = nil
+            switch request {
+            case .submit(let i):
+                guard orders[i.id] != nil else { continue }
+                market = markets[i.marketID]
+            case .cancel(let id, _):
+                guard orders[id] != nil else { continue }
+            case .cancelAll: break
+            }
+            let started = ContinuousClock.now
+            let forMarket = market
+            Task {
+                let reports = await live.perform(request, market: forMarket, orders: orders)
+                await self.venueAnswered(reports, to: request, took: ContinuousClock.now - started)
+            }
+        }
+    }
+
+    func venueAnswered(_ reports: [VenueReport], to request: VenueRequest, took: Duration) async {
+        let now = clock()
+        if !reports.isEmpty { perform(core.handle(.venueReports(reports), at: now), now: now) }
+        if case .submit = request { liveWatch.lastSubmit = took }
+        guard case .cancelAll(_, let reason) = request, let live = liveVenue else { return }
+        // The kill switch is verified by reading the venue's open orders back.
+        guard let left = await live.openOrderIDs() else {
+            return emit(key: "cancel_all_verify", kind: .venue, severity: .critical,
+                        message: "cancel-all (\(reason)): the venue's open orders could not be read back; reconciliation retries")
+        }
+        let ours = Set(core.live.orders.values.compactMap(\.orderID))
+        let still = left.intersection(ours)
+        if still.isEmpty {
+            emit(key: "cancel_all_verify", kind: .venue, severity: .info,
+                 message: "cancel-all (\(reason)) verified: none of Warden's orders is open on the venue", alert: false)
+        } else {
+            emit(key: "cancel_all_verify", kind: .venue, severity: .critical,
+                 message: "cancel-all (\(reason)): \(still.count) of Warden's orders still open on the venue after cancelling")
+        }
+        await reconcileLive()
+    }
+
+    /// One heartbeat; the venue's health goes to the core (new orders stop while it is unhealthy). When it recovers,
+    /// the open orders are re-read (the venue may have cancelled them all meanwhile).
+    public func heartbeatLive() async {
+        guard let live = liveVenue else { return }
+        await live.heartbeat()
+        liveWatch.heartbeatOK = await live.lastHeartbeatOK
+        liveWatch.remaining = await live.rateLimit?.remaining
+        var problem = await live.problem(heartbeatBound: liveTimes.heartbeatBound)
+        if problem == nil, liveWatch.reconcileFailures >= liveTimes.reconcileFailuresMax, let e = liveWatch.reconcileError {
+            problem = "venue reads failing (\(liveWatch.reconcileFailures) reconciliations in a row): \(e)"
+        }
+        let wasUnhealthy = core.live.problem != nil
+        let now = clock()
+        perform(core.handle(.venueHealth(problem: problem), at: now), now: now)
+        if wasUnhealthy, problem == nil { await reconcileLive() }
+    }
+
+    /// Open orders and trades read back and compared with the journal's (booked once, found or ruled out).
+    public func reconcileLive() async {
+        guard let live = liveVenue else { return }
+        do {
+            let r = try await live.reconcile(orders: core.live.orders, booked: core.live.booked, markets: markets)
+            liveWatch.reconcileFailures = 0
+            liveWatch.reconcileError = nil
+            let now = clock()
+            liveWatch.reconciled = now
+            if !r.reports.isEmpty { perform(core.handle(.venueReports(r.reports), at: now), now: now) }
+            liveWatch.foreignNow = r.foreign.count
+            for o in r.foreign where !liveWatch.foreignReported.contains(o.id) {
+                liveWatch.foreignReported.insert(o.id)
+                emit(key: "foreign_order:\(o.id)", kind: .venue, severity: .warning,
+                     message: "order \(o.id) on the wallet is not Warden's (\(o.side) \(o.originalSize) of \(o.tokenID) at \(o.price)): reported, never adopted or cancelled")
+            }
+            for t in r.failedTrades where !liveWatch.failedReported.contains(t.id) {
+                liveWatch.failedReported.insert(t.id)
+                emit(key: "settlement_failed:\(t.id)", kind: .venue, severity: .critical,
+                     message: "trade \(t.id) of order \(t.orderID) FAILED at settlement after it was booked: position and cash are overstated until corrected by hand")
+            }
+        } catch {
+            liveWatch.reconcileFailures += 1
+            liveWatch.reconcileError = "\(error)"
+            emit(key: "reconcile_failed", kind: .venue, severity: liveWatch.reconcileFailures >= liveTimes.reconcileFailuresMax ? .critical : .warning,
+                 message: "reconciliation with the venue failed (\(liveWatch.reconcileFailures) in a row): \(error)",
+                 alert: liveWatch.reconcileFailures == liveTimes.reconcileFailuresMax)
+        }
+    }
+
+    /// The live venue for the status snapshot (nil when none is configured).
+    func venueInfo(_ now: Date) -> VenueInfo? {
+        guard !core.live.isEmpty || !core.live.orders.isEmpty else { return nil }
+        let orders = core.live.orders.values.sorted { ($0.since, $0.intent.id) < ($1.since, $1.intent.id) }.map { o in
+            LiveOrderInfo(intent_id: o.intent.id, order_id: o.orderID, strategy: o.intent.strategy, market_id: o.intent.marketID, token_id: o.intent.tokenID,
+                          side: o.intent.side.rawValue, price: Fixed.double(o.intent.limitPrice), shares: Fixed.double(o.intent.shares),
+                          filled: Fixed.double(o.filled), state: o.state.rawValue, since: isoString(o.since), note: o.note)
+        }
+        let s = liveWatch
+        return VenueInfo(name: "polymarket-clob", status: core.live.problem == nil ? "healthy" : "unhealthy", problem: core.live.problem,
+                         strategies: core.live.strategies.sorted(), heartbeat_age_s: s.heartbeatOK.map { now.timeIntervalSince($0) },
+                         reconciled_age_s: s.reconciled.map { now.timeIntervalSince($0) }, reconcile_error: liveWatch.reconcileError,
+                         unknown_orders: orders.filter { $0.state == "unknown" }.count, open_orders: orders.count,
+                         foreign_orders: liveWatch.foreignNow, rate_limit_remaining: s.remaining, orders: orders)
+    }
+}
+
+/// Heartbeats the live venue every few seconds and reconciles at start and on a timer.
+public struct LiveVenueService: Service {
+    let engine: TradingEngine
+    let times: LiveTimes
+    public init(engine: TradingEngine, times: LiveTimes) { self.engine = engine; self.times = times }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        await engine.heartbeatLive()
+                        guard (try? await Task.sleep(for: times.heartbeatEvery)) != nil else { return }
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await engine.reconcileLive()
+                        guard (try? await Task.sleep(for: times.reconcileEvery)) != nil else { return }
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+// Issue 14: the engine trading live on the loopback CLOB fake over HTTP — an order written ahead with its venue id,
+// signed, matched on the fake's book and its trade booked exactly once; a submit answered 500 is UNKNOWN on every
+// surface, never re-sent, and reconciliation finds it (placed anyway) or rules it out (never placed); no heartbeat
+// means no new orders (fail closed); caps refuse before signing; a crash between send and record leaves an order that
+// the next start treats as unknown and adopts once by its venue id.
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import Testing
+import WardenCore
+@testable import WardenEngine
+import WardenFakes
+import WardenHTTP
+import WardenIPC
+import WardenKit
+import WardenPolymarket
+import WardenTestKit
+
+/// One market whose books the test sets; every book is stamped as observed now.
+final class LiveTestSource: MarketDataSource {
+    let market: Market
+    let asks = Mutex<[BookLevel]>([])
+    init(_ market: Market) { self.market = market }
+    var name: String { "scripted" }
+    func discover(now: Date) async throws -> (markets: [Market], rejected: [Rejection]) { ([market], []) }
+    func books(_ tokenIDs: [String]) async throws -> (books: [OrderBook], rejected: [Rejection]) {
+        let now = Date()
+        let asks = self.asks.withLock { $0 }
+        return (tokenIDs.map { t in
+            OrderBook(tokenID: t, bids: [BookLevel(price: 400_000, size: 100 * Fixed.one)], asks: asks, tickSize: 10_000,
+                      minOrderSize: 5 * Fixed.one, bookTime: now, observedAt: now, hash: nil)
+        }, [])
+    }
+    func market(id: String) async throws -> Market { market }
+    func hostStats() -> [HostStats] { [] }
+}
+
+/// Buys `shares` of the market's first token at `price` whenever it holds nothing there and has no open order.
+struct LiveBuyer: Strategy {
+    let name: String
+    let price: Micros
+    let shares: Micros
+    let timeInForce: TimeInForce
+    func decide(_ c: StrategyContext) throws -> [StrategyDecision] {
+        guard c.positions.isEmpty, c.openOrders.isEmpty, let token = c.snapshot.market.tokens.first else { return [] }
+        return [.place(OrderIntent(strategy: name, marketID: c.snapshot.market.id, tokenID: token.tokenID, side: .buy, kind: .entry,
+                                   limitPrice: price, shares: shares, reason: "test", timeInForce: timeInForce))]
+    }
+}
+
+@Suite("Live venue (engine on the CLOB fake)")
+struct LiveVenueTests {
+    static let token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+    static let other = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
+    static let keyHex = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+    static let market = Market(id: "m1", conditionID: "0xc1", tokens: [OutcomeToken(tokenID: token, outcome: "Yes"), OutcomeToken(tokenID: other, outcome: "No")],
+                               tickSize: 10_000, minOrderSize: 5 * Fixed.one)
+
+    struct Rig {
+        let fake: ClobFake
+        let engine: TradingEngine
+        let journal: Journal
+        let source: LiveTestSource
+        let dir: String
+    }
+
+    static func rig(price: Micros = 550_000, tif: TimeInForce = .immediate, caps: LiveCaps = LiveCaps(perOrder: 100 * Fixed.one),
+                    dir: String = tempDir(), fake existing: ClobFake? = nil) async throws -> Rig {
+        let fake: ClobFake
+        if let existing { fake = existing } else { fake = try await ClobFake.start(markets: [.init(tokens: [token, other])]) }
+        let key = try SigningKey(hex: keyHex)
+        let creds = try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key)
+        let (journal, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/backups")
+        let source = LiveTestSource(market)
+        var s = EngineSettings()
+        s.bookRefresh = .zero
+        s.minFreePercent = 0
+        let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: source, publisher: EventPublisher(),
+                                       stateDir: dir, logger: Logger(label: "test"),
+                                       strategies: [LiveBuyer(name: "live-buyer", price: price, shares: 10 * Fixed.one, timeInForce: tif)])
+        let venue = LiveVenue(config: LiveVenueConfig(clobURL: fake.baseURL, key: key, credentials: creds, timeout: .seconds(5)),
+                              recordOrderID: { id, orderID in try journal.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
+        await engine.attachLive(venue, strategies: ["live-buyer"], caps: caps)
+        try await engine.recover()
+        return Rig(fake: fake, engine: engine, journal: journal, source: source, dir: dir)
+    }
+
+    /// Waits for `condition` (the venue answers on a task of its own), with a generous bound.
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting for: \(what)")
+        throw CancellationError()
+    }
+
+    static func row(_ j: Journal, _ sql: String) throws -> Row? { try j.read { try Row.fetchOne($0, sql: sql) } }
+
+    @Test("a live order: written ahead with its venue id, signed, matched on the fake, its trade booked once (reconciliation does not book it again)")
+    func matched() async throws {
+        let r = try await Self.rig()
+        defer { Task { await r.fake.stop() } }
+        r.fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 6 * Fixed.one), BookLevel(price: 520_000, size: 50 * Fixed.one)])
+        r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 6 * Fixed.one), BookLevel(price: 520_000, size: 50 * Fixed.one)] }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("both trades booked") { try r.journal.fillCount() == 2 }
+        let position = await r.engine.core.accounts["live-buyer"]?.positions[Self.token]
+        #expect(position?.shares == 10 * Fixed.one)
+        let cost = try #require(position?.costBasis)
+        #expect(cost == 5_080_000, "6 at 0.50 and 4 at 0.52, the fake's levels")
+        let intent = try #require(try Self.row(r.journal, "SELECT * FROM intents"))
+        #expect(intent["venue"] as String == "clob" && intent["status"] as String == "filled")
+        let orderID: String = intent["venue_order_id"]
+        #expect(orderID.hasPrefix("0x") && orderID.count == 66, "the order's hash, written before it was posted")
+        #expect(try r.journal.read { try Int.fetchOne($0, sql: "SELECT COUNT(DISTINCT venue_trade_id) FROM fills") } == 2)
+        await r.engine.reconcileLive()
+        await r.engine.reconcileLive()
+        #expect(try r.journal.fillCount() == 2, "trades are booked once, however often they are read back")
+        #expect(r.fake.submissions == 1)
+        let venue = try #require(await r.engine.snapshot().venue)
+        #expect(venue.status == "healthy" && venue.open_orders == 0 && venue.unknown_orders == 0 && venue.heartbeat_age_s != nil)
+    }
+
+    @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
+    func unknownPlaced() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        r.fake.setSubmitFault(.failedButPlaced)
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the order is unknown") { await r.engine.snapshot().venue?.unknown_orders == 1 }
+        let venue = try #require(await r.engine.snapshot().venue)
+        #expect(venue.orders.first?.state == "unknown" && venue.orders.first?.note.contains("could not run the execution") == true)
+        #expect(await r.engine.statusLine().contains("1 orders UNKNOWN"))
+        for _ in 0..<3 { await r.engine.cycle(now: Date()) }
+        #expect(r.fake.submissions == 1, "an unknown order is never re-sent")
+        r.fake.setSubmitFault(.none)
+        await r.engine.reconcileLive()
+        let after = try #require(await r.engine.snapshot().venue)
+        #expect(after.unknown_orders == 0 && after.orders.map(\.state) == ["live"], "found on the venue's book")
+        #expect(after.orders.first?.order_id == r.fake.openOrders.first?.id)
+        #expect(try Self.row(r.journal, "SELECT venue_state FROM intents")?["venue_state"] as String? == "live")
+        for _ in 0..<2 { await r.engine.cycle(now: Date()) }
+        #expect(r.fake.submissions == 1 && r.fake.openOrders.count == 1, "the adopted order stands for the strategy's order: nothing sent again")
+    }
+
+    @Test("500 with nothing placed: unknown until reconciliation rules it out; the strategy may then place again")
+    func unknownNotPlaced() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        r.fake.setSubmitFault(.failedNotPlaced)
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the order is unknown") { await r.engine.snapshot().venue?.unknown_orders == 1 }
+        r.fake.setSubmitFault(.none)
+        await r.engine.reconcileLive()
+        #expect(await r.engine.snapshot().venue?.orders.isEmpty == true)
+        let intent = try #require(try Self.row(r.journal, "SELECT status, venue_state, note FROM intents"))
+        #expect(intent["status"] as String == "cancelled" && intent["venue_state"] as String == "cancelled")
+        #expect((intent["note"] as String).contains("never placed"))
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the strategy's next order rests") { r.fake.openOrders.count == 1 }
+        #expect(r.fake.submissions == 2)
+    }
+
+    @Test("no heartbeat accepted: no live order goes (fail closed); once one is, orders go")
+    func failClosed() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        await r.engine.cycle(now: Date())
+        #expect(r.fake.submissions == 0 && r.journal.openIntentsCount == 0)
+        let venue = try #require(await r.engine.snapshot().venue)
+        #expect(venue.status == "unhealthy" && venue.problem?.contains("heartbeat") == true)
+        await r.engine.heartbeatLive()
+        #expect(await r.engine.snapshot().venue?.status == "healthy")
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the order rests on the fake") { r.fake.openOrders.count == 1 }
+    }
+
+    @Test("an entry over the per-order cap is refused before signing, with an alert; nothing reaches the venue")
+    func caps() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting, caps: LiveCaps(perOrder: 4 * Fixed.one))
+        defer { Task { await r.fake.stop() } }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        #expect(r.fake.submissions == 0 && r.journal.openIntentsCount == 0)
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("live order refused before signing") && $0.contains("cap per order 4") })
+    }
+
+    @Test("a crash between send and record: the next start holds the order as UNKNOWN and adopts it once by its venue id; one never sent is abandoned")
+    func crashBetweenSendAndRecord() async throws {
+        let dir = tempDir()
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token, Self.other])])
+        defer { Task { await fake.stop() } }
+        // What a run that died after posting leaves: the intent and the order's venue id on disk, the order on the venue.
+        do {
+            let key = try SigningKey(hex: Self.keyHex)
+            let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+            let order = try ClobOrder.limit(key: key, tokenID: Self.token, side: .buy, price: 450_000, size: 10 * Fixed.one, tick: 10_000,
+                                            salt: "77", timestamp: 1_790_000_000_000, tag: "old-1")
+            let posted = try await client.post(try SignedClobOrder(order: order, domain: .ctfV2, key: key), type: .gtc)
+            let (j, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/backups")
+            let intent = OrderIntent(id: "old-1", strategy: "live-buyer", marketID: "m1", tokenID: Self.token, side: .buy, kind: .entry,
+                                     limitPrice: 450_000, shares: 10 * Fixed.one, reason: "test", timeInForce: .resting)
+            try j.recordIntent(intent, at: Date(), venue: "clob")
+            try j.setVenueOrder("old-1", orderID: posted.orderID, state: .pending, note: "")
+            var never = intent
+            never.id = "old-2"
+            try j.recordIntent(never, at: Date(), venue: "clob")
+        }
+        let r = try await Self.rig(price: 450_000, tif: .resting, dir: dir, fake: fake)
+        let venue = try #require(await r.engine.snapshot().venue)
+        #expect(venue.unknown_orders == 1 && venue.orders.map(\.intent_id) == ["old-1"])
+        #expect(try Self.row(r.journal, "SELECT status FROM intents WHERE id = 'old-2'")?["status"] as String? == "abandoned")
+        await r.engine.heartbeatLive()
+        await r.engine.reconcileLive()
+        let after = try #require(await r.engine.snapshot().venue)
+        #expect(after.unknown_orders == 0 && after.orders.map(\.state) == ["live"])
+        await r.engine.cycle(now: Date())
+        #expect(fake.submissions == 1, "the strategy sees its adopted order: nothing new is sent")
+    }
+}
+
+extension Journal {
+    /// Intents of any status (a test's count of what was written ahead).
+    var openIntentsCount: Int { (try? read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM intents") ?? 0 }) ?? -1 }
+}
