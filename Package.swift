@@ -176,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "warden-fakes",
             dependencies: [
-                "WardenFakes", "WardenKit",
+                "WardenFakes", "WardenKit", "WardenCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

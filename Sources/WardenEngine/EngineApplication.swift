@@ -91,71 +91,25 @@ public enum EngineApplication {
         return services
     }
 
-    /// The live venue for `engine.live.strategies`: the key and API credentials by credential name, the funder checked,
-    /// the venue's clock compared with ours. Anything wrong stops the start naming what (live trading is never
-    /// silently replaced by paper).
+    /// The live venue for `engine.live.strategies`, set up and checked as preflight does (LiveSetup); anything wrong
+    /// stops the start naming what (live trading is never silently replaced by paper).
     static func attachLive(_ e: EngineSettings, engine: TradingEngine, journal: Journal?, strategies: [any Strategy],
                            logger: Logger) async throws -> LiveTimes {
-        let l = e.live
         let names = Set(strategies.map(\.name))
-        for s in l.strategies where !names.contains(s) {
+        for s in e.live.strategies where !names.contains(s) {
             throw StartFailure(code: 78, "engine.live.strategies: `\(s)` is not an enabled strategy (enabled: \(names.sorted().joined(separator: ", ")))")
         }
-        guard let keyText = Credentials.value(l.keyCredential) else {
-            throw StartFailure(code: 78, "live trading needs the private key: credential `\(l.keyCredential)` not found (\(Credentials.whereToPut(l.keyCredential)))")
+        let config: LiveVenueConfig
+        do { config = try await LiveSetup.config(e) } catch { throw StartFailure(code: 78, "\(error)") }
+        if let failed = await LiveSetup.checks(config, e).first(where: { $0.outcome == .fail }) {
+            throw StartFailure(code: 78, "live venue preflight: \(failed.name): \(failed.detail)")
         }
-        let key: SigningKey
-        do { key = try SigningKey(hex: keyText) } catch { throw StartFailure(code: 78, "credential `\(l.keyCredential)`: \(error)") }
-        var funder: EthAddress?
-        if let f = l.funder {
-            do { funder = try EthAddress(f) } catch { throw StartFailure(code: 78, "engine.live.funder: \(error)") }
-        }
-        guard let signatureType = SignatureType(rawValue: l.signatureType) else {
-            throw StartFailure(code: 78, "engine.live.signature_type: \(l.signatureType) is not 0, 1 or 2")
-        }
-        switch (signatureType, funder) {
-        case (.eoa, let f?) where f != key.address:
-            throw StartFailure(code: 78, "engine.live.funder: signature type 0 (EOA) trades the key's own address \(key.address), not \(f)")
-        case (.proxy, nil), (.safe, nil):
-            throw StartFailure(code: 78, "engine.live.funder: signature type \(l.signatureType) needs the address holding the funds")
-        default: break
-        }
-        let url = l.clobURL ?? e.clobURL
-        let credentials: ClobCredentials
-        if let text = Credentials.value(l.apiCredential) {
-            do { credentials = try ClobAnswers.credentials(Data(text.utf8)) } catch {
-                throw StartFailure(code: 78, "credential `\(l.apiCredential)`: not API credentials JSON {\"apiKey\",\"secret\",\"passphrase\"}: \(error)")
-            }
-        } else {
-            do { credentials = try await ClobClient.deriveCredentials(baseURL: url, key: key) } catch {
-                throw StartFailure(code: 78, "live trading: API credentials could not be derived from the key at \(url): \(error)")
-            }
-        }
-        let client = ClobClient(baseURL: url, key: key, credentials: credentials, timeout: e.requestTimeout)
-        // Preflight of the venue: its clock, and the API key (a heartbeat is an authenticated call that changes nothing).
-        do {
-            let skew = abs(Double(try await client.serverTime()) - Date().timeIntervalSince1970)
-            if skew > e.maxClockSkew.seconds {
-                throw StartFailure(code: 78, String(format: "live trading: clock skew against the venue %.0f s is over preflight.max_clock_skew", skew))
-            }
-            _ = try await client.heartbeat(previous: "")
-        } catch let f as StartFailure { throw f } catch {
-            throw StartFailure(code: 78, "live trading: venue preflight failed at \(url): \(error)")
-        }
-        func cap(_ v: Double, _ k: String) throws -> Micros {
-            guard let m = Fixed.from(v), m >= 0 else { throw StartFailure(code: 78, "engine.live.\(k): \(v) is not a usable amount") }
-            return m
-        }
-        let caps = LiveCaps(perOrder: try cap(l.maxOrder, "max_order"), perMarket: try cap(l.maxMarket, "max_market"), perDay: try cap(l.maxDay, "max_day"))
-        let venue = LiveVenue(config: LiveVenueConfig(clobURL: url, key: key, credentials: credentials, signatureType: signatureType, funder: funder,
-                                                      timeout: e.requestTimeout),
-                              recordOrderID: { id, orderID in try journal?.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
-        var times = LiveTimes()
-        times.heartbeatEvery = l.heartbeat
-        times.heartbeatBound = max(3 * l.heartbeat.seconds, 10)
-        times.reconcileEvery = l.reconcile
-        await engine.attachLive(venue, strategies: Set(l.strategies), caps: caps, times: times)
-        logger.notice("LIVE TRADING on \(url) for \(l.strategies.joined(separator: ", ")) as \(funder ?? key.address) (signature type \(l.signatureType)); caps per order \(l.maxOrder), per market \(l.maxMarket), per UTC day \(l.maxDay)")
+        let caps: LiveCaps
+        do { caps = try LiveSetup.caps(e.live) } catch { throw StartFailure(code: 78, "\(error)") }
+        let venue = LiveVenue(config: config, recordOrderID: { id, orderID in try journal?.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
+        let times = LiveSetup.times(e.live)
+        await engine.attachLive(venue, strategies: Set(e.live.strategies), caps: caps, times: times)
+        logger.notice("LIVE TRADING on \(config.clobURL) for \(e.live.strategies.joined(separator: ", ")) as \(config.funder ?? config.key.address) (signature type \(config.signatureType.rawValue)); caps per order \(e.live.maxOrder), per market \(e.live.maxMarket), per UTC day \(e.live.maxDay)")
         return times
     }
 

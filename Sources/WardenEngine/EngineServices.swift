@@ -42,7 +42,7 @@ public struct EngineHandler: IPCRequestHandler {
 
     /// Reads run beside each other; commands in the order sent (pause then resume ends resumed, every time).
     public func ordering(of type: String) -> RequestOrdering {
-        ["snapshot", "positions", "equity", "trades", "markets"].contains(type) ? .concurrent : .ordered
+        ["snapshot", "positions", "equity", "trades", "markets", "orders"].contains(type) ? .concurrent : .ordered
     }
 
     public func handle(_ frame: Frame, peer: PeerInfo) async throws -> any Encodable & Sendable {
@@ -50,6 +50,7 @@ public struct EngineHandler: IPCRequestHandler {
         case "snapshot": return await engine.snapshot()
         case "positions": return await engine.positions()
         case "markets": return await engine.marketRows(limit: try frame.body(as: EquityRequest.self).limit)
+        case "orders": return await engine.orders()
         case "equity": return try await engine.equity(limit: try frame.body(as: EquityRequest.self).limit)
         case "trades":
             let r = try frame.body(as: TradesRequest.self)

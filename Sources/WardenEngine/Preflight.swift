@@ -2,6 +2,7 @@
 import Foundation
 import WardenCore
 import WardenHTTP
+import WardenPolymarket
 public import WardenKit
 
 public struct PreflightCheck: Sendable, Codable {
@@ -87,6 +88,18 @@ public enum Preflight {
             checks.append(PreflightCheck(name: "market API", outcome: .warn,
                                          detail: "\(e.gammaURL) unreachable: \(error); the engine will start with entries paused until it answers"))
             checks.append(PreflightCheck(name: "clock skew", outcome: .warn, detail: "not checked: the market API did not answer"))
+        }
+        // The live venue, when strategies trade live: a failure here blocks the start with the exact reason.
+        if !e.live.strategies.isEmpty {
+            do {
+                let c = try await LiveSetup.config(e)
+                checks.append(PreflightCheck(name: "venue credentials", outcome: .ok,
+                                             detail: "key for \(c.key.address), funder \(c.funder ?? c.key.address), signature type \(c.signatureType.rawValue)"))
+                checks += await LiveSetup.checks(c, e)
+                _ = try LiveSetup.caps(e.live)
+            } catch {
+                checks.append(PreflightCheck(name: "venue credentials", outcome: .fail, detail: "\(error)"))
+            }
         }
         return checks
     }

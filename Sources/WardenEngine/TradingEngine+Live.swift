@@ -4,7 +4,7 @@
 public import Foundation
 public import ServiceLifecycle
 import WardenCore
-import WardenIPC
+public import WardenIPC
 import WardenKit
 import WardenPolymarket
 
@@ -158,6 +158,18 @@ extension TradingEngine {
         }
     }
 
+    /// Every open order: live ones (unknown first) with the venue's health, and paper ones resting on the simulated book.
+    public func orders(_ now: Date = Date()) -> OrdersResponse {
+        var venue = venueInfo(now)
+        venue?.orders.sort { ($0.state == "unknown" ? 0 : 1, $0.since) < ($1.state == "unknown" ? 0 : 1, $1.since) }
+        let paper = core.venue.openOrders.map { r in
+            LiveOrderInfo(intent_id: r.intent.id, order_id: nil, strategy: r.intent.strategy, market_id: r.intent.marketID, token_id: r.intent.tokenID,
+                          side: r.intent.side.rawValue, price: Fixed.double(r.intent.limitPrice), shares: Fixed.double(r.intent.shares),
+                          filled: Fixed.double(r.intent.shares - r.open), state: "resting", since: isoString(r.since), note: "paper")
+        }
+        return OrdersResponse(venue: venue, paper: paper, at: isoString(now))
+    }
+
     /// The live venue for the status snapshot (nil when none is configured).
     func venueInfo(_ now: Date) -> VenueInfo? {
         guard !core.live.isEmpty || !core.live.orders.isEmpty else { return nil }
@@ -167,7 +179,8 @@ extension TradingEngine {
                           filled: Fixed.double(o.filled), state: o.state.rawValue, since: isoString(o.since), note: o.note)
         }
         let s = liveWatch
-        return VenueInfo(name: "polymarket-clob", status: core.live.problem == nil ? "healthy" : "unhealthy", problem: core.live.problem,
+        let host = liveVenue.flatMap { URLComponents(string: $0.config.clobURL)?.host } ?? "?"
+        return VenueInfo(name: "polymarket-clob at \(host)", status: core.live.problem == nil ? "healthy" : "unhealthy", problem: core.live.problem,
                          strategies: core.live.strategies.sorted(), heartbeat_age_s: s.heartbeatOK.map { now.timeIntervalSince($0) },
                          reconciled_age_s: s.reconciled.map { now.timeIntervalSince($0) }, reconcile_error: liveWatch.reconcileError,
                          unknown_orders: orders.filter { $0.state == "unknown" }.count, open_orders: orders.count,

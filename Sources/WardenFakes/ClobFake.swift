@@ -104,12 +104,12 @@ public final class ClobFake: Sendable {
         self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout
     }
 
-    public static func start(markets: [Market], heartbeatTimeout: TimeInterval = 10,
+    public static func start(markets: [Market], port: Int = 0, heartbeatTimeout: TimeInterval = 10,
                              clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
         let handlerBox = Mutex<ClobFake?>(nil)
-        let server = try await LoopbackHTTPServer.start { request in
+        let server = try await LoopbackHTTPServer.start(port: port) { request in
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
             return fake.action(request)
         }
@@ -124,6 +124,25 @@ public final class ClobFake: Sendable {
 
     /// The per-signer budget of one 10 s window (the real one depends on the account's tier).
     static let budget = 3_500
+
+    /// POST /admin/fault `{"submit": "none" | "failed_but_placed" | "failed_not_placed" | "cancel_only" | "rate_limited"}`:
+    /// the chaos suite's and the demo's way to set what the next submissions meet.
+    func adminFault(_ r: FakeRequest) -> FakeResponse {
+        guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let name = top["submit"] as? String else {
+            return Self.error(400, "expected {\"submit\": …}")
+        }
+        let fault: SubmitFault
+        switch name {
+        case "none": fault = .none
+        case "failed_but_placed": fault = .failedButPlaced
+        case "failed_not_placed": fault = .failedNotPlaced
+        case "cancel_only": fault = .cancelOnly
+        case "rate_limited": fault = .rateLimited(retryAfter: (top["retry_after"] as? Int) ?? 10)
+        default: return Self.error(400, "unknown submit fault `\(name)`")
+        }
+        setSubmitFault(fault)
+        return .jsonValue(["submit": name])
+    }
 
     /// POST /order calls received, whatever came of them (a test proves an order was never re-sent).
     public var submissions: Int { state.withLock { $0.spent.values.reduce(0, +) } }
@@ -148,6 +167,7 @@ public final class ClobFake: Sendable {
         case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
         case ("GET", "/data/trades"): return authenticated(r) { self.listTrades($0, r) }
         case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }
+        case ("POST", "/admin/fault"): return adminFault(r)
         default: return Self.error(404, "not found")
         }
     }
@@ -345,8 +365,9 @@ public final class ClobFake: Sendable {
         let key = account.credentials.apiKey
         let now = clock()
         let next: String? = state.withLock { s in
+            // A stale id is refused; an empty one starts a chain again (a restarted client has no previous id).
             if let chain = s.heartbeats[key], !previous.isEmpty, previous != chain.id { return nil }
-            if s.heartbeats[key] != nil, previous.isEmpty { return nil }
+            if s.heartbeats[key] == nil, !previous.isEmpty { return nil }
             s.heartbeatCount += 1
             let id = Self.uuid(Keccak256.hash(Array((key + String(s.heartbeatCount)).utf8)))
             s.heartbeats[key] = (id, now)

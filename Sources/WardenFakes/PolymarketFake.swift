@@ -2,6 +2,7 @@
 // included, plays a scenario, and takes faults at run time through /admin.
 public import Foundation
 import Synchronization
+public import WardenCore
 
 public final class PolymarketFake: Sendable {
     /// Fault modes set through `POST /admin/fault`.
@@ -130,6 +131,28 @@ public final class PolymarketFake: Sendable {
         dropSocketsIfFaulted()
     }
     public func requestCount(_ path: String) -> Int { box.withLock { $0.state.requests[path] ?? 0 } }
+
+    /// Every open token's book now, as levels (best first): the liquidity a CLOB fake beside this one matches orders
+    /// against, so an order meets the same book the engine reads.
+    public func currentBooks() -> [(token: String, bids: [BookLevel], asks: [BookLevel])] {
+        box.withLock { b in
+            advance(&b.state)
+            var out: [(token: String, bids: [BookLevel], asks: [BookLevel])] = []
+            for m in b.state.markets where !m.closed {
+                for token in [m.spec.yesToken, m.spec.noToken] {
+                    let wire = book(m, token: token, malformed: false)
+                    func levels(_ key: String) -> [BookLevel] {
+                        ((wire[key] as? [[String: String]]) ?? []).reversed().compactMap { l in
+                            guard let p = l["price"].flatMap(Fixed.parse), let sz = l["size"].flatMap(Fixed.parse) else { return nil }
+                            return BookLevel(price: p, size: sz)
+                        }
+                    }
+                    out.append((token, levels("bids"), levels("asks")))
+                }
+            }
+            return out
+        }
+    }
 
     // MARK: - Scenario clock and prices
 

@@ -99,6 +99,15 @@ public struct FeedShardInfo: Codable, Sendable, Equatable {
 }
 
 /// `markets` on engine.sock (`wardenctl markets`): every market followed, with the age of its data.
+/// `engine.orders`: every open order — paper ones resting on the simulated book, live ones with their venue state
+/// (unknown ones first) — and the live venue's health.
+public struct OrdersResponse: Codable, Sendable, Equatable {
+    public var venue: VenueInfo?
+    public var paper: [LiveOrderInfo]
+    public var at: String
+    public init(venue: VenueInfo?, paper: [LiveOrderInfo], at: String) { self.venue = venue; self.paper = paper; self.at = at }
+}
+
 public struct MarketsResponse: Codable, Sendable, Equatable {
     public var markets: [MarketRow]
     public var total: Int

@@ -266,7 +266,7 @@ public struct ControlHandler: IPCRequestHandler {
 
     /// Reads (here and forwarded) run at once; commands, here and forwarded, one after another in the order sent.
     public func ordering(of type: String) -> RequestOrdering {
-        ["status", "logs", "events", "version", "engine.snapshot", "engine.positions", "engine.equity", "engine.trades", "engine.markets",
+        ["status", "logs", "events", "version", "engine.snapshot", "engine.positions", "engine.equity", "engine.trades", "engine.markets", "engine.orders",
          "notifier.status"].contains(type) ? .concurrent : .ordered
     }
 

@@ -1,6 +1,7 @@
 // `warden-fakes`: the loopback fakes as a program, for the offline demo and the chaos suite.
 import ArgumentParser
 import Foundation
+import WardenCore
 import WardenFakes
 import WardenKit
 
@@ -13,6 +14,7 @@ struct FakesCommand: AsyncParsableCommand {
     @Option(help: "Scenario speed-up (scenario seconds per second).") var speed: Double?
     @Option(help: "Seed of the price paths.") var seed: UInt64 = 7
     @Option(help: "Port for the Telegram and webhook fakes (0: none). Token: 123456:TEST-TOKEN.") var channelsPort = 0
+    @Option(help: "Port for the CLOB trading fake (0: none): orders signed and matched against the scenario's books.") var clobPort = 0
 
     func run() async throws {
         ParentDeath.arm()
@@ -24,6 +26,18 @@ struct FakesCommand: AsyncParsableCommand {
         if channelsPort > 0 {
             channels = try await AlertChannelFake.start(port: channelsPort)
             FileHandle.standardError.write(Data("level=info msg=\"telegram and webhook fakes on \(channels!.baseURL) (/bot<token>/sendMessage, /hooks/slack, /hooks/discord, /hooks/json)\"\n".utf8))
+        }
+        if clobPort > 0 {
+            let markets = scenario.markets.map { ClobFake.Market(tokens: [$0.yesToken, $0.noToken], tickSize: Fixed.parse($0.tick) ?? 10_000) }
+            let c = try await ClobFake.start(markets: markets, port: clobPort)
+            // The CLOB fake's liquidity follows the scenario's books (refilled every second).
+            Task {
+                while !Task.isCancelled {
+                    for b in fake.currentBooks() { c.setBook(token: b.token, bids: b.bids, asks: b.asks) }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            FileHandle.standardError.write(Data("level=info msg=\"CLOB trading fake (FAKE venue, no real orders) on \(c.baseURL)\"\n".utf8))
         }
         let notifier = SystemdNotifier()
         try? notifier.ready(status: "polymarket fake on \(fake.baseURL)" + (channels.map { "; channels on \($0.baseURL)" } ?? ""))

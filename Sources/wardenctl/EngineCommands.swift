@@ -103,6 +103,41 @@ struct Markets: AsyncParsableCommand {
     }
 }
 
+struct Orders: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Open orders: live ones with their venue state (UNKNOWN first), paper ones resting; the live venue's health.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws {
+        let d = common.duration
+        let r = try await common.withClient { try await $0.call("engine.orders", Empty(), as: OrdersResponse.self, timeout: d) }
+        if common.json { try printJSON(r); return }
+        func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        func secs(_ v: Double?) -> String { v.map { String(format: "%.0fs ago", $0) } ?? "never" }
+        if let v = r.venue {
+            print("live venue \(v.name): \(v.status.uppercased())" + (v.problem.map { " — \($0)" } ?? ""))
+            print("  strategies: \(v.strategies.joined(separator: ", ")); heartbeat \(secs(v.heartbeat_age_s)); reconciled \(secs(v.reconciled_age_s))"
+                  + (v.reconcile_error.map { " (failing: \($0))" } ?? "") + (v.rate_limit_remaining.map { "; rate budget \($0) left" } ?? ""))
+            if v.unknown_orders > 0 { print("  \(v.unknown_orders) orders UNKNOWN: sent, answer lost; never re-sent; reconciliation finds or rules them out") }
+            if v.foreign_orders > 0 { print("  \(v.foreign_orders) open orders on the wallet are not Warden's (reported, never adopted)") }
+        } else {
+            print("no live venue configured (every strategy trades on paper)")
+        }
+        let rows = (r.venue?.orders ?? []) + r.paper
+        if rows.isEmpty { print("no open orders (as of \(r.at))"); return }
+        let head: [String] = [pad("STATE", 9), pad("INTENT", 18), pad("STRATEGY", 16), pad("SIDE", 4), pad("PRICE", 7), pad("FILLED/SIZE", 14),
+                              pad("MARKET", 10), pad("SINCE", 20), "VENUE ID / NOTE"]
+        print(head.joined(separator: " "))
+        for o in rows {
+            let state: String = o.state == "unknown" ? "UNKNOWN" : o.note == "paper" ? "paper" : o.state
+            let venueID: String = o.order_id.map { String($0.prefix(18)) + "…" } ?? ""
+            let note: String = o.note.isEmpty || o.note == "paper" ? "" : " " + o.note
+            let cells: [String] = [pad(state, 9), pad(o.intent_id, 18), pad(o.strategy, 16), pad(o.side, 4), pad(String(format: "%.4f", o.price), 7),
+                                   pad(String(format: "%.2f/%.2f", o.filled, o.shares), 14), pad(o.market_id, 10), pad(o.since, 20), venueID + note]
+            print(cells.joined(separator: " "))
+        }
+        print("\(rows.count) open orders as of \(r.at)")
+    }
+}
+
 struct Trades: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Recent fills, newest first; --csv streams the whole history.")
     @OptionGroup var common: CommonOptions

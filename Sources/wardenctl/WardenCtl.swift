@@ -107,7 +107,7 @@ struct WardenCtl: AsyncParsableCommand {
         version: wardenVersion,
         subcommands: [Status.self, Start.self, Stop.self, Restart.self, Logs.self, Events.self, Markets.self,
                       Pause.self, Resume.self, KillSwitch.self, ReduceOnly.self, HaltReset.self, Flatten.self,
-                      Positions.self, Trades.self, Strategies.self, PreflightCmd.self, Notify.self, DashboardToken.self,
+                      Positions.self, Orders.self, Trades.self, Strategies.self, PreflightCmd.self, Notify.self, DashboardToken.self,
                       Reload.self, Shutdown.self, Version.self])
 
     static let commandGroups: Set<String> = ["notify"]
