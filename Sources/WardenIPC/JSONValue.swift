@@ -45,6 +45,8 @@ public struct EngineStatus: Codable, Sendable {
     public var snapshot_at: String?
     public var hosts: [HostInfo]?
     public var cycle_histogram: CycleHistogram?
+    /// The live venue (absent: paper only).
+    public var venue: VenueInfo?
     public init(reachable: Bool, error: String? = nil, snapshot: EngineSnapshot? = nil) {
         self.reachable = reachable
         self.error = error
@@ -57,5 +59,6 @@ public struct EngineStatus: Codable, Sendable {
         snapshot_at = snapshot?.at
         hosts = snapshot?.hosts
         cycle_histogram = snapshot?.cycle_histogram
+        venue = snapshot?.venue
     }
 }

@@ -53,6 +53,7 @@ enum StatusTable {
                         + (d.no_book ?? []).prefix(10).joined(separator: ", ") + (n > 10 ? ", …" : "") + "\n"
                 }
                 if let f = e.data?.feed { out += FeedLines.render(f) }
+                if let v = e.venue { out += VenueLines.render(v) }
                 if let d = e.data, let now = d.rejected_now, now > 0 {
                     out += "market data rejected now: \(now) items (\(d.rejected_items_total) since start)\n"
                     for r in d.rejections ?? [] { out += "  \(r.count) × \(r.reason) (e.g. \(r.example))\n" }
@@ -272,5 +273,19 @@ struct Version: AsyncParsableCommand {
             throw e
         }
         if common.json { try printJSON(both) } else { print("wardenctl \(wardenVersion)\nwarden \(both.supervisor ?? "?")") }
+    }
+}
+
+/// The live venue in `wardenctl status`: its health, heartbeat and reconciliation ages, unknown and foreign orders.
+enum VenueLines {
+    static func render(_ v: VenueInfo) -> String {
+        func ago(_ s: Double?) -> String { s.map { String(format: "%.0fs ago", $0) } ?? "never" }
+        var out = "live venue \(v.name): \(v.status.uppercased())" + (v.problem.map { " (\($0))" } ?? "")
+            + " · heartbeat \(ago(v.heartbeat_age_s)) · reconciled \(ago(v.reconciled_age_s)) · \(v.open_orders) open orders"
+            + " · strategies \(v.strategies.joined(separator: ", "))\n"
+        if v.unknown_orders > 0 { out += "  \(v.unknown_orders) live orders UNKNOWN (answer lost; never re-sent; `wardenctl orders`)\n" }
+        if v.foreign_orders > 0 { out += "  \(v.foreign_orders) open orders on the wallet are not Warden's (reported, never adopted)\n" }
+        if let e = v.reconcile_error { out += "  reconciliation failing: \(e)\n" }
+        return out
     }
 }

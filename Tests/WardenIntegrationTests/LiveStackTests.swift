@@ -1,0 +1,109 @@
+// Issue 14 with real processes: warden + warden-engine trading one strategy live on the CLOB trading fake (its
+// liquidity the Polymarket fake's books) beside paper ones. wardenctl status and orders say the venue's state; a
+// submission answered 500 shows as UNKNOWN there until reconciliation finds it; a preflight with a missing key blocks
+// the start naming the credential.
+import Foundation
+import Testing
+import WardenCore
+import WardenFakes
+import WardenIPC
+import WardenTestKit
+
+/// The test key (throwaway; it signs orders for the loopback fake only).
+let liveTestKey = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+
+/// A CLOB trading fake for `scenario`'s markets whose liquidity follows `fake`'s books (refreshed every 200 ms).
+func clobBeside(_ fake: PolymarketFake, _ scenario: FakeScenario) async throws -> (ClobFake, Task<Void, Never>) {
+    let clob = try await ClobFake.start(markets: scenario.markets.map { ClobFake.Market(tokens: [$0.yesToken, $0.noToken], tickSize: Fixed.parse($0.tick) ?? 10_000) })
+    let feed = Task {
+        while !Task.isCancelled {
+            for b in fake.currentBooks() { clob.setBook(token: b.token, bids: b.bids, asks: b.asks) }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+    return (clob, feed)
+}
+
+func liveTree(_ fake: PolymarketFake, _ clob: ClobFake, key: String? = liveTestKey) throws -> TestTree {
+    try engineTree(fake, extraEngine: """
+      strategies:
+        mean_reversion:
+          window: 5
+          z_entry: 1.0
+      live:
+        strategies: [mean_reversion]
+        clob_url: \(clob.baseURL)
+        max_order: 50
+        max_market: 200
+        max_day: 10000
+        heartbeat: 1s
+        reconcile: 1s
+    """, program: key.map { """
+        env:
+          WARDEN_SECRET_POLYMARKET_PRIVATE_KEY: "\($0)"
+    """ } ?? "")
+}
+
+@Suite("Live trading stack on the fakes", .serialized)
+struct LiveStackTests {
+    @Test("one strategy trades live on the CLOB fake: its orders are signed, matched and booked; status and `wardenctl orders` show the venue healthy")
+    func tradesLive() async throws {
+        let scenario = FakeScenario.demo()
+        let fake = try await PolymarketFake.start(scenario)
+        let (clob, feed) = try await clobBeside(fake, scenario)
+        defer { feed.cancel(); Task { await fake.stop(); await clob.stop() } }
+        let tree = try liveTree(fake, clob)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let venue = try await eventually("a live order sent and the venue healthy", within: .seconds(90)) {
+            let v = try await engineStatus(tree)?.venue
+            return v?.status == "healthy" && clob.submissions > 0 ? v : nil
+        }
+        #expect(venue.strategies == ["mean_reversion"] && venue.heartbeat_age_s != nil)
+        let s = try await wardenctl(tree, "status")
+        #expect(s.out.contains("live venue polymarket-clob at 127.0.0.1: HEALTHY"), "\(s.out)")
+        let o = try await wardenctl(tree, "orders")
+        #expect(o.code == 0 && o.out.contains("HEALTHY") && o.out.contains("strategies: mean_reversion"), "\(o.out)")
+        let json = try await wardenctl(tree, "orders", "--json")
+        let decoded = try JSONDecoder().decode(OrdersResponse.self, from: Data(json.out.utf8))
+        #expect(decoded.venue?.status == "healthy")
+        await w.stop()
+    }
+
+    @Test("F46: a submission answered 500 (placed anyway) is UNKNOWN in status and `wardenctl orders` until reconciliation finds it on the venue")
+    func unknownShown() async throws {
+        let scenario = FakeScenario.demo()
+        let fake = try await PolymarketFake.start(scenario)
+        let (clob, feed) = try await clobBeside(fake, scenario)
+        defer { feed.cancel(); Task { await fake.stop(); await clob.stop() } }
+        clob.setSubmitFault(.failedButPlaced)
+        let tree = try liveTree(fake, clob)
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        _ = try await eventually("an order of unknown outcome", within: .seconds(90)) {
+            (try await engineStatus(tree)?.venue?.unknown_orders ?? 0) > 0 ? true : nil
+        }
+        let o = try await wardenctl(tree, "orders")
+        #expect(o.out.contains("UNKNOWN"), "\(o.out)")
+        let s = try await wardenctl(tree, "status")
+        #expect(s.out.contains("live orders UNKNOWN"), "\(s.out)")
+        clob.setSubmitFault(.none)
+        _ = try await eventually("reconciliation settles every unknown order", within: .seconds(60)) {
+            try await engineStatus(tree)?.venue?.unknown_orders == 0 ? true : nil
+        }
+        await w.stop()
+    }
+
+    @Test("preflight: a live strategy without its private key blocks the start, naming the credential and where to put it")
+    func missingKeyBlocks() async throws {
+        let scenario = FakeScenario.demo()
+        let fake = try await PolymarketFake.start(scenario)
+        let (clob, feed) = try await clobBeside(fake, scenario)
+        defer { feed.cancel(); Task { await fake.stop(); await clob.stop() } }
+        let tree = try liveTree(fake, clob, key: nil)
+        let r = try await runTool("warden-engine", ["preflight", "--config", tree.configPath])
+        #expect(r.code != 0)
+        #expect((r.out + r.err).contains("polymarket_private_key") && (r.out + r.err).contains("WARDEN_SECRET_POLYMARKET_PRIVATE_KEY"), "\(r.out) \(r.err)")
+        #expect(clob.submissions == 0)
+    }
+}
