@@ -95,6 +95,34 @@ public struct Account: Sendable, Equatable, Codable {
         fills += 1
     }
 
+    /// Takes back a fill the venue voided (its trade FAILED at settlement): cash and fees as before it, its shares
+    /// removed (a buy) or given back (a sell). Exact when nothing else touched the position since; otherwise the
+    /// difference goes to realised P&L, so the invariant holds either way.
+    public mutating func void(_ fill: Fill) {
+        switch fill.side {
+        case .buy:
+            var p = positions[fill.tokenID] ?? Position(marketID: fill.marketID, tokenID: fill.tokenID, openedAt: fill.at)
+            let removed = min(fill.shares, p.shares)
+            let cost = removed == p.shares ? p.costBasis : p.costBasis * removed / max(p.shares, 1)
+            p.shares -= removed
+            p.costBasis -= cost
+            realizedPnL += fill.notional - cost
+            cash += fill.notional + fill.fee
+            positions[fill.tokenID] = p.shares == 0 ? nil : p
+        case .sell:
+            var p = positions[fill.tokenID] ?? Position(marketID: fill.marketID, tokenID: fill.tokenID, openedAt: fill.at)
+            // The shares come back at the position's average cost (at the sale's price when none is left).
+            let cost = p.shares > 0 ? p.costBasis * fill.shares / p.shares : fill.notional
+            p.shares += fill.shares
+            p.costBasis += cost
+            realizedPnL += cost - fill.notional
+            cash -= fill.notional - fill.fee
+            positions[fill.tokenID] = p
+        }
+        fees -= fill.fee
+        fills = max(0, fills - 1)
+    }
+
     /// Settles every position in a resolved market at 1 (winner) or 0, exactly once.
     @discardableResult
     public mutating func settle(marketID: String, winningTokenID: String) throws -> Micros {

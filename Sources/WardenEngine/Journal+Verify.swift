@@ -57,7 +57,7 @@ extension Journal {
         }
         var cash = a.bankroll, fees: Micros = 0, count = 0
         var held: [String: (market: String, shares: Micros)] = [:]
-        for f in try Row.fetchAll(db, sql: "SELECT market_id, token_id, side, shares, notional, fee FROM fills WHERE strategy = ? ORDER BY id", arguments: [name]) {
+        for f in try Row.fetchAll(db, sql: "SELECT market_id, token_id, side, shares, notional, fee FROM fills WHERE strategy = ? AND voided_at IS NULL ORDER BY id", arguments: [name]) {
             let shares: Int64 = f["shares"], notional: Int64 = f["notional"], fee: Int64 = f["fee"]
             let token: String = f["token_id"]
             let buy = (f["side"] as String) == Side.buy.rawValue

@@ -165,6 +165,8 @@ public final class Journal: Sendable {
                 ALTER TABLE intents ADD COLUMN venue_order_id TEXT;
                 ALTER TABLE intents ADD COLUMN venue_state TEXT;
                 ALTER TABLE fills ADD COLUMN venue_trade_id TEXT;
+                ALTER TABLE fills ADD COLUMN voided_at REAL;
+                ALTER TABLE fills ADD COLUMN void_note TEXT;
                 CREATE UNIQUE INDEX fills_trade ON fills(venue_trade_id) WHERE venue_trade_id IS NOT NULL;
                 DROP TRIGGER fills_within_order;
                 CREATE TRIGGER fills_within_order BEFORE INSERT ON fills
@@ -252,6 +254,34 @@ public final class Journal: Sendable {
                 (Self.intent(r), r["venue_order_id"], VenueOrderState(rawValue: r["venue_state"] ?? "") ?? .unknown, r["filled"],
                  Date(timeIntervalSince1970: r["created_at"]))
             }
+        }
+    }
+
+    /// The booked fill of a venue trade, and whether it was voided already.
+    public func fill(venueTradeID id: String) throws -> (fill: Fill, voided: Bool)? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM fills WHERE venue_trade_id = ?", arguments: [id]).map { r in
+                (Fill(intentID: r["intent_id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
+                      side: Side(rawValue: r["side"]) ?? .buy, shares: r["shares"], notional: r["notional"], fee: r["fee"], levels: r["levels"],
+                      at: Date(timeIntervalSince1970: r["at"]), venueTradeID: r["venue_trade_id"]),
+                 (r["voided_at"] as Double?) != nil)
+            }
+        }
+    }
+
+    /// A fill the venue voided (its trade FAILED at settlement): marked void with why, and the account corrected, in
+    /// one transaction with its event.
+    @discardableResult
+    public func voidFill(venueTradeID id: String, account: Account, note: String, at: Date, eventTopic: String, event: some Encodable) throws -> Int64 {
+        let state = String(decoding: try Self.encoder.encode(account), as: UTF8.self)
+        let payload = String(decoding: try Self.encoder.encode(event), as: UTF8.self)
+        return try write { db in
+            try db.execute(sql: "UPDATE fills SET voided_at = ?, void_note = ? WHERE venue_trade_id = ? AND voided_at IS NULL",
+                           arguments: [at.timeIntervalSince1970, note, id])
+            guard db.changesCount == 1 else { throw JournalError(kind: .unwritable, message: "fill of trade \(id) is not booked or already void") }
+            try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
+                           arguments: [account.strategy, state, at.timeIntervalSince1970])
+            return try Self.insertEvent(db, topic: eventTopic, at: at, payload: payload)
         }
     }
 

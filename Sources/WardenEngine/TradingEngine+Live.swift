@@ -22,7 +22,6 @@ public struct LiveTimes: Sendable {
 /// What has been said about the venue already (each foreign order, each failed trade once).
 struct LiveWatch {
     var foreignReported: Set<String> = []
-    var failedReported: Set<String> = []
     var foreignNow = 0
     var reconcileFailures = 0
     var reconcileError: String?
@@ -144,10 +143,10 @@ extension TradingEngine {
                 emit(key: "foreign_order:\(o.id)", kind: .venue, severity: .warning,
                      message: "order \(o.id) on the wallet is not Warden's (\(o.side) \(o.originalSize) of \(o.tokenID) at \(o.price)): reported, never adopted or cancelled")
             }
-            for t in r.failedTrades where !liveWatch.failedReported.contains(t.id) {
-                liveWatch.failedReported.insert(t.id)
-                emit(key: "settlement_failed:\(t.id)", kind: .venue, severity: .critical,
-                     message: "trade \(t.id) of order \(t.orderID) FAILED at settlement after it was booked: position and cash are overstated until corrected by hand")
+            for t in r.failedTrades {
+                guard let journal, let booked = try journal.fill(venueTradeID: t.id), !booked.voided else { continue }
+                let at = clock()
+                perform(core.handle(.voidFill(booked.fill, reason: "the venue reports trade \(t.id) \(t.status)"), at: at), now: at)
             }
         } catch {
             liveWatch.reconcileFailures += 1

@@ -341,6 +341,10 @@ public actor TradingEngine {
             publishEncoded(EngineTopic.trades, trade, seq: UInt64(seq))
         case .resting(let id):
             try journal.markResting(id)
+        case .voidFill(let fill, let account, let note):
+            try journal.voidFill(venueTradeID: fill.venueTradeID ?? "", account: account, note: note, at: now, eventTopic: EngineTopic.activity,
+                                 event: EngineEvent(key: "settlement_failed:\(fill.venueTradeID ?? "")", kind: "venue", severity: "critical",
+                                                    message: "\(fill.strategy): trade \(fill.venueTradeID ?? "?") FAILED at settlement; fill void: \(note)", at: isoString(now)))
         case .venueOrder(let id, let orderID, let state, let note):
             try journal.setVenueOrder(id, orderID: orderID, state: state, note: note)
         case .finish(let id, let status, let note):
@@ -374,7 +378,7 @@ public actor TradingEngine {
         case .cooldown(let name, _): storageFailed("cool-down of \(name) not saved: \(error)", now)
         case .reasons: storageFailed("operator and risk reasons not saved: \(error)", now)
         case .account(let a): storageFailed("re-based peak of \(a.strategy) not saved: \(error)", now)
-        case .intent, .liveIntent, .fill, .settlement: storageFailed("journal write failed: \(error)", now)
+        case .intent, .liveIntent, .fill, .settlement, .voidFill: storageFailed("journal write failed: \(error)", now)
         }
     }
 

@@ -131,6 +131,10 @@ public final class ClobFake: Sendable {
         guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let name = top["submit"] as? String else {
             return Self.error(400, "expected {\"submit\": …}")
         }
+        if name == "trades_failed" {
+            setTradeStatus("FAILED")
+            return .jsonValue(["submit": name])
+        }
         let fault: SubmitFault
         switch name {
         case "none": fault = .none
@@ -142,6 +146,14 @@ public final class ClobFake: Sendable {
         }
         setSubmitFault(fault)
         return .jsonValue(["submit": name])
+    }
+
+    /// Moves a trade's settlement status (MINED, CONFIRMED, RETRYING, FAILED) — every trade of `orderID`, or every
+    /// trade when nil — as the chain would: a FAILED trade never happened, though it was matched.
+    public func setTradeStatus(orderID: String? = nil, _ status: String) {
+        state.withLock { s in
+            for i in s.trades.indices where orderID == nil || s.trades[i].orderID == orderID { s.trades[i].status = status }
+        }
     }
 
     /// POST /order calls received, whatever came of them (a test proves an order was never re-sent).

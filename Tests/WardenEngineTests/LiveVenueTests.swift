@@ -125,6 +125,30 @@ struct LiveVenueTests {
         #expect(venue.status == "healthy" && venue.open_orders == 0 && venue.unknown_orders == 0 && venue.heartbeat_age_s != nil)
     }
 
+    @Test("F50: a booked trade that FAILS at settlement is void: position and cash back as before, the fill marked void, an alert")
+    func settlementFailed() async throws {
+        let r = try await Self.rig()
+        defer { Task { await r.fake.stop() } }
+        r.fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the trade booked") { try r.journal.fillCount() == 1 }
+        #expect(await r.engine.core.accounts["live-buyer"]?.cash == 1000 * Fixed.one - 5 * Fixed.one)
+        r.fake.setTradeStatus("FAILED")
+        await r.engine.reconcileLive()
+        let account = try #require(await r.engine.core.accounts["live-buyer"])
+        #expect(account.cash == 1000 * Fixed.one && account.positions.isEmpty && account.invariantHolds, "as if it never traded")
+        #expect(try Self.row(r.journal, "SELECT voided_at, void_note FROM fills")?["void_note"] as String? == "the venue reports trade \(try #require(try Self.row(r.journal, "SELECT venue_trade_id FROM fills")?["venue_trade_id"] as String?)) FAILED")
+        let stored = try #require(try r.journal.loadAccounts()["live-buyer"])
+        #expect(stored.cash == 1000 * Fixed.one, "the correction is in the journal with the void")
+        #expect(try r.journal.verify().problems.isEmpty, "the audit agrees: a void fill no longer counts")
+        await r.engine.reconcileLive()
+        #expect(await r.engine.core.accounts["live-buyer"]?.cash == 1000 * Fixed.one, "voided once")
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("FAILED at settlement") && $0.contains("position and cash corrected") })
+    }
+
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
     func unknownPlaced() async throws {
         let r = try await Self.rig(price: 450_000, tif: .resting)

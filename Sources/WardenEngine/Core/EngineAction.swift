@@ -15,6 +15,8 @@ public enum JournalWrite: Sendable, Equatable {
     case intent(OrderIntent)
     /// A live order's intent, written ahead of its venue request, with the venue named (recovery tells it from paper).
     case liveIntent(OrderIntent)
+    /// A booked live fill voided (its trade FAILED at settlement), with the account after the correction.
+    case voidFill(Fill, account: Account, note: String)
     /// A live order's state on the venue changed (its venue id once known).
     case venueOrder(intentID: String, orderID: String?, state: VenueOrderState, note: String)
     /// A fill with the account after it and the trade event to publish under the seq the journal gives it; `status`
@@ -36,7 +38,7 @@ public enum JournalWrite: Sendable, Equatable {
     /// Whether nothing may follow this write unless it succeeded.
     public var isBarrier: Bool {
         switch self {
-        case .intent, .liveIntent, .fill, .settlement: return true
+        case .intent, .liveIntent, .fill, .settlement, .voidFill: return true
         default: return false
         }
     }

@@ -89,6 +89,18 @@ extension EngineCore {
         return true
     }
 
+    /// A trade booked as a fill FAILED at settlement: the fill is void and its account corrected, in one journal
+    /// write, with an alert (the position and cash it moved were never real).
+    mutating func voidFill(_ fill: Fill, reason: String, now: Date) {
+        guard var account = accounts[fill.strategy] else { return }
+        checkpoint()
+        account.void(fill)
+        out.append(.journal(.voidFill(fill, account: account, note: reason)))
+        accounts[fill.strategy] = account
+        notice(key: "settlement_failed:\(fill.venueTradeID ?? fill.intentID)", kind: .venue, severity: .critical,
+               message: "\(fill.strategy): trade \(fill.venueTradeID ?? "?") of order \(fill.intentID) FAILED at settlement (\(reason)): its fill of \(Fixed.text(fill.shares)) \(fill.side.rawValue) at \(Fixed.text(fill.averagePrice, decimals: 4)) is void; position and cash corrected")
+    }
+
     /// The heartbeat, the venue's mode or preflight changed whether new live orders may go.
     mutating func venueHealth(_ problem: String?, now: Date) {
         guard problem != live.problem else { return }

@@ -153,11 +153,13 @@ public struct EngineCore: Sendable {
         case venueReports([VenueReport])
         /// The live venue's health: why no new order may go (nil: healthy again).
         case venueHealth(problem: String?)
+        /// A booked live fill whose trade FAILED at settlement: taken back from its account.
+        case voidFill(Fill, reason: String)
 
         /// Whether its actions may move orders, fills or payouts (and so hold checkpoints a failed write goes back to).
         var canSendOrders: Bool {
             switch self {
-            case .tick, .cancelAll, .flatten, .haltReset, .settle, .venueReports: return true
+            case .tick, .cancelAll, .flatten, .haltReset, .settle, .venueReports, .voidFill: return true
             case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth: return false
             }
         }
@@ -187,6 +189,8 @@ public struct EngineCore: Sendable {
             apply(reports, now: now)
         case .venueHealth(let problem):
             venueHealth(problem, now: now)
+        case .voidFill(let fill, let reason):
+            voidFill(fill, reason: reason, now: now)
         case .pause(let reason, let author, let expiresIn):
             control.raise(TradingReason(code: .operatorPause, since: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) },
                                         message: reason, author: author))
@@ -260,6 +264,7 @@ public struct EngineCore: Sendable {
         switch failed {
         case .intent(let i)?, .liveIntent(let i)?: storageFailed("intent \(i.id) not written ahead, so not executed: \(error)", now)
         case .fill(let f, _, _, _)?: storageFailed("fill of \(f.intentID) not recorded (the paper order is void): \(error)", now)
+        case .voidFill(let f, _, _)?: storageFailed("void of the failed trade \(f.venueTradeID ?? "?") not recorded (retried at the next reconciliation): \(error)", now)
         case .settlement(let strategy, let marketID, _, _, _)?: storageFailed("settlement of \(marketID) for \(strategy) not recorded: \(error)", now)
         default: storageFailed("journal write failed: \(error)", now)
         }
