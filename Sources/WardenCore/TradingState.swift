@@ -40,19 +40,21 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     case storageDegraded = "storage_degraded"
     case diskLow = "disk_low"
     case journalUnusable = "journal_unusable"
+    /// Reconciliation with the live venue kept finding what it cannot settle (seed 004's "order reconciliation drift").
+    case reconcileDrift = "reconcile_drift"
 
     public var source: ReasonSource {
         switch self {
         case .operatorPause, .killSwitch, .reduceOnly: return .operator
         case .drawdown: return .risk
-        case .dataStale, .marketStale, .apiHealth, .marketWSDown, .storageDegraded, .diskLow, .journalUnusable: return .degradation
+        case .dataStale, .marketStale, .apiHealth, .marketWSDown, .storageDegraded, .diskLow, .journalUnusable, .reconcileDrift: return .degradation
         }
     }
 
     /// What the reason does to trading while it is active.
     public var effect: TradingState {
         switch self {
-        case .reduceOnly: return .REDUCING
+        case .reduceOnly, .reconcileDrift: return .REDUCING
         case .drawdown: return .HALTED
         default: return .PAUSED
         }

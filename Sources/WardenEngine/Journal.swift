@@ -285,6 +285,11 @@ public final class Journal: Sendable {
         }
     }
 
+    /// An intent's status, or nil when the journal has no such intent.
+    public func intentStatus(_ id: String) throws -> String? {
+        try read { try String.fetchOne($0, sql: "SELECT status FROM intents WHERE id = ?", arguments: [id]) }
+    }
+
     /// Venue trade ids already booked.
     public func bookedTrades() throws -> Set<String> {
         try read { Set(try String.fetchAll($0, sql: "SELECT venue_trade_id FROM fills WHERE venue_trade_id IS NOT NULL")) }

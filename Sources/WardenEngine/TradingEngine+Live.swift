@@ -16,6 +16,8 @@ public struct LiveTimes: Sendable {
     public var reconcileEvery: Duration = .seconds(30)
     /// Reconciliations failing in a row before the venue counts as unhealthy (its reads failing).
     public var reconcileFailuresMax = 3
+    /// Reconciliations in a row with drift before reduce-only (seed 004: 3 detections).
+    public var driftMax = 3
     public init() {}
 }
 
@@ -23,6 +25,8 @@ public struct LiveTimes: Sendable {
 struct LiveWatch {
     var foreignReported: Set<String> = []
     var foreignNow = 0
+    /// Reconciliations in a row that found what they cannot settle.
+    var driftCount = 0
     var reconcileFailures = 0
     var reconcileError: String?
     var heartbeatOK: Date?
@@ -137,8 +141,27 @@ extension TradingEngine {
             let now = clock()
             liveWatch.reconciled = now
             if !r.reports.isEmpty { perform(core.handle(.venueReports(r.reports), at: now), now: now) }
-            liveWatch.foreignNow = r.foreign.count
-            for o in r.foreign where !liveWatch.foreignReported.contains(o.id) {
+            // An open order tagged with an intent the journal has as ended is ours and should not be there: drift
+            // (cancelled now); one whose tag the journal does not know is not Warden's: reported, never touched.
+            var drift = r.mismatches
+            var foreign: [ClobOpenOrder] = []
+            var strays: [String] = []
+            for o in r.foreign {
+                if let tag = LiveVenue.tag(o.metadata), let status = try journal?.intentStatus(tag) {
+                    drift.append("order \(o.id) of intent \(tag) is open on the venue, the journal has it \(status)")
+                    strays.append(o.id)
+                } else {
+                    foreign.append(o)
+                }
+            }
+            if !strays.isEmpty { _ = await live.cancel(orderIDs: strays) }
+            liveWatch.driftCount = drift.isEmpty ? 0 : liveWatch.driftCount + 1
+            if drift.isEmpty || liveWatch.driftCount >= liveTimes.driftMax {
+                let at = clock()
+                perform(core.handle(.reconcileDrift(detail: drift.isEmpty ? nil : drift.prefix(3).joined(separator: "; "), count: liveWatch.driftCount), at: at), now: at)
+            }
+            liveWatch.foreignNow = foreign.count
+            for o in foreign where !liveWatch.foreignReported.contains(o.id) {
                 liveWatch.foreignReported.insert(o.id)
                 emit(key: "foreign_order:\(o.id)", kind: .venue, severity: .warning,
                      message: "order \(o.id) on the wallet is not Warden's (\(o.side) \(o.originalSize) of \(o.tokenID) at \(o.price)): reported, never adopted or cancelled")

@@ -77,6 +77,8 @@ public final class ClobFake: Sendable {
 
     struct State {
         var fault = SubmitFault.none
+        /// DELETE /order answers "not cancelled" for every order (a test's stuck cancel).
+        var cancelsRefused = false
         /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
         var heartbeats: [String: (id: String, at: Date)] = [:]
         var heartbeatCount = 0
@@ -155,6 +157,9 @@ public final class ClobFake: Sendable {
             for i in s.trades.indices where orderID == nil || s.trades[i].orderID == orderID { s.trades[i].status = status }
         }
     }
+
+    /// While on, cancels are answered "not cancelled" (the order stays on the book).
+    public func setCancelsRefused(_ on: Bool) { state.withLock { $0.cancelsRefused = on } }
 
     /// POST /order calls received, whatever came of them (a test proves an order was never re-sent).
     public var submissions: Int { state.withLock { $0.spent.values.reduce(0, +) } }
@@ -418,6 +423,9 @@ public final class ClobFake: Sendable {
     func cancel(_ account: Account, _ r: FakeRequest) -> FakeResponse {
         guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let id = top["orderID"] as? String else {
             return Self.error(400, "Invalid payload")
+        }
+        if state.withLock({ $0.cancelsRefused }) {
+            return .jsonValue(["canceled": [String](), "not_canceled": [id: "the order could not be cancelled at this time"]])
         }
         let done: Bool = state.withLock { s in
             guard s.orders[id]?.owner == account.credentials.apiKey else { return false }

@@ -149,6 +149,56 @@ struct LiveVenueTests {
         #expect(alerts.contains { $0.contains("FAILED at settlement") && $0.contains("position and cash corrected") })
     }
 
+    @Test("F45: an order of ours open on the venue that the journal has as ended is drift: cancels attempted; after 3 reconciliations in a row, reduce-only with an alert; clean again, cleared")
+    func reconciliationDrift() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        // The journal has intent stray-1 as cancelled; the venue still holds an order tagged with it.
+        let intent = OrderIntent(id: "stray-1", strategy: "live-buyer", marketID: "m1", tokenID: Self.token, side: .buy, kind: .entry,
+                                 limitPrice: 300_000, shares: 10 * Fixed.one, reason: "test", timeInForce: .resting)
+        try r.journal.recordIntent(intent, at: Date(), venue: "clob")
+        try r.journal.finishIntent("stray-1", status: "cancelled", note: "test", at: Date())
+        let key = try SigningKey(hex: Self.keyHex)
+        let client = ClobClient(baseURL: r.fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: r.fake.baseURL, key: key))
+        let order = try ClobOrder.limit(key: key, tokenID: Self.token, side: .buy, price: 300_000, size: 10 * Fixed.one, tick: 10_000,
+                                        salt: "5", timestamp: 1_790_000_000_000, tag: "stray-1")
+        _ = try await client.post(try SignedClobOrder(order: order, domain: .ctfV2, key: key), type: .gtc)
+        r.fake.setCancelsRefused(true)
+        for k in 1...2 {
+            await r.engine.reconcileLive()
+            #expect(await r.engine.core.control.has(.reconcileDrift) == false, "not after \(k) detections")
+        }
+        await r.engine.reconcileLive()
+        let reason = await r.engine.core.control.reasons.first { $0.code == .reconcileDrift }
+        #expect(reason?.effect == .REDUCING && reason?.message.contains("stray-1") == true)
+        #expect(await r.engine.snapshot().trading_state == "REDUCING")
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("order reconciliation drift") })
+        #expect(await r.engine.snapshot().venue?.foreign_orders == 0, "ours by its tag: drift, not a foreign order")
+        r.fake.setCancelsRefused(false)
+        await r.engine.reconcileLive()  // the stray is cancelled
+        await r.engine.reconcileLive()  // and the venue agrees
+        #expect(r.fake.openOrders.isEmpty)
+        #expect(await r.engine.core.control.has(.reconcileDrift) == false)
+    }
+
+    @Test("an open order on the wallet that is not Warden's is reported once, never adopted or cancelled")
+    func foreignOrder() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        let key = try SigningKey(hex: Self.keyHex)
+        let client = ClobClient(baseURL: r.fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: r.fake.baseURL, key: key))
+        let order = try ClobOrder.limit(key: key, tokenID: Self.token, side: .buy, price: 200_000, size: 10 * Fixed.one, tick: 10_000,
+                                        salt: "6", timestamp: 1_790_000_000_000, tag: nil)
+        _ = try await client.post(try SignedClobOrder(order: order, domain: .ctfV2, key: key), type: .gtc)
+        await r.engine.reconcileLive()
+        await r.engine.reconcileLive()
+        #expect(await r.engine.snapshot().venue?.foreign_orders == 1 && r.fake.openOrders.count == 1)
+        #expect(await r.engine.snapshot().venue?.orders.isEmpty == true, "not adopted")
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.filter { $0.contains("is not Warden's") }.count == 1)
+    }
+
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
     func unknownPlaced() async throws {
         let r = try await Self.rig(price: 450_000, tif: .resting)

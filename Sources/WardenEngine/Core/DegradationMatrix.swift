@@ -67,6 +67,10 @@ public enum DegradationMatrix {
                        reason: { "\($0.detail) in \($0.place), below \($0.bound); entries paused" },
                        raised: { "disk nearly full (\($0.detail) in \($0.place)); entries paused before writes fail" },
                        cleared: { "disk space back (\($0.detail))" }),
+        DegradationRow(code: .reconcileDrift, severity: .critical,
+                       reason: { "order reconciliation drift: \($0.bound) reconciliations in a row found what they cannot settle (\($0.detail)); reduce-only" },
+                       raised: { "order reconciliation drift: \($0.bound) reconciliations in a row disagree with the journal (\($0.detail)); reduce-only, cancels attempted" },
+                       cleared: { _ in "reconciliation agrees with the journal again; entries resumed" }),
     ]
 
     static let byCode: [ReasonCode: DegradationRow] = Dictionary(uniqueKeysWithValues: rows.map { ($0.code, $0) })

@@ -153,6 +153,8 @@ public struct EngineCore: Sendable {
         case venueReports([VenueReport])
         /// The live venue's health: why no new order may go (nil: healthy again).
         case venueHealth(problem: String?)
+        /// Reconciliation found what it cannot settle `count` times in a row (`detail`; nil: it agrees again).
+        case reconcileDrift(detail: String?, count: Int)
         /// A booked live fill whose trade FAILED at settlement: taken back from its account.
         case voidFill(Fill, reason: String)
 
@@ -160,7 +162,7 @@ public struct EngineCore: Sendable {
         var canSendOrders: Bool {
             switch self {
             case .tick, .cancelAll, .flatten, .haltReset, .settle, .venueReports, .voidFill: return true
-            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth: return false
+            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth, .reconcileDrift: return false
             }
         }
     }
@@ -191,6 +193,9 @@ public struct EngineCore: Sendable {
             venueHealth(problem, now: now)
         case .voidFill(let fill, let reason):
             voidFill(fill, reason: reason, now: now)
+        case .reconcileDrift(let detail, let count):
+            notice(DegradationMatrix.assess(.reconcileDrift, bad: detail != nil, DegradationFact(since: now, detail: detail ?? "", bound: "\(count)"),
+                                            now: now, control: &control))
         case .pause(let reason, let author, let expiresIn):
             control.raise(TradingReason(code: .operatorPause, since: now, expiresAt: expiresIn.map { now.addingTimeInterval($0) },
                                         message: reason, author: author))

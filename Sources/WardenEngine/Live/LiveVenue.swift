@@ -28,6 +28,8 @@ public struct Reconciliation: Sendable {
     public var reports: [VenueReport] = []
     /// Open orders on the wallet that are none of ours (reported, never adopted).
     public var foreign: [ClobOpenOrder] = []
+    /// Our open orders whose matched size on the venue is more than the trades read back give (trades missing).
+    public var mismatches: [String] = []
     /// Booked trades the venue now says FAILED at settlement.
     public var failedTrades: [ClobTrade] = []
     public var openOnVenue = 0
@@ -188,6 +190,13 @@ public actor LiveVenue {
         return await cancel(list, reason: reason)
     }
 
+    /// Cancels venue orders by id (drift: orders the journal has as ended); the ids cancelled.
+    public func cancel(orderIDs: [String]) async -> [String] {
+        var done: [String] = []
+        for id in orderIDs { if let r = try? await client.cancel(orderID: id), r.canceled.contains(id) { done.append(id) } }
+        return done
+    }
+
     /// Open orders still on the venue after a cancel-all (nil when they could not be read).
     public func openOrderIDs() async -> Set<String>? {
         (try? await client.openOrders()).map { Set($0.map(\.id)) }
@@ -221,6 +230,9 @@ public actor LiveVenue {
             let f = fills(tradesByOrder[orderID] ?? [], of: o.intent, market: markets[o.intent.marketID], alreadyFilled: o.filled, booked: booked)
             r.reports += f.reports
             let filled = o.filled + f.total
+            if let onBook, let matched = Fixed.parse(onBook.sizeMatched), matched > filled {
+                r.mismatches.append("order \(id) matched \(onBook.sizeMatched) on the venue, \(Fixed.text(filled)) in trades read back")
+            }
             if let onBook {
                 let left = max(0, (Fixed.parse(onBook.originalSize) ?? 0) - (Fixed.parse(onBook.sizeMatched) ?? 0))
                 if o.state != .live { r.reports.append(.resting(intentID: id, open: min(left, o.intent.shares - filled))) }
