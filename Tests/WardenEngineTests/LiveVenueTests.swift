@@ -199,6 +199,42 @@ struct LiveVenueTests {
         #expect(alerts.filter { $0.contains("is not Warden's") }.count == 1)
     }
 
+    @Test("the kill switch cancels every live order on the venue and verifies by reading the open orders back")
+    func killSwitch() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the order rests on the venue") { await r.engine.snapshot().venue?.orders.first?.state == "live" }
+        #expect(r.fake.openOrders.count == 1)
+        _ = await r.engine.killSwitch(on: true, author: "test")
+        try await Self.eventually("cancelled on the venue and in the engine") {
+            let v = await r.engine.snapshot().venue
+            return r.fake.openOrders.isEmpty && v?.open_orders == 0
+        }
+        try await Self.eventually("the cancel-all verified") {
+            r.engine.publisher.retained(EngineTopic.activity).contains { String(decoding: $0.payload, as: UTF8.self).contains("verified: none of Warden's orders is open") }
+        }
+        #expect(try Self.row(r.journal, "SELECT status FROM intents")?["status"] as String? == "cancelled")
+    }
+
+    @Test("flatten sells a live position with a FAK order at the book (within the slippage bound)")
+    func flatten() async throws {
+        let r = try await Self.rig()
+        defer { Task { await r.fake.stop() } }
+        r.fake.setBook(token: Self.token, bids: [BookLevel(price: 400_000, size: 100 * Fixed.one)], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("bought") { await r.engine.core.accounts["live-buyer"]?.positions[Self.token]?.shares == 10 * Fixed.one }
+        _ = await r.engine.killSwitch(on: true, author: "test")  // no new entries meanwhile
+        let reply = await r.engine.flatten(marketID: nil, author: "test")
+        #expect(reply.message.contains("sent to the live venue (FAK)"), "\(reply.message)")
+        try await Self.eventually("sold on the venue") { await r.engine.core.accounts["live-buyer"]?.positions.isEmpty == true }
+        let sell = try #require(try Self.row(r.journal, "SELECT * FROM intents WHERE side = 'sell'"))
+        #expect(sell["venue"] as String == "clob" && sell["status"] as String == "filled" && sell["kind"] as String == "exit")
+    }
+
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
     func unknownPlaced() async throws {
         let r = try await Self.rig(price: 450_000, tif: .resting)
