@@ -263,6 +263,34 @@ public struct DashboardServer: Sendable {
                 o += "<p class=banner>equity history unavailable: \(HTML.esc("\(error)"))</p>"
             }
             return o + "</div>"
+        case "Orders":
+            guard engineUp else { return "" }
+            let r = try await hub.engine.call("orders", Empty(), as: OrdersResponse.self, timeout: .seconds(3))
+            var o = "<div data-from=engine><p>as of \(HTML.age(r.at))</p>"
+            if let v = r.venue {
+                let state = v.status == "healthy" ? "ok" : "failing"
+                o += "<h2>Live venue</h2><p id=venue>\(HTML.esc(v.name)): <strong class=\"state \(state)\">\(v.status.uppercased())</strong>"
+                    + (v.problem.map { " — \(HTML.esc($0))" } ?? "")
+                    + " · strategies \(HTML.esc(v.strategies.joined(separator: ", "))) · heartbeat \(v.heartbeat_age_s.map(HTML.ago) ?? "never")"
+                    + " · reconciled \(v.reconciled_age_s.map(HTML.ago) ?? "never")"
+                    + (v.rate_limit_remaining.map { " · rate budget \($0) left" } ?? "") + "</p>"
+                if v.unknown_orders > 0 {
+                    o += "<p class=banner id=unknown-orders>\(v.unknown_orders) live orders UNKNOWN: sent, answer lost; never re-sent; reconciliation finds them or rules them out</p>"
+                }
+                if v.foreign_orders > 0 { o += "<p class=banner id=foreign-orders>\(v.foreign_orders) open orders on the wallet are not Warden's (reported, never adopted)</p>" }
+                if let e = v.reconcile_error { o += "<p class=banner id=reconcile-error>reconciliation failing: \(HTML.esc(e))</p>" }
+            } else {
+                o += "<p class=muted id=venue>no live venue configured: every strategy trades on paper</p>"
+            }
+            let rows = (r.venue?.orders ?? []) + r.paper
+            o += "<h2>Open orders</h2><p class=bounded>\(rows.count) open orders</p>"
+            o += HTML.table(["state", "intent", "strategy", "side", "price", "filled / size", "market", "since", "venue id", "note"], rows.prefix(limit).map { x in
+                let state = x.note == "paper" ? "paper" : x.state == "unknown" ? "UNKNOWN" : x.state
+                return ["<strong class=\"state \(x.state == "unknown" ? "failing" : "ok")\">\(state)</strong>", HTML.esc(x.intent_id), HTML.esc(x.strategy), x.side,
+                        String(format: "%.4f", x.price), String(format: "%.2f / %.2f", x.filled, x.shares), HTML.esc(x.market_id), HTML.esc(x.since),
+                        HTML.esc(x.order_id.map { String($0.prefix(18)) + "…" } ?? ""), HTML.esc(x.note == "paper" ? "" : x.note)]
+            }, id: "orders")
+            return o + "</div>"
         case "Events":
             let ev = try await hub.control.call("events", EventsRequest(limit: limit), as: EventsResponse.self, timeout: .seconds(3))
             var o = "<h2>Engine activity (live)</h2><ul class=feed id=activity></ul>"

@@ -70,6 +70,15 @@ enum StackMetrics {
                     gauge("warden_ws_books_awaiting_snapshot", "Books not trusted until a snapshot after their connection came up", l, Double(f.awaiting_snapshot))
                 }
                 gauge("warden_market_items_rejected_now", "Market-data items rejected by the latest refreshes", l, Double(e.data?.rejected_now ?? 0))
+                if let v = e.venue {
+                    gauge("warden_venue_healthy", "1 when the live venue takes new orders (heartbeat accepted, nothing refusing)", l, v.status == "healthy" ? 1 : 0)
+                    if let a = v.heartbeat_age_s { gauge("warden_venue_heartbeat_age_seconds", "Seconds since the venue last accepted a heartbeat", l, a) }
+                    if let a = v.reconciled_age_s { gauge("warden_venue_reconciled_age_seconds", "Seconds since orders and trades were last reconciled", l, a) }
+                    gauge("warden_venue_orders_unknown", "Live orders whose outcome is unknown (answer lost; never re-sent)", l, Double(v.unknown_orders))
+                    gauge("warden_venue_orders_open", "Live orders open (pending, on the book, unknown)", l, Double(v.open_orders))
+                    gauge("warden_venue_orders_foreign", "Open orders on the wallet that are not Warden's", l, Double(v.foreign_orders))
+                    if let r = v.rate_limit_remaining { gauge("warden_venue_rate_limit_remaining", "Per-signer budget left, from Poly-RateLimit-Remaining", l, Double(r)) }
+                }
                 for a in e.accounts ?? [] {
                     gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)
                     gauge("warden_realized_pnl_dollars", "Realised P&L net of fees per strategy", l + [("strategy", a.strategy)], a.realized_pnl)

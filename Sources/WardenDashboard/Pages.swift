@@ -78,7 +78,7 @@ struct PageContext {
 }
 
 enum Pages {
-    static let nav = [("/", "Overview"), ("/trades", "Trades"), ("/strategies", "Strategies"), ("/events", "Events"), ("/alerts", "Alerts"), ("/system", "System")]
+    static let nav = [("/", "Overview"), ("/trades", "Trades"), ("/strategies", "Strategies"), ("/orders", "Orders"), ("/events", "Events"), ("/alerts", "Alerts"), ("/system", "System")]
 
     static func layout(_ title: String, _ ctx: PageContext, _ body: String) -> String {
         var banners = ""
@@ -124,6 +124,12 @@ enum Pages {
                     + " · \(f.reconnects_total) reconnects · \(f.frozen_total) frozen · \(f.drift_total) drift"
                     + (f.awaiting_snapshot > 0 ? " · \(f.awaiting_snapshot) books awaiting a snapshot" : "") + "</p>"
             }
+        }
+        if let v = e.venue {
+            o += "<p id=venue-line>live venue (<a href=\"/orders\">orders</a>): <strong class=\"data \(v.status == "healthy" ? "fresh" : "down")\">\(v.status)</strong>"
+                + (v.problem.map { " — \(HTML.esc($0))" } ?? "") + " · \(v.open_orders) open"
+                + (v.unknown_orders > 0 ? " · <strong class=\"data down\">\(v.unknown_orders) UNKNOWN</strong>" : "")
+                + " · heartbeat \(v.heartbeat_age_s.map(HTML.ago) ?? "never") · reconciled \(v.reconciled_age_s.map(HTML.ago) ?? "never")</p>"
         }
         let reasons = e.reasons ?? []
         o += reasons.isEmpty ? "<p class=muted>no active reason</p>" : HTML.table(["effect", "reason", "message", "since", "by", "expires"], reasons.map { r in

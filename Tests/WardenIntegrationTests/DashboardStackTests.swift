@@ -12,8 +12,11 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 /// The notifier, engine and dashboard on the fakes; the engine is not restarted at once after a crash (so a
 /// test can see it down).
-func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port: Int) throws -> TestTree {
-    try TestTree(programs: """
+func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port: Int, clob: ClobFake? = nil) throws -> TestTree {
+    // With a CLOB trading fake: mean_reversion trades live on it beside the paper strategies (issue 14's Orders view).
+    let live = clob.map { "  live:\n    strategies: [mean_reversion]\n    clob_url: \($0.baseURL)\n    heartbeat: 1s\n    reconcile: 2s\n" } ?? ""
+    let key = clob == nil ? "" : "\n    env: {WARDEN_SECRET_POLYMARKET_PRIVATE_KEY: \"\(liveTestKey)\"}"
+    return try TestTree(programs: """
     \(StackYAML.entry(.notifier, Bin.path("warden-notifier")))
         watchdog_sec: 5s
         env: {WARDEN_SECRET_HOOK_URL: "\(channels.jsonURL)"}
@@ -22,7 +25,7 @@ func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port:
         watchdog_sec: 10s
         start_timeout: 30s
         stable_after: 1h
-        backoff: {initial: 4s, max: 4s, jitter: 0}
+        backoff: {initial: 4s, max: 4s, jitter: 0}\(key)
     \(StackYAML.entry(.dashboard, Bin.path("warden-dashboard")))
         after: [engine]
         watchdog_sec: 5s
@@ -42,6 +45,7 @@ func dashboardTree(_ market: PolymarketFake, _ channels: AlertChannelFake, port:
       # which must then clear within the test (the default cooldown is 5 minutes).
       health:
         cooldown: 2s
+    \(live)
     notifier:
       channels:
         hook: {kind: webhook, format: json, url_credential: hook_url, min_severity: warning, min_interval: 0s}
@@ -61,11 +65,12 @@ func runProgram(_ path: String, _ args: [String], limit: Duration) async throws 
 @Suite("Dashboard on the fakes", .serialized)
 struct DashboardStackTests {
     /// Starts the stack and waits for the dashboard; returns the tree, warden, the port and the login token.
-    func start() async throws -> (TestTree, WardenProcess, Int, String, PolymarketFake, AlertChannelFake) {
+    func start() async throws -> (TestTree, WardenProcess, Int, String, PolymarketFake, AlertChannelFake, LiveBeside) {
         let market = try await PolymarketFake.start(.demo())
         let channels = try await AlertChannelFake.start()
+        let (clob, feed) = try await clobBeside(market, .demo())
         let port = try freePort()
-        let tree = try dashboardTree(market, channels, port: port)
+        let tree = try dashboardTree(market, channels, port: port, clob: clob)
         let w = try WardenProcess(tree)
         try await waitRunning(tree, "dashboard", within: .seconds(40))
         let token = try await eventually("the dashboard token") {
@@ -75,20 +80,20 @@ struct DashboardStackTests {
         #expect(token.count == 64)
         let mode = try FileManager.default.attributesOfItem(atPath: tree.root + "/var/lib/dashboard.token")[.posixPermissions] as? Int
         #expect(mode == 0o600, "the token file is private")
-        return (tree, w, port, token, market, channels)
+        return (tree, w, port, token, market, channels, LiveBeside(clob: clob, feed: feed))
     }
 
     @Test("in headless Chromium: log in, a fill appears live, pause from the page (seen in wardenctl), CSV = journal, kill the engine → banner; screenshots",
           .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/chromedriver"), "needs Debian's chromium-driver (make deps installs it)"))
     func browser() async throws {
-        let (tree, w, port, token, market, channels) = try await start()
-        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let (tree, w, port, token, market, channels, beside) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop(); await beside.stop() } }
         let out = packageRoot + "/test-output/dashboard"
         let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/dashboard_e2e.py", "--url", "http://127.0.0.1:\(port)",
                                                            "--token", token, "--wardenctl", Bin.path("wardenctl"), "--config", tree.configPath,
                                                            "--out", out], limit: .seconds(240))
         #expect(r.code == 0 && r.out.contains("PASS"), "\(r.out)")
-        for shot in ["overview", "trades", "strategies", "events", "alerts", "system", "engine-killed"] {
+        for shot in ["overview", "trades", "strategies", "orders", "events", "alerts", "system", "engine-killed"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/\(shot).png"), "screenshot \(shot)")
         }
         await w.stop()
@@ -96,8 +101,8 @@ struct DashboardStackTests {
 
     @Test("F34 and F35 over real HTTP: no session, bad CSRF, cross-site POST refused, nothing changed; streams never read slow nobody; login rate limit")
     func webSecurityAndSlowStreams() async throws {
-        let (tree, w, port, token, market, channels) = try await start()
-        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let (tree, w, port, token, market, channels, beside) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop(); await beside.stop() } }
         try await eventually("trading", within: .seconds(30)) { try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil }
         let r = try await runProgram("/usr/bin/python3", [packageRoot + "/Tests/e2e/web_security.py", "--port", String(port), "--token", token,
                                                            "--wardenctl", Bin.path("wardenctl"), "--config", tree.configPath], limit: .seconds(180))
@@ -110,8 +115,8 @@ struct DashboardStackTests {
     @Test("/metrics passes promtool check metrics, with a program label on the whole stack",
           .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/promtool"), "needs Debian's prometheus package (make deps installs it)"))
     func promtool() async throws {
-        let (tree, w, port, token, market, channels) = try await start()
-        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let (tree, w, port, token, market, channels, beside) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop(); await beside.stop() } }
         try await eventually("a fill", within: .seconds(30)) { (try await engineStatus(tree)?.fills_total ?? 0) > 0 ? true : nil }
         let file = tree.root + "/metrics.txt"
         let fetch = try await sh("curl -sf -H 'Authorization: Bearer \(token)' http://127.0.0.1:\(port)/metrics -o '\(file)'")
@@ -119,7 +124,7 @@ struct DashboardStackTests {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         for needle in ["warden_restarts_total{program=\"engine\"}", "warden_fills_total{program=\"engine\"}", "warden_heartbeat_age_seconds{program=\"notifier\"}",
                        "warden_alert_queue_depth{program=\"notifier\"}", "warden_http_requests_total{program=\"engine\",host=\"127.0.0.1\"}",
-                       "warden_trading_state{program=\"engine\",state=\"ACTIVE\"} 1",
+                       "warden_trading_state{program=\"engine\",state=\"ACTIVE\"} 1", "warden_venue_healthy{program=\"engine\"} 1",
                        "warden_engine_cycle_duration_seconds_bucket{program=\"engine\",le=\"+Inf\"}"] {
             #expect(text.contains(needle), "metrics contain \(needle)")
         }
@@ -130,8 +135,8 @@ struct DashboardStackTests {
 
     @Test("forty browsers asking /api/state at once are served by a few status round trips through the sockets, not forty")
     func statusShared() async throws {
-        let (tree, w, port, token, market, channels) = try await start()
-        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let (tree, w, port, token, market, channels, beside) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop(); await beside.stop() } }
         try await eventually("trading", within: .seconds(30)) { try await engineStatus(tree)?.trading_state == "ACTIVE" ? true : nil }
         func controlRequests() async throws -> UInt64 { try #require(try await status(tree)?.supervisor.control_socket?.requests_total) }
         let before = try await controlRequests()
@@ -145,8 +150,8 @@ struct DashboardStackTests {
 
     @Test("F03: the dashboard killed, then frozen: restarted each time, and trading goes on untouched")
     func dashboardKilledAndFrozen() async throws {
-        let (tree, w, port, _, market, channels) = try await start()
-        defer { Task { await w.stop(); await market.stop(); await channels.stop() } }
+        let (tree, w, port, _, market, channels, beside) = try await start()
+        defer { Task { await w.stop(); await market.stop(); await channels.stop(); await beside.stop() } }
         let engine = try await waitRunning(tree, "engine", within: .seconds(30))
         let first = try await waitRunning(tree, "dashboard")
         kill(first.pid!, SIGKILL)

@@ -12,6 +12,13 @@ import WardenTestKit
 /// The test key (throwaway; it signs orders for the loopback fake only).
 let liveTestKey = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
+/// A CLOB trading fake beside a Polymarket fake, stopped together with its book feed.
+struct LiveBeside: Sendable {
+    let clob: ClobFake
+    let feed: Task<Void, Never>
+    func stop() async { feed.cancel(); await clob.stop() }
+}
+
 /// A CLOB trading fake for `scenario`'s markets whose liquidity follows `fake`'s books (refreshed every 200 ms).
 func clobBeside(_ fake: PolymarketFake, _ scenario: FakeScenario) async throws -> (ClobFake, Task<Void, Never>) {
     let clob = try await ClobFake.start(markets: scenario.markets.map { ClobFake.Market(tokens: [$0.yesToken, $0.noToken], tickSize: Fixed.parse($0.tick) ?? 10_000) })

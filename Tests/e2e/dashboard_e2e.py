@@ -93,9 +93,16 @@ try:
     print("paused from the page: " + reasons[0]["author"], flush=True)
 
     # Every page, with a screenshot.
-    for path, name in (("/trades", "trades"), ("/strategies", "strategies"), ("/events", "events"), ("/alerts", "alerts"), ("/system", "system")):
+    for path, name in (("/trades", "trades"), ("/strategies", "strategies"), ("/orders", "orders"), ("/events", "events"), ("/alerts", "alerts"), ("/system", "system")):
         driver.get(args.url + path)
         wait_for(name + " page", lambda: driver.title.startswith("Warden · "))
+        if name == "orders":
+            # Issue 14: one strategy trades live on the CLOB fake; the Orders view says the venue's state.
+            venue = driver.find_element(By.ID, "venue").text
+            if "HEALTHY" not in venue or "mean_reversion" not in venue:
+                fail("the Orders page should show the live venue healthy for mean_reversion: %r" % venue)
+            driver.find_element(By.ID, "orders")
+            print("orders page: " + venue[:120], flush=True)
         if name == "system":
             # The market WebSocket and the per-market table (issue 17): connected, with data age, every market listed.
             wait_for("the market WebSocket's connections table", lambda: "connected" in driver.find_element(By.ID, "feed-shards").text)
