@@ -65,6 +65,26 @@ public struct Market: Sendable, Equatable, Codable, Identifiable {
         self.negRisk = negRisk; self.protocolVersion = protocolVersion
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case id, conditionID, question, slug, endDate, tokens, tickSize, minOrderSize, fees, active, closed, acceptingOrders, liquidity, volume,
+             winningTokenID, negRisk, protocolVersion
+    }
+
+    /// Recordings made before the exchange fields existed decode with the defaults (not neg-risk, protocol 2).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), conditionID: try c.decode(String.self, forKey: .conditionID),
+                  question: try c.decode(String.self, forKey: .question), slug: try c.decode(String.self, forKey: .slug),
+                  endDate: try c.decodeIfPresent(Date.self, forKey: .endDate), tokens: try c.decode([OutcomeToken].self, forKey: .tokens),
+                  tickSize: try c.decode(Micros.self, forKey: .tickSize), minOrderSize: try c.decode(Micros.self, forKey: .minOrderSize),
+                  fees: try c.decode(FeeSchedule.self, forKey: .fees), active: try c.decode(Bool.self, forKey: .active),
+                  closed: try c.decode(Bool.self, forKey: .closed), acceptingOrders: try c.decode(Bool.self, forKey: .acceptingOrders),
+                  liquidity: try c.decodeIfPresent(Micros.self, forKey: .liquidity), volume: try c.decodeIfPresent(Micros.self, forKey: .volume),
+                  winningTokenID: try c.decodeIfPresent(String.self, forKey: .winningTokenID),
+                  negRisk: try c.decodeIfPresent(Bool.self, forKey: .negRisk) ?? false,
+                  protocolVersion: try c.decodeIfPresent(Int.self, forKey: .protocolVersion) ?? 2)
+    }
+
     /// The other token of a binary market.
     public func complement(of tokenID: String) -> OutcomeToken? {
         guard tokens.count == 2 else { return nil }

@@ -42,19 +42,23 @@ public enum ReasonCode: String, Sendable, Codable, CaseIterable, CustomStringCon
     case journalUnusable = "journal_unusable"
     /// Reconciliation with the live venue kept finding what it cannot settle (seed 004's "order reconciliation drift").
     case reconcileDrift = "reconcile_drift"
+    /// The live venue's orders and trades cannot be read back (seed 004's "broker read failures").
+    case venueReads = "venue_reads"
+    /// The live venue takes cancels only (503 cancel-only, trading disabled).
+    case venueCancelOnly = "venue_cancel_only"
 
     public var source: ReasonSource {
         switch self {
         case .operatorPause, .killSwitch, .reduceOnly: return .operator
         case .drawdown: return .risk
-        case .dataStale, .marketStale, .apiHealth, .marketWSDown, .storageDegraded, .diskLow, .journalUnusable, .reconcileDrift: return .degradation
+        case .dataStale, .marketStale, .apiHealth, .marketWSDown, .storageDegraded, .diskLow, .journalUnusable, .reconcileDrift, .venueReads, .venueCancelOnly: return .degradation
         }
     }
 
     /// What the reason does to trading while it is active.
     public var effect: TradingState {
         switch self {
-        case .reduceOnly, .reconcileDrift: return .REDUCING
+        case .reduceOnly, .reconcileDrift, .venueReads, .venueCancelOnly: return .REDUCING
         case .drawdown: return .HALTED
         default: return .PAUSED
         }

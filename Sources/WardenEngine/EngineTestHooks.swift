@@ -10,6 +10,9 @@ public struct EngineTestHooks: Sendable, Equatable {
     /// Kills the engine with SIGKILL right after the first intent is written ahead, while the journal holds no intent
     /// abandoned by an earlier crash, so the crash happens once per journal (F38).
     public var crashAfterIntent = false
+    /// Kills the engine with SIGKILL right after the venue answers the first live order it posts, before the answer is
+    /// recorded, while the journal holds no live order of unknown outcome from an earlier run (F47: once per journal).
+    public var crashAfterPost = false
 
     public init() {}
 
@@ -22,14 +25,15 @@ public struct EngineTestHooks: Sendable, Equatable {
             switch name {
             case "faulty_strategy": hooks.faultyStrategy = true
             case "crash_after_intent": hooks.crashAfterIntent = true
-            default: throw ValidationFailure("\(variable): unknown hook `\(name)` (known: faulty_strategy, crash_after_intent)")
+            case "crash_after_post": hooks.crashAfterPost = true
+            default: throw ValidationFailure("\(variable): unknown hook `\(name)` (known: faulty_strategy, crash_after_intent, crash_after_post)")
             }
         }
         return hooks
     }
 
     public var names: [String] {
-        (faultyStrategy ? ["faulty_strategy"] : []) + (crashAfterIntent ? ["crash_after_intent"] : [])
+        (faultyStrategy ? ["faulty_strategy"] : []) + (crashAfterIntent ? ["crash_after_intent"] : []) + (crashAfterPost ? ["crash_after_post"] : [])
     }
 }
 

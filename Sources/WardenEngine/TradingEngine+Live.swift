@@ -5,6 +5,7 @@ public import Foundation
 public import ServiceLifecycle
 import WardenCore
 public import WardenIPC
+import Logging
 import WardenKit
 import WardenPolymarket
 
@@ -48,7 +49,7 @@ extension TradingEngine {
 
     /// Live orders left open by the last run: one never posted (no venue id written) is abandoned; one that may have
     /// been posted is unknown until reconciliation finds it or rules it out. Trades already booked are not again.
-    func recoverLive(_ now: Date) throws {
+    func recoverLive(_ now: Date) async throws {
         guard let journal else { return }
         core.live.booked = try journal.bookedTrades()
         var unknown = 0
@@ -62,6 +63,14 @@ extension TradingEngine {
             core.live.orders[o.intent.id] = LiveOrder(intent: o.intent, orderID: orderID, state: state, filled: o.filled, since: o.since,
                                                        note: state == .unknown ? "outcome unknown after a restart" : "")
             core.liveIntents[o.intent.id] = o.intent
+        }
+        if hooks.crashAfterPost, unknown == 0, let live = liveVenue {
+            // Test hook (F47): die right after the venue answers the first post, before the answer is recorded.
+            let log = logger
+            await live.setAfterPost {
+                log.critical("test hook crash_after_post: killing the engine after the venue answered an order")
+                kill(getpid(), SIGKILL)
+            }
         }
         if unknown > 0 {
             emit(key: "orders_unknown_at_start", kind: .recovery, severity: .critical,
@@ -95,7 +104,10 @@ extension TradingEngine {
     func venueAnswered(_ reports: [VenueReport], to request: VenueRequest, took: Duration) async {
         let now = clock()
         if !reports.isEmpty { perform(core.handle(.venueReports(reports), at: now), now: now) }
-        if case .submit = request { liveWatch.lastSubmit = took }
+        if case .submit = request {
+            liveWatch.lastSubmit = took
+            await checkVenueHealth()
+        }
         guard case .cancelAll(_, let reason) = request, let live = liveVenue else { return }
         // The kill switch is verified by reading the venue's open orders back.
         guard let left = await live.openOrderIDs() else {
@@ -120,7 +132,18 @@ extension TradingEngine {
         guard let live = liveVenue else { return }
         await live.heartbeat()
         liveWatch.heartbeatOK = await live.lastHeartbeatOK
+        await checkVenueHealth()
+    }
+
+    /// What the driver saw, to the core: whether new live orders may go, and the venue-wide conditions (cancel-only).
+    func checkVenueHealth() async {
+        guard let live = liveVenue else { return }
         liveWatch.remaining = await live.rateLimit?.remaining
+        let cancelOnly = await live.cancelOnly()
+        if (cancelOnly != nil) != core.control.has(.venueCancelOnly) {
+            let at = clock()
+            perform(core.handle(.venueCondition(.venueCancelOnly, bad: cancelOnly != nil, detail: cancelOnly ?? "", count: 1), at: at), now: at)
+        }
         var problem = await live.problem(heartbeatBound: liveTimes.heartbeatBound)
         if problem == nil, liveWatch.reconcileFailures >= liveTimes.reconcileFailuresMax, let e = liveWatch.reconcileError {
             problem = "venue reads failing (\(liveWatch.reconcileFailures) reconciliations in a row): \(e)"
@@ -136,6 +159,10 @@ extension TradingEngine {
         guard let live = liveVenue else { return }
         do {
             let r = try await live.reconcile(orders: core.live.orders, booked: core.live.booked, markets: markets)
+            if core.control.has(.venueReads) {
+                let at = clock()
+                perform(core.handle(.venueCondition(.venueReads, bad: false, detail: "", count: 0), at: at), now: at)
+            }
             liveWatch.reconcileFailures = 0
             liveWatch.reconcileError = nil
             let now = clock()
@@ -174,6 +201,10 @@ extension TradingEngine {
         } catch {
             liveWatch.reconcileFailures += 1
             liveWatch.reconcileError = "\(error)"
+            if liveWatch.reconcileFailures >= liveTimes.reconcileFailuresMax {
+                let at = clock()
+                perform(core.handle(.venueCondition(.venueReads, bad: true, detail: "\(error)", count: liveWatch.reconcileFailures), at: at), now: at)
+            }
             emit(key: "reconcile_failed", kind: .venue, severity: liveWatch.reconcileFailures >= liveTimes.reconcileFailuresMax ? .critical : .warning,
                  message: "reconciliation with the venue failed (\(liveWatch.reconcileFailures) in a row): \(error)",
                  alert: liveWatch.reconcileFailures == liveTimes.reconcileFailuresMax)
@@ -202,11 +233,13 @@ extension TradingEngine {
         }
         let s = liveWatch
         let host = liveVenue.flatMap { URLComponents(string: $0.config.clobURL)?.host } ?? "?"
-        return VenueInfo(name: "polymarket-clob at \(host)", status: core.live.problem == nil ? "healthy" : "unhealthy", problem: core.live.problem,
+        var info = VenueInfo(name: "polymarket-clob at \(host)", status: core.live.problem == nil ? "healthy" : "unhealthy", problem: core.live.problem,
                          strategies: core.live.strategies.sorted(), heartbeat_age_s: s.heartbeatOK.map { now.timeIntervalSince($0) },
                          reconciled_age_s: s.reconciled.map { now.timeIntervalSince($0) }, reconcile_error: liveWatch.reconcileError,
                          unknown_orders: orders.filter { $0.state == "unknown" }.count, open_orders: orders.count,
                          foreign_orders: liveWatch.foreignNow, rate_limit_remaining: s.remaining, orders: orders)
+        info.caps_refused_total = core.live.capsRefused
+        return info
     }
 }
 

@@ -97,7 +97,7 @@ public actor TradingEngine {
     // MARK: - Start
 
     /// Loads accounts, persisted reasons and seqs; resolves every intent left open, exactly once.
-    public func recover() throws {
+    public func recover() async throws {
         let now = clock()
         if let journal {
             core.accounts = try journal.loadAccounts()
@@ -109,7 +109,7 @@ public actor TradingEngine {
                      message: "intent \(intent.id) of \(intent.strategy) left open by a crash: resolved as not executed", alert: false)
             }
             core.intentIDs = IntentIDs(run: core.intentIDs.run, issued: try journal.intentCount(idPrefix: core.intentIDs.run))
-            try recoverLive(now)
+            try await recoverLive(now)
             let resting = try journal.restingIntents()
             for r in resting { restore(RestingOrder(intent: r.intent, open: r.open, since: r.since)) }
             if !resting.isEmpty {

@@ -79,6 +79,8 @@ public final class ClobFake: Sendable {
         var fault = SubmitFault.none
         /// DELETE /order answers "not cancelled" for every order (a test's stuck cancel).
         var cancelsRefused = false
+        /// GET /data/orders and /data/trades answer 500 (reads failing).
+        var readsFailing = false
         /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
         var heartbeats: [String: (id: String, at: Date)] = [:]
         var heartbeatCount = 0
@@ -158,6 +160,9 @@ public final class ClobFake: Sendable {
         }
     }
 
+    /// While on, the order and trade listings answer 500.
+    public func setReadsFailing(_ on: Bool) { state.withLock { $0.readsFailing = on } }
+
     /// While on, cancels are answered "not cancelled" (the order stays on the book).
     public func setCancelsRefused(_ on: Bool) { state.withLock { $0.cancelsRefused = on } }
 
@@ -181,6 +186,8 @@ public final class ClobFake: Sendable {
         case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
         case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
+        case ("GET", let path) where (path == "/data/orders" || path == "/data/trades") && state.withLock({ $0.readsFailing }):
+            return Self.error(500, "internal error")
         case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
         case ("GET", "/data/trades"): return authenticated(r) { self.listTrades($0, r) }
         case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }

@@ -235,6 +235,78 @@ struct LiveVenueTests {
         #expect(sell["venue"] as String == "clob" && sell["status"] as String == "filled" && sell["kind"] as String == "exit")
     }
 
+    @Test("F51: the venue in cancel-only mode: the order rejected with its words, venue_cancel_only (exits only) raised with an alert, no new live order")
+    func cancelOnly() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        r.fake.setSubmitFault(.cancelOnly)
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("cancel-only raised") { await r.engine.core.control.has(.venueCancelOnly) }
+        #expect(await r.engine.snapshot().trading_state == "REDUCING")
+        #expect(try Self.row(r.journal, "SELECT note FROM intents")?["note"] as String? == "unavailable: Trading is currently cancel-only")
+        #expect(await r.engine.snapshot().venue?.problem?.contains("cancel-only") == true)
+        for _ in 0..<3 { await r.engine.cycle(now: Date()) }
+        #expect(r.fake.submissions == 1, "nothing more is sent while the venue refuses")
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("cancel-only mode") })
+    }
+
+    @Test("F53: a signature the venue refuses HALTs live orders for this venue with its words until a restart — no retry storm")
+    func invalidSignature() async throws {
+        // The fake settles this market on the neg-risk exchange; the engine's market says otherwise, so it signs for
+        // the wrong exchange.
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token, Self.other], negRisk: true)])
+        let r = try await Self.rig(price: 450_000, tif: .resting, fake: fake)
+        defer { Task { await r.fake.stop() } }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("halted") { await r.engine.snapshot().venue?.problem?.contains("HALTED") == true }
+        #expect(await r.engine.snapshot().venue?.problem?.contains("invalid signature") == true)
+        for _ in 0..<3 {
+            await r.engine.heartbeatLive()
+            await r.engine.cycle(now: Date())
+        }
+        #expect(r.fake.submissions == 1, "one refusal, no retries")
+    }
+
+    @Test("F52: a 429 is honoured: no live order until its Retry-After; the budget headers reach the status")
+    func rateLimited() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        r.fake.setSubmitFault(.rateLimited(retryAfter: 60))
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("rate limited") { await r.engine.snapshot().venue?.problem?.contains("Retry-After 60") == true }
+        r.fake.setSubmitFault(.none)
+        for _ in 0..<3 { await r.engine.cycle(now: Date()) }
+        #expect(r.fake.submissions == 1, "Retry-After honoured")
+        #expect(await r.engine.snapshot().venue?.rate_limit_remaining == 3_499)
+    }
+
+    @Test("F44: the venue's reads failing 3 times in a row: venue_reads (exits only) with an alert, no new live order; reads back: cleared")
+    func readsFailing() async throws {
+        let r = try await Self.rig(price: 450_000, tif: .resting)
+        defer { Task { await r.fake.stop() } }
+        await r.engine.heartbeatLive()
+        r.fake.setReadsFailing(true)
+        for _ in 0..<3 { await r.engine.reconcileLive() }
+        #expect(await r.engine.core.control.has(.venueReads))
+        #expect(await r.engine.snapshot().trading_state == "REDUCING")
+        await r.engine.heartbeatLive()
+        #expect(await r.engine.snapshot().venue?.problem?.contains("reads failing") == true)
+        #expect(await r.engine.snapshot().venue?.reconcile_error?.contains("500") == true)
+        await r.engine.cycle(now: Date())
+        #expect(r.fake.submissions == 0)
+        r.fake.setReadsFailing(false)
+        await r.engine.reconcileLive()
+        await r.engine.heartbeatLive()
+        #expect(await r.engine.core.control.has(.venueReads) == false)
+        #expect(await r.engine.snapshot().venue?.status == "healthy")
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("orders go again") { r.fake.openOrders.count == 1 }
+    }
+
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
     func unknownPlaced() async throws {
         let r = try await Self.rig(price: 450_000, tif: .resting)
@@ -300,6 +372,7 @@ struct LiveVenueTests {
         #expect(r.fake.submissions == 0 && r.journal.openIntentsCount == 0)
         let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(alerts.contains { $0.contains("live order refused before signing") && $0.contains("cap per order 4") })
+        #expect(await r.engine.snapshot().venue?.caps_refused_total == 1, "counted")
     }
 
     @Test("a crash between send and record: the next start holds the order as UNKNOWN and adopts it once by its venue id; one never sent is abandoned")

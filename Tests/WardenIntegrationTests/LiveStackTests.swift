@@ -31,7 +31,7 @@ func clobBeside(_ fake: PolymarketFake, _ scenario: FakeScenario) async throws -
     return (clob, feed)
 }
 
-func liveTree(_ fake: PolymarketFake, _ clob: ClobFake, key: String? = liveTestKey) throws -> TestTree {
+func liveTree(_ fake: PolymarketFake, _ clob: ClobFake, key: String? = liveTestKey, hooks: String? = nil) throws -> TestTree {
     try engineTree(fake, extraEngine: """
       strategies:
         mean_reversion:
@@ -48,7 +48,7 @@ func liveTree(_ fake: PolymarketFake, _ clob: ClobFake, key: String? = liveTestK
     """, program: key.map { """
         env:
           WARDEN_SECRET_POLYMARKET_PRIVATE_KEY: "\($0)"
-    """ } ?? "")
+    """ + (hooks.map { "\n      WARDEN_ENGINE_TEST_HOOKS: \($0)" } ?? "") } ?? "")
 }
 
 @Suite("Live trading stack on the fakes", .serialized)
@@ -98,6 +98,40 @@ struct LiveStackTests {
         _ = try await eventually("reconciliation settles every unknown order", within: .seconds(60)) {
             try await engineStatus(tree)?.venue?.unknown_orders == 0 ? true : nil
         }
+        await w.stop()
+    }
+
+    @Test("F47: the engine killed right after the venue answered an order, before recording it: the restarted engine holds it as UNKNOWN, finds it on the venue, books its trades once and never sends it again")
+    func crashBetweenSendAndRecord() async throws {
+        let scenario = FakeScenario.demo()
+        let fake = try await PolymarketFake.start(scenario)
+        let (clob, feed) = try await clobBeside(fake, scenario)
+        defer { feed.cancel(); Task { await fake.stop(); await clob.stop() } }
+        let tree = try liveTree(fake, clob, hooks: "crash_after_post")
+        let w = try WardenProcess(tree)
+        defer { Task { await w.stop() } }
+        let engine = try await eventually("the engine killed by the hook and started again", within: .seconds(90)) {
+            let p = program(try await status(tree), "engine")
+            return (p?.restarts ?? 0) >= 1 && p?.state == "RUNNING" ? p : nil
+        }
+        #expect(engine.restarts == 1)
+        let posted = clob.submissions
+        #expect(posted >= 1)
+        _ = try await eventually("nothing unknown once reconciled", within: .seconds(60)) {
+            let v = try await engineStatus(tree)?.venue
+            return v?.unknown_orders == 0 && v?.reconciled_age_s != nil ? true : nil
+        }
+        let db = tree.root + "/var/lib/engine.db"
+        let first = try await sh("sqlite3 '\(db)' \"SELECT id, venue_order_id, status FROM intents WHERE venue = 'clob' ORDER BY created_at LIMIT 1\"")
+        let fields = first.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").map(String.init)
+        #expect(fields.count == 3 && fields[1].hasPrefix("0x") && fields[2] != "open" && fields[2] != "abandoned", "the crashed order was settled: \(first.out)")
+        let dup = try await sh("sqlite3 '\(db)' \"SELECT COUNT(*) FROM intents WHERE venue_order_id = '\(fields.count == 3 ? fields[1] : "")'\"")
+        #expect(dup.out.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "one intent for the order")
+        let trades = try await sh("sqlite3 '\(db)' \"SELECT COUNT(*), COUNT(DISTINCT venue_trade_id) FROM fills WHERE venue_trade_id IS NOT NULL\"")
+        let counts = trades.out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|")
+        #expect(counts.count == 2 && counts[0] == counts[1], "each venue trade booked once: \(trades.out)")
+        let log = try await wardenctl(tree, "logs", "engine", "-n", "400")
+        #expect(log.out.contains("test hook crash_after_post") && log.out.contains("UNKNOWN until reconciliation"), "\(log.out.suffix(2000))")
         await w.stop()
     }
 

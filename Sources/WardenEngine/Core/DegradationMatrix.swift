@@ -71,6 +71,14 @@ public enum DegradationMatrix {
                        reason: { "order reconciliation drift: \($0.bound) reconciliations in a row found what they cannot settle (\($0.detail)); reduce-only" },
                        raised: { "order reconciliation drift: \($0.bound) reconciliations in a row disagree with the journal (\($0.detail)); reduce-only, cancels attempted" },
                        cleared: { _ in "reconciliation agrees with the journal again; entries resumed" }),
+        DegradationRow(code: .venueReads, severity: .critical,
+                       reason: { "the live venue's orders and trades cannot be read back (\($0.bound) times in a row: \($0.detail)); exits only" },
+                       raised: { "live venue reads failing \($0.bound) times in a row (\($0.detail)); entries paused, exits allowed" },
+                       cleared: { _ in "live venue reads work again; entries resumed" }),
+        DegradationRow(code: .venueCancelOnly, severity: .critical,
+                       reason: { "the live venue takes cancels only (\($0.detail)); exits only" },
+                       raised: { "live venue in cancel-only mode (\($0.detail)); entries paused, cancels still sent" },
+                       cleared: { _ in "live venue takes orders again; entries resumed" }),
     ]
 
     static let byCode: [ReasonCode: DegradationRow] = Dictionary(uniqueKeysWithValues: rows.map { ($0.code, $0) })

@@ -20,6 +20,7 @@ extension EngineCore {
         }
         let held = accounts[intent.strategy]?.positions.values.filter { $0.marketID == intent.marketID }.reduce(Micros(0)) { $0 + $1.costBasis } ?? 0
         if let cap = live.capProblem(intent, heldInMarket: held, now: now) {
+            live.capsRefused += 1
             notice(key: "live_cap:\(intent.strategy)", kind: .risk, severity: .warning, message: "\(intent.strategy): live order refused before signing: \(cap)")
             return .notSent(cap)
         }

@@ -153,6 +153,8 @@ public struct EngineCore: Sendable {
         case venueReports([VenueReport])
         /// The live venue's health: why no new order may go (nil: healthy again).
         case venueHealth(problem: String?)
+        /// A condition of the live venue (reads failing, cancel-only) observed bad or good again.
+        case venueCondition(ReasonCode, bad: Bool, detail: String, count: Int)
         /// Reconciliation found what it cannot settle `count` times in a row (`detail`; nil: it agrees again).
         case reconcileDrift(detail: String?, count: Int)
         /// A booked live fill whose trade FAILED at settlement: taken back from its account.
@@ -162,7 +164,7 @@ public struct EngineCore: Sendable {
         var canSendOrders: Bool {
             switch self {
             case .tick, .cancelAll, .flatten, .haltReset, .settle, .venueReports, .voidFill: return true
-            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth, .reconcileDrift: return false
+            case .pause, .resume, .operatorSwitch, .storageFailed, .storageRecovered, .journalFailed, .feedGaveUp, .feedUp, .venueHealth, .reconcileDrift, .venueCondition: return false
             }
         }
     }
@@ -193,6 +195,8 @@ public struct EngineCore: Sendable {
             venueHealth(problem, now: now)
         case .voidFill(let fill, let reason):
             voidFill(fill, reason: reason, now: now)
+        case .venueCondition(let code, let bad, let detail, let count):
+            notice(DegradationMatrix.assess(code, bad: bad, DegradationFact(since: now, detail: detail, bound: "\(count)"), now: now, control: &control))
         case .reconcileDrift(let detail, let count):
             notice(DegradationMatrix.assess(.reconcileDrift, bad: detail != nil, DegradationFact(since: now, detail: detail ?? "", bound: "\(count)"),
                                             now: now, control: &control))

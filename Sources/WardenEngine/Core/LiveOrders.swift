@@ -71,6 +71,8 @@ public struct LiveBook: Sendable {
     /// Entry notional sent in the current UTC day (day number since the epoch).
     public var day = 0
     public var spentToday: Micros = 0
+    /// Entries refused by a cap since the start.
+    public var capsRefused = 0
 
     public init(strategies: Set<String> = [], caps: LiveCaps = LiveCaps()) { self.strategies = strategies; self.caps = caps }
 

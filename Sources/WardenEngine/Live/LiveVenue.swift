@@ -48,6 +48,14 @@ public actor LiveVenue {
     public private(set) var reconcileError: String?
     /// The venue said it takes no new orders (503 cancel-only, 429) until then.
     var refusingUntil: (until: Date, why: String)?
+    /// Test hook (F47): called once the venue answered a post, before the answer is handed back.
+    var afterPost: (@Sendable () -> Void)?
+    public func setAfterPost(_ hook: (@Sendable () -> Void)?) { afterPost = hook }
+
+    /// The venue refused our signature or credentials: no order goes until a restart (no retry storm).
+    public private(set) var halted: String?
+    /// Until when the venue said it is cancel-only, and its words.
+    var cancelOnlyUntil: (until: Date, why: String)?
 
     public init(config: LiveVenueConfig, clock: @escaping @Sendable () -> Date = { Date() },
                 recordOrderID: @escaping @Sendable (String, String) throws -> Void) {
@@ -59,9 +67,16 @@ public actor LiveVenue {
 
     public var rateLimit: ClobRateLimit? { client.rateLimit }
 
+    /// The venue's cancel-only words while they hold (30 s after the last 503; a new one extends it).
+    public func cancelOnly() -> String? {
+        guard let c = cancelOnlyUntil, clock() < c.until else { return nil }
+        return c.why
+    }
+
     /// Why no new order may go now, from what this driver saw (the heartbeat, the venue's refusals); nil: healthy.
     public func problem(heartbeatBound: TimeInterval) -> String? {
         let now = clock()
+        if let h = halted { return "HALTED for this venue: \(h) (fix the key or credentials, then restart)" }
         if let e = heartbeatError { return "heartbeat failing: \(e)" }
         guard let ok = lastHeartbeatOK else { return "no heartbeat accepted yet" }
         if now.timeIntervalSince(ok) > heartbeatBound { return String(format: "no heartbeat accepted for %.0f s", now.timeIntervalSince(ok)) }
@@ -120,6 +135,7 @@ public actor LiveVenue {
         }
         do {
             let answer = try await client.post(signed, type: intent.timeInForce == .immediate ? .fak : .gtc)
+            afterPost?()
             var out: [VenueReport] = [.placed(intentID: id, orderID: answer.orderID)]
             // What traded at once is read back now (booked once by trade id, the same path reconciliation takes).
             let fills = fills(await tradesOf(answer.orderID), of: intent, market: market, alreadyFilled: 0)
@@ -137,6 +153,9 @@ public actor LiveVenue {
                 return [.placed(intentID: id, orderID: orderID), .unknown(intentID: id, reason: e.message)]
             case .unavailable:
                 refusingUntil = (clock().addingTimeInterval(30), "the venue refuses new orders: \(e.message)")
+                cancelOnlyUntil = (clock().addingTimeInterval(30), e.message)
+            case .invalidSignature, .unauthorized:
+                halted = "\(e.kind.rawValue): \(e.message)"
             case .rateLimited:
                 refusingUntil = (clock().addingTimeInterval(e.retryAfter ?? 10), "rate limited by the venue (Retry-After \(Int(e.retryAfter ?? 10)) s)")
             default: break
