@@ -184,7 +184,7 @@ let package = Package(
         .executableTarget(
             name: "warden-chaos",
             dependencies: [
-                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenTestKit",
+                "WardenFakes", "WardenHTTP", "WardenIPC", "WardenTestKit", "WardenCore", "WardenPolymarket",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

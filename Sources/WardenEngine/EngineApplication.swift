@@ -99,8 +99,10 @@ public enum EngineApplication {
         for s in e.live.strategies where !names.contains(s) {
             throw StartFailure(code: 78, "engine.live.strategies: `\(s)` is not an enabled strategy (enabled: \(names.sorted().joined(separator: ", ")))")
         }
-        let config: LiveVenueConfig
+        var config: LiveVenueConfig
         do { config = try await LiveSetup.config(e) } catch { throw StartFailure(code: 78, "\(error)") }
+        // After a 503 cancel-only, new orders try again after 6 heartbeats (30 s by default).
+        config.refusedRetry = 6 * e.live.heartbeat.seconds
         if let failed = await LiveSetup.checks(config, e).first(where: { $0.outcome == .fail }) {
             throw StartFailure(code: 78, "live venue preflight: \(failed.name): \(failed.detail)")
         }

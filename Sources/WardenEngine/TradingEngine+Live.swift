@@ -44,7 +44,7 @@ extension TradingEngine {
         liveTimes = times
         core.live = LiveBook(strategies: strategies, caps: caps)
         // Nothing goes until the first heartbeat is accepted (fail closed from the start).
-        core.live.problem = "no heartbeat accepted yet"
+        core.live.problem = LiveBook.startProblem
     }
 
     /// Live orders left open by the last run: one never posted (no venue id written) is abandoned; one that may have
@@ -239,6 +239,7 @@ extension TradingEngine {
                          unknown_orders: orders.filter { $0.state == "unknown" }.count, open_orders: orders.count,
                          foreign_orders: liveWatch.foreignNow, rate_limit_remaining: s.remaining, orders: orders)
         info.caps_refused_total = core.live.capsRefused
+        info.fills_voided_total = core.live.voided
         return info
     }
 }

@@ -73,6 +73,8 @@ public final class ClobFake: Sendable {
         case cancelOnly
         /// The order placed, the answer held back this long (past a client's timeout).
         case slowAnswer(Duration)
+        /// 400 "invalid signature" (as for an order signed for another exchange, or by a key the venue does not take).
+        case invalidSignature
     }
 
     struct State {
@@ -81,6 +83,8 @@ public final class ClobFake: Sendable {
         var cancelsRefused = false
         /// GET /data/orders and /data/trades answer 500 (reads failing).
         var readsFailing = false
+        /// POST /v1/heartbeats answers 500 (the venue stops acknowledging heartbeats).
+        var heartbeatsRefused = false
         /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
         var heartbeats: [String: (id: String, at: Date)] = [:]
         var heartbeatCount = 0
@@ -146,6 +150,7 @@ public final class ClobFake: Sendable {
         case "failed_not_placed": fault = .failedNotPlaced
         case "cancel_only": fault = .cancelOnly
         case "rate_limited": fault = .rateLimited(retryAfter: (top["retry_after"] as? Int) ?? 10)
+        case "invalid_signature": fault = .invalidSignature
         default: return Self.error(400, "unknown submit fault `\(name)`")
         }
         setSubmitFault(fault)
@@ -159,6 +164,9 @@ public final class ClobFake: Sendable {
             for i in s.trades.indices where orderID == nil || s.trades[i].orderID == orderID { s.trades[i].status = status }
         }
     }
+
+    /// While on, heartbeats are answered 500 (not acknowledged).
+    public func setHeartbeatsRefused(_ on: Bool) { state.withLock { $0.heartbeatsRefused = on } }
 
     /// While on, the order and trade listings answer 500.
     public func setReadsFailing(_ on: Bool) { state.withLock { $0.readsFailing = on } }
@@ -182,6 +190,7 @@ public final class ClobFake: Sendable {
     func handle(_ r: FakeRequest) -> FakeResponse {
         expireHeartbeats()
         switch (r.method, r.path) {
+        case ("POST", "/v1/heartbeats") where state.withLock({ $0.heartbeatsRefused }): return Self.error(500, "internal error")
         case ("POST", "/v1/heartbeats"): return authenticated(r) { self.heartbeat($0, r) }
         case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
@@ -259,6 +268,7 @@ public final class ClobFake: Sendable {
             answer = Self.error(429, "Too Many Requests")
             answer.headers.append(("Retry-After", String(after)))
         case .cancelOnly: answer = Self.error(503, "Trading is currently cancel-only")
+        case .invalidSignature: answer = Self.error(400, "invalid signature")
         }
         answer.headers += limits
         return answer

@@ -259,6 +259,8 @@ public struct VenueInfo: Codable, Sendable, Equatable {
     public var rate_limit_remaining: Int?
     /// Entries refused before signing by a cap, since the start.
     public var caps_refused_total: Int?
+    /// Live fills voided because their trade FAILED at settlement, since the start.
+    public var fills_voided_total: Int?
     public var orders: [LiveOrderInfo]
     public init(name: String, status: String, problem: String?, strategies: [String], heartbeat_age_s: Double?, reconciled_age_s: Double?,
                 reconcile_error: String?, unknown_orders: Int, open_orders: Int, foreign_orders: Int, rate_limit_remaining: Int?, orders: [LiveOrderInfo]) {

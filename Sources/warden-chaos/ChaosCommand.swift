@@ -83,6 +83,8 @@ struct ReusedRow {
         .init(id: "F37", title: "strategy error", filter: "strategyError", how: "a strategy that throws and emits price 1.5: rejected, then disabled; the others trade on"),
         .init(id: "F38", title: "crash between intent and fill", filter: "crashBetweenIntentAndFill", how: "a hook kills the engine after the write-ahead intent: resolved exactly once at the next start"),
         .init(id: "F39", title: "market resolves", filter: "resolution", how: "the fake resolves a held market: settled at 1/0 exactly once, also across kill -9"),
+        .init(id: "F47", title: "crash between send and record", filter: "LiveStackTests/crashBetweenSendAndRecord|LiveVenueTests/crashBetweenSendAndRecord",
+              how: "a hook kills the engine right after the CLOB fake answered an order: UNKNOWN at the next start, found on the venue, its trades booked once, never re-sent"),
     ]
 
     func run(bin: String) async -> ReusedRow {

@@ -6,7 +6,7 @@ import WardenIPC
 
 enum Catalogue {
     static func all(_ s: RunSettings) -> [Scenario] {
-        [f01(s), f02, f03, f04, f05, f06, f07, f10, f11(s), f13(s), f15(s), f16, f17, f18, f19, f20, f21, f23, f26, f27, f31] + feed + supervision + hardening
+        [f01(s), f02, f03, f04, f05, f06, f07, f10, f11(s), f13(s), f15(s), f16, f17, f18, f19, f20, f21, f23, f26, f27, f31] + feed + supervision + hardening + live
     }
 
     // MARK: Processes

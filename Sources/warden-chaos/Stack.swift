@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import Synchronization
+import WardenCore
 import WardenFakes
 import WardenHTTP
 import WardenIPC
@@ -28,13 +29,23 @@ struct StackOptions {
     var engineProgram = ""     // extra keys of the engine program (four-space indented)
     var tmpfsStateMB: Int?     // the state directory on a tmpfs of this size (root only)
     var dailyLoss = "100000"   // engine.risk.daily_loss
+    /// mean_reversion trades live on a CLOB trading fake beside the market fake (issue 14's rows); `liveExtra`: more
+    /// keys under `engine.live` (four-space indented).
+    var live = false
+    var liveExtra = ""
 }
+
+/// The throwaway key the live scenarios sign with (orders go to the loopback CLOB fake only).
+let chaosLiveKey = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 final class Stack: @unchecked Sendable {
     let bin: String
     let root: String
     let market: PolymarketFake
     let channels: AlertChannelFake
+    /// The CLOB trading fake of a live scenario, its liquidity following the market fake's books.
+    let clob: ClobFake?
+    private var clobFeed: Task<Void, Never>?
     let dashPort: Int
     private(set) var options: StackOptions
     private(set) var warden: WardenProcess?
@@ -56,7 +67,21 @@ final class Stack: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/var/lib", withIntermediateDirectories: true)
-        let stack = Stack(bin: bin, root: root, market: market, channels: channels, dashPort: try freePort(), options: options)
+        var clob: ClobFake?
+        if options.live {
+            clob = try await ClobFake.start(markets: FakeScenario.demo(seed: UInt64(seed)).markets.map {
+                ClobFake.Market(tokens: [$0.yesToken, $0.noToken], tickSize: Fixed.parse($0.tick) ?? 10_000)
+            })
+        }
+        let stack = Stack(bin: bin, root: root, market: market, channels: channels, clob: clob, dashPort: try freePort(), options: options)
+        if let clob {
+            stack.clobFeed = Task {
+                while !Task.isCancelled {
+                    for b in market.currentBooks() { clob.setBook(token: b.token, bids: b.bids, asks: b.asks) }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
         if let mb = options.tmpfsStateMB {
             let r = try await Tool.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(mb)m", "tmpfs", stack.stateDir])
             guard r.code == 0 else { throw ChaosError("tmpfs mount failed: \(r.err)") }
@@ -68,18 +93,31 @@ final class Stack: @unchecked Sendable {
         return stack
     }
 
-    private init(bin: String, root: String, market: PolymarketFake, channels: AlertChannelFake, dashPort: Int, options: StackOptions) {
+    private init(bin: String, root: String, market: PolymarketFake, channels: AlertChannelFake, clob: ClobFake?, dashPort: Int, options: StackOptions) {
         self.bin = bin
         self.root = root
         self.market = market
         self.channels = channels
+        self.clob = clob
         self.dashPort = dashPort
         self.options = options
     }
 
     func writeConfig() throws {
         let notifierEnv = "{WARDEN_SECRET_TELEGRAM_TOKEN: \"\(channels.token)\", WARDEN_SECRET_TELEGRAM_CHAT_ID: \"42\"}"
-        let engineEnv = options.engineEnv.isEmpty ? "{}" : "{" + options.engineEnv.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", ") + "}"
+        var env = options.engineEnv
+        if clob != nil { env["WARDEN_SECRET_POLYMARKET_PRIVATE_KEY"] = chaosLiveKey }
+        let engineEnv = env.isEmpty ? "{}" : "{" + env.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", ") + "}"
+        let live = clob.map { """
+          strategies:
+            mean_reversion: {window: 5, z_entry: 1.0}
+          live:
+            strategies: [mean_reversion]
+            clob_url: \($0.baseURL)
+            heartbeat: 1s
+            reconcile: 1s
+        \(options.liveExtra)
+        """ } ?? ""
         let yaml = """
         supervisor:
           tick: 10ms
@@ -110,6 +148,7 @@ final class Stack: @unchecked Sendable {
           risk:
             loss_streak_cooldown: 20s
             daily_loss: \(options.dailyLoss)
+        \(live)
         \(options.engine)
         notifier:
           coalesce_window: 5s
@@ -134,7 +173,7 @@ final class Stack: @unchecked Sendable {
             critical: true
             watchdog_sec: \(options.engineWatchdog)
             start_timeout: 30s
-        \(options.engineEnv.isEmpty ? "" : "    env: \(engineEnv)\n")\(options.engineProgram)
+        \(env.isEmpty ? "" : "    env: \(engineEnv)\n")\(options.engineProgram)
         \(StackYAML.entry(.dashboard, bin + "/warden-dashboard"))
             listen: ["127.0.0.1:\(dashPort)"]
             after: [engine]
@@ -252,6 +291,8 @@ final class Stack: @unchecked Sendable {
         await warden?.stop(grace: .seconds(20))
         await market.stop()
         await channels.stop()
+        clobFeed?.cancel()
+        await clob?.stop()
         if mounted { _ = try? await Tool.run("/bin/umount", ["-l", stateDir]) }
     }
 }

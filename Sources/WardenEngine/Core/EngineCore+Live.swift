@@ -21,7 +21,10 @@ extension EngineCore {
         let held = accounts[intent.strategy]?.positions.values.filter { $0.marketID == intent.marketID }.reduce(Micros(0)) { $0 + $1.costBasis } ?? 0
         if let cap = live.capProblem(intent, heldInMarket: held, now: now) {
             live.capsRefused += 1
-            notice(key: "live_cap:\(intent.strategy)", kind: .risk, severity: .warning, message: "\(intent.strategy): live order refused before signing: \(cap)")
+            let alert = live.capAlerted[intent.strategy].map { now.timeIntervalSince($0) >= 3600 } ?? true
+            if alert { live.capAlerted[intent.strategy] = now }
+            notice(key: "live_cap:\(intent.strategy)", kind: .risk, severity: .warning,
+                   message: "\(intent.strategy): live order refused before signing: \(cap)" + (alert ? " (further refusals this hour are counted, not alerted)" : ""), alert: alert)
             return .notSent(cap)
         }
         intent.id = intentIDs.next()
@@ -50,14 +53,14 @@ extension EngineCore {
         case .placed(_, let orderID):
             o.orderID = orderID
             if o.state == .unknown {
-                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                notice(key: "order_unknown:\(id)", kind: .resumed, severity: .info,
                        message: "\(o.intent.strategy): order \(id) of unknown outcome found on the venue as \(orderID); adopted once", duration: now.timeIntervalSince(o.since))
                 o.state = .pending
             }
         case .unknown(_, let reason):
             o.state = .unknown
             o.note = reason
-            notice(key: "order_unknown:\(id)", kind: .order, severity: .critical,
+            notice(key: "order_unknown:\(id)", kind: .venue, severity: .critical,
                    message: "\(o.intent.strategy): order \(id) outcome UNKNOWN (\(reason)); not re-sent; reconciliation will find it or rule it out")
         case .resting:
             o.state = .live
@@ -67,14 +70,14 @@ extension EngineCore {
                 live.booked.insert(trade)
             }
             if o.state == .unknown {
-                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                notice(key: "order_unknown:\(id)", kind: .resumed, severity: .info,
                        message: "\(o.intent.strategy): order \(id) of unknown outcome traded on the venue; its fills are booked once", duration: now.timeIntervalSince(o.since))
             }
             o.filled += fill.shares
             o.state = open == 0 ? .matched : .live
         case .cancelled(_, _, let reason):
             if o.state == .unknown {
-                notice(key: "order_unknown:\(id)", kind: .order, severity: .warning,
+                notice(key: "order_unknown:\(id)", kind: .resumed, severity: .info,
                        message: "\(o.intent.strategy): order \(id) of unknown outcome ruled out: \(reason)", duration: now.timeIntervalSince(o.since))
             }
             o.state = .cancelled
@@ -96,6 +99,7 @@ extension EngineCore {
         guard var account = accounts[fill.strategy] else { return }
         checkpoint()
         account.void(fill)
+        live.voided += 1
         out.append(.journal(.voidFill(fill, account: account, note: reason)))
         accounts[fill.strategy] = account
         notice(key: "settlement_failed:\(fill.venueTradeID ?? fill.intentID)", kind: .venue, severity: .critical,
@@ -107,11 +111,15 @@ extension EngineCore {
         guard problem != live.problem else { return }
         let was = live.problem
         live.problem = problem
+        if was == LiveBook.startProblem, problem == nil {
+            // The first heartbeat accepted after the start: said, not alerted.
+            return notice(key: "venue_unhealthy", kind: .venue, severity: .info, message: "live venue healthy: heartbeat accepted", alert: false)
+        }
         if let problem {
             notice(key: "venue_unhealthy", kind: .venue, severity: .critical,
                    message: "live venue unhealthy: \(problem); no new live orders, open ones assumed cancelled until re-read")
         } else {
-            notice(key: "venue_unhealthy", kind: .venue, severity: .info, message: "live venue healthy again (was: \(was ?? "?"))")
+            notice(key: "venue_unhealthy", kind: .resumed, severity: .info, message: "live venue healthy again (was: \(was ?? "?"))")
         }
     }
 }

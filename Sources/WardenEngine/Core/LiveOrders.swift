@@ -73,6 +73,12 @@ public struct LiveBook: Sendable {
     public var spentToday: Micros = 0
     /// Entries refused by a cap since the start.
     public var capsRefused = 0
+    /// When each strategy's cap refusal was last alerted (one alert an hour; every refusal is counted and logged).
+    public var capAlerted: [String: Date] = [:]
+    /// Live fills voided (their trade FAILED at settlement) since the start.
+    public var voided = 0
+    /// Why nothing goes before the first heartbeat is accepted.
+    public static let startProblem = "no heartbeat accepted yet"
 
     public init(strategies: Set<String> = [], caps: LiveCaps = LiveCaps()) { self.strategies = strategies; self.caps = caps }
 

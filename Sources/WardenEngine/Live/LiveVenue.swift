@@ -16,6 +16,8 @@ public struct LiveVenueConfig: Sendable {
     public var signatureType: SignatureType
     public var funder: EthAddress?
     public var timeout: Duration
+    /// After a 503 cancel-only, new orders wait this long before trying again.
+    public var refusedRetry: TimeInterval = 30
     public init(clobURL: String, key: SigningKey, credentials: ClobCredentials, signatureType: SignatureType = .eoa, funder: EthAddress? = nil,
                 timeout: Duration = .seconds(10)) {
         self.clobURL = clobURL; self.key = key; self.credentials = credentials; self.signatureType = signatureType; self.funder = funder
@@ -67,7 +69,7 @@ public actor LiveVenue {
 
     public var rateLimit: ClobRateLimit? { client.rateLimit }
 
-    /// The venue's cancel-only words while they hold (30 s after the last 503; a new one extends it).
+    /// The venue's cancel-only words while they hold (`refusedRetry` after the last 503; a new one extends it).
     public func cancelOnly() -> String? {
         guard let c = cancelOnlyUntil, clock() < c.until else { return nil }
         return c.why
@@ -152,8 +154,8 @@ public actor LiveVenue {
             case .unknownOutcome, .malformed:
                 return [.placed(intentID: id, orderID: orderID), .unknown(intentID: id, reason: e.message)]
             case .unavailable:
-                refusingUntil = (clock().addingTimeInterval(30), "the venue refuses new orders: \(e.message)")
-                cancelOnlyUntil = (clock().addingTimeInterval(30), e.message)
+                refusingUntil = (clock().addingTimeInterval(config.refusedRetry), "the venue refuses new orders: \(e.message)")
+                cancelOnlyUntil = (clock().addingTimeInterval(config.refusedRetry), e.message)
             case .invalidSignature, .unauthorized:
                 halted = "\(e.kind.rawValue): \(e.message)"
             case .rateLimited:
