@@ -77,6 +77,7 @@ enum StackMetrics {
                     gauge("warden_venue_orders_unknown", "Live orders whose outcome is unknown (answer lost; never re-sent)", l, Double(v.unknown_orders))
                     gauge("warden_venue_orders_open", "Live orders open (pending, on the book, unknown)", l, Double(v.open_orders))
                     gauge("warden_venue_orders_foreign", "Open orders on the wallet that are not Warden's", l, Double(v.foreign_orders))
+                    if let u = v.user_channel { gauge("warden_venue_user_channel_up", "1 while the venue's user channel is connected", l, u == "connected" ? 1 : 0) }
                     if let c = v.fills_voided_total { counter("warden_venue_fills_voided_total", "Live fills voided: their trade FAILED at settlement", l, c) }
                     if let c = v.caps_refused_total { counter("warden_venue_caps_refused_total", "Live entries refused before signing by a cap", l, c) }
                     if let r = v.rate_limit_remaining { gauge("warden_venue_rate_limit_remaining", "Per-signer budget left, from Poly-RateLimit-Remaining", l, Double(r)) }

@@ -66,6 +66,19 @@ public enum EngineApplication {
         } catch {
             throw StartFailure(code: 78, "\(error)")
         }
+        if !e.live.shadow.isEmpty {
+            let names = Set(strategies.map(\.name))
+            for s in e.live.shadow where !names.contains(s) {
+                throw StartFailure(code: 78, "engine.live.shadow: `\(s)` is not an enabled strategy (enabled: \(names.sorted().joined(separator: ", ")))")
+            }
+            if let both = e.live.shadow.first(where: { e.live.strategies.contains($0) }) {
+                throw StartFailure(code: 78, "engine.live.shadow: `\(both)` trades live already (engine.live.strategies); shadow mode is for paper strategies")
+            }
+            do { await engine.setShadow(try LiveSetup.signer(e), strategies: Set(e.live.shadow)) } catch {
+                throw StartFailure(code: 78, "\(error)")
+            }
+            logger.notice("SHADOW MODE for \(e.live.shadow.joined(separator: ", ")): paper fills; every order is also signed for the live venue and journaled, never sent")
+        }
         var liveTimes: LiveTimes?
         if !e.live.strategies.isEmpty {
             let times = try await attachLive(e, engine: engine, journal: journal, strategies: strategies, logger: logger)
@@ -87,7 +100,10 @@ public enum EngineApplication {
                                        EngineTimerService(engine: engine, equityEvery: e.equityInterval, backupEvery: e.backupInterval,
                                                           backupsKeep: e.backupsKeep, logger: logger)]
         if let stream { services.append(MarketFeedService(stream: stream, engine: engine)) }
-        if let liveTimes { services.append(LiveVenueService(engine: engine, times: liveTimes)) }
+        if let liveTimes {
+            services.append(LiveVenueService(engine: engine, times: liveTimes))
+            if let channel = await engine.userChannel { services.append(LiveUserChannelService(engine: engine, channel: channel)) }
+        }
         return services
     }
 
@@ -110,7 +126,8 @@ public enum EngineApplication {
         do { caps = try LiveSetup.caps(e.live) } catch { throw StartFailure(code: 78, "\(error)") }
         let venue = LiveVenue(config: config, recordOrderID: { id, orderID in try journal?.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
         let times = LiveSetup.times(e.live)
-        await engine.attachLive(venue, strategies: Set(e.live.strategies), caps: caps, times: times)
+        await engine.attachLive(venue, strategies: Set(e.live.strategies), caps: caps, times: times,
+                                userChannel: UserChannel(url: e.userChannelURL, credentials: config.credentials, ping: e.live.heartbeat, logger: logger))
         logger.notice("LIVE TRADING on \(config.clobURL) for \(e.live.strategies.joined(separator: ", ")) as \(config.funder ?? config.key.address) (signature type \(config.signatureType.rawValue)); caps per order \(e.live.maxOrder), per market \(e.live.maxMarket), per UTC day \(e.live.maxDay)")
         return times
     }

@@ -56,6 +56,17 @@ public struct EngineSettings: Sendable, Equatable {
     public var live = LiveSettings()
     public init() {}
 
+    /// The user channel: Polymarket's when the trading endpoint is Polymarket's, else the same host's `/ws/user`.
+    public var userChannelURL: String {
+        if let u = live.userWS { return u }
+        let clob = live.clobURL ?? clobURL
+        if clob == EngineSettings().clobURL { return "wss://ws-subscriptions-clob.polymarket.com/ws/user" }
+        var base = clob.hasSuffix("/") ? String(clob.dropLast()) : clob
+        if base.hasPrefix("https://") { base = "wss://" + base.dropFirst("https://".count) }
+        else if base.hasPrefix("http://") { base = "ws://" + base.dropFirst("http://".count) }
+        return base + "/ws/user"
+    }
+
     /// Polymarket's market channel when the CLOB is Polymarket's; otherwise (a proxy, the loopback fake) the same
     /// host's `/ws/market`, so a test never mixes a fake CLOB with the real feed.
     public var wsURL: String {
@@ -73,8 +84,13 @@ public struct EngineSettings: Sendable, Equatable {
 public struct LiveSettings: Sendable, Equatable {
     /// Strategies whose orders go to the live venue; every other one trades on paper.
     public var strategies: [String] = []
+    /// Shadow mode: strategies that trade on paper while each order they would send live is built and signed with the
+    /// configured key and journaled (nothing is sent), so signatures and sizes can be checked before going live.
+    public var shadow: [String] = []
     /// The CLOB trading endpoint (nil: `engine.clob_url`).
     public var clobURL: String?
+    /// The user channel (nil: derived from the trading endpoint; see `userChannelURL`).
+    public var userWS: String?
     public var keyCredential = "polymarket_private_key"
     /// JSON `{"apiKey","secret","passphrase"}`; when absent the credentials are derived from the key (L1) at start.
     public var apiCredential = "polymarket_api"
@@ -152,11 +168,20 @@ extension EngineSettings: ConfigSection {
         .custom("live.strategies", type: "list of strategy names", "Strategies that trade live on Polymarket's CLOB (real money); the others trade on paper",
                 read: { s, r, p in r.stringArray(p).map { s.live.strategies = $0 } },
                 render: { "[" + $0.live.strategies.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
+        .custom("live.shadow", type: "list of strategy names", "Strategies that trade on paper while every order they would send live is signed and journaled, never sent",
+                read: { s, r, p in r.stringArray(p).map { s.live.shadow = $0 } },
+                render: { "[" + $0.live.shadow.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }),
         .custom("live.clob_url", type: "http(s) URL (default: clob_url)", "The CLOB trading endpoint",
                 read: { s, r, p in
                     guard let url = r.string(p) else { return }
                     if let problem = ConfigValue.httpURL(url) { r.fail(p, problem) } else { s.live.clobURL = url }
                 }, render: { $0.live.clobURL.map(ConfigValue.quoted) }),
+        .custom("live.user_ws_url", type: "ws(s) URL (default: from live.clob_url)", "The user channel (order and trade events of the account)",
+                read: { s, r, p in
+                    guard let url = r.string(p) else { return }
+                    if (url.hasPrefix("ws://") || url.hasPrefix("wss://")), URLComponents(string: url)?.host?.isEmpty == false { s.live.userWS = url }
+                    else { r.fail(p, "`\(url)` is not a ws(s) URL with a host") }
+                }, render: { $0.live.userWS.map(ConfigValue.quoted) }),
         .string("live.key_credential", \.live.keyCredential, "Credential name of the hex private key that signs orders (never the key itself)"),
         .string("live.api_credential", \.live.apiCredential, "Credential name of the API credentials JSON (derived from the key when absent)"),
         .int("live.signature_type", \.live.signatureType, in: 0...2, "0 EOA, 1 proxy, 2 Gnosis safe"),

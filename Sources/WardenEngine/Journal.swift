@@ -178,6 +178,13 @@ public final class Journal: Sendable {
                 BEGIN SELECT RAISE(ABORT, 'a fill past its order: an immediate order fills once, a resting one up to its size'); END;
                 """)
         }
+        // Shadow mode: the live order each shadowed paper intent would have been, signed, never sent.
+        m.registerMigration("v4-shadow-orders") { db in
+            try db.execute(sql: """
+                CREATE TABLE shadow_orders (intent_id TEXT PRIMARY KEY REFERENCES intents(id), order_id TEXT NOT NULL, body TEXT NOT NULL,
+                    at REAL NOT NULL);
+                """)
+        }
         return m
     }
 
@@ -282,6 +289,23 @@ public final class Journal: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO accounts (strategy, state, updated_at) VALUES (?, ?, ?)",
                            arguments: [account.strategy, state, at.timeIntervalSince1970])
             return try Self.insertEvent(db, topic: eventTopic, at: at, payload: payload)
+        }
+    }
+
+    /// Shadow mode: a paper intent's live order as it would have been sent (the body without the API key).
+    public func recordShadow(intentID: String, orderID: String, body: String, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO shadow_orders (intent_id, order_id, body, at) VALUES (?, ?, ?, ?)",
+                           arguments: [intentID, orderID, body, at.timeIntervalSince1970])
+        }
+    }
+
+    /// The newest shadow orders, newest first.
+    public func shadowOrders(limit: Int) throws -> [(intentID: String, orderID: String, body: String, at: Date)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM shadow_orders ORDER BY at DESC, intent_id DESC LIMIT ?", arguments: [limit]).map {
+                ($0["intent_id"], $0["order_id"], $0["body"], Date(timeIntervalSince1970: $0["at"]))
+            }
         }
     }
 

@@ -26,6 +26,8 @@ public struct LiveTimes: Sendable {
 struct LiveWatch {
     var foreignReported: Set<String> = []
     var foreignNow = 0
+    /// Since when the user channel is down (nil: up, or never connected).
+    var userDownSince: Date?
     /// Reconciliations in a row that found what they cannot settle.
     var driftCount = 0
     var reconcileFailures = 0
@@ -39,8 +41,9 @@ struct LiveWatch {
 
 extension TradingEngine {
     /// Makes `strategies` trade on `venue` with `caps`; before `recover()`, which loads the live orders left open.
-    public func attachLive(_ venue: LiveVenue, strategies: Set<String>, caps: LiveCaps, times: LiveTimes = LiveTimes()) {
+    public func attachLive(_ venue: LiveVenue, strategies: Set<String>, caps: LiveCaps, times: LiveTimes = LiveTimes(), userChannel: UserChannel? = nil) {
         liveVenue = venue
+        self.userChannel = userChannel
         liveTimes = times
         core.live = LiveBook(strategies: strategies, caps: caps)
         // Nothing goes until the first heartbeat is accepted (fail closed from the start).
@@ -211,6 +214,27 @@ extension TradingEngine {
         }
     }
 
+    /// Shadow mode for `strategies` (paper strategies whose orders are also signed and journaled, never sent).
+    public func setShadow(_ signer: ShadowSigner, strategies: Set<String>) {
+        shadowSigner = signer
+        core.shadow = strategies
+    }
+
+    /// Shadow mode: the live order of a paper intent built, signed and journaled (never sent); a failure is said.
+    func shadowSign(_ intent: OrderIntent, now: Date) {
+        guard let signer = shadowSigner else { return }
+        do {
+            guard let market = markets[intent.marketID] else { throw LiveSetupError("market \(intent.marketID) is unknown") }
+            let (orderID, body) = try signer.sign(intent, market: market, now: now)
+            try journal?.recordShadow(intentID: intent.id, orderID: orderID, body: body, at: now)
+            shadowSigned += 1
+            logger.info("shadow order \(intent.id) of \(intent.strategy) (not sent): \(orderID) \(body)")
+        } catch {
+            emit(key: "shadow_failed:\(intent.strategy)", kind: .venue, severity: .warning,
+                 message: "\(intent.strategy): shadow order of \(intent.id) not signed or not journaled: \(error)")
+        }
+    }
+
     /// Every open order: live ones (unknown first) with the venue's health, and paper ones resting on the simulated book.
     public func orders(_ now: Date = Date()) -> OrdersResponse {
         var venue = venueInfo(now)
@@ -220,7 +244,35 @@ extension TradingEngine {
                           side: r.intent.side.rawValue, price: Fixed.double(r.intent.limitPrice), shares: Fixed.double(r.intent.shares),
                           filled: Fixed.double(r.intent.shares - r.open), state: "resting", since: isoString(r.since), note: "paper")
         }
-        return OrdersResponse(venue: venue, paper: paper, at: isoString(now))
+        var r = OrdersResponse(venue: venue, paper: paper, at: isoString(now))
+        if !core.shadow.isEmpty {
+            r.shadow = ShadowInfo(strategies: core.shadow.sorted(), signed_total: shadowSigned,
+                                  newest: ((try? journal?.shadowOrders(limit: 10)) ?? []).map {
+                                      ShadowOrderInfo(intent_id: $0.intentID, order_id: $0.orderID, body: $0.body, at: isoString($0.at))
+                                  })
+        }
+        return r
+    }
+
+    /// What the user channel said: a (re)connect is followed by a reconciliation (nothing is replayed after a
+    /// disconnect), an event of our orders or trades makes one at once, a drop is said once per outage.
+    public func userChannel(_ notice: UserChannel.Notice) async {
+        switch notice {
+        case .connected(let reconnect):
+            if let down = liveWatch.userDownSince {
+                liveWatch.userDownSince = nil
+                emit(key: "user_channel", kind: .resumed, severity: .info,
+                     message: "user channel connected again; orders and trades re-read over REST", duration: clock().timeIntervalSince(down))
+            }
+            if reconnect { await reconcileLive() }
+        case .event:
+            await reconcileLive()
+        case .dropped(let reason):
+            guard liveWatch.userDownSince == nil else { return }
+            liveWatch.userDownSince = clock()
+            emit(key: "user_channel", kind: .venue, severity: .warning,
+                 message: "user channel dropped (\(reason)); reconnecting with backoff; fills are read over REST meanwhile (every reconciliation)")
+        }
     }
 
     /// The live venue for the status snapshot (nil when none is configured).
@@ -239,8 +291,30 @@ extension TradingEngine {
                          unknown_orders: orders.filter { $0.state == "unknown" }.count, open_orders: orders.count,
                          foreign_orders: liveWatch.foreignNow, rate_limit_remaining: s.remaining, orders: orders)
         info.caps_refused_total = core.live.capsRefused
+        if let u = userChannel?.status {
+            info.user_channel = u.connected ? "connected" : "down" + (u.lastError.map { ": \($0)" } ?? "")
+            info.user_channel_age_s = u.lastFrameAt.map { now.timeIntervalSince($0) }
+        }
         info.fills_voided_total = core.live.voided
         return info
+    }
+}
+
+/// Runs the user channel and hands each of its notices to the engine.
+public struct LiveUserChannelService: Service {
+    let engine: TradingEngine
+    let channel: UserChannel
+    public init(engine: TradingEngine, channel: UserChannel) { self.engine = engine; self.channel = channel }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await channel.run() }
+                group.addTask { for await n in channel.notices { await engine.userChannel(n) } }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 }
 

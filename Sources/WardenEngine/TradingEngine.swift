@@ -66,6 +66,11 @@ public actor TradingEngine {
     var liveVenue: LiveVenue?
     var liveTimes = LiveTimes()
     var liveWatch = LiveWatch()
+    /// The venue's user channel (events of our orders and trades; a hint to reconcile at once).
+    public internal(set) var userChannel: UserChannel?
+    /// Shadow mode's signer (nil: no shadow strategies) and how many orders it signed.
+    var shadowSigner: ShadowSigner?
+    var shadowSigned = 0
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,
                 publisher: EventPublisher, stateDir: String, logger: Logger, strategies: [any Strategy],
@@ -313,6 +318,7 @@ public actor TradingEngine {
             case .notice(let n): emit(n)
             case .log(let severity, let line): severity == .critical ? logger.error("\(line)") : logger.warning("\(line)")
             case .reply(let r): reply = r
+            case .shadow(let intent): shadowSign(intent, now: now)
             case .journal, .venue: break
             }
         })

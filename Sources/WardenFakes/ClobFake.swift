@@ -85,6 +85,10 @@ public final class ClobFake: Sendable {
         var readsFailing = false
         /// POST /v1/heartbeats answers 500 (the venue stops acknowledging heartbeats).
         var heartbeatsRefused = false
+        /// User-channel connections and the account each subscribed as (nil until it did).
+        var userPeers: [ObjectIdentifier: (peer: FakeWebSocket, apiKey: String?)] = [:]
+        /// The user channel sends nothing, PONG included (frozen).
+        var userFrozen = false
         /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
         var heartbeats: [String: (id: String, at: Date)] = [:]
         var heartbeatCount = 0
@@ -117,7 +121,10 @@ public final class ClobFake: Sendable {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
         let handlerBox = Mutex<ClobFake?>(nil)
-        let server = try await LoopbackHTTPServer.start(port: port) { request in
+        // The user channel: order and trade events of the subscribed account (see `userConnected`).
+        let userRoute = FakeWebSocketRoute(path: "/ws/user", accept: { handlerBox.withLock { $0 } != nil },
+                                           connected: { peer in handlerBox.withLock { $0 }?.userConnected(peer) })
+        let server = try await LoopbackHTTPServer.start(port: port, webSocket: userRoute) { request in
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
             return fake.action(request)
         }
@@ -160,10 +167,70 @@ public final class ClobFake: Sendable {
     /// Moves a trade's settlement status (MINED, CONFIRMED, RETRYING, FAILED) — every trade of `orderID`, or every
     /// trade when nil — as the chain would: a FAILED trade never happened, though it was matched.
     public func setTradeStatus(orderID: String? = nil, _ status: String) {
-        state.withLock { s in
-            for i in s.trades.indices where orderID == nil || s.trades[i].orderID == orderID { s.trades[i].status = status }
+        let changed: [Trade] = state.withLock { s in
+            var out: [Trade] = []
+            for i in s.trades.indices where orderID == nil || s.trades[i].orderID == orderID {
+                s.trades[i].status = status
+                out.append(s.trades[i])
+            }
+            return out
+        }
+        for t in changed { pushUser(t.owner, Self.tradeEvent(t)) }
+    }
+
+    // MARK: - User channel
+
+    /// A connection to /ws/user: PING answered PONG; a subscription `{"auth":{apiKey,secret,passphrase},"type":"user"}`
+    /// with an account's credentials gets that account's order and trade events; wrong credentials are answered and
+    /// dropped. Nothing is replayed for a connection made later.
+    func userConnected(_ peer: FakeWebSocket) {
+        let id = ObjectIdentifier(peer)
+        state.withLock { $0.userPeers[id] = (peer, nil) }
+        peer.onClose { [weak self] in _ = self?.state.withLock { $0.userPeers.removeValue(forKey: id) } }
+        peer.onText { [weak self] text in
+            guard let self else { return }
+            if self.state.withLock({ $0.userFrozen }) { return }
+            if text == "PING" { return peer.send("PONG") }
+            guard let j = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], let auth = j["auth"] as? [String: Any],
+                  let key = auth["apiKey"] as? String else { return peer.send(#"{"error":"invalid subscription"}"#) }
+            let ok = self.state.withLock { s -> Bool in
+                guard let account = s.accounts[key], account.credentials.secret == auth["secret"] as? String,
+                      account.credentials.passphrase == auth["passphrase"] as? String else { return false }
+                s.userPeers[id] = (peer, key)
+                return true
+            }
+            if !ok {
+                peer.send(#"{"error":"invalid auth"}"#)
+                peer.drop()
+            }
         }
     }
+
+    func pushUser(_ apiKey: String, _ event: String) {
+        let peers: [FakeWebSocket] = state.withLock { s in s.userFrozen ? [] : s.userPeers.values.filter { $0.apiKey == apiKey }.map(\.peer) }
+        for p in peers { p.send(event) }
+    }
+
+    static func tradeEvent(_ t: Trade) -> String {
+        let e: [String: Any] = ["event_type": "trade", "id": t.id, "taker_order_id": t.orderID, "asset_id": t.tokenID, "side": t.side.rawValue,
+                                "price": Fixed.text(t.price, decimals: 4), "size": Fixed.text(t.size, decimals: 6), "status": t.status,
+                                "matchtime": String(t.matchTime)]
+        return String(decoding: (try? JSONSerialization.data(withJSONObject: e, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+
+    static func orderEvent(_ id: String, type: String) -> String { #"{"event_type":"order","id":""# + id + #"","type":""# + type + #""}"# }
+
+    /// Closes every user-channel connection (the client must reconnect and re-read).
+    public func dropUserChannel() {
+        let peers = state.withLock { s in s.userPeers.values.map(\.peer) }
+        for p in peers { p.drop() }
+    }
+
+    /// While on, the user channel sends nothing at all (no events, no PONG).
+    public func setUserChannelFrozen(_ on: Bool) { state.withLock { $0.userFrozen = on } }
+
+    /// Open user-channel connections subscribed to an account.
+    public var userSubscribers: Int { state.withLock { s in s.userPeers.values.filter { $0.apiKey != nil }.count } }
 
     /// While on, heartbeats are answered 500 (not acknowledged).
     public func setHeartbeatsRefused(_ on: Bool) { state.withLock { $0.heartbeatsRefused = on } }
@@ -359,6 +426,10 @@ public final class ClobFake: Sendable {
         switch outcome {
         case .failure(let answer): return answer
         case .success(let r):
+            let events: [String] = state.withLock { s in
+                s.trades.filter { r.trades.contains($0.id) }.map(Self.tradeEvent) + (s.orders[id] != nil ? [Self.orderEvent(id, type: "PLACEMENT")] : [])
+            }
+            for e in events { pushUser(account.credentials.apiKey, e) }
             return .jsonValue(["success": true, "errorMsg": "", "orderID": id, "status": r.status, "transactionsHashes": [String](), "tradeIDs": r.trades])
         }
     }
@@ -376,7 +447,11 @@ public final class ClobFake: Sendable {
 
     /// GET /data/trades: the account's trades, a page of `limit` from the cursor (the offset, base64), "LTE=" at the end.
     func listTrades(_ account: Account, _ r: FakeRequest) -> FakeResponse {
-        let mine = trades.filter { $0.owner == account.credentials.apiKey }
+        // As the venue: `asset_id` and `after` (match time, seconds) narrow the listing.
+        let asset = r.first("asset_id"), after = r.first("after").flatMap { Int($0) }
+        let mine = trades.filter { t in
+            t.owner == account.credentials.apiKey && asset.map { t.tokenID == $0 } != false && after.map { t.matchTime >= $0 } != false
+        }
         let start = r.first("next_cursor").flatMap { Data(base64Encoded: $0) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
         let page = Array(mine.dropFirst(start).prefix(Self.tradePage))
         let next = start + page.count < mine.count ? Data(String(start + page.count).utf8).base64EncodedString() : "LTE="
@@ -449,6 +524,7 @@ public final class ClobFake: Sendable {
             s.orders[id] = nil
             return true
         }
+        if done { pushUser(account.credentials.apiKey, Self.orderEvent(id, type: "CANCELLATION")) }
         return .jsonValue(["canceled": done ? [id] : [String](), "not_canceled": done ? [String: String]() : [id: "order not found or already canceled"]])
     }
 }

@@ -105,7 +105,28 @@ public struct OrdersResponse: Codable, Sendable, Equatable {
     public var venue: VenueInfo?
     public var paper: [LiveOrderInfo]
     public var at: String
+    /// Shadow mode, when strategies are in it.
+    public var shadow: ShadowInfo?
     public init(venue: VenueInfo?, paper: [LiveOrderInfo], at: String) { self.venue = venue; self.paper = paper; self.at = at }
+}
+
+/// Shadow mode: paper strategies whose orders are also signed for the live venue and journaled, never sent.
+public struct ShadowInfo: Codable, Sendable, Equatable {
+    public var strategies: [String]
+    /// Orders signed since the engine started.
+    public var signed_total: Int
+    /// The newest signed orders, newest first.
+    public var newest: [ShadowOrderInfo]
+    public init(strategies: [String], signed_total: Int, newest: [ShadowOrderInfo]) { self.strategies = strategies; self.signed_total = signed_total; self.newest = newest }
+}
+
+public struct ShadowOrderInfo: Codable, Sendable, Equatable {
+    public var intent_id: String
+    public var order_id: String
+    /// The JSON body of POST /order it would have been (the API key left as `<api key>`).
+    public var body: String
+    public var at: String
+    public init(intent_id: String, order_id: String, body: String, at: String) { self.intent_id = intent_id; self.order_id = order_id; self.body = body; self.at = at }
 }
 
 public struct MarketsResponse: Codable, Sendable, Equatable {
@@ -261,6 +282,9 @@ public struct VenueInfo: Codable, Sendable, Equatable {
     public var caps_refused_total: Int?
     /// Live fills voided because their trade FAILED at settlement, since the start.
     public var fills_voided_total: Int?
+    /// The user channel: "connected" or "down: why"; nil when there is none.
+    public var user_channel: String?
+    public var user_channel_age_s: Double?
     public var orders: [LiveOrderInfo]
     public init(name: String, status: String, problem: String?, strategies: [String], heartbeat_age_s: Double?, reconciled_age_s: Double?,
                 reconcile_error: String?, unknown_orders: Int, open_orders: Int, foreign_orders: Int, rate_limit_remaining: Int?, orders: [LiveOrderInfo]) {

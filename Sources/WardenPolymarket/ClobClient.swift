@@ -135,15 +135,21 @@ public final class ClobClient: Sendable {
     /// GET /data/orders, every page (the cursor followed until the end marker).
     public func openOrders() async throws -> [ClobOpenOrder] { try await pages("/data/orders").map(ClobAnswers.openOrder) }
 
-    /// GET /data/trades, every page.
-    public func trades() async throws -> [ClobTrade] { try await pages("/data/trades").map(ClobAnswers.trade) }
+    /// GET /data/trades, every page; `assetID` and `after` (seconds since 1970) narrow it as the venue does.
+    public func trades(assetID: String? = nil, after: Int? = nil) async throws -> [ClobTrade] {
+        var params: [(String, String)] = []
+        if let assetID { params.append(("asset_id", assetID)) }
+        if let after { params.append(("after", String(after))) }
+        return try await pages("/data/trades", params: params).map(ClobAnswers.trade)
+    }
 
     /// The rows of every page of a listing, its `next_cursor` followed until "LTE=".
-    func pages(_ path: String) async throws -> [[String: Any]] {
+    func pages(_ path: String, params: [(String, String)] = []) async throws -> [[String: Any]] {
         var out: [[String: Any]] = []
         var cursor = ""
         for _ in 0..<1000 {
-            let query = cursor.isEmpty ? "" : "?next_cursor=" + (cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)
+            let items = params + (cursor.isEmpty ? [] : [("next_cursor", cursor)])
+            let query = items.isEmpty ? "" : "?" + items.map { $0.0 + "=" + ($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1) }.joined(separator: "&")
             let r = try await call("GET", path, body: "", query: query, submit: false)
             let page = try ClobAnswers.page(r.body, path: path)
             out += page.rows

@@ -15,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events through each process of the running stack before its RSS is read again.") var events = 1_000_000
     @Option(help: "Repeats of each in-process measurement (the report gives median, min, max).") var repeats = 3
     @Option(help: "Folder of the helper scripts (sse_fanout.py).") var scripts = "Benchmarks"
-    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, requests, journal, cycle, feed, signing, backtest, stack); the report then holds only them.")
+    @Option(help: "Only these sections, comma-separated (failover, hang, ipc, requests, journal, cycle, feed, signing (with intent → order), backtest, stack); the report then holds only them.")
     var only: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").map(String.init).contains(section) } ?? true }
@@ -94,6 +94,8 @@ struct BenchCommand: AsyncParsableCommand {
         if wants("signing") {
             log("signing: orders built, signed and encoded as POST /order bodies")
             r.signing(try SigningBench.run(count: smoke ? 200 : 20_000))
+            log("intent → order: written ahead, signed, posted to the CLOB fake over loopback, resting on its book")
+            r.intentToOrder(try await IntentBench.run(count: smoke ? 50 : 2_000, dir: disk + "/intent"))
         }
         try r.text().write(toFile: out, atomically: true, encoding: .utf8)
         log("report written to \(out)")

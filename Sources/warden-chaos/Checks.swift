@@ -65,9 +65,15 @@ extension Stack {
         var problem: String? = Set(told).count != told.count ? "a fill was announced twice" : nil
         do {
             let missing = try await Self.open(stateDir + "/engine.db").read { db -> String? in
-                for id in Set(told) {
-                    let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills WHERE intent_id = ?", arguments: [id]) ?? 0
-                    if n != 1 { return "fill of intent \(id) is in the journal \(n) times" }
+                for entry in Set(told) {
+                    let parts = entry.split(separator: " ", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, let seq = Int64(parts[0]) else { return "unreadable ledger entry \(entry)" }
+                    let events = try String.fetchAll(db, sql: "SELECT payload FROM events WHERE topic = 'trades' AND topic_seq = ?", arguments: [seq])
+                    guard events.count == 1, events[0].contains("\"intent_id\":\"\(parts[1])\"") else {
+                        return "fill \(seq) of intent \(parts[1]) is in the journal's trade events \(events.count) times"
+                    }
+                    let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fills WHERE intent_id = ?", arguments: [parts[1]]) ?? 0
+                    if n < 1 { return "fill \(seq) of intent \(parts[1]) is not in the journal" }
                 }
                 return nil
             }

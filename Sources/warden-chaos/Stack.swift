@@ -220,7 +220,8 @@ final class Stack: @unchecked Sendable {
             Task {
                 for await event in client.events {
                     guard case .event(let frame) = event, let body = try? frame.body(as: EventBody<TradeInfo>.self) else { continue }
-                    told.withLock { $0.append(body.data.intent_id) }
+                    // By the trades topic's seq (one per fill; a live order may fill in several trades).
+                    told.withLock { $0.append("\(body.seq) \(body.data.intent_id)") }
                 }
             },
         ]

@@ -283,6 +283,7 @@ enum VenueLines {
         var out = "live venue \(v.name): \(v.status.uppercased())" + (v.problem.map { " (\($0))" } ?? "")
             + " · heartbeat \(ago(v.heartbeat_age_s)) · reconciled \(ago(v.reconciled_age_s)) · \(v.open_orders) open orders"
             + " · strategies \(v.strategies.joined(separator: ", "))\n"
+        if let u = v.user_channel { out += "  user channel \(u)" + (v.user_channel_age_s.map { String(format: " (last frame %.0fs ago)", $0) } ?? "") + "\n" }
         if v.unknown_orders > 0 { out += "  \(v.unknown_orders) live orders UNKNOWN (answer lost; never re-sent; `wardenctl orders`)\n" }
         if v.foreign_orders > 0 { out += "  \(v.foreign_orders) open orders on the wallet are not Warden's (reported, never adopted)\n" }
         if let e = v.reconcile_error { out += "  reconciliation failing: \(e)\n" }

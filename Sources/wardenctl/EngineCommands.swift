@@ -121,6 +121,10 @@ struct Orders: AsyncParsableCommand {
         } else {
             print("no live venue configured (every strategy trades on paper)")
         }
+        if let s = r.shadow {
+            print("shadow mode for \(s.strategies.joined(separator: ", ")): \(s.signed_total) orders signed since the start, none sent; newest:")
+            for o in s.newest { print("  \(o.at) \(o.intent_id) \(o.order_id)\n    \(o.body)") }
+        }
         let rows = (r.venue?.orders ?? []) + r.paper
         if rows.isEmpty { print("no open orders (as of \(r.at))"); return }
         let head: [String] = [pad("STATE", 9), pad("INTENT", 18), pad("STRATEGY", 16), pad("SIDE", 4), pad("PRICE", 7), pad("FILLED/SIZE", 14),

@@ -18,17 +18,17 @@ struct DegradationMatrixTests {
         #expect(raised.kind == .paused && raised.alert)
         #expect(raised.key == (market.map { "\(code.rawValue):\($0)" } ?? code.rawValue))
         #expect(control.has(code, marketID: market))
-        // The effect: entries stop (globally, or for the one market); PAUSED blocks exits too, reconciliation drift
-        // leaves exits (reduce-only).
+        // The effect: entries stop (globally, or for the one market); PAUSED blocks exits too, the live venue's
+        // reasons (drift, reads failing, cancel-only) leave exits (reduce-only).
         #expect(control.blocking(.entry, marketID: "m7")?.code == code)
-        if code == .reconcileDrift {
+        if code.effect == .REDUCING {
             #expect(control.blocking(.exit, marketID: "m7") == nil && control.effective == .REDUCING)
         } else {
             #expect(control.blocking(.exit, marketID: "m7")?.code == code)
         }
         if market != nil {
             #expect(control.blocking(.entry, marketID: "m1") == nil && control.effective == .ACTIVE, "a market's reason blocks that market only")
-        } else if code != .reconcileDrift {
+        } else if code.effect != .REDUCING {
             #expect(control.effective == .PAUSED)
         }
         #expect(DegradationMatrix.assess(code, bad: true, DegradationFact(since: t0.addingTimeInterval(5), marketID: market), now: t0, control: &control) == nil,

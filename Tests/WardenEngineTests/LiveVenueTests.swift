@@ -63,10 +63,11 @@ struct LiveVenueTests {
         let journal: Journal
         let source: LiveTestSource
         let dir: String
+        var channel: UserChannel? = nil
     }
 
     static func rig(price: Micros = 550_000, tif: TimeInForce = .immediate, caps: LiveCaps = LiveCaps(perOrder: 100 * Fixed.one),
-                    dir: String = tempDir(), fake existing: ClobFake? = nil) async throws -> Rig {
+                    dir: String = tempDir(), fake existing: ClobFake? = nil, userChannel: Bool = false) async throws -> Rig {
         let fake: ClobFake
         if let existing { fake = existing } else { fake = try await ClobFake.start(markets: [.init(tokens: [token, other])]) }
         let key = try SigningKey(hex: keyHex)
@@ -81,9 +82,11 @@ struct LiveVenueTests {
                                        strategies: [LiveBuyer(name: "live-buyer", price: price, shares: 10 * Fixed.one, timeInForce: tif)])
         let venue = LiveVenue(config: LiveVenueConfig(clobURL: fake.baseURL, key: key, credentials: creds, timeout: .seconds(5)),
                               recordOrderID: { id, orderID in try journal.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
-        await engine.attachLive(venue, strategies: ["live-buyer"], caps: caps)
+        let channel = userChannel ? UserChannel(url: fake.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/ws/user", credentials: creds,
+                                                ping: .seconds(1), logger: Logger(label: "test")) : nil
+        await engine.attachLive(venue, strategies: ["live-buyer"], caps: caps, userChannel: channel)
         try await engine.recover()
-        return Rig(fake: fake, engine: engine, journal: journal, source: source, dir: dir)
+        return Rig(fake: fake, engine: engine, journal: journal, source: source, dir: dir, channel: channel)
     }
 
     /// Waits for `condition` (the venue answers on a task of its own), with a generous bound.
@@ -305,6 +308,76 @@ struct LiveVenueTests {
         #expect(await r.engine.snapshot().venue?.status == "healthy")
         await r.engine.cycle(now: Date())
         try await Self.eventually("orders go again") { r.fake.openOrders.count == 1 }
+    }
+
+    @Test("shadow mode: a paper strategy's order fills on paper and is also signed for the live venue and journaled, never sent; the signature recovers the key")
+    func shadow() async throws {
+        let dir = tempDir()
+        let (journal, _) = try Journal.open(path: dir + "/engine.db", backupsDir: dir + "/backups")
+        let source = LiveTestSource(Self.market)
+        source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
+        var s = EngineSettings()
+        s.bookRefresh = .zero
+        s.minFreePercent = 0
+        let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: source, publisher: EventPublisher(),
+                                       stateDir: dir, logger: Logger(label: "test"),
+                                       strategies: [LiveBuyer(name: "shadowed", price: 550_000, shares: 10 * Fixed.one, timeInForce: .immediate)])
+        let key = try SigningKey(hex: Self.keyHex)
+        await engine.setShadow(ShadowSigner(key: key, funder: nil, signatureType: .eoa), strategies: ["shadowed"])
+        try await engine.recover()
+        await engine.cycle(now: Date())
+        #expect(try journal.fillCount() == 1, "filled on paper")
+        let rows = try journal.shadowOrders(limit: 5)
+        let row = try #require(rows.first)
+        #expect(rows.count == 1)
+        let top = try #require(try JSONSerialization.jsonObject(with: Data(row.body.utf8)) as? [String: Any])
+        let o = try #require(top["order"] as? [String: Any])
+        #expect(top["owner"] as? String == "<api key>" && top["orderType"] as? String == "FAK")
+        func text(_ k: String) -> String { (o[k] as? String) ?? "" }
+        let order = ClobOrder(salt: (o["salt"] as? NSNumber)?.stringValue ?? "", maker: try EthAddress(text("maker")), signer: try EthAddress(text("signer")),
+                              tokenID: text("tokenId"), makerAmount: UInt64(text("makerAmount")) ?? 0, takerAmount: UInt64(text("takerAmount")) ?? 0,
+                              side: .buy, signatureType: .eoa, timestamp: UInt64(text("timestamp")) ?? 0,
+                              metadata: try ABIWord.bytes32(hex: text("metadata")), builder: try ABIWord.bytes32(hex: text("builder")), expiration: 0)
+        let digest = try order.digest(.ctfV2)
+        #expect("0x" + Hex.string(digest) == row.orderID)
+        #expect(SigningKey.signer(of: digest, signature: Hex.bytes(text("signature")) ?? []) == key.address)
+        #expect(order.makerAmount == 5_500_000 && order.takerAmount == 10_000_000, "10 shares at the limit 0.55, by the tick")
+        #expect(LiveVenue.tag("0x" + Hex.string(order.metadata)) == row.intentID, "the intent id in the signed metadata")
+        #expect(await engine.orders().shadow?.signed_total == 1)
+    }
+
+    @Test("F49: the user channel — a trade event makes the engine reconcile at once (a FAILED trade voided without waiting for the timer); dropped or frozen: said, reconnected with backoff, orders and trades re-read")
+    func userChannel() async throws {
+        let r = try await Self.rig(userChannel: true)
+        defer { Task { await r.fake.stop() } }
+        let channel = try #require(r.channel)
+        let run = Task { await channel.run() }
+        let feed = Task { for await n in channel.notices { await r.engine.userChannel(n) } }
+        defer { run.cancel(); feed.cancel() }
+        try await Self.eventually("subscribed") { r.fake.userSubscribers == 1 }
+        r.fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
+        await r.engine.heartbeatLive()
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("the trade booked") { try r.journal.fillCount() == 1 }
+        r.fake.setTradeStatus("FAILED")
+        try await Self.eventually("voided on the channel's event, with no reconciliation asked") {
+            await r.engine.core.accounts["live-buyer"]?.cash == 1000 * Fixed.one
+        }
+        r.fake.dropUserChannel()
+        try await Self.eventually("reconnected, and said") {
+            r.fake.userSubscribers == 1 && r.engine.publisher.retained(EngineTopic.activity).contains {
+                String(decoding: $0.payload, as: UTF8.self).contains("user channel connected again; orders and trades re-read")
+            }
+        }
+        r.fake.setUserChannelFrozen(true)
+        try await Self.eventually("frozen: closed and said on the status") {
+            await r.engine.snapshot().venue?.user_channel?.contains("frozen") == true
+        }
+        let alerts = r.engine.publisher.retained(EngineTopic.alerts).map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.contains { $0.contains("user channel dropped") })
+        r.fake.setUserChannelFrozen(false)
+        try await Self.eventually("connected again") { await r.engine.snapshot().venue?.user_channel == "connected" }
     }
 
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")

@@ -53,6 +53,8 @@ public enum EngineAction: Sendable, Equatable {
     case log(Severity, String)
     /// The answer to the operator command being handled.
     case reply(String)
+    /// Shadow mode: the order a paper intent would be on the live venue, to build, sign and journal (never sent).
+    case shadow(OrderIntent)
 }
 
 public enum OrderFlow {
@@ -92,7 +94,7 @@ public enum ActionPerformer {
                 }
             case .venue(let request):
                 outcome.reports += venue(request)
-            case .notice, .log, .reply:
+            case .notice, .log, .reply, .shadow:
                 other(action)
             }
         }

@@ -90,6 +90,8 @@ public struct EngineCore: Sendable {
     public var venue: PaperVenue
     /// Orders on the live venue (strategies configured for it), their caps and whether new ones may go.
     public var live: LiveBook
+    /// Shadow mode: paper strategies whose orders are also signed for the live venue and journaled (never sent).
+    public var shadow: Set<String> = []
     /// Orders sent and not yet done (immediate ones while they execute, resting ones until filled or cancelled).
     public var liveIntents: [String: OrderIntent] = [:]
     /// Marks, day starts, cool-downs, the drawdown halt and the entry checks.
@@ -422,6 +424,7 @@ public struct EngineCore: Sendable {
         intent.id = intentIDs.next()
         checkpoint()
         out += OrderFlow.send(intent)
+        if shadow.contains(intent.strategy) { out.append(.shadow(intent)) }
         liveIntents[intent.id] = intent
         return apply(venue.handle(.submit(intent), market: market, book: book, at: now), now: now)
     }

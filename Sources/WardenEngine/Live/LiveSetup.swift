@@ -12,6 +12,25 @@ struct LiveSetupError: Error, CustomStringConvertible {
 }
 
 enum LiveSetup {
+    /// The key, funder and signature type alone (shadow mode signs without credentials or the network).
+    static func signer(_ e: EngineSettings, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ShadowSigner {
+        let l = e.live
+        guard let keyText = Credentials.value(l.keyCredential, environment: environment) else {
+            throw LiveSetupError("shadow mode needs the private key: credential `\(l.keyCredential)` not found (\(Credentials.whereToPut(l.keyCredential)))")
+        }
+        let key: SigningKey
+        do { key = try SigningKey(hex: keyText) } catch { throw LiveSetupError("credential `\(l.keyCredential)`: \(error)") }
+        var funder: EthAddress?
+        if let f = l.funder {
+            do { funder = try EthAddress(f) } catch { throw LiveSetupError("engine.live.funder: \(error)") }
+        }
+        guard let type = SignatureType(rawValue: l.signatureType) else { throw LiveSetupError("engine.live.signature_type: \(l.signatureType) is not 0, 1 or 2") }
+        // The order builder checks the funder against the type; one dry build names a mismatch at start, not per order.
+        _ = try ClobOrder.limit(key: key, funder: funder, signatureType: type, tokenID: "1", side: .buy, price: 500_000, size: 5_000_000,
+                                tick: 10_000, salt: "1", timestamp: 0)
+        return ShadowSigner(key: key, funder: funder, signatureType: type)
+    }
+
     /// The venue's configuration with its secrets, or an error naming the key or credential that is wrong.
     static func config(_ e: EngineSettings, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> LiveVenueConfig {
         let l = e.live

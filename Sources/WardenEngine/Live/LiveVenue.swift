@@ -135,12 +135,13 @@ public actor LiveVenue {
         } catch {
             return [.rejected(intentID: id, reason: "not sent: its venue id could not be written ahead: \(error)")]
         }
+        let sent = clock()
         do {
             let answer = try await client.post(signed, type: intent.timeInForce == .immediate ? .fak : .gtc)
             afterPost?()
             var out: [VenueReport] = [.placed(intentID: id, orderID: answer.orderID)]
             // What traded at once is read back now (booked once by trade id, the same path reconciliation takes).
-            let fills = fills(await tradesOf(answer.orderID), of: intent, market: market, alreadyFilled: 0)
+            let fills = fills(await tradesOf(answer.orderID, token: intent.tokenID, since: sent), of: intent, market: market, alreadyFilled: 0)
             out += fills.reports
             let open = intent.shares - fills.total
             if intent.timeInForce == .resting {
@@ -168,8 +169,9 @@ public actor LiveVenue {
         }
     }
 
-    func tradesOf(_ orderID: String) async -> [ClobTrade] {
-        (try? await client.trades().filter { $0.orderID == orderID }) ?? []
+    /// The trades of one order just answered: its token's, matched since shortly before it was sent.
+    func tradesOf(_ orderID: String, token: String, since: Date) async -> [ClobTrade] {
+        (try? await client.trades(assetID: token, after: Int(since.timeIntervalSince1970) - 60).filter { $0.orderID == orderID }) ?? []
     }
 
     /// Fills for the trades of one order not yet booked, in the venue's order; FAILED trades are never booked.
@@ -230,7 +232,9 @@ public actor LiveVenue {
     /// ends. Pending orders (a post in flight) are left to their answer.
     public func reconcile(orders: [String: LiveOrder], booked: Set<String>, markets: [String: Market]) async throws -> Reconciliation {
         let open = try await client.openOrders()
-        let trades = try await client.trades()
+        // Trades since the oldest order held open, and at least the last day (a booked trade can still fail settlement).
+        let oldest = orders.values.map(\.since).min() ?? clock()
+        let trades = try await client.trades(after: Int(min(oldest, clock().addingTimeInterval(-86_400)).timeIntervalSince1970) - 60)
         lastReconciled = clock()
         var r = Reconciliation()
         r.openOnVenue = open.count
