@@ -9,7 +9,7 @@ import WardenIPC
 import WardenPolymarket
 
 extension Catalogue {
-    static let live: [Scenario] = [f44, f45, f46, f48, f50, f51, f52, f53, f54, f55]
+    static let live: [Scenario] = [f44, f45, f46, f48, f49, f50, f51, f52, f53, f54, f55]
 
     /// Caps a strategy's usual orders fit in (the demo book's orders are worth about 25).
     static func liveOptions(_ extra: String = "    max_order: 100\n    max_market: 1000\n    max_day: 1000000") -> StackOptions {
@@ -112,6 +112,26 @@ extension Catalogue {
                                    run.expect(clob.submissions == before, "no live order sent while the heartbeat is unhealthy (\(clob.submissions - before) sent)")
                                },
                                clear: { $0.setHeartbeatsRefused(false) }, recovery: "live venue healthy again")
+
+    static let f49 = liveFault("F49", "user channel dropped or frozen",
+                               "the CLOB fake's user channel goes silent (no events, no PONG; ping 1 s): frozen after 3 s, closed, reconnected with backoff, said; orders and trades re-read over REST meanwhile; answering again: connected, re-read, recovery said",
+                               detect: 8,
+                               inject: { run, clob in
+                                   await run.eventually("the user channel connected", within: .seconds(20)) {
+                                       await run.engine()?.venue?.user_channel == "connected" ? true : nil
+                                   }
+                                   clob.setUserChannelFrozen(true)
+                               },
+                               sight: Sight(status: { $0.engine?.venue?.user_channel?.contains("frozen") == true },
+                                            metrics: { $0.value("warden_venue_user_channel_up") == 0 },
+                                            channel: { any($0, "user channel dropped") }),
+                               after: { run, _ in
+                                   let before = await run.engine()?.venue?.reconciled_age_s
+                                   try await Task.sleep(for: .seconds(2))
+                                   let after = await run.engine()?.venue?.reconciled_age_s
+                                   run.expect((after ?? 99) < 3, "orders and trades still read over REST while the channel is down (reconciled \(after.map { String(format: "%.1f", $0) } ?? "never") s ago, was \(before.map { String(format: "%.1f", $0) } ?? "never"))")
+                               },
+                               clear: { $0.setUserChannelFrozen(false) }, recovery: "user channel connected again")
 
     static let f50 = liveFault("F50", "settlement failed",
                                "the CLOB fake marks every matched trade FAILED: each booked fill voided, position and account corrected in one transaction, alert; the journal audit holds",
