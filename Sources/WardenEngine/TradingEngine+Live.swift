@@ -26,6 +26,8 @@ public struct LiveTimes: Sendable {
 struct LiveWatch {
     var foreignReported: Set<String> = []
     var foreignNow = 0
+    var reconciling = false
+    var reconcileAgain = false
     /// Since when the user channel is down (nil: up, or never connected).
     var userDownSince: Date?
     /// Reconciliations in a row that found what they cannot settle.
@@ -157,8 +159,20 @@ extension TradingEngine {
         if wasUnhealthy, problem == nil { await reconcileLive() }
     }
 
-    /// Open orders and trades read back and compared with the journal's (booked once, found or ruled out).
+    /// Open orders and trades read back and compared with the journal's (booked once, found or ruled out). One at a
+    /// time: asked while one runs (a channel event, the timer), it runs once more after it.
     public func reconcileLive() async {
+        guard liveVenue != nil else { return }
+        if liveWatch.reconciling { liveWatch.reconcileAgain = true; return }
+        liveWatch.reconciling = true
+        defer { liveWatch.reconciling = false }
+        repeat {
+            liveWatch.reconcileAgain = false
+            await reconcileOnce()
+        } while liveWatch.reconcileAgain
+    }
+
+    func reconcileOnce() async {
         guard let live = liveVenue else { return }
         do {
             let r = try await live.reconcile(orders: core.live.orders, booked: core.live.booked, markets: markets)

@@ -442,7 +442,13 @@ public struct EngineCore: Sendable {
         // An immediate order's unfilled rest is cancelled in the same answer: its fill is then recorded as partial.
         let cutShort = Set(reports.compactMap { r -> String? in if case .cancelled(let id, _, _) = r { return id } else { return nil } })
         for report in reports {
-            if live.orders[report.intentID] != nil, !liveReport(report, now: now) { continue }
+            if live.orders[report.intentID] != nil {
+                if !liveReport(report, now: now) { continue }
+            } else if case .filled(let f, _) = report, let trade = f.venueTradeID {
+                // A trade of a live order no longer held (it ended while a read was under way): booked once all the same.
+                if live.booked.contains(trade) { continue }
+                live.booked.insert(trade)
+            }
             switch report {
             case .placed, .unknown:
                 break
