@@ -232,7 +232,9 @@ struct LiveVenueTests {
     func flatten() async throws {
         let r = try await Self.rig()
         defer { Task { await r.fake.stop() } }
-        r.fake.setBook(token: Self.token, bids: [BookLevel(price: 400_000, size: 100 * Fixed.one)], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        // The venue's bids: 4 shares at the best bid 0.40 the engine sees, the rest at 0.39 (within the 0.02 bound).
+        r.fake.setBook(token: Self.token, bids: [BookLevel(price: 400_000, size: 4 * Fixed.one), BookLevel(price: 390_000, size: 100 * Fixed.one)],
+                       asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
         r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
         await r.engine.heartbeatLive()
         await r.engine.cycle(now: Date())
@@ -243,6 +245,8 @@ struct LiveVenueTests {
         try await Self.eventually("sold on the venue") { await r.engine.core.accounts["live-buyer"]?.positions.isEmpty == true }
         let sell = try #require(try Self.row(r.journal, "SELECT * FROM intents WHERE side = 'sell'"))
         #expect(sell["venue"] as String == "clob" && sell["status"] as String == "filled" && sell["kind"] as String == "exit")
+        #expect(sell["limit_price"] as Int64 == 380_000, "the best bid 0.40 less the 0.02 slippage bound, on the tick")
+        #expect(try r.journal.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM fills WHERE side = 'sell'") } == 2, "both bid levels taken")
     }
 
     @Test("F51: the venue in cancel-only mode: the order rejected with its words, venue_cancel_only (exits only) raised with an alert, no new live order")

@@ -36,6 +36,17 @@ extension EngineCore {
         return .sent
     }
 
+    /// The limit of a flatten's sell: the best bid on the tick; live, the FAK goes through the book down to the
+    /// slippage bound under it (the paper broker applies that bound itself when it walks the book).
+    func flattenLimit(bid: Micros, market: Market, live: Bool) -> Micros {
+        var limit = bid - bid % market.tickSize
+        if live {
+            limit -= venue.broker.slippageBound
+            limit -= limit % market.tickSize
+        }
+        return max(market.tickSize, limit)
+    }
+
     /// Asks the venue to take a live order off its book (once).
     mutating func cancelLive(_ o: LiveOrder, reason: String, now: Date) {
         guard var order = live.orders[o.intent.id], !order.cancelAsked else { return }

@@ -586,7 +586,7 @@ public struct EngineCore: Sendable {
                     continue
                 }
                 let intent = OrderIntent(strategy: a.strategy, marketID: p.marketID, tokenID: p.tokenID, side: .sell, kind: .exit,
-                                         limitPrice: max(market.tickSize, bid - bid % market.tickSize), shares: p.shares,
+                                         limitPrice: flattenLimit(bid: bid, market: market, live: live.trades(a.strategy)), shares: p.shares,
                                          reason: "flatten by \(author)")
                 switch execute(intent, market: market, now: now, operatorAction: true) {
                 case .filled: sold += 1
