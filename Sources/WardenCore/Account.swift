@@ -95,32 +95,32 @@ public struct Account: Sendable, Equatable, Codable {
         fills += 1
     }
 
-    /// Takes back a fill the venue voided (its trade FAILED at settlement): cash and fees as before it, its shares
-    /// removed (a buy) or given back (a sell). Exact when nothing else touched the position since; otherwise the
-    /// difference goes to realised P&L, so the invariant holds either way.
+    /// Takes back a fill the venue voided (its trade FAILED at settlement): cash, fees and shares exactly as if it had
+    /// never been applied — positions stay the sum of the fills that stand, even when a buy is voided after its shares
+    /// were sold (the position goes short until the sell is voided too). Cost follows the average; realised P&L is
+    /// what keeps the invariant.
     public mutating func void(_ fill: Fill) {
+        var p = positions[fill.tokenID] ?? Position(marketID: fill.marketID, tokenID: fill.tokenID, openedAt: fill.at)
         switch fill.side {
         case .buy:
-            var p = positions[fill.tokenID] ?? Position(marketID: fill.marketID, tokenID: fill.tokenID, openedAt: fill.at)
-            let removed = min(fill.shares, p.shares)
-            let cost = removed == p.shares ? p.costBasis : p.costBasis * removed / max(p.shares, 1)
-            p.shares -= removed
-            p.costBasis -= cost
-            realizedPnL += fill.notional - cost
             cash += fill.notional + fill.fee
-            positions[fill.tokenID] = p.shares == 0 ? nil : p
+            if p.shares > 0 {
+                let removed = min(fill.shares, p.shares)
+                p.costBasis -= removed == p.shares ? p.costBasis : p.costBasis * removed / p.shares
+            }
+            p.shares -= fill.shares
         case .sell:
-            var p = positions[fill.tokenID] ?? Position(marketID: fill.marketID, tokenID: fill.tokenID, openedAt: fill.at)
-            // The shares come back at the position's average cost (at the sale's price when none is left).
-            let cost = p.shares > 0 ? p.costBasis * fill.shares / p.shares : fill.notional
+            cash -= fill.notional - fill.fee
+            // The shares come back at the position's average cost (at the sale's price when none is held).
+            let cost = p.shares > 0 ? p.costBasis * fill.shares / p.shares : p.shares == 0 ? fill.notional : 0
             p.shares += fill.shares
             p.costBasis += cost
-            realizedPnL += cost - fill.notional
-            cash -= fill.notional - fill.fee
-            positions[fill.tokenID] = p
         }
+        if p.shares <= 0 { p.costBasis = 0 }
+        positions[fill.tokenID] = p.shares == 0 ? nil : p
         fees -= fill.fee
         fills = max(0, fills - 1)
+        realizedPnL = cash + exposure + fees - bankroll
     }
 
     /// Settles every position in a resolved market at 1 (winner) or 0, exactly once.

@@ -129,6 +129,26 @@ struct AccountTests {
         #expect(a.cash == (1000 - 60 - 1 - 20 + 100) * Fixed.one, "a second settlement changes nothing")
     }
 
+    @Test("voided fills (trades FAILED at settlement) are taken back exactly, in any order: a buy voided after its sale goes short until the sale is voided too; the invariant holds throughout")
+    func voids() throws {
+        var a = Account(strategy: "s", bankroll: 1000 * Fixed.one)
+        let t = Date(timeIntervalSince1970: 0)
+        func fill(_ side: Side, _ shares: Micros, _ notional: Micros, _ fee: Micros) -> Fill {
+            Fill(intentID: "i", strategy: "s", marketID: "m", tokenID: "y", side: side, shares: shares, notional: notional, fee: fee, levels: 1, at: t)
+        }
+        let buy = fill(.buy, 10 * Fixed.one, 5 * Fixed.one, 10_000), sell = fill(.sell, 10 * Fixed.one, 6 * Fixed.one, 12_000)
+        try a.apply(buy)
+        try a.apply(sell)
+        a.void(buy)
+        #expect(a.positions["y"]?.shares == -10 * Fixed.one && a.invariantHolds, "short until the sale is voided")
+        a.void(sell)
+        #expect(a.positions.isEmpty && a.cash == 1000 * Fixed.one && a.fees == 0 && a.fills == 0 && a.realizedPnL == 0 && a.invariantHolds)
+        var b = Account(strategy: "s", bankroll: 1000 * Fixed.one)
+        try b.apply(buy)
+        b.void(buy)
+        #expect(b.positions.isEmpty && b.cash == 1000 * Fixed.one && b.realizedPnL == 0 && b.invariantHolds)
+    }
+
     @Test("a buy beyond the cash or a sell beyond the position changes nothing")
     func insufficient() {
         var a = Account(strategy: "s", bankroll: 10 * Fixed.one)
