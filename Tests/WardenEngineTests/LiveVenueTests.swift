@@ -391,6 +391,23 @@ struct LiveVenueTests {
         try await Self.eventually("connected again") { await r.engine.snapshot().venue?.user_channel == "connected" }
     }
 
+    @Test("an order matched but whose trades cannot be read back is UNKNOWN, not 'nothing matched': reconciliation books its fill once reads work")
+    func tradesUnreadAfterPost() async throws {
+        let r = try await Self.rig()
+        defer { Task { await r.fake.stop() } }
+        r.fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        r.source.asks.withLock { $0 = [BookLevel(price: 500_000, size: 50 * Fixed.one)] }
+        await r.engine.heartbeatLive()
+        r.fake.setReadsFailing(true)
+        await r.engine.cycle(now: Date())
+        try await Self.eventually("unknown") { await r.engine.snapshot().venue?.unknown_orders == 1 }
+        #expect(try r.journal.fillCount() == 0)
+        r.fake.setReadsFailing(false)
+        await r.engine.reconcileLive()
+        #expect(try r.journal.fillCount() == 1 && r.fake.submissions == 1, "its fill booked once, nothing re-sent")
+        #expect(await r.engine.core.accounts["live-buyer"]?.positions[Self.token]?.shares == 10 * Fixed.one)
+    }
+
     @Test("500 with the order placed: UNKNOWN in status and the status line, never re-sent, found on the venue and adopted once")
     func unknownPlaced() async throws {
         let r = try await Self.rig(price: 450_000, tif: .resting)

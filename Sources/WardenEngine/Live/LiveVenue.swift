@@ -140,8 +140,15 @@ public actor LiveVenue {
             let answer = try await client.post(signed, type: intent.timeInForce == .immediate ? .fak : .gtc)
             afterPost?()
             var out: [VenueReport] = [.placed(intentID: id, orderID: answer.orderID)]
-            // What traded at once is read back now (booked once by trade id, the same path reconciliation takes).
-            let fills = fills(await tradesOf(answer.orderID, token: intent.tokenID, since: sent), of: intent, market: market, alreadyFilled: 0)
+            // What traded at once is read back now (booked once by trade id, the same path reconciliation takes). The
+            // order exists: when its trades cannot be read, what it came to is unknown until reconciliation reads them
+            // (never "nothing matched", which would lose its fills).
+            let fills: (reports: [VenueReport], total: Micros)
+            do {
+                fills = try self.fills(try await tradesOf(answer.orderID, token: intent.tokenID, since: sent), of: intent, market: market, alreadyFilled: 0)
+            } catch {
+                return out + [.unknown(intentID: id, reason: "placed (\(answer.status ?? "no status")), its trades not read back: \(error)")]
+            }
             out += fills.reports
             let open = intent.shares - fills.total
             if intent.timeInForce == .resting {
@@ -170,18 +177,20 @@ public actor LiveVenue {
     }
 
     /// The trades of one order just answered: its token's, matched since shortly before it was sent.
-    func tradesOf(_ orderID: String, token: String, since: Date) async -> [ClobTrade] {
-        (try? await client.trades(assetID: token, after: Int(since.timeIntervalSince1970) - 60).filter { $0.orderID == orderID }) ?? []
+    func tradesOf(_ orderID: String, token: String, since: Date) async throws -> [ClobTrade] {
+        try await client.trades(assetID: token, after: Int(since.timeIntervalSince1970) - 60).filter { $0.orderID == orderID }
     }
 
     /// Fills for the trades of one order not yet booked, in the venue's order; FAILED trades are never booked.
     func fills(_ trades: [ClobTrade], of intent: OrderIntent, market: Market?, alreadyFilled: Micros,
-               booked: Set<String> = []) -> (reports: [VenueReport], total: Micros) {
+               booked: Set<String> = []) throws -> (reports: [VenueReport], total: Micros) {
         var total = alreadyFilled
         var out: [VenueReport] = []
         for t in trades where !booked.contains(t.id) && t.status.uppercased() != "FAILED" {
-            let price = Fixed.parse(t.price) ?? 0, size = Fixed.parse(t.size) ?? 0
-            guard price > 0, size > 0 else { continue }
+            // A trade of ours whose price or size cannot be read is never skipped (that would lose a fill): the read fails.
+            guard let price = Fixed.parse(t.price), let size = Fixed.parse(t.size), price > 0, price < Fixed.one, size > 0 else {
+                throw ClobError(.malformed, "trade \(t.id) of order \(t.orderID): price `\(t.price.prefix(40))` or size `\(t.size.prefix(40))` unreadable")
+            }
             let take = min(size, intent.shares - total)
             guard take > 0 else { continue }
             total += take
@@ -252,7 +261,7 @@ public actor LiveVenue {
             guard let orderID = onBook?.id ?? o.orderID else { continue }
             ours.insert(orderID)
             if o.orderID != orderID || o.state == .unknown { r.reports.append(.placed(intentID: id, orderID: orderID)) }
-            let f = fills(tradesByOrder[orderID] ?? [], of: o.intent, market: markets[o.intent.marketID], alreadyFilled: o.filled, booked: booked)
+            let f = try fills(tradesByOrder[orderID] ?? [], of: o.intent, market: markets[o.intent.marketID], alreadyFilled: o.filled, booked: booked)
             r.reports += f.reports
             let filled = o.filled + f.total
             if let onBook, let matched = Fixed.parse(onBook.sizeMatched), matched > filled {
