@@ -215,6 +215,7 @@ public enum IntentValidator {
         if intent.limitPrice <= 0 || intent.limitPrice >= Fixed.one { return "price \(Fixed.text(intent.limitPrice, decimals: 4)) is outside (0, 1)" }
         if !market.isValidPrice(intent.limitPrice) { return "price \(Fixed.text(intent.limitPrice, decimals: 4)) is not on tick \(Fixed.text(market.tickSize, decimals: 4))" }
         if intent.shares > 1_000_000 * Fixed.one { return "size \(Fixed.text(intent.shares)) is implausibly large" }
+        if let problem = intent.orderTypeProblem { return problem }
         return nil
     }
 }

@@ -103,18 +103,29 @@ public struct PaperVenue: Venue {
     }
 
     mutating func submit(_ intent: OrderIntent, market: Market, book: OrderBook, at now: Date) -> [VenueReport] {
-        if intent.timeInForce == .immediate || crosses(intent, book) {
+        // The order's kind checked as the exchange checks it (GTD: an expiry at least a minute ahead; post-only: never
+        // trades at once).
+        if let problem = Self.orderTypeProblem(intent, at: now) { return [.rejected(intentID: intent.id, reason: problem)] }
+        if intent.postOnly, crosses(intent, book) {
+            let best = intent.side == .buy ? book.bestAsk : book.bestBid
+            return [.rejected(intentID: intent.id, reason: "post-only order would trade at once: it crosses the book at \(best.map { Fixed.text($0, decimals: 4) } ?? "?")")]
+        }
+        let rests = intent.timeInForce.rests
+        if !rests || crosses(intent, book) {
             switch broker.execute(intent, market: market, book: book, at: now) {
             case .filled(let fill):
                 return [.filled(fill, open: 0)]
             case .partial(let fill, let unfilled):
-                guard intent.timeInForce == .resting else {
+                if intent.timeInForce == .fillOrKill {
+                    return [.rejected(intentID: intent.id, reason: "fill or kill: only \(Fixed.text(fill.shares)) of \(Fixed.text(intent.shares)) within the limit; nothing traded")]
+                }
+                guard rests else {
                     return [.filled(fill, open: 0), .cancelled(intentID: intent.id, unfilled: unfilled, reason: "no more liquidity within the limit (immediate or cancel)")]
                 }
                 rest(intent, open: unfilled, at: now)
                 return [.filled(fill, open: unfilled), .resting(intentID: intent.id, open: unfilled)]
             case .rejected(let reason):
-                guard intent.timeInForce == .resting, reason.hasPrefix("no liquidity") else { return [.rejected(intentID: intent.id, reason: reason)] }
+                guard rests, reason.hasPrefix("no liquidity") else { return [.rejected(intentID: intent.id, reason: reason)] }
             }
         }
         // A resting order is checked as the exchange would before it rests: price on tick, size at least the minimum.
@@ -122,6 +133,19 @@ public struct PaperVenue: Venue {
         rest(intent, open: intent.shares, at: now)
         return [.resting(intentID: intent.id, open: intent.shares)]
     }
+
+    /// The venue's own rules on an order's kind (a GTD expiry must be at least `minimumExpiry` ahead: the CLOB's
+    /// rule, kept on paper so that an order paper takes is one the live venue takes too).
+    public static func orderTypeProblem(_ intent: OrderIntent, at now: Date) -> String? {
+        if let problem = intent.orderTypeProblem { return problem }
+        if intent.timeInForce == .goodTillDate, let e = intent.expiresAt, e.timeIntervalSince(now) < minimumExpiry {
+            return String(format: "gtd expiry %.0f s ahead: the venue needs at least %.0f s", e.timeIntervalSince(now), minimumExpiry)
+        }
+        return nil
+    }
+
+    /// How far ahead a GTD order's expiry must be (the CLOB's security threshold).
+    public static let minimumExpiry: TimeInterval = 60
 
     static func restingProblem(_ intent: OrderIntent, market: Market, book: OrderBook) -> String? {
         guard market.active, !market.closed, market.acceptingOrders else { return "market \(market.id) is not accepting orders" }

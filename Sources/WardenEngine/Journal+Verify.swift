@@ -24,7 +24,7 @@ extension Journal {
             if integrity != ["ok"] { problems.append("integrity_check: \(integrity.prefix(3).joined(separator: "; "))") }
             for row in try Row.fetchAll(db, sql: """
                 SELECT f.intent_id, SUM(f.shares) AS filled, i.shares AS size, COUNT(*) AS n FROM fills f JOIN intents i ON i.id = f.intent_id
-                GROUP BY f.intent_id HAVING filled > size OR (n > 1 AND i.time_in_force = 'ioc' AND i.venue = 'paper')
+                GROUP BY f.intent_id HAVING filled > size OR (n > 1 AND i.time_in_force IN ('ioc', 'fok') AND i.venue = 'paper')
                 """) {
                 problems.append("intent \(row["intent_id"] as String) has \(row["n"] as Int) fills of \(Fixed.text(row["filled"] as Int64)) shares for an order of \(Fixed.text(row["size"] as Int64))")
             }

@@ -185,6 +185,21 @@ public final class Journal: Sendable {
                     at REAL NOT NULL);
                 """)
         }
+        // Order kinds beyond IOC and GTC: post-only and a GTD expiry; a fill-or-kill paper order fills once, as an IOC.
+        m.registerMigration("v5-order-kinds") { db in
+            try db.execute(sql: """
+                ALTER TABLE intents ADD COLUMN post_only INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE intents ADD COLUMN expires_at REAL;
+                DROP TRIGGER fills_within_order;
+                CREATE TRIGGER fills_within_order BEFORE INSERT ON fills
+                WHEN ((SELECT time_in_force FROM intents WHERE id = NEW.intent_id) IN ('ioc', 'fok')
+                      AND (SELECT venue FROM intents WHERE id = NEW.intent_id) = 'paper'
+                      AND EXISTS (SELECT 1 FROM fills WHERE intent_id = NEW.intent_id))
+                  OR (SELECT COALESCE(SUM(shares), 0) FROM fills WHERE intent_id = NEW.intent_id) + NEW.shares
+                      > (SELECT shares FROM intents WHERE id = NEW.intent_id)
+                BEGIN SELECT RAISE(ABORT, 'a fill past its order: an immediate order fills once, a resting one up to its size'); END;
+                """)
+        }
         return m
     }
 
@@ -232,11 +247,12 @@ public final class Journal: Sendable {
         try write { db in
             try db.execute(sql: """
                 INSERT INTO intents (id, strategy, market_id, token_id, side, kind, limit_price, shares, reason, status, created_at, time_in_force,
-                                     venue, venue_state)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
+                                     venue, venue_state, post_only, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
                 """, arguments: [i.id, i.strategy, i.marketID, i.tokenID, i.side.rawValue, i.kind.rawValue,
                                  i.limitPrice, i.shares, i.reason, at.timeIntervalSince1970, i.timeInForce.rawValue,
-                                 venue, venue == "paper" ? nil : VenueOrderState.pending.rawValue])
+                                 venue, venue == "paper" ? nil : VenueOrderState.pending.rawValue, i.postOnly,
+                                 i.expiresAt?.timeIntervalSince1970])
         }
     }
 
@@ -500,7 +516,8 @@ public final class Journal: Sendable {
         OrderIntent(id: r["id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
                     side: Side(rawValue: r["side"]) ?? .buy, kind: IntentKind(rawValue: r["kind"]) ?? .entry,
                     limitPrice: r["limit_price"], shares: r["shares"], reason: r["reason"],
-                    timeInForce: TimeInForce(rawValue: r["time_in_force"]) ?? .immediate)
+                    timeInForce: TimeInForce(rawValue: r["time_in_force"]) ?? .immediate, postOnly: r["post_only"] ?? false,
+                    expiresAt: (r["expires_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
     public func intentCount(status: String) throws -> Int {

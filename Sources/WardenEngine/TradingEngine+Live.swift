@@ -229,7 +229,7 @@ extension TradingEngine {
     }
 
     /// Shadow mode for `strategies` (paper strategies whose orders are also signed and journaled, never sent).
-    public func setShadow(_ signer: ShadowSigner, strategies: Set<String>) {
+    public func setShadow(_ signer: IntentSigner, strategies: Set<String>) {
         shadowSigner = signer
         core.shadow = strategies
     }

@@ -69,7 +69,7 @@ public actor TradingEngine {
     /// The venue's user channel (events of our orders and trades; a hint to reconcile at once).
     public internal(set) var userChannel: UserChannel?
     /// Shadow mode's signer (nil: no shadow strategies) and how many orders it signed.
-    var shadowSigner: ShadowSigner?
+    var shadowSigner: IntentSigner?
     var shadowSigned = 0
 
     public init(settings: EngineSettings, journal: Journal?, journalProblem: String?, source: any MarketDataSource,

@@ -1,12 +1,15 @@
-// A loopback Polymarket CLOB V2 trading endpoint, as far as it is built: API credentials from an L1 ClobAuth
-// signature, L2 auth on every trading call (a wrong HMAC, key or passphrase, or a timestamp more than 30 s off → 401),
-// orders checked as the exchange checks them (the signer recovered from the EIP-712 signature against the exchange of
-// the order's market: the wrong exchange is 400 "invalid signature"; a price off the tick is refused; the same order
-// twice is refused), open orders listed and cancelled, heartbeats chained (when they stop, every open order of
-// the account is cancelled). Facts: ../shared/EXTERNAL-APIS.md "Polymarket trading".
-// Faults of POST /order as seen in the wild (500 with and without the order placed, 429 with Retry-After, 503
-// cancel-only) and the per-signer budget headers. Not built yet (issue 14): matching on its own books, trades, the
-// user WebSocket, settlement failures, balance.
+// A loopback Polymarket CLOB V2 trading endpoint: API credentials from an L1 ClobAuth signature, L2 auth on every
+// trading call (a wrong HMAC, key or passphrase, or a timestamp more than 30 s off → 401), orders checked as the
+// exchange checks them (the signer recovered from the EIP-712 signature against the exchange of the order's market:
+// the wrong exchange is 400 "invalid signature"; a price off the tick, a GTD expiry under a minute ahead, post-only on
+// FAK/FOK, a buy past the collateral balance or allowance, the same order twice: all refused), matched on the fake's
+// own books (takers walk others' liquidity; FAK, FOK, post-only; what rests is matched as a maker when liquidity
+// arrives later, and a GTD order leaves the book at its expiry), trades with settlement statuses, open orders and
+// trades listed with cursors, cancels, heartbeats chained (when they stop, every open order of the account is
+// cancelled), the user WebSocket, /version and /balance-allowance. Facts: ../shared/EXTERNAL-APIS.md "Polymarket
+// trading". Faults as seen in the wild: 500 with and without the order placed, 429 with Retry-After and the budget
+// headers, 503 cancel-only, invalid signature, settlement FAILED, reads failing, the user channel dropped or frozen,
+// balance too low, order version mismatch.
 public import Foundation
 import Synchronization
 public import WardenCore
@@ -37,8 +40,10 @@ public final class ClobFake: Sendable {
         public var orderType: String
         public var metadata: String
         public var createdAt: Int
-        /// What of it traded when it arrived.
+        /// What of it traded so far.
         public var matched: Micros = 0
+        /// A GTD order's expiry (seconds since 1970); 0 for the others.
+        public var expiration: Int = 0
     }
 
     /// A fill of one of our orders against others' liquidity.
@@ -53,6 +58,10 @@ public final class ClobFake: Sendable {
         /// MATCHED → MINED → CONFIRMED, or RETRYING → FAILED.
         public var status: String
         public var matchTime: Int
+        /// Whether our order was the maker (resting, hit by liquidity that came later) or the taker.
+        public var maker = false
+        /// The taker's order when ours was the maker (someone else's).
+        public var takerOrderID: String { maker ? "0x" + Hex.string(Keccak256.hash(Array(("taker" + id).utf8))) : orderID }
     }
 
     struct Account {
@@ -101,7 +110,16 @@ public final class ClobFake: Sendable {
         var orders: [String: OpenOrder] = [:]  // live ones, by id
         var seen: Set<String> = []  // every order id ever accepted
         var order: [String] = []  // ids in arrival order
+        /// Collateral (pUSD micros) by account address (lowercased): balance and allowance to every exchange.
+        var balances: [String: (balance: Micros, allowance: Micros)] = [:]
+        /// The order version the venue takes (/version); orders are refused "order_version_mismatch" when not 2.
+        var version = 2
+        /// What an account not yet seen starts with.
+        var defaultBalance = ClobFake.startingBalance
     }
+
+    /// The collateral every account starts with (pUSD micros), approved for every exchange.
+    public static let startingBalance: Micros = 1_000_000 * Fixed.one
 
     let server: LoopbackHTTPServer
     let markets: [String: Market]
@@ -146,9 +164,17 @@ public final class ClobFake: Sendable {
         guard let top = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any], let name = top["submit"] as? String else {
             return Self.error(400, "expected {\"submit\": …}")
         }
-        if name == "trades_failed" {
+        switch name {
+        case "trades_failed":
             setTradeStatus("FAILED")
             return .jsonValue(["submit": name])
+        case "balance_too_low":
+            state.withLock { s in for k in s.balances.keys { s.balances[k]?.balance = 0 }; s.defaultBalance = 0 }
+            return .jsonValue(["submit": name])
+        case "version_mismatch":
+            setOrderVersion(1)
+            return .jsonValue(["submit": name])
+        default: break
         }
         let fault: SubmitFault
         switch name {
@@ -162,6 +188,30 @@ public final class ClobFake: Sendable {
         }
         setSubmitFault(fault)
         return .jsonValue(["submit": name])
+    }
+
+    /// An account's collateral (pUSD micros): its balance and the allowance it gave every exchange.
+    public func setCollateral(_ address: EthAddress, balance: Micros, allowance: Micros) {
+        state.withLock { $0.balances[address.checksummed.lowercased()] = (balance, allowance) }
+    }
+
+    /// The order version the venue takes (2: the orders signed today; 1 makes every order "order_version_mismatch").
+    public func setOrderVersion(_ v: Int) { state.withLock { $0.version = v } }
+
+    /// GET /balance-allowance?asset_type=COLLATERAL: the account's balance and its allowance per exchange.
+    func collateral(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        guard r.first("asset_type") == "COLLATERAL" else { return Self.error(400, "only asset_type=COLLATERAL is modelled") }
+        let c = state.withLock { s in Self.funds(&s, account.address) }
+        var allowances: [String: String] = [:]
+        for d in ExchangeDomain.all { allowances[d.verifyingContract.checksummed] = String(c.allowance) }
+        return .jsonValue(["balance": String(c.balance), "allowances": allowances])
+    }
+
+    static func funds(_ s: inout State, _ address: EthAddress) -> (balance: Micros, allowance: Micros) {
+        let k = address.checksummed.lowercased()
+        if let c = s.balances[k] { return c }
+        s.balances[k] = (s.defaultBalance, ClobFake.startingBalance)
+        return s.balances[k]!
     }
 
     /// Moves a trade's settlement status (MINED, CONFIRMED, RETRYING, FAILED) — every trade of `orderID`, or every
@@ -212,9 +262,9 @@ public final class ClobFake: Sendable {
     }
 
     static func tradeEvent(_ t: Trade) -> String {
-        let e: [String: Any] = ["event_type": "trade", "id": t.id, "taker_order_id": t.orderID, "asset_id": t.tokenID, "side": t.side.rawValue,
-                                "price": Fixed.text(t.price, decimals: 4), "size": Fixed.text(t.size, decimals: 6), "status": t.status,
-                                "matchtime": String(t.matchTime)]
+        var e = tradeRow(t)
+        e["event_type"] = "trade"
+        e["matchtime"] = String(t.matchTime)
         return String(decoding: (try? JSONSerialization.data(withJSONObject: e, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
     }
 
@@ -260,6 +310,8 @@ public final class ClobFake: Sendable {
         case ("POST", "/v1/heartbeats") where state.withLock({ $0.heartbeatsRefused }): return Self.error(500, "internal error")
         case ("POST", "/v1/heartbeats"): return authenticated(r) { self.heartbeat($0, r) }
         case ("GET", "/time"): return .text(String(Int(clock().timeIntervalSince1970)))
+        case ("GET", "/version"): return .jsonValue(["version": state.withLock { $0.version }])
+        case ("GET", "/balance-allowance"): return authenticated(r) { self.collateral($0, r) }
         case ("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"): return credentials(r)
         case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
         case ("GET", let path) where (path == "/data/orders" || path == "/data/trades") && state.withLock({ $0.readsFailing }):
@@ -383,11 +435,30 @@ public final class ClobFake: Sendable {
         let price = Int64(priceNumerator / shares)
         let postOnly = top["postOnly"] as? Bool ?? false
         let now = clock()
+        if state.withLock({ $0.version }) != 2 { return Self.error(400, "order_version_mismatch") }
+        if postOnly, orderType == "FAK" || orderType == "FOK" { return Self.error(400, "invalid post-only order: post-only is only for GTC and GTD orders") }
+        if orderType == "GTD" {
+            guard expiration >= UInt64(now.timeIntervalSince1970) + 60 else {
+                return Self.error(400, "invalid expiration value: a GTD order expires at least 60 seconds from now")
+            }
+        } else if expiration != 0 {
+            return Self.error(400, "invalid expiration value: only GTD orders expire")
+        }
         // Matched against the liquidity of others on the fake's book (a buy takes asks at or under its price, best
         // first, each at the level's price); what is left rests (GTC, GTD), is cancelled (FAK), or refuses the whole
         // order (FOK, nothing traded). A post-only order that would trade is refused.
         let outcome: Matched = state.withLock { s in
             guard !s.seen.contains(id) else { return .failure(Self.error(400, "order \(id) is invalid. Duplicated.")) }
+            // A buy needs the collateral behind it, beside what the account's open buys already hold, within both the
+            // balance and the allowance it gave this market's exchange.
+            if side == .buy {
+                let funds = Self.funds(&s, maker)
+                let held = s.orders.values.filter { $0.owner == account.credentials.apiKey && $0.side == .buy }
+                    .reduce(Micros(0)) { $0 + Fixed.costUp($1.price, $1.size) }
+                if Int64(usd) + held > min(funds.balance, funds.allowance) {
+                    return .failure(Self.error(400, "not enough balance / allowance: the order needs \(Fixed.text(Int64(usd))) pUSD, \(Fixed.text(max(0, min(funds.balance, funds.allowance) - held))) available"))
+                }
+            }
             var levels = s.liquidity[tokenID].map { side == .buy ? $0.asks : $0.bids } ?? []
             var left = Int64(shares)
             var fills: [(price: Micros, size: Micros)] = []
@@ -413,13 +484,15 @@ public final class ClobFake: Sendable {
                 tradeIDs.append(tid)
                 s.trades.append(Trade(id: tid, orderID: id, owner: account.credentials.apiKey, tokenID: tokenID, side: side, price: f.price,
                                       size: f.size, status: "MATCHED", matchTime: Int(now.timeIntervalSince1970)))
+                Self.settleCash(&s, maker, side: side, price: f.price, size: f.size)
             }
             let rests = left > 0 && (orderType == "GTC" || orderType == "GTD")
             if rests {
                 s.order.append(id)
                 s.orders[id] = OpenOrder(id: id, owner: account.credentials.apiKey, maker: maker.checksummed, tokenID: tokenID, side: side,
                                          price: price, size: left, orderType: orderType, metadata: "0x" + Hex.string(metadata),
-                                         createdAt: Int(now.timeIntervalSince1970), matched: Int64(shares) - left)
+                                         createdAt: Int(now.timeIntervalSince1970), matched: Int64(shares) - left,
+                                         expiration: orderType == "GTD" ? Int(expiration) : 0)
             }
             return .success((fills.isEmpty ? "live" : (rests ? "live" : "matched"), tradeIDs))
         }
@@ -437,9 +510,48 @@ public final class ClobFake: Sendable {
     /// What a submission came to: refused with this answer, or accepted with its status and trades.
     enum Matched { case failure(FakeResponse), success((status: String, trades: [String])) }
 
-    /// Others' liquidity on a token (best first each side), which marketable orders take.
+    /// A trade's cash on the account's balance: a buy pays, a sale is paid.
+    static func settleCash(_ s: inout State, _ maker: EthAddress, side: ClobSide, price: Micros, size: Micros) {
+        let k = maker.checksummed.lowercased()
+        _ = funds(&s, maker)
+        if side == .buy { s.balances[k]!.balance -= Fixed.costUp(price, size) } else { s.balances[k]!.balance += Fixed.proceedsDown(price, size) }
+    }
+
+    /// Others' liquidity on a token (best first each side), which marketable orders take. Liquidity that arrives
+    /// crossing a resting order trades with it first, the resting order the maker at its own price (oldest first).
     public func setBook(token: String, bids: [BookLevel], asks: [BookLevel]) {
-        state.withLock { $0.liquidity[token] = (bids.sorted { $0.price > $1.price }, asks.sorted { $0.price < $1.price }) }
+        let now = clock()
+        let events: [(String, String)] = state.withLock { s in
+            var bids = bids.sorted { $0.price > $1.price }, asks = asks.sorted { $0.price < $1.price }
+            var out: [(String, String)] = []
+            for id in s.order {
+                guard var o = s.orders[id], o.tokenID == token else { continue }
+                var levels = o.side == .buy ? asks : bids
+                var k = 0
+                var traded = false
+                while o.size > 0, k < levels.count, o.side == .buy ? levels[k].price <= o.price : levels[k].price >= o.price {
+                    let take = min(o.size, levels[k].size)
+                    levels[k].size -= take
+                    if levels[k].size == 0 { levels.remove(at: k) } else { k += 1 }
+                    o.size -= take
+                    o.matched += take
+                    s.tradeCount += 1
+                    let t = Trade(id: Self.uuid(Keccak256.hash(Array((id + String(s.tradeCount)).utf8))), orderID: id, owner: o.owner, tokenID: token,
+                                  side: o.side, price: o.price, size: take, status: "MATCHED", matchTime: Int(now.timeIntervalSince1970), maker: true)
+                    s.trades.append(t)
+                    if let maker = try? EthAddress(o.maker) { Self.settleCash(&s, maker, side: o.side, price: o.price, size: take) }
+                    out.append((o.owner, Self.tradeEvent(t)))
+                    traded = true
+                }
+                if o.side == .buy { asks = levels } else { bids = levels }
+                if traded { out.append((o.owner, Self.orderEvent(id, type: "UPDATE"))) }
+                s.orders[id] = o.size > 0 ? o : nil
+            }
+            s.order.removeAll { s.orders[$0] == nil }
+            s.liquidity[token] = (bids, asks)
+            return out
+        }
+        for (owner, e) in events { pushUser(owner, e) }
     }
 
     /// Every trade, oldest first (for tests).
@@ -455,11 +567,27 @@ public final class ClobFake: Sendable {
         let start = r.first("next_cursor").flatMap { Data(base64Encoded: $0) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
         let page = Array(mine.dropFirst(start).prefix(Self.tradePage))
         let next = start + page.count < mine.count ? Data(String(start + page.count).utf8).base64EncodedString() : "LTE="
-        let rows: [[String: Any]] = page.map { t in
-            ["id": t.id, "taker_order_id": t.orderID, "asset_id": t.tokenID, "side": t.side.rawValue, "price": Fixed.text(t.price, decimals: 4),
-             "size": Fixed.text(t.size, decimals: 6), "status": t.status, "match_time": String(t.matchTime), "owner": t.owner]
-        }
+        let rows: [[String: Any]] = page.map(Self.tradeRow)
         return .jsonValue(["data": rows, "next_cursor": next, "limit": Self.tradePage, "count": rows.count])
+    }
+
+    /// A trade as the venue lists it for one account: as the taker, its own order and side; as a maker, the taker's
+    /// order (someone else's) and the taker's side at the top, its own order in `maker_orders`.
+    static func tradeRow(_ t: Trade) -> [String: Any] {
+        let price = Fixed.text(t.price, decimals: 4), size = Fixed.text(t.size, decimals: 6)
+        var row: [String: Any] = ["id": t.id, "taker_order_id": t.takerOrderID, "asset_id": t.tokenID, "price": price, "size": size, "status": t.status,
+                                  "match_time": String(t.matchTime), "trader_side": t.maker ? "MAKER" : "TAKER"]
+        if t.maker {
+            row["side"] = (t.side == .buy ? ClobSide.sell : .buy).rawValue
+            row["owner"] = "00000000-0000-0000-0000-00000000face"
+            row["maker_orders"] = [["order_id": t.orderID, "owner": t.owner, "asset_id": t.tokenID, "side": t.side.rawValue, "price": price,
+                                    "matched_amount": size]]
+        } else {
+            row["side"] = t.side.rawValue
+            row["owner"] = t.owner
+            row["maker_orders"] = [[String: Any]]()
+        }
+        return row
     }
 
     /// Trades per page of /data/trades (small, so paging is exercised).
@@ -486,15 +614,24 @@ public final class ClobFake: Sendable {
         return .jsonValue(["heartbeat_id": next])
     }
 
-    /// Accounts whose heartbeats stopped: every open order cancelled, the chain ended (a new one starts empty).
+    /// Accounts whose heartbeats stopped: every open order cancelled, the chain ended (a new one starts empty). GTD
+    /// orders past their expiry leave the book.
     func expireHeartbeats() {
         let now = clock()
-        state.withLock { s in
+        let gone: [(String, String)] = state.withLock { s in
+            var out: [(String, String)] = []
             for (key, beat) in s.heartbeats where now.timeIntervalSince(beat.at) > heartbeatTimeout {
                 s.heartbeats[key] = nil
-                for (id, o) in s.orders where o.owner == key { s.orders[id] = nil }
+                for (id, o) in s.orders where o.owner == key { s.orders[id] = nil; out.append((key, id)) }
             }
+            for (id, o) in s.orders where o.expiration > 0 && Double(o.expiration) <= now.timeIntervalSince1970 {
+                s.orders[id] = nil
+                out.append((o.owner, id))
+            }
+            s.order.removeAll { s.orders[$0] == nil }
+            return out
         }
+        for (owner, id) in gone { pushUser(owner, Self.orderEvent(id, type: "CANCELLATION")) }
     }
 
     /// Runs the heartbeat expiry now (the fake otherwise checks on each request).
@@ -506,7 +643,8 @@ public final class ClobFake: Sendable {
         let rows: [[String: Any]] = mine.map { o in
             ["id": o.id, "status": "LIVE", "owner": o.owner, "maker_address": o.maker, "asset_id": o.tokenID, "side": o.side.rawValue,
              "original_size": Fixed.text(o.size + o.matched, decimals: 6), "size_matched": Fixed.text(o.matched, decimals: 6), "price": Fixed.text(o.price, decimals: 4),
-             "order_type": o.orderType, "created_at": o.createdAt, "associate_trades": [String](), "metadata": o.metadata]
+             "order_type": o.orderType, "created_at": o.createdAt, "associate_trades": [String](), "metadata": o.metadata,
+             "expiration": String(o.expiration)]
         }
         return .jsonValue(["data": rows, "next_cursor": "LTE=", "limit": 500, "count": rows.count])
     }

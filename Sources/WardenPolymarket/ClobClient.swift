@@ -5,6 +5,7 @@
 public import Foundation
 import Synchronization
 public import WardenHTTP
+public import WardenCore
 
 /// What went wrong with a CLOB call, by what the venue must do about it.
 public struct ClobError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -49,6 +50,18 @@ public struct ClobRateLimit: Sendable, Equatable {
     public init(tier: String? = nil, remaining: Int? = nil, reset: Double? = nil, warning: String? = nil) {
         self.tier = tier; self.remaining = remaining; self.reset = reset; self.warning = warning
     }
+}
+
+/// The account's collateral as /balance-allowance states it, in micros (an allowance past what micros hold, as the
+/// "unlimited" 2^256−1 approvals are, reads as `Int64.max`).
+public struct ClobCollateral: Sendable, Equatable {
+    public var balance: Micros
+    /// By exchange contract address, lowercased.
+    public var allowances: [String: Micros]
+    public init(balance: Micros, allowances: [String: Micros]) { self.balance = balance; self.allowances = allowances }
+
+    /// The allowance given to one exchange (0 when none is stated).
+    public func allowance(for domain: ExchangeDomain) -> Micros { allowances[domain.verifyingContract.checksummed.lowercased()] ?? 0 }
 }
 
 /// An open order as /data/orders lists it.
@@ -111,6 +124,22 @@ public final class ClobClient: Sendable {
         return try ClobAnswers.serverTime(r.body)
     }
 
+    /// GET /version: the order version the venue takes (2: the orders Warden signs; the official client assumes 2 when
+    /// the venue does not say, and so does this).
+    public func orderVersion() async throws -> Int {
+        let r = try await Self.perform(engine, HTTPRequest(url: baseURL + "/version", timeout: timeout), changes: false)
+        try Self.check(r, submit: false)
+        return try ClobAnswers.version(r.body)
+    }
+
+    /// GET /balance-allowance for the collateral (pUSD) of the account the signature type trades: the balance and the
+    /// allowance given to each exchange, in micros.
+    public func collateral(signatureType: SignatureType) async throws -> ClobCollateral {
+        let query = "?asset_type=COLLATERAL&signature_type=\(signatureType.rawValue)"
+        let r = try await call("GET", "/balance-allowance", body: "", query: query, submit: false)
+        return try ClobAnswers.collateral(r.body)
+    }
+
     /// POST /order. Returns the venue's order id and status (nil when it said none); throws `unknownOutcome` for a
     /// 500, no answer, or an answer that says neither success nor an id.
     public func post(_ order: SignedClobOrder, type: ClobOrderType, postOnly: Bool = false) async throws -> (orderID: String, status: String?) {
@@ -140,7 +169,7 @@ public final class ClobClient: Sendable {
         var params: [(String, String)] = []
         if let assetID { params.append(("asset_id", assetID)) }
         if let after { params.append(("after", String(after))) }
-        return try await pages("/data/trades", params: params).map(ClobAnswers.trade)
+        return try await pages("/data/trades", params: params).flatMap { try ClobAnswers.trades($0, owner: credentials.apiKey) }
     }
 
     /// The rows of every page of a listing, its `next_cursor` followed until "LTE=".
@@ -242,6 +271,36 @@ public enum ClobAnswers {
         return (id, j["status"] as? String)
     }
 
+    /// /version: `{"version": N}`.
+    public static func version(_ body: Data) throws -> Int {
+        let j = try object(body, "/version")
+        guard let v = j["version"] as? Int else { throw ClobError(.malformed, "/version without a whole `version`") }
+        return v
+    }
+
+    /// /balance-allowance: `balance` and `allowances` (by exchange address; an older answer's single `allowance` is
+    /// taken as given to every exchange), whole micros as text.
+    public static func collateral(_ body: Data) throws -> ClobCollateral {
+        let j = try object(body, "/balance-allowance")
+        func amount(_ v: Any?, _ what: String) throws -> Micros {
+            guard let text = (v as? String) ?? (v as? Int).map(String.init), !text.isEmpty, text.allSatisfy({ ("0"..."9").contains($0) }) else {
+                throw ClobError(.malformed, "/balance-allowance: \(what) is not a whole amount")
+            }
+            return Micros(text) ?? Micros.max  // more digits than micros hold: as good as unlimited
+        }
+        let balance = try amount(j["balance"], "`balance`")
+        var allowances: [String: Micros] = [:]
+        if let map = j["allowances"] as? [String: Any] {
+            for (address, v) in map { allowances[address.lowercased()] = try amount(v, "the allowance of \(address.prefix(42))") }
+        } else if let single = j["allowance"] {
+            let a = try amount(single, "`allowance`")
+            for d in ExchangeDomain.all { allowances[d.verifyingContract.checksummed.lowercased()] = a }
+        } else {
+            throw ClobError(.malformed, "/balance-allowance without `allowances`")
+        }
+        return ClobCollateral(balance: balance, allowances: allowances)
+    }
+
     public static func cancelled(_ body: Data) throws -> (canceled: [String], notCanceled: [String: String]) {
         let j = try object(body, "DELETE /order")
         guard let done = j["canceled"] as? [String] else { throw ClobError(.malformed, "DELETE /order without `canceled`") }
@@ -269,10 +328,22 @@ public enum ClobAnswers {
                              sizeMatched: try string(o, "size_matched", w), metadata: o["metadata"] as? String)
     }
 
-    public static func trade(_ t: [String: Any]) throws -> ClobTrade {
+    /// Our side of one trade row: as the taker, the row itself; as a maker (`trader_side` MAKER), each of our orders
+    /// among its `maker_orders` (those of `owner`), at the maker order's price and matched amount, its id the trade's
+    /// and the order's (one trade can fill several resting orders, each booked once).
+    public static func trades(_ t: [String: Any], owner: String) throws -> [ClobTrade] {
         let w = "a trade"
-        return ClobTrade(id: try string(t, "id", w), orderID: try string(t, "taker_order_id", w), tokenID: try string(t, "asset_id", w),
-                         side: try string(t, "side", w), price: try string(t, "price", w), size: try string(t, "size", w),
-                         status: try string(t, "status", w))
+        let id = try string(t, "id", w), status = try string(t, "status", w), token = try string(t, "asset_id", w)
+        guard (t["trader_side"] as? String)?.uppercased() == "MAKER" else {
+            return [ClobTrade(id: id, orderID: try string(t, "taker_order_id", w), tokenID: token, side: try string(t, "side", w),
+                              price: try string(t, "price", w), size: try string(t, "size", w), status: status)]
+        }
+        guard let makers = t["maker_orders"] as? [[String: Any]] else { throw ClobError(.malformed, "maker trade \(id.prefix(80)) without `maker_orders`") }
+        let w2 = "a maker order of trade \(id.prefix(80))"
+        return try makers.filter { ($0["owner"] as? String) == owner }.map { m in
+            let order = try string(m, "order_id", w2)
+            return ClobTrade(id: id + ":" + order, orderID: order, tokenID: (m["asset_id"] as? String) ?? token, side: try string(m, "side", w2),
+                             price: try string(m, "price", w2), size: try string(m, "matched_amount", w2), status: status)
+        }
     }
 }

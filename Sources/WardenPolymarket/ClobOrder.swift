@@ -29,6 +29,19 @@ public struct ExchangeDomain: Sendable, Equatable {
     public static let protocolV3 = ExchangeDomain(version: "3", verifyingContract: EthAddress(constant: "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"))
 
     /// The exchange for a market: by its protocol (2, or 3 for protocol-V2 markets) and, under protocol 2, neg-risk or not.
+    /// Every exchange an order may be signed for (balance allowances are given per exchange).
+    public static let all: [ExchangeDomain] = [ctfV2, negRiskV2, protocolV3]
+
+    /// Which exchange this is, in words (preflight names the allowance it misses).
+    public var label: String {
+        switch verifyingContract {
+        case Self.ctfV2.verifyingContract: return "CTF exchange"
+        case Self.negRiskV2.verifyingContract: return "neg-risk exchange"
+        case Self.protocolV3.verifyingContract: return "protocol-V2 exchange"
+        default: return "exchange \(verifyingContract)"
+        }
+    }
+
     public static func forMarket(negRisk: Bool, protocolVersion: Int) throws -> ExchangeDomain {
         switch protocolVersion {
         case 2: return negRisk ? .negRiskV2 : .ctfV2

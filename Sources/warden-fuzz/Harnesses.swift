@@ -82,8 +82,12 @@ enum Harness: String, CaseIterable {
             _ = try? ClobAnswers.cancelled(data)
             _ = try? ClobAnswers.heartbeat(data)
             _ = try? ClobAnswers.credentials(data)
+            _ = try? ClobAnswers.version(data)
+            _ = try? ClobAnswers.collateral(data)
+            // The user channel's frames come from the same venue (read as events, never trusted).
+            _ = UserChannelParser.events(String(decoding: data, as: UTF8.self))
             if let page = try? ClobAnswers.page(data, path: "/data/orders") {
-                for row in page.rows { _ = try? ClobAnswers.openOrder(row); _ = try? ClobAnswers.trade(row) }
+                for row in page.rows { _ = try? ClobAnswers.openOrder(row); _ = try? ClobAnswers.trades(row, owner: "fuzz") }
             }
         }
     }

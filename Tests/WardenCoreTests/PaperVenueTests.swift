@@ -104,4 +104,54 @@ struct PaperVenueTests {
         }
         #expect(run() == run())
     }
+
+    @Test("fill or kill: the whole size within the limit, or nothing at all (no partial fill, nothing rests)")
+    func fillOrKill() throws {
+        var v = PaperVenue()
+        var o = buy(limit: 0.50, shares: 150)
+        o.timeInForce = .fillOrKill
+        let r = v.handle(.submit(o), market: market(), book: spread, at: t0)
+        guard case .rejected(_, let why) = try #require(r.first), r.count == 1 else { Issue.record("\(r)"); return }
+        #expect(why.contains("fill or kill") && why.contains("nothing traded"))
+        var whole = buy(limit: 0.50, shares: 100)
+        whole.timeInForce = .fillOrKill
+        let done = v.handle(.submit(whole), market: market(), book: spread, at: t0)
+        guard case .filled(let f, 0) = try #require(done.first), done.count == 1 else { Issue.record("\(done)"); return }
+        #expect(f.shares == 100 * Fixed.one && v.openOrders.isEmpty)
+    }
+
+    @Test("post-only: refused when it would trade at once, rests when it would not; only with a resting order")
+    func postOnly() throws {
+        var v = PaperVenue()
+        var crossing = resting(limit: 0.50, shares: 10, id: "p1")
+        crossing.postOnly = true
+        let r = v.handle(.submit(crossing), market: market(), book: spread, at: t0)
+        guard case .rejected(_, let why) = try #require(r.first) else { Issue.record("\(r)"); return }
+        #expect(why.contains("post-only") && why.contains("0.5000") && v.openOrders.isEmpty)
+        var inside = resting(limit: 0.45, shares: 10, id: "p2")
+        inside.postOnly = true
+        #expect(v.handle(.submit(inside), market: market(), book: spread, at: t0) == [.resting(intentID: "p2", open: 10 * Fixed.one)])
+        var taker = buy(limit: 0.50, shares: 10)
+        taker.postOnly = true
+        guard case .rejected(_, let no) = try #require(v.handle(.submit(taker), market: market(), book: spread, at: t0).first) else { return }
+        #expect(no.contains("post-only needs a resting order"))
+    }
+
+    @Test("good till date: rests with its expiry; an expiry under a minute ahead (the CLOB's rule) or missing is refused")
+    func goodTillDate() throws {
+        var v = PaperVenue()
+        var soon = resting(limit: 0.45, shares: 10, id: "g1")
+        soon.timeInForce = .goodTillDate
+        soon.expiresAt = t0.addingTimeInterval(30)
+        guard case .rejected(_, let why) = try #require(v.handle(.submit(soon), market: market(), book: spread, at: t0).first) else { return }
+        #expect(why.contains("at least 60 s"))
+        var none = soon
+        none.expiresAt = nil
+        guard case .rejected(_, let missing) = try #require(v.handle(.submit(none), market: market(), book: spread, at: t0).first) else { return }
+        #expect(missing.contains("needs an expiry"))
+        var later = soon
+        later.expiresAt = t0.addingTimeInterval(120)
+        #expect(v.handle(.submit(later), market: market(), book: spread, at: t0) == [.resting(intentID: "g1", open: 10 * Fixed.one)])
+        #expect(v.openOrders.first?.intent.expiresAt == t0.addingTimeInterval(120))
+    }
 }

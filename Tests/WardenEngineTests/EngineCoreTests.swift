@@ -13,10 +13,13 @@ private struct Buyer: Strategy {
     var price: Micros = 500_000
     var shares: Micros = 10 * Fixed.one
     var rest = false
+    /// A GTD order good for this long after the cycle that places it (nil: GTC or IOC by `rest`).
+    var goodFor: TimeInterval?
     func decide(_ c: StrategyContext) throws -> [StrategyDecision] {
         guard c.positions.isEmpty, c.openOrders.isEmpty else { return [] }
+        let tif: TimeInForce = goodFor != nil ? .goodTillDate : rest ? .resting : .immediate
         return [.place(OrderIntent(strategy: name, marketID: c.snapshot.market.id, tokenID: "yes", side: .buy, kind: .entry, limitPrice: price,
-                                   shares: shares, reason: "test", timeInForce: rest ? .resting : .immediate))]
+                                   shares: shares, reason: "test", timeInForce: tif, expiresAt: goodFor.map { c.snapshot.now.addingTimeInterval($0) }))]
     }
 }
 
@@ -124,6 +127,27 @@ struct EngineCoreTests {
         #expect(c.venue.openOrders.isEmpty && c.accounts["buyer"]?.positions["yes"]?.shares == 10 * Fixed.one)
         _ = c.handle(.journalFailed(index: fill, error: "locked"), at: t0 + 5)
         #expect(c.accounts["buyer"] == before && c.venue.openOrders.count == 1, "unrecorded, the fill is undone and the order rests again")
+    }
+
+    @Test("a GTD order rests with its expiry and is taken off the book once it passes, its end written and said")
+    func goodTillDateExpires() throws {
+        var c = try Self.core([Buyer(price: 400_000, goodFor: 70)])
+        // Books that keep moving (an unchanging one pauses the market, which would cancel the order for another reason).
+        func feed(_ k: Double, at: Date) {
+            c.marketBook.ingest([book("yes", bids: [(0.46 - k, 100)], asks: [(0.48 - k, 100)], at: at), book("no", bids: [(0.50 - k, 100)], asks: [(0.52 - k, 100)], at: at)],
+                                requested: ["yes", "no"], observedNoLaterThan: nil)
+        }
+        feed(0, at: t0)
+        let placed = Self.writes(c.handle(.tick(.init()), at: t0))
+        guard case .intent(let i)? = placed.first else { Issue.record("\(placed)"); return }
+        #expect(i.timeInForce == .goodTillDate && i.expiresAt == t0 + 70 && c.venue.openOrders.count == 1)
+        feed(0.01, at: t0 + 30)
+        _ = c.handle(.tick(.init()), at: t0 + 30)
+        #expect(c.venue.openOrders.count == 1, "not yet expired")
+        feed(0.02, at: t0 + 71)
+        let actions = c.handle(.tick(.init()), at: t0 + 71)
+        let ended = Self.writes(actions).contains { if case .finish("t-1", "cancelled", let note) = $0 { note.hasPrefix("expired") } else { false } }
+        #expect(ended && !c.venue.openOrders.contains { $0.intent.id == "t-1" }, "\(actions)")
     }
 
     @Test("a strategy that keeps throwing is disabled, said once as critical; the others go on trading")

@@ -42,10 +42,14 @@ struct LiveBuyer: Strategy {
     let price: Micros
     let shares: Micros
     let timeInForce: TimeInForce
+    var postOnly = false
+    /// A GTD order's life from the cycle that places it.
+    var goodFor: TimeInterval?
     func decide(_ c: StrategyContext) throws -> [StrategyDecision] {
         guard c.positions.isEmpty, c.openOrders.isEmpty, let token = c.snapshot.market.tokens.first else { return [] }
         return [.place(OrderIntent(strategy: name, marketID: c.snapshot.market.id, tokenID: token.tokenID, side: .buy, kind: .entry,
-                                   limitPrice: price, shares: shares, reason: "test", timeInForce: timeInForce))]
+                                   limitPrice: price, shares: shares, reason: "test", timeInForce: timeInForce, postOnly: postOnly,
+                                   expiresAt: goodFor.map { c.snapshot.now.addingTimeInterval($0) }))]
     }
 }
 
@@ -66,7 +70,8 @@ struct LiveVenueTests {
         var channel: UserChannel? = nil
     }
 
-    static func rig(price: Micros = 550_000, tif: TimeInForce = .immediate, caps: LiveCaps = LiveCaps(perOrder: 100 * Fixed.one),
+    static func rig(price: Micros = 550_000, tif: TimeInForce = .immediate, postOnly: Bool = false, goodFor: TimeInterval? = nil,
+                    caps: LiveCaps = LiveCaps(perOrder: 100 * Fixed.one),
                     dir: String = tempDir(), fake existing: ClobFake? = nil, userChannel: Bool = false) async throws -> Rig {
         let fake: ClobFake
         if let existing { fake = existing } else { fake = try await ClobFake.start(markets: [.init(tokens: [token, other])]) }
@@ -79,7 +84,8 @@ struct LiveVenueTests {
         s.minFreePercent = 0
         let engine = try TradingEngine(settings: s, journal: journal, journalProblem: nil, source: source, publisher: EventPublisher(),
                                        stateDir: dir, logger: Logger(label: "test"),
-                                       strategies: [LiveBuyer(name: "live-buyer", price: price, shares: 10 * Fixed.one, timeInForce: tif)])
+                                       strategies: [LiveBuyer(name: "live-buyer", price: price, shares: 10 * Fixed.one, timeInForce: tif, postOnly: postOnly,
+                                                                goodFor: goodFor)])
         let venue = LiveVenue(config: LiveVenueConfig(clobURL: fake.baseURL, key: key, credentials: creds, timeout: .seconds(5)),
                               recordOrderID: { id, orderID in try journal.setVenueOrder(id, orderID: orderID, state: .pending, note: "") })
         let channel = userChannel ? UserChannel(url: fake.baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/ws/user", credentials: creds,
@@ -334,7 +340,7 @@ struct LiveVenueTests {
                                        stateDir: dir, logger: Logger(label: "test"),
                                        strategies: [LiveBuyer(name: "shadowed", price: 550_000, shares: 10 * Fixed.one, timeInForce: .immediate)])
         let key = try SigningKey(hex: Self.keyHex)
-        await engine.setShadow(ShadowSigner(key: key, funder: nil, signatureType: .eoa), strategies: ["shadowed"])
+        await engine.setShadow(IntentSigner(key: key, funder: nil, signatureType: .eoa), strategies: ["shadowed"])
         try await engine.recover()
         await engine.cycle(now: Date())
         #expect(try journal.fillCount() == 1, "filled on paper")

@@ -2,7 +2,8 @@
 // filled in with a default (a missing size_matched is not "0").
 import Foundation
 import Testing
-import WardenPolymarket
+import WardenCore
+@testable import WardenPolymarket
 
 @Suite("CLOB answers")
 struct ClobAnswersTests {
@@ -37,5 +38,32 @@ struct ClobAnswersTests {
         #expect(Self.kind { _ = try ClobAnswers.page(Data(#"{"next_cursor":"MQ=="}"#.utf8), path: "/data/trades") } == .malformed)
         #expect(Self.kind { _ = try ClobAnswers.cancelled(Data(#"{"not_canceled":{}}"#.utf8)) } == .malformed)
         #expect(try ClobAnswers.page(Data(#"{"data":[{}],"next_cursor":"MQ=="}"#.utf8), path: "/data/trades").next == "MQ==")
+    }
+
+    @Test("trades: as the taker, the row; as a maker, only our orders among maker_orders, each at its own price and matched amount, booked by trade and order")
+    func makerTrades() throws {
+        let taker: [String: Any] = ["id": "t1", "taker_order_id": "0xaa", "asset_id": "7", "side": "BUY", "price": "0.5", "size": "3", "status": "MATCHED",
+                                    "trader_side": "TAKER"]
+        #expect(try ClobAnswers.trades(taker, owner: "me") == [ClobTrade(id: "t1", orderID: "0xaa", tokenID: "7", side: "BUY", price: "0.5", size: "3", status: "MATCHED")])
+        let maker: [String: Any] = ["id": "t2", "taker_order_id": "0xtheirs", "asset_id": "7", "side": "SELL", "price": "0.44", "size": "9", "status": "MINED",
+                                    "trader_side": "MAKER", "maker_orders": [
+                                        ["order_id": "0xbb", "owner": "me", "side": "BUY", "price": "0.45", "matched_amount": "4", "asset_id": "7"],
+                                        ["order_id": "0xcc", "owner": "someone", "side": "BUY", "price": "0.44", "matched_amount": "5", "asset_id": "7"]]]
+        #expect(try ClobAnswers.trades(maker, owner: "me") == [ClobTrade(id: "t2:0xbb", orderID: "0xbb", tokenID: "7", side: "BUY", price: "0.45", size: "4", status: "MINED")])
+        var broken = maker
+        broken["maker_orders"] = nil
+        #expect(Self.kind { _ = try ClobAnswers.trades(broken, owner: "me") } == .malformed)
+    }
+
+    @Test("/balance-allowance: balance and allowances per exchange in micros; 2^256-1 reads as unlimited; a single allowance covers every exchange; junk is malformed")
+    func collateral() throws {
+        let c = try ClobAnswers.collateral(Data(#"{"balance":"125000000","allowances":{"0xE111180000d2663C0091e4f400237545B87B996B":"115792089237316195423570985008687907853269984665640564039457584007913129639935","0xe2222d279d744050d28e00520010520000310F59":"0"}}"#.utf8))
+        #expect(c.balance == 125 * Fixed.one && c.allowance(for: .ctfV2) == Micros.max && c.allowance(for: .negRiskV2) == 0 && c.allowance(for: .protocolV3) == 0)
+        let single = try ClobAnswers.collateral(Data(#"{"balance":"5","allowance":"7"}"#.utf8))
+        #expect(ExchangeDomain.all.allSatisfy { single.allowance(for: $0) == 7 })
+        #expect(Self.kind { _ = try ClobAnswers.collateral(Data(#"{"balance":"-5","allowances":{}}"#.utf8)) } == .malformed)
+        #expect(Self.kind { _ = try ClobAnswers.collateral(Data(#"{"balance":"5"}"#.utf8)) } == .malformed)
+        #expect(try ClobAnswers.version(Data(#"{"version":2}"#.utf8)) == 2)
+        #expect(Self.kind { _ = try ClobAnswers.version(Data(#"{"version":"two"}"#.utf8)) } == .malformed)
     }
 }

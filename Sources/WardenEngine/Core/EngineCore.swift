@@ -474,7 +474,7 @@ public struct EngineCore: Sendable {
                 let intent = liveIntents.removeValue(forKey: id)
                 let traded = intent.map { unfilled < $0.shares } ?? false
                 out.append(.journal(.finish(intentID: id, status: traded ? "partial" : "cancelled", note: reason)))
-                if let intent, intent.timeInForce == .resting {
+                if let intent, intent.timeInForce.rests {
                     notice(key: "order_cancelled:\(intent.strategy)", kind: .order, severity: .info,
                            message: "\(intent.strategy): order \(id) cancelled with \(Fixed.text(unfilled)) unfilled: \(reason)", alert: false)
                 }
@@ -531,6 +531,7 @@ public struct EngineCore: Sendable {
             var why: String?
             if let blocked = control.blocking(i.kind, marketID: i.marketID) { why = "\(blocked.effect.rawValue): \(blocked.code)" }
             else if let m = marketBook.markets[i.marketID], m.closed || !m.acceptingOrders { why = "market \(i.marketID) closed" }
+            else if let e = i.expiresAt, e <= now { why = "expired (good till \(isoString(e)))" }
             else if health[i.strategy]?.isDisabled == true { why = "strategy \(i.strategy) disabled" }
             if let why { apply(venue.handle(.cancel(intentID: i.id, reason: why), market: nil, book: nil, at: now), now: now) }
         }

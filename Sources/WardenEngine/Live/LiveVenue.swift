@@ -40,6 +40,7 @@ public struct Reconciliation: Sendable {
 public actor LiveVenue {
     public let config: LiveVenueConfig
     let client: ClobClient
+    let signer: IntentSigner
     let clock: @Sendable () -> Date
     /// Records a live order's venue id before it is posted (the journal's write; throws when it cannot).
     let recordOrderID: @Sendable (String, String) throws -> Void
@@ -64,6 +65,7 @@ public actor LiveVenue {
         self.config = config
         self.clock = clock
         self.recordOrderID = recordOrderID
+        signer = IntentSigner(key: config.key, funder: config.funder, signatureType: config.signatureType)
         client = ClobClient(baseURL: config.clobURL, key: config.key, credentials: config.credentials, timeout: config.timeout, clock: clock)
     }
 
@@ -117,16 +119,12 @@ public actor LiveVenue {
     /// Signs and posts one order. The venue id is written ahead of the post; an answer lost makes it unknown.
     func submit(_ intent: OrderIntent, market: Market) async -> [VenueReport] {
         let id = intent.id
+        if let problem = PaperVenue.orderTypeProblem(intent, at: clock()) { return [.rejected(intentID: id, reason: problem)] }
         let signed: SignedClobOrder
         let orderID: String
+        let type: ClobOrderType
         do {
-            let domain = try ExchangeDomain.forMarket(negRisk: market.negRisk, protocolVersion: market.protocolVersion)
-            let order = try ClobOrder.limit(key: config.key, funder: config.funder, signatureType: config.signatureType, tokenID: intent.tokenID,
-                                            side: intent.side == .buy ? .buy : .sell, price: intent.limitPrice, size: intent.shares,
-                                            tick: market.tickSize, salt: String(UInt64.random(in: 1...UInt64(1) << 53)),
-                                            timestamp: UInt64(clock().timeIntervalSince1970 * 1000), tag: id)
-            signed = try SignedClobOrder(order: order, domain: domain, key: config.key)
-            orderID = "0x" + Hex.string(try order.digest(domain))
+            (signed, orderID, type) = try signer.order(intent, market: market, now: clock())
         } catch {
             return [.rejected(intentID: id, reason: "not signed: \(error)")]
         }
@@ -137,7 +135,7 @@ public actor LiveVenue {
         }
         let sent = clock()
         do {
-            let answer = try await client.post(signed, type: intent.timeInForce == .immediate ? .fak : .gtc)
+            let answer = try await client.post(signed, type: type, postOnly: intent.postOnly)
             afterPost?()
             var out: [VenueReport] = [.placed(intentID: id, orderID: answer.orderID)]
             // What traded at once is read back now (booked once by trade id, the same path reconciliation takes). The
@@ -151,10 +149,11 @@ public actor LiveVenue {
             }
             out += fills.reports
             let open = intent.shares - fills.total
-            if intent.timeInForce == .resting {
+            if intent.timeInForce.rests {
                 if open > 0 { out.append(.resting(intentID: id, open: open)) }
             } else if open > 0 {
-                out.append(.cancelled(intentID: id, unfilled: open, reason: fills.reports.isEmpty ? "nothing matched (FAK)" : "rest not matched (FAK)"))
+                let kind = type.rawValue
+                out.append(.cancelled(intentID: id, unfilled: open, reason: fills.reports.isEmpty ? "nothing matched (\(kind))" : "rest not matched (\(kind))"))
             }
             return out
         } catch let e as ClobError {
@@ -166,6 +165,9 @@ public actor LiveVenue {
                 cancelOnlyUntil = (clock().addingTimeInterval(config.refusedRetry), e.message)
             case .invalidSignature, .unauthorized:
                 halted = "\(e.kind.rawValue): \(e.message)"
+            case .rejected where e.message.contains("order_version_mismatch"):
+                // The venue moved to another order version: every order would be refused the same way.
+                halted = "the venue refuses this order version (order_version_mismatch): upgrade Warden"
             case .rateLimited:
                 refusingUntil = (clock().addingTimeInterval(e.retryAfter ?? 10), "rate limited by the venue (Retry-After \(Int(e.retryAfter ?? 10)) s)")
             default: break
