@@ -290,6 +290,13 @@ public struct DashboardServer: Sendable {
                         String(format: "%.4f", x.price), String(format: "%.2f / %.2f", x.filled, x.shares), HTML.esc(x.market_id), HTML.esc(x.since),
                         HTML.esc(x.order_id.map { String($0.prefix(18)) + "…" } ?? ""), HTML.esc(x.note == "paper" ? "" : x.note)]
             }, id: "orders")
+            if let settling = r.settling, !settling.isEmpty {
+                o += "<h2>Settling</h2><p class=bounded>\(settling.count) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided)</p>"
+                o += HTML.table(["settlement", "intent", "strategy", "side", "shares", "price", "booked", "trade"], settling.prefix(limit).map { t in
+                    ["<strong class=\"state \(t.status == "RETRYING" ? "failing" : "ok")\">\(HTML.esc(t.status))</strong>", HTML.esc(t.intent_id), HTML.esc(t.strategy),
+                     t.side, String(format: "%.2f", t.shares), String(format: "%.4f", t.price), HTML.esc(t.booked_at), HTML.esc(String(t.trade_id.prefix(24)))]
+                }, id: "settling")
+            }
             return o + "</div>"
         case "Events":
             let ev = try await hub.control.call("events", EventsRequest(limit: limit), as: EventsResponse.self, timeout: .seconds(3))

@@ -81,6 +81,11 @@ enum StackMetrics {
                     if let c = v.fills_voided_total { counter("warden_venue_fills_voided_total", "Live fills voided: their trade FAILED at settlement", l, c) }
                     if let c = v.caps_refused_total { counter("warden_venue_caps_refused_total", "Live entries refused before signing by a cap", l, c) }
                     if let r = v.rate_limit_remaining { gauge("warden_venue_rate_limit_remaining", "Per-signer budget left, from Poly-RateLimit-Remaining", l, Double(r)) }
+                    for (endpoint, left) in (v.ip_budget_remaining ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        gauge("warden_venue_ip_budget_remaining", "Per-IP calls left in the tightest window of the venue's limit, per endpoint class", l + [("endpoint", endpoint)], Double(left))
+                    }
+                    if let n = v.trades_settling { gauge("warden_venue_trades_settling", "Live trades booked and not yet confirmed on chain", l, Double(n)) }
+                    if let n = v.trades_retrying { gauge("warden_venue_trades_retrying", "Live trades whose settlement the venue is retrying", l, Double(n)) }
                 }
                 for a in e.accounts ?? [] {
                     gauge("warden_equity_dollars", "Paper equity per strategy", l + [("strategy", a.strategy)], a.equity)

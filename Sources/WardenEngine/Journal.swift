@@ -186,10 +186,12 @@ public final class Journal: Sendable {
                 """)
         }
         // Order kinds beyond IOC and GTC: post-only and a GTD expiry; a fill-or-kill paper order fills once, as an IOC.
+        // A live fill's settlement as the venue last said it (NULL: booked at MATCHED, not read back since).
         m.registerMigration("v5-order-kinds") { db in
             try db.execute(sql: """
                 ALTER TABLE intents ADD COLUMN post_only INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE intents ADD COLUMN expires_at REAL;
+                ALTER TABLE fills ADD COLUMN settlement TEXT;
                 DROP TRIGGER fills_within_order;
                 CREATE TRIGGER fills_within_order BEFORE INSERT ON fills
                 WHEN ((SELECT time_in_force FROM intents WHERE id = NEW.intent_id) IN ('ioc', 'fok')
@@ -572,6 +574,38 @@ public final class Journal: Sendable {
 
     public func lastEventSeq(topic: String) throws -> Int64 {
         try read { try Int64.fetchOne($0, sql: "SELECT MAX(topic_seq) FROM events WHERE topic = ?", arguments: [topic]) ?? 0 }
+    }
+
+    /// The venue's settlement statuses of booked live trades (MATCHED, MINED, CONFIRMED, RETRYING; FAILED ones are voided
+    /// instead): written where they changed; how many changed.
+    @discardableResult
+    public func setSettlements(_ statuses: [(tradeID: String, status: String)]) throws -> Int {
+        guard !statuses.isEmpty else { return 0 }
+        return try write { db in
+            var changed = 0
+            for (id, status) in statuses {
+                try db.execute(sql: """
+                    UPDATE fills SET settlement = ? WHERE venue_trade_id = ? AND voided_at IS NULL AND COALESCE(settlement, 'MATCHED') <> ?
+                    """, arguments: [status, id, status])
+                changed += db.changesCount
+            }
+            return changed
+        }
+    }
+
+    /// Live fills standing whose trade is not CONFIRMED yet, oldest first.
+    public func settlingTrades(limit: Int = 200) throws -> [(tradeID: String, fill: Fill, status: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.*, COALESCE(f.settlement, 'MATCHED') AS status FROM fills f
+                WHERE f.venue_trade_id IS NOT NULL AND f.voided_at IS NULL AND COALESCE(f.settlement, 'MATCHED') <> 'CONFIRMED'
+                ORDER BY f.id LIMIT ?
+                """, arguments: [limit]).map { r in
+                (r["venue_trade_id"], Fill(intentID: r["intent_id"], strategy: r["strategy"], marketID: r["market_id"], tokenID: r["token_id"],
+                                           side: Side(rawValue: r["side"]) ?? .buy, shares: r["shares"], notional: r["notional"], fee: r["fee"], levels: 1,
+                                           at: Date(timeIntervalSince1970: r["at"]), venueTradeID: r["venue_trade_id"]), r["status"])
+            }
+        }
     }
 
     /// Every settlement, oldest first.

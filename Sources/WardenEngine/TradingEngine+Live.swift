@@ -26,6 +26,11 @@ public struct LiveTimes: Sendable {
 struct LiveWatch {
     var foreignReported: Set<String> = []
     var foreignNow = 0
+    /// Live trades booked and not confirmed yet, and of them RETRYING, as of the last reconciliation.
+    var settling = 0
+    var retrying = 0
+    /// Per-IP calls left per endpoint class (the tightest window), as of the last health check.
+    var ipRemaining: [String: Int]?
     var reconciling = false
     var reconcileAgain = false
     /// Since when the user channel is down (nil: up, or never connected).
@@ -144,6 +149,7 @@ extension TradingEngine {
     func checkVenueHealth() async {
         guard let live = liveVenue else { return }
         liveWatch.remaining = await live.rateLimit?.remaining
+        liveWatch.ipRemaining = await live.ipBudgetRemaining()
         let cancelOnly = await live.cancelOnly()
         if (cancelOnly != nil) != core.control.has(.venueCancelOnly) {
             let at = clock()
@@ -210,6 +216,15 @@ extension TradingEngine {
                 emit(key: "foreign_order:\(o.id)", kind: .venue, severity: .warning,
                      message: "order \(o.id) on the wallet is not Warden's (\(o.side) \(o.originalSize) of \(o.tokenID) at \(o.price)): reported, never adopted or cancelled")
             }
+            do {
+                try journal?.setSettlements(r.settlement)
+                let open = try journal?.settlingTrades(limit: 100_000) ?? []
+                liveWatch.settling = open.count
+                liveWatch.retrying = open.filter { $0.status == "RETRYING" }.count
+            } catch {
+                emit(key: "settlement_write", kind: .venue, severity: .warning,
+                     message: "settlement statuses of live trades not written to the journal: \(error) (shown as last written until it works)")
+            }
             for t in r.failedTrades {
                 guard let journal, let booked = try journal.fill(venueTradeID: t.id), !booked.voided else { continue }
                 let at = clock()
@@ -259,6 +274,12 @@ extension TradingEngine {
                           filled: Fixed.double(r.intent.shares - r.open), state: "resting", since: isoString(r.since), note: "paper")
         }
         var r = OrdersResponse(venue: venue, paper: paper, at: isoString(now))
+        if venue != nil {
+            r.settling = ((try? journal?.settlingTrades()) ?? []).map { t in
+                SettlingTradeInfo(trade_id: t.tradeID, intent_id: t.fill.intentID, strategy: t.fill.strategy, side: t.fill.side.rawValue,
+                                  shares: Fixed.double(t.fill.shares), price: Fixed.double(t.fill.averagePrice), status: t.status, booked_at: isoString(t.fill.at))
+            }
+        }
         if !core.shadow.isEmpty {
             r.shadow = ShadowInfo(strategies: core.shadow.sorted(), signed_total: shadowSigned,
                                   newest: ((try? journal?.shadowOrders(limit: 10)) ?? []).map {
@@ -310,6 +331,9 @@ extension TradingEngine {
             info.user_channel_age_s = u.lastFrameAt.map { now.timeIntervalSince($0) }
         }
         info.fills_voided_total = core.live.voided
+        info.trades_settling = s.settling
+        info.trades_retrying = s.retrying
+        info.ip_budget_remaining = s.ipRemaining
         return info
     }
 }

@@ -107,7 +107,27 @@ public struct OrdersResponse: Codable, Sendable, Equatable {
     public var at: String
     /// Shadow mode, when strategies are in it.
     public var shadow: ShadowInfo?
+    /// Live trades booked and not yet CONFIRMED on chain (MATCHED, MINED, RETRYING), oldest first: a matched trade
+    /// can still fail at settlement, and is then voided.
+    public var settling: [SettlingTradeInfo]?
     public init(venue: VenueInfo?, paper: [LiveOrderInfo], at: String) { self.venue = venue; self.paper = paper; self.at = at }
+}
+
+/// A live trade booked as a fill whose settlement the venue has not confirmed yet.
+public struct SettlingTradeInfo: Codable, Sendable, Equatable {
+    public var trade_id: String
+    public var intent_id: String
+    public var strategy: String
+    public var side: String
+    public var shares: Double
+    public var price: Double
+    /// MATCHED, MINED or RETRYING, as the venue said last.
+    public var status: String
+    public var booked_at: String
+    public init(trade_id: String, intent_id: String, strategy: String, side: String, shares: Double, price: Double, status: String, booked_at: String) {
+        self.trade_id = trade_id; self.intent_id = intent_id; self.strategy = strategy; self.side = side; self.shares = shares; self.price = price
+        self.status = status; self.booked_at = booked_at
+    }
 }
 
 /// Shadow mode: paper strategies whose orders are also signed for the live venue and journaled, never sent.
@@ -282,6 +302,12 @@ public struct VenueInfo: Codable, Sendable, Equatable {
     public var caps_refused_total: Int?
     /// Live fills voided because their trade FAILED at settlement, since the start.
     public var fills_voided_total: Int?
+    /// Live trades booked and not yet confirmed on chain; of them, RETRYING (settlement in trouble).
+    public var trades_settling: Int?
+    public var trades_retrying: Int?
+    /// Per-IP calls left per endpoint class (post_order, cancel_order, balance_allowance, api_key, general), counted
+    /// on our side against the venue's published limits.
+    public var ip_budget_remaining: [String: Int]?
     /// The user channel: "connected" or "down: why"; nil when there is none.
     public var user_channel: String?
     public var user_channel_age_s: Double?

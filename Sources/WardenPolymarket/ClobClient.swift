@@ -96,10 +96,13 @@ public final class ClobClient: Sendable {
     let clock: @Sendable () -> Date
     let timeout: Duration
     private let rate = Mutex<ClobRateLimit?>(nil)
+    /// The per-IP limits, spent by every trading call before it is sent.
+    public let ipBudget: ClobIPBudget
 
     public init(baseURL: String, key: SigningKey, credentials: ClobCredentials, engine: CurlEngine = .shared,
-                timeout: Duration = .seconds(10), clock: @escaping @Sendable () -> Date = { Date() }) {
+                timeout: Duration = .seconds(10), clock: @escaping @Sendable () -> Date = { Date() }, ipBudget: ClobIPBudget = ClobIPBudget()) {
         self.baseURL = baseURL; self.key = key; self.credentials = credentials; self.engine = engine; self.timeout = timeout; self.clock = clock
+        self.ipBudget = ipBudget
     }
 
     /// The per-signer budget the last answer stated (nil before any, or when the venue sent none).
@@ -190,6 +193,11 @@ public final class ClobClient: Sendable {
 
     /// One L2-signed call; the signature covers the path without its query and exactly the body sent.
     func call(_ method: String, _ path: String, body: String, query: String = "", submit: Bool) async throws -> HTTPResponse {
+        // Past the per-IP budget the call is not sent at all (nothing went out: a submit refused here is not unknown).
+        if let wait = ipBudget.spend(.of(method: method, path: path), now: clock().timeIntervalSince1970) {
+            throw ClobError(.rateLimited, "per-IP budget of \(ClobEndpointClass.of(method: method, path: path).rawValue) spent: not sent (room in \(Int(wait.rounded(.up))) s)",
+                            retryAfter: wait.rounded(.up))
+        }
         let ts = Int(clock().timeIntervalSince1970)
         let headers = try ClobAuth.l2Headers(credentials, address: key.address, timestamp: ts, method: method, path: path, body: body)
         let request = HTTPRequest(method: method, url: baseURL + path + query, headers: headers + [("Content-Type", "application/json")],

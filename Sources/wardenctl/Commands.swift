@@ -287,6 +287,12 @@ enum VenueLines {
         if v.unknown_orders > 0 { out += "  \(v.unknown_orders) live orders UNKNOWN (answer lost; never re-sent; `wardenctl orders`)\n" }
         if v.foreign_orders > 0 { out += "  \(v.foreign_orders) open orders on the wallet are not Warden's (reported, never adopted)\n" }
         if let e = v.reconcile_error { out += "  reconciliation failing: \(e)\n" }
+        if let n = v.trades_settling, n > 0 {
+            out += "  \(n) live trades not yet confirmed on chain" + ((v.trades_retrying ?? 0) > 0 ? ", \(v.trades_retrying!) RETRYING" : "") + " (`wardenctl orders`)\n"
+        }
+        if let low = v.ip_budget_remaining?.filter({ $0.value < 100 }), !low.isEmpty {
+            out += "  per-IP budget nearly spent: " + low.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) left" }.joined(separator: ", ") + "\n"
+        }
         return out
     }
 }

@@ -125,6 +125,13 @@ struct Orders: AsyncParsableCommand {
             print("shadow mode for \(s.strategies.joined(separator: ", ")): \(s.signed_total) orders signed since the start, none sent; newest:")
             for o in s.newest { print("  \(o.at) \(o.intent_id) \(o.order_id)\n    \(o.body)") }
         }
+        if let settling = r.settling, !settling.isEmpty {
+            print("\(settling.count) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided):")
+            for t in settling {
+                print("  \(pad(t.status, 9)) \(pad(t.intent_id, 18)) \(pad(t.strategy, 16)) \(pad(t.side, 4)) "
+                      + String(format: "%.2f @ %.4f", t.shares, t.price) + "  booked \(t.booked_at)  trade \(t.trade_id.prefix(24))")
+            }
+        }
         let rows = (r.venue?.orders ?? []) + r.paper
         if rows.isEmpty { print("no open orders (as of \(r.at))"); return }
         let head: [String] = [pad("STATE", 9), pad("INTENT", 18), pad("STRATEGY", 16), pad("SIDE", 4), pad("PRICE", 7), pad("FILLED/SIZE", 14),

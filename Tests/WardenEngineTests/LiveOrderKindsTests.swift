@@ -143,4 +143,28 @@ struct LiveOrderKindsTests {
         await Self.start(v)
         try await T.eventually("halted") { await v.engine.snapshot().venue?.problem?.contains("order_version_mismatch") == true }
     }
+
+    @Test("settlement per trade: MATCHED → MINED → RETRYING → CONFIRMED as the venue says, shown on the orders view and counted on status until confirmed")
+    func settlementShown() async throws {
+        let r = try await T.rig()
+        defer { Task { await r.fake.stop() } }
+        await Self.start(r)  // a FAK buy of 10 at 0.55 against 6 offered: one trade
+        try await T.eventually("the trade booked") { try r.journal.fillCount() == 1 }
+        func settling() async -> [SettlingTradeInfo] { await r.engine.orders().settling ?? [] }
+        #expect(await settling().map(\.status) == ["MATCHED"], "booked at MATCHED")
+        for (status, retrying) in [("MINED", 0), ("RETRYING", 1)] {
+            r.fake.setTradeStatus(status)
+            await r.engine.reconcileLive()
+            #expect(await settling().map(\.status) == [status])
+            let v = try #require(await r.engine.snapshot().venue)
+            #expect(v.trades_settling == 1 && v.trades_retrying == retrying)
+        }
+        r.fake.setTradeStatus("CONFIRMED")
+        await r.engine.reconcileLive()
+        #expect(await settling().isEmpty)
+        #expect(await r.engine.snapshot().venue?.trades_settling == 0)
+        #expect(try r.journal.read { try String.fetchOne($0, sql: "SELECT settlement FROM fills") } == "CONFIRMED")
+        let budget = try #require(await r.engine.snapshot().venue?.ip_budget_remaining)
+        #expect(budget["post_order"] == 3_499 && budget["general"] != nil, "the submission spent one call of the per-IP budget: \(budget)")
+    }
 }

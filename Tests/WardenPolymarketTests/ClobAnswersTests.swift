@@ -66,4 +66,19 @@ struct ClobAnswersTests {
         #expect(try ClobAnswers.version(Data(#"{"version":2}"#.utf8)) == 2)
         #expect(Self.kind { _ = try ClobAnswers.version(Data(#"{"version":"two"}"#.utf8)) } == .malformed)
     }
+
+    @Test("per-IP budget: each endpoint's windows are spent per call; a full one refuses with the wait until a slot frees; the longer POST /order window binds too")
+    func ipBudget() {
+        let b = ClobIPBudget()
+        for k in 0..<200 { #expect(b.spend(.balanceAllowance, now: 1_000 + Double(k) * 0.01) == nil) }
+        let wait = b.spend(.balanceAllowance, now: 1_002)
+        #expect(wait != nil && abs(wait! - 8) < 0.01, "the first call leaves the 10 s window at 1010")
+        #expect(b.remaining(now: 1_002)["balance_allowance"] == 0 && b.remaining(now: 1_002)["post_order"] == 3_500)
+        #expect(b.spend(.balanceAllowance, now: 1_010.001) == nil, "room again as the oldest call leaves the window")
+        // 36,000 orders in 10 minutes: spread so the 10 s window never fills, the 10 min one does.
+        for k in 0..<36_000 { _ = b.spend(.postOrder, now: 2_000 + Double(k) * 0.015) }
+        #expect(b.remaining(now: 2_540)["post_order"] == 0)
+        #expect(b.spend(.postOrder, now: 2_540) != nil)
+        #expect(ClobEndpointClass.of(method: "POST", path: "/order") == .postOrder && ClobEndpointClass.of(method: "GET", path: "/data/trades") == .general)
+    }
 }

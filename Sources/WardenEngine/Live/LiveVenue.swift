@@ -34,6 +34,8 @@ public struct Reconciliation: Sendable {
     public var mismatches: [String] = []
     /// Booked trades the venue now says FAILED at settlement.
     public var failedTrades: [ClobTrade] = []
+    /// Every other trade of ours read back with its settlement status (MATCHED, MINED, CONFIRMED, RETRYING).
+    public var settlement: [(tradeID: String, status: String)] = []
     public var openOnVenue = 0
 }
 
@@ -70,6 +72,8 @@ public actor LiveVenue {
     }
 
     public var rateLimit: ClobRateLimit? { client.rateLimit }
+    /// Per-IP calls left per endpoint class (the tightest window).
+    public func ipBudgetRemaining() -> [String: Int] { client.ipBudget.remaining(now: clock().timeIntervalSince1970) }
 
     /// The venue's cancel-only words while they hold (`refusedRetry` after the last 503; a new one extends it).
     public func cancelOnly() -> String? {
@@ -277,7 +281,14 @@ public actor LiveVenue {
                 r.reports.append(.cancelled(intentID: id, unfilled: o.intent.shares - filled, reason: why))
             }
         }
-        for t in trades where booked.contains(t.id) && t.status.uppercased() == "FAILED" { r.failedTrades.append(t) }
+        for t in trades {
+            let status = t.status.uppercased()
+            if status == "FAILED" {
+                if booked.contains(t.id) { r.failedTrades.append(t) }
+            } else {
+                r.settlement.append((t.id, status))
+            }
+        }
         r.foreign = open.filter { !ours.contains($0.id) && !(Self.tag($0.metadata).map { orders[$0] != nil } ?? false) }
         return r
     }
