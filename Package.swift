@@ -48,7 +48,10 @@ let package = Package(
         .target(name: "WardenStrategies", dependencies: ["WardenCore", "WardenKit"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "WardenHTTP", dependencies: ["CCurl"], swiftSettings: swiftSettings),
         // Polymarket's trading interface: Keccak-256, EIP-712, secp256k1 signing, the CLOB order and its auth.
-        .target(name: "WardenPolymarket", dependencies: ["WardenCore", "WardenHTTP", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "WardenPolymarket", dependencies: ["WardenCore", "WardenHTTP", "WardenKit", "CSecp256k1", .product(name: "Crypto", package: "swift-crypto"),
+                                                        .product(name: "Logging", package: "swift-log"),
+                                                        .product(name: "WSClient", package: "swift-websocket"),
+                                                        .product(name: "NIOWebSocket", package: "swift-nio")],
                 swiftSettings: swiftSettings),
         .target(
             name: "WardenEngine",

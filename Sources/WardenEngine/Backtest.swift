@@ -5,6 +5,7 @@ public import Foundation
 import Logging
 import Synchronization
 public import WardenCore
+import WardenPolymarket
 public import WardenIPC
 import WardenKit
 

@@ -1,5 +1,6 @@
 // The engine process's services: the cycle loop (which alone heartbeats) and engine.sock.
 import Foundation
+import WardenPolymarket
 public import Logging
 public import ServiceLifecycle
 public import WardenIPC

@@ -2,6 +2,7 @@
 // here in the module that reads them, and read strictly by WardenKit's ConfigLoader once registered.
 import Foundation
 public import WardenCore
+import WardenPolymarket
 public import WardenKit
 import WardenStrategies
 

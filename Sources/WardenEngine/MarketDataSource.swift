@@ -1,6 +1,7 @@
 // Where market data comes from: the live Polymarket APIs (or a replay). Never switched automatically.
 public import Foundation
 public import WardenCore
+public import WardenPolymarket
 public import WardenHTTP
 
 public protocol MarketDataSource: Sendable {

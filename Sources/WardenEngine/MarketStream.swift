@@ -3,6 +3,7 @@
 // seed 004's jittered backoff. It only delivers: what the deltas mean (and whether they are trusted yet) is the
 // engine's decision.
 public import Foundation
+public import WardenPolymarket
 public import Logging
 import NIOCore
 import Synchronization

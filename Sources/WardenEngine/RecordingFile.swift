@@ -4,6 +4,7 @@
 // gzip members; `warden-engine record` never appends to an existing `.gz` (a member cut short cannot be followed).
 import CompressNIO
 public import Foundation
+import WardenPolymarket
 import NIOCore
 
 /// Where a recorder's lines go: the file as is, or through gzip.

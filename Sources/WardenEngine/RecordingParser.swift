@@ -4,6 +4,7 @@
 // escaped string, a fraction where an integer belongs — returns nil and the line goes through JSONDecoder, which
 // remains the definition of the format (a test holds the two to the same records).
 import Foundation
+import WardenPolymarket
 import WardenCore
 
 extension ReplayRecord {

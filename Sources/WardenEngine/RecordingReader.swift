@@ -3,6 +3,7 @@
 // hundreds of megabytes of JSON; a replay or a backtest keeps only what it is playing.
 import CompressNIO
 import Foundation
+import WardenPolymarket
 import NIOCore
 
 /// Used by one thread at a time (the first pass, then the replay's decoding thread).

@@ -1,5 +1,6 @@
 // Rejected market-data items, counted once each while they persist, grouped by reason for every surface.
 import Foundation
+public import WardenPolymarket
 public import WardenIPC
 
 /// What each refresh rejected. An item rejected for the same reason on every discovery is one rejection

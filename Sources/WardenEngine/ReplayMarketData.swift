@@ -2,6 +2,7 @@
 // When the recording ends the data simply stops: the engine goes stale and pauses, it never invents quotes.
 public import Foundation
 public import WardenCore
+public import WardenPolymarket
 public import WardenHTTP
 import WardenKit
 import Synchronization

@@ -2,6 +2,7 @@
 // after a snapshot taken since the connection came up; frozen connections found by data age against REST;
 // drift between deltas and snapshots counted; a feed that cannot connect pauses entries until it does.
 public import Foundation
+import WardenPolymarket
 import WardenCore
 public import WardenIPC
 import WardenKit

@@ -7,7 +7,7 @@ import WardenCore
 public import WardenIPC
 import Logging
 import WardenKit
-import WardenPolymarket
+public import WardenPolymarket
 
 /// How often the live venue is heartbeaten and reconciled.
 public struct LiveTimes: Sendable {

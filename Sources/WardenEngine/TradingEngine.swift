@@ -2,6 +2,7 @@
 public import Foundation
 public import Logging
 public import WardenCore
+public import WardenPolymarket
 import WardenHTTP
 public import WardenIPC
 import WardenKit

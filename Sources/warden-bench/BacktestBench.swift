@@ -1,6 +1,7 @@
 // The backtest: a day of the fake's market model recorded on a simulated clock (the real recorder over loopback
 // HTTP, gzip as `warden-engine record` writes it), then `warden-engine backtest` on it once and as a sweep of 8.
 import Foundation
+import WardenPolymarket
 import WardenEngine
 import WardenFakes
 import WardenHTTP

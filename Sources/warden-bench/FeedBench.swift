@@ -1,6 +1,7 @@
 // The market WebSocket's numbers: level changes applied into the engine's books per second (one core), and the
 // time from a frame written by a loopback WebSocket server to the updated book in the engine, at 2,000 assets.
 import Foundation
+import WardenPolymarket
 import Logging
 import Synchronization
 import WardenCore

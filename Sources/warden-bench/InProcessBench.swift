@@ -1,6 +1,7 @@
 // IPC throughput and latency over a real Unix socket, journal commit rates against the raw SQLite ceiling,
 // and the engine cycle's CPU time on synthetic markets (no network).
 import Foundation
+import WardenPolymarket
 import GRDB
 import Logging
 import Synchronization

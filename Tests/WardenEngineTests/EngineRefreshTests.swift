@@ -1,6 +1,7 @@
 // The engine's book refresh on a scripted in-memory source (pure engine logic, no network): the book's tick
 // and minimum size stay authoritative over the listing's, whether the book changes or a market is added.
 import Foundation
+import WardenPolymarket
 import Logging
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 // The engine's section, declared in WardenEngine (with each strategy's beneath it): defaults, bounds, named items,
 // cross-key checks, and the errors named.
 import Foundation
+import WardenPolymarket
 import Logging
 import Testing
 import WardenCore

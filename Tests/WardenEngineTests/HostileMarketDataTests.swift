@@ -1,5 +1,6 @@
 // F58: one bad item in a market-data answer is rejected with its reason; the rest of the answer is used.
 import Foundation
+import WardenPolymarket
 import Testing
 @testable import WardenEngine
 import WardenCore

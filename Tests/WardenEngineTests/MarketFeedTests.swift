@@ -3,6 +3,7 @@
 // snapshots: deltas applied, drift counted, a frozen feed found and reconnected, a feed that cannot connect
 // pausing entries until it does, tick changes re-snapshotted, deltas untrusted until a snapshot after a connect.
 import Foundation
+import WardenPolymarket
 import Logging
 import Testing
 import WardenCore

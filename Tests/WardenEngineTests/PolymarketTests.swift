@@ -1,5 +1,6 @@
 // Polymarket parsing and the client, against the loopback fake through libcurl.
 import Foundation
+import WardenPolymarket
 import Testing
 import WardenCore
 import WardenFakes

@@ -1,6 +1,7 @@
 // Issue 17's real-data quirks in the parsers: protocol-V2 markets, fees by category, tick sizes beyond the
 // documented four, and the empty page after a full last page.
 import Foundation
+import WardenPolymarket
 import Testing
 import WardenCore
 import WardenFakes

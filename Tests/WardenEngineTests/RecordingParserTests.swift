@@ -1,6 +1,7 @@
 // The recorder's books lines are read by a parser of their own (JSONDecoder was most of a backtest's work); JSONDecoder
 // stays the definition of the format: the two must give the same records, and anything else goes to JSONDecoder.
 import Foundation
+import WardenPolymarket
 import Testing
 import WardenCore
 @testable import WardenEngine

@@ -1,5 +1,6 @@
 // Issue 17 #5: a rejection is counted once while it persists; every distinct reason is shown with its count.
 import Testing
+import WardenPolymarket
 import WardenIPC
 @testable import WardenEngine
 

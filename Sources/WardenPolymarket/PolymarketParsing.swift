@@ -8,6 +8,7 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
     public var item: String
     public var reason: String
     public var description: String { "\(item): \(reason)" }
+    public init(item: String, reason: String) { self.item = item; self.reason = reason }
 }
 
 /// Taker fee rates per category, for markets with `feesEnabled` and no `feeSchedule` (their `feeType`, such as

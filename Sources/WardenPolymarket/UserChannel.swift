@@ -8,7 +8,7 @@ public import Logging
 import NIOWebSocket
 import Synchronization
 import WardenKit
-public import WardenPolymarket
+
 import WSClient
 
 public final class UserChannel: Sendable {
