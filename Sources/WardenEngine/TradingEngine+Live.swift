@@ -204,7 +204,11 @@ extension TradingEngine {
                     foreign.append(o)
                 }
             }
-            if !strays.isEmpty { _ = await live.cancel(orderIDs: strays) }
+            if !strays.isEmpty {
+                let cancelled = await live.cancel(orderIDs: strays)
+                // Not cancelled: the drift stays (counted, escalated); why is said with it.
+                for (id, why) in cancelled.failed.sorted(by: { $0.key < $1.key }) { drift.append("cancel of \(id) failed: \(why)") }
+            }
             liveWatch.driftCount = drift.isEmpty ? 0 : liveWatch.driftCount + 1
             if drift.isEmpty || liveWatch.driftCount >= liveTimes.driftMax {
                 let at = clock()

@@ -130,11 +130,14 @@ public final class ClobFake: Sendable {
     let state = Mutex(State())
     public var baseURL: String { server.baseURL }
 
-    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval) {
-        self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout
+    /// Open orders per page of /data/orders.
+    let orderPage: Int
+
+    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval, orderPage: Int) {
+        self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout; self.orderPage = orderPage
     }
 
-    public static func start(markets: [Market], port: Int = 0, heartbeatTimeout: TimeInterval = 10,
+    public static func start(markets: [Market], port: Int = 0, heartbeatTimeout: TimeInterval = 10, orderPage: Int = 100,
                              clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
@@ -146,7 +149,7 @@ public final class ClobFake: Sendable {
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
             return fake.action(request)
         }
-        let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout)
+        let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout, orderPage: max(1, orderPage))
         handlerBox.withLock { $0 = fake }
         return fake
     }
@@ -316,7 +319,7 @@ public final class ClobFake: Sendable {
         case ("POST", "/order"): return authenticated(r) { self.submit($0, r) }
         case ("GET", let path) where (path == "/data/orders" || path == "/data/trades") && state.withLock({ $0.readsFailing }):
             return Self.error(500, "internal error")
-        case ("GET", "/data/orders"): return authenticated(r) { self.list($0) }
+        case ("GET", "/data/orders"): return authenticated(r) { self.list($0, r) }
         case ("GET", "/data/trades"): return authenticated(r) { self.listTrades($0, r) }
         case ("DELETE", "/order"): return authenticated(r) { self.cancel($0, r) }
         case ("POST", "/admin/fault"): return adminFault(r)
@@ -637,16 +640,20 @@ public final class ClobFake: Sendable {
     /// Runs the heartbeat expiry now (the fake otherwise checks on each request).
     public func checkHeartbeats() { expireHeartbeats() }
 
-    /// GET /data/orders: the account's live orders (one page).
-    func list(_ account: Account) -> FakeResponse {
-        let mine = openOrders.filter { $0.owner == account.credentials.apiKey }
+    /// GET /data/orders: the account's live orders, a page of `orderPage` from the cursor (the offset, base64), "LTE="
+    /// at the end.
+    func list(_ account: Account, _ r: FakeRequest) -> FakeResponse {
+        let all = openOrders.filter { $0.owner == account.credentials.apiKey }
+        let start = r.first("next_cursor").flatMap { Data(base64Encoded: $0) }.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        let mine = Array(all.dropFirst(start).prefix(orderPage))
+        let next = start + mine.count < all.count ? Data(String(start + mine.count).utf8).base64EncodedString() : "LTE="
         let rows: [[String: Any]] = mine.map { o in
             ["id": o.id, "status": "LIVE", "owner": o.owner, "maker_address": o.maker, "asset_id": o.tokenID, "side": o.side.rawValue,
              "original_size": Fixed.text(o.size + o.matched, decimals: 6), "size_matched": Fixed.text(o.matched, decimals: 6), "price": Fixed.text(o.price, decimals: 4),
              "order_type": o.orderType, "created_at": o.createdAt, "associate_trades": [String](), "metadata": o.metadata,
              "expiration": String(o.expiration)]
         }
-        return .jsonValue(["data": rows, "next_cursor": "LTE=", "limit": 500, "count": rows.count])
+        return .jsonValue(["data": rows, "next_cursor": next, "limit": orderPage, "count": rows.count])
     }
 
     /// DELETE /order {"orderID": …}: a live order of the account's is cancelled; anything else is said not cancelled.

@@ -46,6 +46,17 @@ struct ClobClientTests {
         #expect(try await client.openOrders().isEmpty)
     }
 
+    @Test("open orders are read across pages (the fake's cursor followed to its end marker), every one once")
+    func ordersPaged() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], orderPage: 2)
+        defer { Task { await fake.stop() } }
+        let key = try SigningKey(hex: Self.key)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        var ids: [String] = []
+        for k in 1...5 { ids.append(try await client.post(try Self.order(key, price: Int64(100_000 + k * 10_000), salt: UInt64(k), tag: "p-\(k)"), type: .gtc).orderID) }
+        #expect(try await client.openOrders().map(\.id) == ids)
+    }
+
     @Test("answers mapped: 500 is an unknown outcome whether or not the order was placed (open orders tell which), 429 with its Retry-After, 503 cancel-only, invalid signature, a refusal, bad credentials")
     func failures() async throws {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token]), .init(tokens: [Self.negRiskToken], negRisk: true)])

@@ -228,11 +228,20 @@ public actor LiveVenue {
         return await cancel(list, reason: reason)
     }
 
-    /// Cancels venue orders by id (drift: orders the journal has as ended); the ids cancelled.
-    public func cancel(orderIDs: [String]) async -> [String] {
+    /// Cancels venue orders by id (drift: orders the journal has as ended): the ids cancelled, and why each other was
+    /// not (the venue's words, or the call's failure).
+    public func cancel(orderIDs: [String]) async -> (done: [String], failed: [String: String]) {
         var done: [String] = []
-        for id in orderIDs { if let r = try? await client.cancel(orderID: id), r.canceled.contains(id) { done.append(id) } }
-        return done
+        var failed: [String: String] = [:]
+        for id in orderIDs {
+            do {
+                let r = try await client.cancel(orderID: id)
+                if r.canceled.contains(id) { done.append(id) } else { failed[id] = r.notCanceled[id] ?? "not in the venue's cancelled list" }
+            } catch {
+                failed[id] = "\(error)"
+            }
+        }
+        return (done, failed)
     }
 
     /// Open orders still on the venue after a cancel-all (nil when they could not be read).
