@@ -132,13 +132,18 @@ public final class ClobFake: Sendable {
 
     /// Open orders per page of /data/orders.
     let orderPage: Int
+    /// When set, matched trades settle by themselves as on chain: MINED this long after the match, CONFIRMED twice
+    /// as long after (nil: they stay MATCHED until a test moves them).
+    let settleAfter: TimeInterval?
 
-    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval, orderPage: Int) {
+    init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval, orderPage: Int,
+         settleAfter: TimeInterval?) {
         self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout; self.orderPage = orderPage
+        self.settleAfter = settleAfter
     }
 
     public static func start(markets: [Market], port: Int = 0, heartbeatTimeout: TimeInterval = 10, orderPage: Int = 100,
-                             clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
+                             settleAfter: TimeInterval? = nil, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
         let handlerBox = Mutex<ClobFake?>(nil)
@@ -149,7 +154,8 @@ public final class ClobFake: Sendable {
             guard let fake = handlerBox.withLock({ $0 }) else { return .respond(.text("starting", status: 503)) }
             return fake.action(request)
         }
-        let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout, orderPage: max(1, orderPage))
+        let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout, orderPage: max(1, orderPage),
+                            settleAfter: settleAfter)
         handlerBox.withLock { $0 = fake }
         return fake
     }
@@ -635,6 +641,20 @@ public final class ClobFake: Sendable {
             return out
         }
         for (owner, id) in gone { pushUser(owner, Self.orderEvent(id, type: "CANCELLATION")) }
+        guard let settleAfter else { return }
+        // Settlement on chain: MATCHED → MINED → CONFIRMED as time passes (a trade a test moved elsewhere stays there).
+        let settled: [Trade] = state.withLock { s in
+            var out: [Trade] = []
+            let t = now.timeIntervalSince1970
+            for i in s.trades.indices {
+                let age = t - Double(s.trades[i].matchTime)
+                let next = s.trades[i].status == "MATCHED" && age >= settleAfter ? "MINED"
+                    : s.trades[i].status == "MINED" && age >= 2 * settleAfter ? "CONFIRMED" : nil
+                if let next { s.trades[i].status = next; out.append(s.trades[i]) }
+            }
+            return out
+        }
+        for t in settled { pushUser(t.owner, Self.tradeEvent(t)) }
     }
 
     /// Runs the heartbeat expiry now (the fake otherwise checks on each request).

@@ -15,6 +15,7 @@ struct FakesCommand: AsyncParsableCommand {
     @Option(help: "Seed of the price paths.") var seed: UInt64 = 7
     @Option(help: "Port for the Telegram and webhook fakes (0: none). Token: 123456:TEST-TOKEN.") var channelsPort = 0
     @Option(help: "Port for the CLOB trading fake (0: none): orders signed and matched against the scenario's books.") var clobPort = 0
+    @Option(help: "Seconds after which the CLOB fake's matched trades are MINED (CONFIRMED after twice as long); 0: never.") var clobSettleAfter = 5.0
 
     func run() async throws {
         ParentDeath.arm()
@@ -29,7 +30,7 @@ struct FakesCommand: AsyncParsableCommand {
         }
         if clobPort > 0 {
             let markets = scenario.markets.map { ClobFake.Market(tokens: [$0.yesToken, $0.noToken], tickSize: Fixed.parse($0.tick) ?? 10_000) }
-            let c = try await ClobFake.start(markets: markets, port: clobPort)
+            let c = try await ClobFake.start(markets: markets, port: clobPort, settleAfter: clobSettleAfter > 0 ? clobSettleAfter : nil)
             // The CLOB fake's liquidity follows the scenario's books (refilled every second).
             Task {
                 while !Task.isCancelled {

@@ -57,6 +57,27 @@ struct ClobClientTests {
         #expect(try await client.openOrders().map(\.id) == ids)
     }
 
+    @Test("with settlement on (the demo's fake), a matched trade becomes MINED and then CONFIRMED by itself, as on chain")
+    func settlesByItself() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], settleAfter: 1)
+        defer { Task { await fake.stop() } }
+        fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
+        let key = try SigningKey(hex: Self.key)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        _ = try await client.post(try Self.order(key, price: 550_000, salt: 9, tag: "s-1"), type: .gtc)
+        var seen: [String] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let status = try await client.trades().first?.status ?? "none"
+            if seen.last != status { seen.append(status) }
+            if status == "CONFIRMED" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        // In that order (a slow first read may find it MINED already), through MINED to CONFIRMED.
+        let full = ["MATCHED", "MINED", "CONFIRMED"]
+        #expect(seen.count >= 2 && Array(full.suffix(seen.count)) == seen, "MATCHED → MINED → CONFIRMED: \(seen)")
+    }
+
     @Test("answers mapped: 500 is an unknown outcome whether or not the order was placed (open orders tell which), 429 with its Retry-After, 503 cancel-only, invalid signature, a refusal, bad credentials")
     func failures() async throws {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token]), .init(tokens: [Self.negRiskToken], negRisk: true)])
