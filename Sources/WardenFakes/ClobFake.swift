@@ -101,8 +101,10 @@ public final class ClobFake: Sendable {
         /// Per API key: the heartbeat id to chain next and when the last heartbeat came.
         var heartbeats: [String: (id: String, at: Date)] = [:]
         var heartbeatCount = 0
-        /// Submissions per API key (the per-signer budget the headers report).
+        /// Submissions per API key, ever (a test proves an order was never re-sent).
         var spent: [String: Int] = [:]
+        /// Times of the submissions per API key inside the per-signer window (the budget the headers report).
+        var window: [String: [Double]] = [:]
         var accounts: [String: Account] = [:]  // by API key
         var liquidity: [String: (bids: [BookLevel], asks: [BookLevel])] = [:]
         var trades: [Trade] = []
@@ -137,13 +139,14 @@ public final class ClobFake: Sendable {
     let settleAfter: TimeInterval?
 
     init(server: LoopbackHTTPServer, markets: [String: Market], clock: @escaping @Sendable () -> Date, heartbeatTimeout: TimeInterval, orderPage: Int,
-         settleAfter: TimeInterval?) {
+         settleAfter: TimeInterval?, signerBudget: Int) {
         self.server = server; self.markets = markets; self.clock = clock; self.heartbeatTimeout = heartbeatTimeout; self.orderPage = orderPage
-        self.settleAfter = settleAfter
+        self.settleAfter = settleAfter; self.signerBudget = signerBudget
     }
 
     public static func start(markets: [Market], port: Int = 0, heartbeatTimeout: TimeInterval = 10, orderPage: Int = 100,
-                             settleAfter: TimeInterval? = nil, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
+                             settleAfter: TimeInterval? = nil, signerBudget: Int = 3_500,
+                             clock: @escaping @Sendable () -> Date = { Date() }) async throws -> ClobFake {
         var byToken: [String: Market] = [:]
         for m in markets { for t in m.tokens { byToken[t] = m } }
         let handlerBox = Mutex<ClobFake?>(nil)
@@ -155,7 +158,7 @@ public final class ClobFake: Sendable {
             return fake.action(request)
         }
         let fake = ClobFake(server: server, markets: byToken, clock: clock, heartbeatTimeout: heartbeatTimeout, orderPage: max(1, orderPage),
-                            settleAfter: settleAfter)
+                            settleAfter: settleAfter, signerBudget: max(1, signerBudget))
         handlerBox.withLock { $0 = fake }
         return fake
     }
@@ -164,8 +167,9 @@ public final class ClobFake: Sendable {
 
     public func setSubmitFault(_ fault: SubmitFault) { state.withLock { $0.fault = fault } }
 
-    /// The per-signer budget of one 10 s window (the real one depends on the account's tier).
-    static let budget = 3_500
+    /// The per-signer budget: submissions per 10 s window (the real one depends on the account's tier).
+    let signerBudget: Int
+    static let budgetWindow = 10.0
 
     /// POST /admin/fault `{"submit": "none" | "failed_but_placed" | "failed_not_placed" | "cancel_only" | "rate_limited"}`:
     /// the chaos suite's and the demo's way to set what the next submissions meet.
@@ -379,13 +383,26 @@ public final class ClobFake: Sendable {
 
     /// POST /order with the budget headers, and the fault set, if any.
     func submit(_ account: Account, _ r: FakeRequest) -> FakeResponse {
-        let (fault, spent) = state.withLock { s -> (SubmitFault, Int) in
-            s.spent[account.credentials.apiKey, default: 0] += 1
-            return (s.fault, s.spent[account.credentials.apiKey]!)
+        // The per-signer token bucket: submissions of the last 10 s; past the budget, 429 until the oldest leaves it.
+        let now = clock().timeIntervalSince1970
+        let key = account.credentials.apiKey
+        let (fault, used, reset, over) = state.withLock { s -> (SubmitFault, Int, Double, Bool) in
+            s.spent[key, default: 0] += 1
+            var w = s.window[key, default: []].filter { now - $0 < Self.budgetWindow }
+            let over = w.count >= signerBudget
+            if !over { w.append(now) }
+            s.window[key] = w
+            return (s.fault, w.count, Self.budgetWindow - (now - (w.first ?? now)), over)
         }
-        let limits = [("Poly-RateLimit-Tier", "standard"), ("Poly-RateLimit-Remaining", String(max(0, Self.budget - spent))),
-                      ("Poly-RateLimit-Reset", "10")]
+        let resetText = String(Int(reset.rounded(.up)))
+        let limits = [("Poly-RateLimit-Tier", "standard"), ("Poly-RateLimit-Remaining", String(max(0, signerBudget - used))),
+                      ("Poly-RateLimit-Reset", resetText)]
         var answer: FakeResponse
+        if over {
+            answer = Self.error(429, "Too Many Requests: per-signer order budget spent")
+            answer.headers += [("Retry-After", resetText)] + limits
+            return answer
+        }
         switch fault {
         case .none, .slowAnswer: answer = post(account, r)
         case .failedButPlaced:

@@ -57,6 +57,20 @@ struct ClobClientTests {
         #expect(try await client.openOrders().map(\.id) == ids)
     }
 
+    @Test("the per-signer budget: past it the fake answers 429 with Retry-After and Remaining 0 (nothing placed), as the venue's token bucket does")
+    func signerBudget() async throws {
+        let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], signerBudget: 2)
+        defer { Task { await fake.stop() } }
+        let key = try SigningKey(hex: Self.key)
+        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        _ = try await client.post(try Self.order(key, price: 300_000, salt: 21, tag: "b-1"), type: .gtc)
+        _ = try await client.post(try Self.order(key, price: 310_000, salt: 22, tag: "b-2"), type: .gtc)
+        #expect(client.rateLimit?.remaining == 0)
+        let refused = await Self.failure { _ = try await client.post(try Self.order(key, price: 320_000, salt: 23, tag: "b-3"), type: .gtc) }
+        #expect(refused?.kind == .rateLimited && (refused?.retryAfter ?? 0) > 0 && (refused?.retryAfter ?? 99) <= 10)
+        #expect(fake.openOrders.count == 2, "the refused order was not placed")
+    }
+
     @Test("with settlement on (the demo's fake), a matched trade becomes MINED and then CONFIRMED by itself, as on chain")
     func settlesByItself() async throws {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], settleAfter: 1)
