@@ -284,11 +284,11 @@ public struct DashboardServer: Sendable {
             }
             let rows = (r.venue?.orders ?? []) + r.paper
             o += "<h2>Open orders</h2><p class=bounded>\(rows.count) open orders</p>"
-            o += HTML.table(["state", "intent", "strategy", "side", "price", "filled / size", "market", "since", "venue id", "note"], rows.prefix(limit).map { x in
+            o += HTML.table(["state", "intent", "strategy", "side", "price", "filled / size", "market", "since", "kind", "venue id", "note"], rows.prefix(limit).map { x in
                 let state = x.note == "paper" ? "paper" : x.state == "unknown" ? "UNKNOWN" : x.state
                 return ["<strong class=\"state \(x.state == "unknown" ? "failing" : "ok")\">\(state)</strong>", HTML.esc(x.intent_id), HTML.esc(x.strategy), x.side,
                         String(format: "%.4f", x.price), String(format: "%.2f / %.2f", x.filled, x.shares), HTML.esc(x.market_id), HTML.esc(x.since),
-                        HTML.esc(x.order_id.map { String($0.prefix(18)) + "…" } ?? ""), HTML.esc(x.note == "paper" ? "" : x.note)]
+                        HTML.esc(x.kind ?? ""), HTML.esc(x.order_id.map { String($0.prefix(18)) + "…" } ?? ""), HTML.esc(x.note == "paper" ? "" : x.note)]
             }, id: "orders")
             if let settling = r.settling, !settling.isEmpty {
                 o += "<h2>Settling</h2><p class=bounded>\(settling.count) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided)</p>"

@@ -273,9 +273,11 @@ extension TradingEngine {
         var venue = venueInfo(now)
         venue?.orders.sort { ($0.state == "unknown" ? 0 : 1, $0.since) < ($1.state == "unknown" ? 0 : 1, $1.since) }
         let paper = core.venue.openOrders.map { r in
-            LiveOrderInfo(intent_id: r.intent.id, order_id: nil, strategy: r.intent.strategy, market_id: r.intent.marketID, token_id: r.intent.tokenID,
-                          side: r.intent.side.rawValue, price: Fixed.double(r.intent.limitPrice), shares: Fixed.double(r.intent.shares),
-                          filled: Fixed.double(r.intent.shares - r.open), state: "resting", since: isoString(r.since), note: "paper")
+            var row = LiveOrderInfo(intent_id: r.intent.id, order_id: nil, strategy: r.intent.strategy, market_id: r.intent.marketID, token_id: r.intent.tokenID,
+                                    side: r.intent.side.rawValue, price: Fixed.double(r.intent.limitPrice), shares: Fixed.double(r.intent.shares),
+                                    filled: Fixed.double(r.intent.shares - r.open), state: "resting", since: isoString(r.since), note: "paper")
+            row.kind = Self.kind(r.intent)
+            return row
         }
         var r = OrdersResponse(venue: venue, paper: paper, at: isoString(now))
         if venue != nil {
@@ -314,13 +316,22 @@ extension TradingEngine {
         }
     }
 
+    /// An order's kind in the venue's words: FAK, FOK, GTC, or GTD with its expiry; post-only said.
+    static func kind(_ i: OrderIntent) -> String {
+        let type = IntentSigner.orderType(i.timeInForce).rawValue
+        return type + (i.expiresAt.map { " until " + isoString($0) } ?? "") + (i.postOnly ? " post-only" : "")
+    }
+
     /// The live venue for the status snapshot (nil when none is configured).
     func venueInfo(_ now: Date) -> VenueInfo? {
         guard !core.live.isEmpty || !core.live.orders.isEmpty else { return nil }
         let orders = core.live.orders.values.sorted { ($0.since, $0.intent.id) < ($1.since, $1.intent.id) }.map { o in
-            LiveOrderInfo(intent_id: o.intent.id, order_id: o.orderID, strategy: o.intent.strategy, market_id: o.intent.marketID, token_id: o.intent.tokenID,
-                          side: o.intent.side.rawValue, price: Fixed.double(o.intent.limitPrice), shares: Fixed.double(o.intent.shares),
-                          filled: Fixed.double(o.filled), state: o.state.rawValue, since: isoString(o.since), note: o.note)
+            var row = LiveOrderInfo(intent_id: o.intent.id, order_id: o.orderID, strategy: o.intent.strategy, market_id: o.intent.marketID,
+                                    token_id: o.intent.tokenID, side: o.intent.side.rawValue, price: Fixed.double(o.intent.limitPrice),
+                                    shares: Fixed.double(o.intent.shares), filled: Fixed.double(o.filled), state: o.state.rawValue,
+                                    since: isoString(o.since), note: o.note)
+            row.kind = Self.kind(o.intent)
+            return row
         }
         let s = liveWatch
         let host = liveVenue.flatMap { URLComponents(string: $0.config.clobURL)?.host } ?? "?"

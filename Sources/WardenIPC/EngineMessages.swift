@@ -335,6 +335,8 @@ public struct LiveOrderInfo: Codable, Sendable, Equatable {
     public var state: String
     public var since: String
     public var note: String
+    /// The order's kind as sent: IOC/FAK, FOK, GTC or GTD (with its expiry), post-only.
+    public var kind: String?
     public init(intent_id: String, order_id: String?, strategy: String, market_id: String, token_id: String, side: String, price: Double,
                 shares: Double, filled: Double, state: String, since: String, note: String) {
         self.intent_id = intent_id; self.order_id = order_id; self.strategy = strategy; self.market_id = market_id; self.token_id = token_id

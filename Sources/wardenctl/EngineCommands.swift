@@ -135,14 +135,15 @@ struct Orders: AsyncParsableCommand {
         let rows = (r.venue?.orders ?? []) + r.paper
         if rows.isEmpty { print("no open orders (as of \(r.at))"); return }
         let head: [String] = [pad("STATE", 9), pad("INTENT", 18), pad("STRATEGY", 16), pad("SIDE", 4), pad("PRICE", 7), pad("FILLED/SIZE", 14),
-                              pad("MARKET", 10), pad("SINCE", 20), "VENUE ID / NOTE"]
+                              pad("MARKET", 10), pad("SINCE", 20), pad("KIND", 4), "VENUE ID / NOTE"]
         print(head.joined(separator: " "))
         for o in rows {
             let state: String = o.state == "unknown" ? "UNKNOWN" : o.note == "paper" ? "paper" : o.state
             let venueID: String = o.order_id.map { String($0.prefix(18)) + "…" } ?? ""
             let note: String = o.note.isEmpty || o.note == "paper" ? "" : " " + o.note
             let cells: [String] = [pad(state, 9), pad(o.intent_id, 18), pad(o.strategy, 16), pad(o.side, 4), pad(String(format: "%.4f", o.price), 7),
-                                   pad(String(format: "%.2f/%.2f", o.filled, o.shares), 14), pad(o.market_id, 10), pad(o.since, 20), venueID + note]
+                                   pad(String(format: "%.2f/%.2f", o.filled, o.shares), 14), pad(o.market_id, 10), pad(o.since, 20),
+                                   pad(o.kind ?? "", 4), venueID + note]
             print(cells.joined(separator: " "))
         }
         print("\(rows.count) open orders as of \(r.at)")

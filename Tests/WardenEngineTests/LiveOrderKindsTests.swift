@@ -71,6 +71,8 @@ struct LiveOrderKindsTests {
         let expiry = try #require(r.fake.openOrders.first?.expiration)
         #expect(abs(Double(expiry) - Date().timeIntervalSince1970 - 90) < 10, "the intent's expiry, signed into the order")
         #expect(r.fake.openOrders.first?.orderType == "GTD")
+        let shown = await r.engine.orders().venue?.orders.first?.kind
+        #expect(shown?.hasPrefix("GTD until ") == true, "wardenctl orders and the dashboard say the kind and expiry: \(shown ?? "nil")")
         // The venue's clock passes the expiry: the order leaves its book.
         offset.withLock { $0 = 120 }
         r.fake.checkHeartbeats()
@@ -109,6 +111,7 @@ struct LiveOrderKindsTests {
         await Self.start(inside)
         try await T.eventually("post-only resting") { inside.fake.openOrders.count == 1 }
         #expect((try Self.intent(inside))?["post_only"] as Bool? == true)
+        #expect(await inside.engine.orders().venue?.orders.first?.kind == "GTC post-only")
     }
 
     @Test("collateral: a buy past the balance is refused by the venue; preflight fails on no balance, no allowance or another order version; a version mismatch on submit halts the venue")
