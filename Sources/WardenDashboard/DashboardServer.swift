@@ -267,6 +267,7 @@ public struct DashboardServer: Sendable {
             guard engineUp else { return "" }
             let r = try await hub.engine.call("orders", Empty(), as: OrdersResponse.self, timeout: .seconds(3))
             var o = "<div data-from=engine><p>as of \(HTML.age(r.at))</p>"
+            if let e = r.read_error { o += "<p class=banner id=orders-read-error>not shown: \(HTML.esc(e))</p>" }
             if let v = r.venue {
                 let state = v.status == "healthy" ? "ok" : "failing"
                 o += "<h2>Live venue</h2><p id=venue>\(HTML.esc(v.name)): <strong class=\"state \(state)\">\(v.status.uppercased())</strong>"
@@ -291,7 +292,9 @@ public struct DashboardServer: Sendable {
                         HTML.esc(x.kind ?? ""), HTML.esc(x.order_id.map { String($0.prefix(18)) + "…" } ?? ""), HTML.esc(x.note == "paper" ? "" : x.note)]
             }, id: "orders")
             if let settling = r.settling, !settling.isEmpty {
-                o += "<h2>Settling</h2><p class=bounded>\(settling.count) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided)</p>"
+                let total = max(r.venue?.trades_settling ?? 0, settling.count)
+                o += "<h2>Settling</h2><p class=bounded>\(total) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided)"
+                    + (total > min(settling.count, limit) ? "; the oldest \(min(settling.count, limit)) shown" : "") + "</p>"
                 o += HTML.table(["settlement", "intent", "strategy", "side", "shares", "price", "booked", "trade"], settling.prefix(limit).map { t in
                     ["<strong class=\"state \(t.status == "RETRYING" ? "failing" : "ok")\">\(HTML.esc(t.status))</strong>", HTML.esc(t.intent_id), HTML.esc(t.strategy),
                      t.side, String(format: "%.2f", t.shares), String(format: "%.4f", t.price), HTML.esc(t.booked_at), HTML.esc(String(t.trade_id.prefix(24)))]

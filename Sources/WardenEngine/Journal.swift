@@ -593,6 +593,17 @@ public final class Journal: Sendable {
         }
     }
 
+    /// How many standing live fills are not CONFIRMED yet, and of them RETRYING (counted, not read).
+    public func settlingCounts() throws -> (settling: Int, retrying: Int) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS n, COALESCE(SUM(settlement = 'RETRYING'), 0) AS retrying FROM fills
+                WHERE venue_trade_id IS NOT NULL AND voided_at IS NULL AND COALESCE(settlement, 'MATCHED') <> 'CONFIRMED'
+                """)
+            return (row?["n"] ?? 0, row?["retrying"] ?? 0)
+        }
+    }
+
     /// Live fills standing whose trade is not CONFIRMED yet, oldest first.
     public func settlingTrades(limit: Int = 200) throws -> [(tradeID: String, fill: Fill, status: String)] {
         try read { db in

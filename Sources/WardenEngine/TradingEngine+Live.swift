@@ -222,9 +222,9 @@ extension TradingEngine {
             }
             do {
                 try journal?.setSettlements(r.settlement)
-                let open = try journal?.settlingTrades(limit: 100_000) ?? []
-                liveWatch.settling = open.count
-                liveWatch.retrying = open.filter { $0.status == "RETRYING" }.count
+                let counts = try journal?.settlingCounts() ?? (settling: 0, retrying: 0)
+                liveWatch.settling = counts.settling
+                liveWatch.retrying = counts.retrying
             } catch {
                 emit(key: "settlement_write", kind: .venue, severity: .warning,
                      message: "settlement statuses of live trades not written to the journal: \(error) (shown as last written until it works)")
@@ -280,18 +280,30 @@ extension TradingEngine {
             return row
         }
         var r = OrdersResponse(venue: venue, paper: paper, at: isoString(now))
+        var unread: [String] = []
         if venue != nil {
-            r.settling = ((try? journal?.settlingTrades()) ?? []).map { t in
-                SettlingTradeInfo(trade_id: t.tradeID, intent_id: t.fill.intentID, strategy: t.fill.strategy, side: t.fill.side.rawValue,
-                                  shares: Fixed.double(t.fill.shares), price: Fixed.double(t.fill.averagePrice), status: t.status, booked_at: isoString(t.fill.at))
+            do {
+                r.settling = try (journal?.settlingTrades() ?? []).map { t in
+                    SettlingTradeInfo(trade_id: t.tradeID, intent_id: t.fill.intentID, strategy: t.fill.strategy, side: t.fill.side.rawValue,
+                                      shares: Fixed.double(t.fill.shares), price: Fixed.double(t.fill.averagePrice), status: t.status,
+                                      booked_at: isoString(t.fill.at))
+                }
+            } catch {
+                unread.append("settling trades not read from the journal: \(error)")
             }
         }
         if !core.shadow.isEmpty {
-            r.shadow = ShadowInfo(strategies: core.shadow.sorted(), signed_total: shadowSigned,
-                                  newest: ((try? journal?.shadowOrders(limit: 10)) ?? []).map {
-                                      ShadowOrderInfo(intent_id: $0.intentID, order_id: $0.orderID, body: $0.body, at: isoString($0.at))
-                                  })
+            var newest: [ShadowOrderInfo] = []
+            do {
+                newest = try (journal?.shadowOrders(limit: 10) ?? []).map {
+                    ShadowOrderInfo(intent_id: $0.intentID, order_id: $0.orderID, body: $0.body, at: isoString($0.at))
+                }
+            } catch {
+                unread.append("shadow orders not read from the journal: \(error)")
+            }
+            r.shadow = ShadowInfo(strategies: core.shadow.sorted(), signed_total: shadowSigned, newest: newest)
         }
+        r.read_error = unread.isEmpty ? nil : unread.joined(separator: "; ")
         return r
     }
 

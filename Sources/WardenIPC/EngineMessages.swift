@@ -110,6 +110,9 @@ public struct OrdersResponse: Codable, Sendable, Equatable {
     /// Live trades booked and not yet CONFIRMED on chain (MATCHED, MINED, RETRYING), oldest first: a matched trade
     /// can still fail at settlement, and is then voided.
     public var settling: [SettlingTradeInfo]?
+    /// What of the journal could not be read for this answer (the settling trades, the shadow orders): said, never
+    /// shown as empty.
+    public var read_error: String?
     public init(venue: VenueInfo?, paper: [LiveOrderInfo], at: String) { self.venue = venue; self.paper = paper; self.at = at }
 }
 

@@ -126,10 +126,13 @@ extension Catalogue {
                                             metrics: { $0.value("warden_venue_user_channel_up") == 0 },
                                             channel: { any($0, "user channel dropped") }),
                                after: { run, _ in
-                                   let before = await run.engine()?.venue?.reconciled_age_s
-                                   try await Task.sleep(for: .seconds(2))
-                                   let after = await run.engine()?.venue?.reconciled_age_s
-                                   run.expect((after ?? 99) < 3, "orders and trades still read over REST while the channel is down (reconciled \(after.map { String(format: "%.1f", $0) } ?? "never") s ago, was \(before.map { String(format: "%.1f", $0) } ?? "never"))")
+                                   // Past a few reconcile intervals with the channel down, a reconciliation is still
+                                   // recent: waited for with a bound (a loaded machine is slow, not wrong).
+                                   try await Task.sleep(for: .seconds(3))
+                                   _ = await run.eventually("orders and trades still read over REST while the user channel is down (a reconciliation under 3 s old)",
+                                                            within: .seconds(15)) {
+                                       (await run.engine()?.venue?.reconciled_age_s).flatMap { $0 < 3 ? true : nil }
+                                   }
                                },
                                clear: { $0.setUserChannelFrozen(false) }, recovery: "user channel connected again")
 

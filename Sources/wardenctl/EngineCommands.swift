@@ -125,8 +125,11 @@ struct Orders: AsyncParsableCommand {
             print("shadow mode for \(s.strategies.joined(separator: ", ")): \(s.signed_total) orders signed since the start, none sent; newest:")
             for o in s.newest { print("  \(o.at) \(o.intent_id) \(o.order_id)\n    \(o.body)") }
         }
+        if let e = r.read_error { print("NOT SHOWN: \(e)") }
         if let settling = r.settling, !settling.isEmpty {
-            print("\(settling.count) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided):")
+            let total = max(r.venue?.trades_settling ?? 0, settling.count)
+            print("\(total) live trades booked, not yet confirmed on chain (a matched trade can still fail, and is then voided)"
+                  + (total > settling.count ? "; the oldest \(settling.count):" : ":"))
             for t in settling {
                 print("  \(pad(t.status, 9)) \(pad(t.intent_id, 18)) \(pad(t.strategy, 16)) \(pad(t.side, 4)) "
                       + String(format: "%.2f @ %.4f", t.shares, t.price) + "  booked \(t.booked_at)  trade \(t.trade_id.prefix(24))")

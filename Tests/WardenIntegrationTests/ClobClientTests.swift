@@ -21,6 +21,11 @@ struct ClobClientTests {
         return try SignedClobOrder(order: o, domain: domain, key: key)
     }
 
+    /// A client of the fake with the key's derived credentials.
+    static func client(_ fake: ClobFake, _ key: SigningKey) async throws -> ClobClient {
+        ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+    }
+
     static func failure(_ body: () async throws -> Void) async -> ClobError? {
         do { try await body(); return nil } catch let e as ClobError { return e } catch { return ClobError(.malformed, "\(error)") }
     }
@@ -51,7 +56,7 @@ struct ClobClientTests {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], orderPage: 2)
         defer { Task { await fake.stop() } }
         let key = try SigningKey(hex: Self.key)
-        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        let client = try await Self.client(fake, key)
         var ids: [String] = []
         for k in 1...5 { ids.append(try await client.post(try Self.order(key, price: Int64(100_000 + k * 10_000), salt: UInt64(k), tag: "p-\(k)"), type: .gtc).orderID) }
         #expect(try await client.openOrders().map(\.id) == ids)
@@ -62,7 +67,7 @@ struct ClobClientTests {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token])], signerBudget: 2)
         defer { Task { await fake.stop() } }
         let key = try SigningKey(hex: Self.key)
-        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        let client = try await Self.client(fake, key)
         _ = try await client.post(try Self.order(key, price: 300_000, salt: 21, tag: "b-1"), type: .gtc)
         _ = try await client.post(try Self.order(key, price: 310_000, salt: 22, tag: "b-2"), type: .gtc)
         #expect(client.rateLimit?.remaining == 0)
@@ -77,7 +82,7 @@ struct ClobClientTests {
         defer { Task { await fake.stop() } }
         fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 50 * Fixed.one)])
         let key = try SigningKey(hex: Self.key)
-        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        let client = try await Self.client(fake, key)
         _ = try await client.post(try Self.order(key, price: 550_000, salt: 9, tag: "s-1"), type: .gtc)
         var seen: [String] = []
         let deadline = ContinuousClock.now + .seconds(30)
@@ -97,7 +102,7 @@ struct ClobClientTests {
         let fake = try await ClobFake.start(markets: [.init(tokens: [Self.token]), .init(tokens: [Self.negRiskToken], negRisk: true)])
         defer { Task { await fake.stop() } }
         let key = try SigningKey(hex: Self.key)
-        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        let client = try await Self.client(fake, key)
 
         fake.setSubmitFault(.failedButPlaced)
         let placedAnyway = try Self.order(key, price: 500_000, salt: 2, tag: "w-2")
@@ -137,7 +142,7 @@ struct ClobClientTests {
         fake.setBook(token: Self.token, bids: [], asks: [BookLevel(price: 500_000, size: 5 * Fixed.one), BookLevel(price: 520_000, size: 10 * Fixed.one),
                                                          BookLevel(price: 600_000, size: 100 * Fixed.one)])
         let key = try SigningKey(hex: Self.key)
-        let client = ClobClient(baseURL: fake.baseURL, key: key, credentials: try await ClobClient.deriveCredentials(baseURL: fake.baseURL, key: key))
+        let client = try await Self.client(fake, key)
         func buy(_ price: Micros, _ size: Micros, _ type: ClobOrderType, salt: UInt64, postOnly: Bool = false) async throws -> (orderID: String, status: String?) {
             let o = try ClobOrder.limit(key: key, tokenID: Self.token, side: .buy, price: price, size: size, tick: 10_000, salt: String(salt),
                                         timestamp: 1_790_000_000_000 + salt, expiration: type == .gtd ? 1_790_003_600 : 0)
