@@ -138,14 +138,18 @@ public struct PaperVenue: Venue {
     /// rule, kept on paper so that an order paper takes is one the live venue takes too).
     public static func orderTypeProblem(_ intent: OrderIntent, at now: Date) -> String? {
         if let problem = intent.orderTypeProblem { return problem }
-        if intent.timeInForce == .goodTillDate, let e = intent.expiresAt, e.timeIntervalSince(now) < minimumExpiry {
-            return String(format: "gtd expiry %.0f s ahead: the venue needs at least %.0f s", e.timeIntervalSince(now), minimumExpiry)
+        if intent.timeInForce == .goodTillDate, let e = intent.expiresAt {
+            let ahead = e.timeIntervalSince(now)
+            guard ahead.isFinite, ahead <= maximumExpiry else { return "gtd expiry \(ahead) s ahead: more than a year is no expiry Warden sends" }
+            if ahead < minimumExpiry { return String(format: "gtd expiry %.0f s ahead: the venue needs at least %.0f s", ahead, minimumExpiry) }
         }
         return nil
     }
 
     /// How far ahead a GTD order's expiry must be (the CLOB's security threshold).
     public static let minimumExpiry: TimeInterval = 60
+    /// How far ahead it may be at most (a year: an expiry past that is a strategy's mistake, refused by name).
+    public static let maximumExpiry: TimeInterval = 366 * 86_400
 
     static func restingProblem(_ intent: OrderIntent, market: Market, book: OrderBook) -> String? {
         guard market.active, !market.closed, market.acceptingOrders else { return "market \(market.id) is not accepting orders" }

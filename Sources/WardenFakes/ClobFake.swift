@@ -464,6 +464,8 @@ public final class ClobFake: Sendable {
         if state.withLock({ $0.version }) != 2 { return Self.error(400, "order_version_mismatch") }
         if postOnly, orderType == "FAK" || orderType == "FOK" { return Self.error(400, "invalid post-only order: post-only is only for GTC and GTD orders") }
         if orderType == "GTD" {
+            // An expiry no clock reaches (past 5138, the year) is no order: refused, never stored as a wrapped number.
+            guard expiration < 100_000_000_000 else { return Self.error(400, "invalid expiration value: \(expiration)") }
             guard expiration >= UInt64(now.timeIntervalSince1970) + 60 else {
                 return Self.error(400, "invalid expiration value: a GTD order expires at least 60 seconds from now")
             }

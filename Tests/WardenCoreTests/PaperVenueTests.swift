@@ -149,6 +149,12 @@ struct PaperVenueTests {
         none.expiresAt = nil
         guard case .rejected(_, let missing) = try #require(v.handle(.submit(none), market: market(), book: spread, at: t0).first) else { return }
         #expect(missing.contains("needs an expiry"))
+        for never in [t0.addingTimeInterval(400 * 86_400), Date(timeIntervalSince1970: .infinity)] {
+            var far = soon
+            far.expiresAt = never
+            guard case .rejected(_, let why) = try #require(v.handle(.submit(far), market: market(), book: spread, at: t0).first) else { return }
+            #expect(why.contains("more than a year"), "\(why)")
+        }
         var later = soon
         later.expiresAt = t0.addingTimeInterval(120)
         #expect(v.handle(.submit(later), market: market(), book: spread, at: t0) == [.resting(intentID: "g1", open: 10 * Fixed.one)])

@@ -170,4 +170,14 @@ struct LiveOrderKindsTests {
         let budget = try #require(await r.engine.snapshot().venue?.ip_budget_remaining)
         #expect(budget["post_order"] == 3_499 && budget["general"] != nil, "the submission spent one call of the per-IP budget: \(budget)")
     }
+
+    @Test("an expiry no clock reaches (infinite, NaN, past 10^11 s) is refused by the signer, never turned into a uint")
+    func impossibleExpiry() throws {
+        let signer = IntentSigner(key: try SigningKey(hex: T.keyHex), funder: nil, signatureType: .eoa)
+        for e in [Double.infinity, .nan, 1e12, -5] {
+            let intent = OrderIntent(strategy: "s", marketID: "m1", tokenID: T.token, side: .buy, kind: .entry, limitPrice: 450_000, shares: 10 * Fixed.one,
+                                     reason: "test", timeInForce: .goodTillDate, expiresAt: Date(timeIntervalSince1970: e))
+            #expect(throws: SigningError.self) { _ = try signer.order(intent, market: T.market, now: Date()) }
+        }
+    }
 }

@@ -27,12 +27,18 @@ public struct IntentSigner: Sendable {
 
     /// The signed order, its venue id (the EIP-712 hash) and how it is posted.
     public func order(_ intent: OrderIntent, market: Market, now: Date) throws -> (signed: SignedClobOrder, orderID: String, type: ClobOrderType) {
+        var expiration: UInt64 = 0
+        if let e = intent.expiresAt?.timeIntervalSince1970 {
+            // A strategy's expiry is checked before it becomes a uint (no clock reaches 10^11 s; NaN and infinities are no time).
+            guard e.isFinite, e > 0, e < 100_000_000_000 else { throw SigningError("gtd expiry \(e) s since 1970 is no time an order can have") }
+            expiration = UInt64(e.rounded(.down))
+        }
         let domain = try ExchangeDomain.forMarket(negRisk: market.negRisk, protocolVersion: market.protocolVersion)
         let order = try ClobOrder.limit(key: key, funder: funder, signatureType: signatureType, tokenID: intent.tokenID,
                                         side: intent.side == .buy ? .buy : .sell, price: intent.limitPrice, size: intent.shares,
                                         tick: market.tickSize, salt: String(UInt64.random(in: 1...UInt64(1) << 53)),
                                         timestamp: UInt64(now.timeIntervalSince1970 * 1000), tag: intent.id,
-                                        expiration: intent.expiresAt.map { UInt64(max(0, $0.timeIntervalSince1970.rounded(.down))) } ?? 0)
+                                        expiration: expiration)
         let signed = try SignedClobOrder(order: order, domain: domain, key: key)
         return (signed, "0x" + Hex.string(try order.digest(domain)), Self.orderType(intent.timeInForce))
     }
